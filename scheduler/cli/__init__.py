@@ -1,0 +1,21 @@
+"""The ``suanwang`` command line, split by command group."""
+
+from __future__ import annotations
+
+import typer
+
+from scheduler.cli.errors import SuanwangGroup
+from scheduler.cli.topology_cmd import app as topology_app
+
+app = typer.Typer(
+    cls=SuanwangGroup,
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+    help="suanwang (算网): schedule and plan AI compute across a province's network of compute centres.",
+)
+app.add_typer(topology_app, name="topology")
+
+
+def main() -> None:
+    app()

@@ -1,0 +1,232 @@
+"""``suanwang topology``: show, validate, route, reach, map."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from scheduler.cli.errors import EXIT_INPUT, SuanwangGroup
+from scheduler.cli.output import Format, console, print_json, table
+from topology.errors import InfeasibleError, InputError
+from topology.graph import NetworkGraph, Route
+from topology.loader import load_topology
+from topology.mapplot import draw_map
+from topology.model import Topology
+from topology.totals import province_totals, site_totals, totals_by
+
+app = typer.Typer(cls=SuanwangGroup, no_args_is_help=True, help="Inspect and check a topology.")
+
+TopologyOpt = typer.Option(None, "--topology", "-t", help="Topology YAML file (default: built-in jiangsu).")
+FormatOpt = typer.Option(Format.table, "--format", "-f", help="Output format.")
+_RIGHT = ("sites", "nodes", "cards", "PFLOPS", "kW at PUE", "cap kW", "PUE", "RTT ms")
+
+
+def _load(path: Path | None) -> Topology:
+    return load_topology(path)
+
+
+@app.command()
+def show(topology: Path | None = TopologyOpt, fmt: Format = FormatOpt) -> None:
+    """Sites, totals by city, tier and accelerator, and the province totals."""
+    topo = _load(topology)
+    by = {k: totals_by(topo, k) for k in ("city", "tier", "accelerator")}
+    total = province_totals(topo)
+    if fmt is Format.json:
+        print_json(
+            {
+                "name": topo.name,
+                "source": topo.source,
+                "sites": [
+                    {
+                        "id": s.id,
+                        "city": s.city,
+                        "tier": s.tier,
+                        "pue": s.pue,
+                        "power_cap_kw": s.power_cap_kw,
+                        "green_share": s.green_share,
+                        **site_totals(topo, s).to_dict(),
+                    }
+                    for s in topo.sites
+                ],
+                **{f"by_{k}": {name: t.to_dict() for name, t in v.items()} for k, v in by.items()},
+                "province": total.to_dict(),
+            }
+        )
+        return
+    out = console()
+    out.print(
+        table(
+            f"{topo.name}: sites",
+            ("site", "city", "tier", "PUE", "cap kW", "nodes", "cards", "PFLOPS", "kW at PUE"),
+            (
+                (s.id, s.city, s.tier, s.pue, s.power_cap_kw, t.nodes, t.cards, t.pflops, t.facility_kw)
+                for s in topo.sites
+                for t in [site_totals(topo, s)]
+            ),
+            right=_RIGHT,
+        )
+    )
+    for key, label in (("city", "city"), ("tier", "tier"), ("accelerator", "accelerator")):
+        out.print(
+            table(
+                f"by {label}",
+                (label, "sites", "cards", "PFLOPS", "kW at PUE"),
+                ((name, t.sites, t.cards, t.pflops, t.facility_kw) for name, t in by[key].items()),
+                right=_RIGHT,
+            )
+        )
+    out.print(
+        f"[bold]province[/bold]: {len(topo.cities)} cities, {total.sites} sites, {total.nodes:,} nodes, "
+        f"{total.cards:,} cards, {total.pflops:,.1f} PFLOPS FP16, {total.facility_kw:,.0f} kW at PUE "
+        f"(caps {total.power_cap_kw:,.0f} kW), {len(topo.links)} links"
+    )
+
+
+@app.command()
+def validate(file: Path = typer.Argument(..., help="Topology YAML file to check."), fmt: Format = FormatOpt) -> None:
+    """Check a topology file; list every fault with its field path (exit 3 if any)."""
+    try:
+        topo = load_topology(file)
+    except InputError as e:
+        if fmt is Format.json:
+            print_json({"file": str(file), "valid": False, "faults": [f.to_dict() for f in e.faults]})
+            raise typer.Exit(EXIT_INPUT) from e
+        raise
+    total = province_totals(topo)
+    summary = {
+        "file": str(file),
+        "valid": True,
+        "sites": total.sites,
+        "links": len(topo.links),
+        "cities": len(topo.cities),
+        "pflops": round(total.pflops, 3),
+    }
+    if fmt is Format.json:
+        print_json(summary)
+    else:
+        console().print(
+            f"{file}: valid — {len(topo.cities)} cities, {total.sites} sites, {len(topo.links)} links, "
+            f"{total.pflops:,.1f} PFLOPS"
+        )
+
+
+def _print_route(r: Route, title: str, max_jitter_us: float | None) -> None:
+    out = console()
+    out.print(
+        table(
+            title,
+            ("from", "to", "kind", "latency ms", "jitter µs", "Gbit/s"),
+            (
+                (
+                    h.a,
+                    h.b,
+                    h.kind,
+                    round(h.latency_ms, 4),
+                    "—" if h.jitter_us is None else round(h.jitter_us, 2),
+                    h.bandwidth_gbps,
+                )
+                for h in r.hops
+            ),
+        )
+    )
+    jitter = "unbounded (not deterministic)" if r.jitter_us is None else f"{r.jitter_us:.2f} µs"
+    out.print(
+        f"one-way {r.latency_ms:.3f} ms, RTT {r.rtt_ms:.3f} ms, jitter {jitter}, "
+        f"bottleneck {r.bottleneck_gbps:g} Gbit/s"
+    )
+    if max_jitter_us is not None:
+        verdict = "meets" if r.meets_jitter(max_jitter_us) else "does NOT meet"
+        out.print(f"{verdict} the jitter bound of {max_jitter_us:g} µs")
+
+
+@app.command()
+def route(
+    from_: str = typer.Option(..., "--from", help="Origin city (or site)."),
+    to: str = typer.Option(..., "--to", help="Destination site (or city)."),
+    deterministic: bool = typer.Option(False, "--deterministic", help="CENI links only, least summed jitter."),
+    max_jitter_us: float | None = typer.Option(None, "--max-jitter-us", help="Check the path against this bound."),
+    topology: Path | None = TopologyOpt,
+    fmt: Format = FormatOpt,
+) -> None:
+    """Lowest-latency (or deterministic) path, with RTT, jitter and bottleneck bandwidth."""
+    g = NetworkGraph(_load(topology))
+    if deterministic:
+        r = g.deterministic_path(from_, to)
+        if r is None:
+            raise InfeasibleError(
+                f"no deterministic (CENI-only) path from {from_} to {to}",
+                [
+                    f"{to} or {from_} is not attached to the CENI subset; route without "
+                    "--deterministic, or add CENI links in the topology"
+                ],
+            )
+    else:
+        r = g.path(from_, to)
+    if fmt is Format.json:
+        d = r.to_dict()
+        if max_jitter_us is not None:
+            d["max_jitter_us"] = max_jitter_us
+            d["meets_jitter"] = r.meets_jitter(max_jitter_us)
+        d["hops"] = [
+            {
+                "from": h.a,
+                "to": h.b,
+                "kind": h.kind,
+                "latency_ms": h.latency_ms,
+                "jitter_us": h.jitter_us,
+                "bandwidth_gbps": h.bandwidth_gbps,
+            }
+            for h in r.hops
+        ]
+        print_json(d)
+        return
+    kind = "deterministic" if deterministic else "lowest-latency"
+    _print_route(r, f"{kind} path {from_} → {to}", max_jitter_us)
+
+
+@app.command()
+def reach(
+    from_: str = typer.Option(..., "--from", help="Origin city."),
+    rtt_ms: float = typer.Option(..., "--rtt-ms", min=0.0, help="Round-trip budget in ms."),
+    topology: Path | None = TopologyOpt,
+    fmt: Format = FormatOpt,
+) -> None:
+    """Sites within an RTT budget of a city, nearest first."""
+    topo = _load(topology)
+    found = NetworkGraph(topo).reach(from_, rtt_ms)
+    rows = []
+    for sid, rtt in found:
+        s = topo.site(sid)
+        rows.append(
+            {
+                "site": sid,
+                "city": s.city,
+                "tier": s.tier,
+                "rtt_ms": round(rtt, 4),
+                "pflops": round(site_totals(topo, s).pflops, 3),
+            }
+        )
+    if fmt is Format.json:
+        print_json({"from": from_, "rtt_budget_ms": rtt_ms, "sites": rows})
+        return
+    console().print(
+        table(
+            f"sites within {rtt_ms:g} ms RTT of {from_}: {len(rows)}",
+            ("site", "city", "tier", "RTT ms", "PFLOPS"),
+            ((r["site"], r["city"], r["tier"], r["rtt_ms"], r["pflops"]) for r in rows),
+            right=_RIGHT,
+        )
+    )
+
+
+@app.command("map")
+def map_(
+    output: Path = typer.Option(..., "--output", "-o", help="PNG file to write."),
+    topology: Path | None = TopologyOpt,
+) -> None:
+    """Draw the network: sites by tier and PFLOPS, links by kind, city names."""
+    if output.suffix.lower() != ".png":
+        raise InputError(f"{output}: the map is written as PNG; give a file name ending in .png")
+    path = draw_map(NetworkGraph(_load(topology)), output)
+    console().print(f"wrote {path}")

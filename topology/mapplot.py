@@ -1,0 +1,87 @@
+"""Map of the network as a PNG: sites on lon/lat axes sized by PFLOPS and coloured by tier,
+links styled by kind, city names."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from topology.graph import NetworkGraph
+from topology.totals import site_totals
+
+TIER_COLOURS = {"hub": "#c0392b", "city": "#2471a3", "edge": "#27ae60"}
+LINK_STYLES = {  # kind -> (colour, line style, width)
+    "ceni": ("#8e44ad", "-", 2.4),
+    "otn": ("#7f8c8d", "-", 1.0),
+    "internet": ("#e67e22", ":", 1.2),
+}
+
+
+def draw_map(graph: NetworkGraph, out: str | Path, title: str | None = None) -> Path:
+    """Write the map to ``out`` (PNG) and return its path."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from matplotlib.lines import Line2D
+
+    topo = graph.topology
+    fig, ax = plt.subplots(figsize=(9, 10), dpi=110)
+    pos = {n: (d["lon"], d["lat"]) for n, d in graph.g.nodes(data=True)}
+    # links: parallel links of different kinds are offset slightly so both show
+    for u, v, d in graph.g.edges(data=True):
+        if d["link_id"].startswith("metro:"):
+            continue
+        colour, style, width = LINK_STYLES[d["kind"]]
+        off = {"ceni": 0.012, "otn": 0.0, "internet": -0.012}[d["kind"]]
+        (x1, y1), (x2, y2) = pos[u], pos[v]
+        ax.plot(
+            [x1 + off, x2 + off],
+            [y1 + off, y2 + off],
+            color=colour,
+            linestyle=style,
+            linewidth=width,
+            zorder=1,
+            alpha=0.85,
+        )
+    # sites; those sharing a spot are fanned out so each stays visible
+    drawn: dict[tuple[float, float], int] = {}
+    for s in topo.sites:
+        x, y = pos[f"site:{s.id}"]
+        k = drawn.get((x, y), 0)
+        drawn[(x, y)] = k + 1
+        dx, dy = [(0, 0), (0.07, -0.06), (-0.07, -0.06), (0.07, 0.06)][k % 4]
+        cx, cy = pos[f"city:{s.city}"]
+        if (x + dx, y + dy) != (cx, cy):
+            ax.plot([x + dx, cx], [y + dy, cy], color="#95a5a6", linewidth=0.8, zorder=1)
+        pf = site_totals(topo, s).pflops
+        ax.scatter(
+            [x + dx],
+            [y + dy],
+            s=30 + pf * 0.6,
+            color=TIER_COLOURS[s.tier],
+            alpha=0.75,
+            edgecolors="black",
+            linewidths=0.5,
+            zorder=3,
+        )
+        ax.annotate(s.id, (x + dx, y + dy), fontsize=6, xytext=(4, -8), textcoords="offset points", zorder=4)
+    for c in topo.cities.values():
+        ax.annotate(
+            c.name, (c.lon, c.lat), fontsize=9, fontweight="bold", xytext=(5, 5), textcoords="offset points", zorder=5
+        )
+        ax.plot([c.lon], [c.lat], marker="+", color="black", zorder=4)
+    handles = [Line2D([], [], marker="o", linestyle="", color=c, label=f"{t} site") for t, c in TIER_COLOURS.items()]
+    handles += [
+        Line2D([], [], color=c, linestyle=ls, linewidth=w, label=f"{k} link") for k, (c, ls, w) in LINK_STYLES.items()
+    ]
+    ax.legend(handles=handles, loc="lower left", fontsize=8, title="marker area ∝ PFLOPS")
+    ax.set_xlabel("longitude (°E)")
+    ax.set_ylabel("latitude (°N)")
+    ax.set_title(title or f"{topo.name}: {len(topo.sites)} sites, {len(topo.links)} links")
+    ax.set_aspect(1.0 / 0.85)  # ≈ 1/cos(32°) so distances look right at this latitude
+    ax.grid(True, alpha=0.3)
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(out, bbox_inches="tight")
+    plt.close(fig)
+    return out

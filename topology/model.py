@@ -1,0 +1,177 @@
+"""Domain types of the compute network: accelerators, cities, grid zones, sites, links.
+
+All types are frozen dataclasses; units are in the field names. Identifiers are ``NewType`` s so
+that a site id is never passed where a city name is expected.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Literal, NewType
+
+AcceleratorModel = NewType("AcceleratorModel", str)
+CityName = NewType("CityName", str)
+SiteId = NewType("SiteId", str)
+ZoneId = NewType("ZoneId", str)
+
+Tier = Literal["hub", "city", "edge"]
+LinkKind = Literal["ceni", "otn", "internet"]
+TIERS: tuple[Tier, ...] = ("hub", "city", "edge")
+LINK_KINDS: tuple[LinkKind, ...] = ("ceni", "otn", "internet")
+
+
+@dataclass(frozen=True)
+class Accelerator:
+    """One accelerator model: dense FP16/BF16 throughput, memory, board power, k8s resource."""
+
+    model: AcceleratorModel
+    fp16_tflops: float
+    memory_gb: float
+    power_w: float
+    resource: str
+
+    @property
+    def pflops(self) -> float:
+        return self.fp16_tflops / 1000.0
+
+
+@dataclass(frozen=True)
+class City:
+    name: CityName
+    lat: float
+    lon: float
+
+
+@dataclass(frozen=True)
+class TariffPeriod:
+    """A time-of-use price band: hours [start_hour, end_hour) on the given months (all if empty)."""
+
+    name: str
+    start_hour: int
+    end_hour: int
+    cny_per_kwh: float
+    months: tuple[int, ...] = ()
+
+    def covers(self, when: datetime) -> bool:
+        in_month = not self.months or when.month in self.months
+        return in_month and self.start_hour <= when.hour < self.end_hour
+
+
+@dataclass(frozen=True)
+class Tariff:
+    """Time-of-use electricity tariff. Month-restricted bands override the all-year bands."""
+
+    periods: tuple[TariffPeriod, ...]
+
+    def price_cny_per_kwh(self, when: datetime) -> float:
+        seasonal = [p for p in self.periods if p.months and p.covers(when)]
+        if seasonal:
+            return seasonal[0].cny_per_kwh
+        for p in self.periods:
+            if not p.months and p.covers(when):
+                return p.cny_per_kwh
+        raise ValueError(f"tariff has no price at hour {when.hour}")
+
+    def period_at(self, when: datetime) -> str:
+        seasonal = [p for p in self.periods if p.months and p.covers(when)]
+        chosen = seasonal or [p for p in self.periods if not p.months and p.covers(when)]
+        return chosen[0].name if chosen else "?"
+
+
+@dataclass(frozen=True)
+class GridZone:
+    """A grid zone: its CO₂ factor (annual mean or 24 hourly values) and tariff."""
+
+    id: ZoneId
+    carbon_kg_per_kwh: float
+    tariff: Tariff
+    carbon_hourly_kg_per_kwh: tuple[float, ...] = ()
+
+    def carbon_at(self, when: datetime) -> float:
+        if self.carbon_hourly_kg_per_kwh:
+            return self.carbon_hourly_kg_per_kwh[when.hour]
+        return self.carbon_kg_per_kwh
+
+
+@dataclass(frozen=True)
+class Pool:
+    """Identical nodes of one accelerator model inside a site."""
+
+    accelerator: AcceleratorModel
+    nodes: int
+    per_node: int
+
+    @property
+    def cards(self) -> int:
+        return self.nodes * self.per_node
+
+
+@dataclass(frozen=True)
+class Metro:
+    """The metro link that attaches a site to its city."""
+
+    kind: LinkKind = "otn"
+    bandwidth_gbps: float = 400.0
+    latency_ms: float | None = None
+    jitter_us: float | None = None
+
+
+@dataclass(frozen=True)
+class KubeTarget:
+    context: str
+    namespace: str = "default"
+
+
+@dataclass(frozen=True)
+class Site:
+    """A compute centre. ``lat``/``lon`` default to its city's; ``green_share`` is 0–1."""
+
+    id: SiteId
+    city: CityName
+    tier: Tier
+    pue: float
+    power_cap_kw: float
+    grid_zone: ZoneId
+    green_share: float
+    pools: tuple[Pool, ...]
+    kube: KubeTarget
+    metro: Metro = field(default_factory=Metro)
+    lat: float | None = None
+    lon: float | None = None
+
+
+@dataclass(frozen=True)
+class Link:
+    """A link between two endpoints (city names or site ids). ``latency_ms`` is one-way."""
+
+    a: str
+    b: str
+    kind: LinkKind
+    bandwidth_gbps: float
+    latency_ms: float | None = None
+    jitter_us: float | None = None
+
+
+@dataclass(frozen=True)
+class Topology:
+    """The whole network as loaded from a file; see :mod:`topology.graph` for its queries."""
+
+    name: str
+    accelerators: dict[AcceleratorModel, Accelerator]
+    cities: dict[CityName, City]
+    grid_zones: dict[ZoneId, GridZone]
+    sites: tuple[Site, ...]
+    links: tuple[Link, ...]
+    source: str = "<memory>"
+
+    def site(self, site_id: str) -> Site:
+        for s in self.sites:
+            if s.id == site_id:
+                return s
+        raise KeyError(site_id)
+
+    def site_coordinates(self, site: Site) -> tuple[float, float]:
+        """(lat, lon) of a site, falling back to its city's."""
+        city = self.cities[site.city]
+        return (site.lat if site.lat is not None else city.lat, site.lon if site.lon is not None else city.lon)
