@@ -1,5 +1,6 @@
 """What-if simulation: replay real or synthetic demand on today's or a proposed network.
 
-Will hold the discrete-event engine, workload generators and trace importers, and scenario
-comparison; it calls the same solvers as the scheduler on changed inputs.
+Holds the synthetic workload and topology generators (:mod:`simulations.synthetic`); the
+discrete-event engine, trace importers and scenario comparison build on them. It calls the same
+solvers as the scheduler on changed inputs.
 """

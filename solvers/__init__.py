@@ -4,3 +4,31 @@ Will hold the CP-SAT placement model, the LP relaxation bound, PuLP capacity pla
 baseline policies (greedy first-fit, best-fit, Karmada-like). No I/O, no printing, no mutation
 of inputs; depends only on :mod:`topology`.
 """
+
+from __future__ import annotations
+
+import dataclasses
+
+from solvers.problem import Plan, Problem
+
+SOLVERS = ("cpsat", "greedy", "bestfit", "karmada")
+
+
+def solve(problem: Problem, solver: str = "cpsat", *, with_bound: bool = True) -> Plan:
+    """Place ``problem``'s jobs with the named solver; attach the LP relaxation bound and gap."""
+    from solvers.aggregate import aggregate
+    from solvers.baselines import solve_baseline
+    from solvers.cpsat import solve_cpsat
+    from solvers.instance import build_instance
+    from solvers.lp_bound import solve_lp
+    from topology.errors import InputError
+
+    if solver not in SOLVERS:
+        raise InputError(f"unknown solver {solver!r}; use one of {', '.join(SOLVERS)}")
+    instance = build_instance(problem)
+    plan = solve_cpsat(problem, instance) if solver == "cpsat" else solve_baseline(problem, solver, instance)
+    if not with_bound:
+        return plan
+    bound = solve_lp(aggregate(instance)).bound
+    gap = max(0.0, (bound - plan.objective) / bound) if bound > 0 else 0.0
+    return dataclasses.replace(plan, bound=bound, gap=gap, solve_seconds=plan.solve_seconds)

@@ -50,23 +50,23 @@ class Route:
     def nodes(self) -> tuple[str, ...]:
         return (self.src,) + tuple(h.b for h in self.hops)
 
-    @property
+    @cached_property
     def latency_ms(self) -> float:
         """One-way latency, the sum over hops."""
         return sum(h.latency_ms for h in self.hops)
 
-    @property
+    @cached_property
     def rtt_ms(self) -> float:
         return 2.0 * self.latency_ms
 
-    @property
+    @cached_property
     def jitter_us(self) -> float | None:
         """Summed jitter; ``None`` when some hop has no jitter bound (not deterministic)."""
         if any(h.jitter_us is None for h in self.hops):
             return None
         return sum(h.jitter_us for h in self.hops)  # type: ignore[misc]
 
-    @property
+    @cached_property
     def bottleneck_gbps(self) -> float:
         """Smallest bandwidth along the path (infinite for an empty path)."""
         return min((h.bandwidth_gbps for h in self.hops), default=float("inf"))
@@ -102,6 +102,8 @@ class NetworkGraph:
 
     def __init__(self, topology: Topology) -> None:
         self.topology = topology
+        self._routes_cache: dict[str, dict[str, Route]] = {}
+        self._det_cache: dict[str, dict[str, Route]] = {}
         self.g = nx.MultiGraph()
         for c in topology.cities.values():
             self.g.add_node(f"city:{c.name}", kind="city", lat=c.lat, lon=c.lon)
@@ -180,6 +182,10 @@ class NetworkGraph:
         ]
         return min(w) if w else None
 
+    @staticmethod
+    def _ceni_pick(d: dict) -> tuple:
+        return (d["kind"] != "ceni" or d["jitter_us"] is None, d["jitter_us"] or 0.0, d["latency_ms"])
+
     def _route(self, nodes: list[str], pick) -> Route:
         hops = []
         for u, v in zip(nodes, nodes[1:], strict=False):
@@ -203,6 +209,30 @@ class NetworkGraph:
         nodes = nx.dijkstra_path(self.g, a, b, weight=self._min_latency)
         return self._route(nodes, lambda d: d["latency_ms"])
 
+    def routes_from(self, src: str) -> dict[str, Route]:
+        """Lowest-latency routes from ``src`` to every site (one Dijkstra; cached)."""
+        if src not in self._routes_cache:
+            a = self.node(src)
+            _, paths = nx.single_source_dijkstra(self.g, a, weight=self._min_latency)
+            self._routes_cache[src] = {
+                node_name(n): self._route(p, lambda d: d["latency_ms"]) if len(p) > 1 else Route(src, src, ())
+                for n, p in paths.items()
+                if n.startswith("site:")
+            }
+        return self._routes_cache[src]
+
+    def deterministic_routes_from(self, src: str) -> dict[str, Route]:
+        """Least-jitter CENI-only routes from ``src`` to every site that has one (cached)."""
+        if src not in self._det_cache:
+            a = self.node(src)
+            _, paths = nx.single_source_dijkstra(self.g, a, weight=self._ceni_weight)
+            self._det_cache[src] = {
+                node_name(n): self._route(p, self._ceni_pick) if len(p) > 1 else Route(src, src, ())
+                for n, p in paths.items()
+                if n.startswith("site:")
+            }
+        return self._det_cache[src]
+
     def rtt_ms(self, src: str, dst: str) -> float:
         return self.path(src, dst).rtt_ms
 
@@ -215,9 +245,7 @@ class NetworkGraph:
             return None
         if len(nodes) == 1:
             return Route(src, dst, ())
-        return self._route(
-            nodes, lambda d: (d["kind"] != "ceni" or d["jitter_us"] is None, d["jitter_us"] or 0.0, d["latency_ms"])
-        )
+        return self._route(nodes, self._ceni_pick)
 
     @cached_property
     def _latency_from_city(self) -> dict[str, dict[str, float]]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import typer
 
 from scheduler.cli.errors import SuanwangGroup
+from scheduler.cli.plan_cmd import demo, plan
 from scheduler.cli.topology_cmd import app as topology_app
 
 app = typer.Typer(
@@ -15,6 +16,8 @@ app = typer.Typer(
     help="suanwang (算网): schedule and plan AI compute across a province's network of compute centres.",
 )
 app.add_typer(topology_app, name="topology")
+app.command()(plan)
+app.command()(demo)
 
 
 def main() -> None:

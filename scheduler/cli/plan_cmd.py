@@ -1,0 +1,212 @@
+"""``suanwang plan`` and ``suanwang demo``: place jobs and show the plan."""
+
+from __future__ import annotations
+
+import json
+import time
+from datetime import datetime
+from importlib import resources
+from pathlib import Path
+
+import typer
+
+from scheduler.cli.output import Format, console, print_json, table
+from scheduler.jobfile import load_jobs
+from scheduler.statefile import load_state
+from scheduler.timeutil import now_local, parse_time
+from solvers import SOLVERS, solve
+from solvers.problem import Plan, Problem, Weights
+from topology.errors import InputError
+from topology.loader import load_topology
+
+TopologyOpt = typer.Option(None, "--topology", "-t", help="Topology YAML file (default: built-in jiangsu).")
+FormatOpt = typer.Option(Format.table, "--format", "-f", help="Output format.")
+TimeLimitOpt = typer.Option(5.0, "--time-limit", min=0.05, help="CP-SAT time limit in seconds.")
+_RIGHT = (
+    "nodes",
+    "cards",
+    "RTT ms",
+    "cost ¥",
+    "placed",
+    "unplaced",
+    "objective",
+    "÷ bound",
+    "carbon kg",
+    "solve s",
+    "kWh",
+)
+
+
+def demo_jobs_path() -> Path:
+    return Path(str(resources.files("scheduler") / "data" / "demo_jobs.yaml"))
+
+
+def _now(value: str | None, from_file: datetime | None) -> datetime:
+    if value is None:
+        return from_file or now_local()
+    t = parse_time(value)
+    if t is None:
+        raise InputError(f"--now {value!r} is not a date-time; write ISO 8601, e.g. 2026-11-25T09:00:00+08:00")
+    return t
+
+
+def _problem(
+    jobs_file: Path,
+    topology: Path | None,
+    state: Path | None,
+    now: str | None,
+    time_limit: float,
+    carbon_price: float | None,
+) -> Problem:
+    topo = load_topology(topology)
+    jobs, plan_time = load_jobs(jobs_file, topo)
+    st = load_state(state, topo) if state is not None else None
+    weights = Weights() if carbon_price is None else Weights(carbon_cny_per_kg=carbon_price / 1000.0)
+    return Problem(topo, tuple(jobs), _now(now, plan_time), st, weights, time_limit_s=time_limit)
+
+
+def _print_plan(plan: Plan, problem: Problem, limit: int) -> None:
+    out = console()
+    jobs = {j.id: j for j in problem.jobs}
+    rows = []
+    for p in plan.placements[:limit]:
+        j = jobs[p.job]
+        rows.append(
+            (
+                p.job,
+                j.kind,
+                j.tenant,
+                p.site,
+                p.accelerator,
+                p.nodes,
+                p.cards,
+                "" if p.rtt_ms is None else round(p.rtt_ms, 2),
+                " → ".join(p.path),
+                round(p.cost_cny, 1),
+                "fixed" if p.fixed else "",
+            )
+        )
+    out.print(
+        table(
+            f"placements ({len(plan.placements)})",
+            ("job", "kind", "tenant", "site", "model", "nodes", "cards", "RTT ms", "path", "cost ¥", ""),
+            rows,
+            right=_RIGHT,
+        )
+    )
+    if len(plan.placements) > limit:
+        out.print(f"… {len(plan.placements) - limit} more placements (use --limit, --format json or -o)")
+    if plan.unplaced:
+        out.print(
+            table(
+                f"unplaced ({len(plan.unplaced)})",
+                ("job", "why"),
+                ((u.job, " | ".join(u.reasons)) for u in plan.unplaced[:limit]),
+            )
+        )
+        if len(plan.unplaced) > limit:
+            out.print(f"… {len(plan.unplaced) - limit} more unplaced")
+    d = plan.to_dict()
+    s = d["summary"]
+    bound = "—" if plan.bound is None else f"{plan.bound:,.1f}"
+    gap = "—" if plan.gap is None else f"{100 * plan.gap:.3f} %"
+    out.print(
+        f"[bold]{plan.solver}[/bold]: status {plan.status}, objective {plan.objective:,.1f} "
+        f"(priority × PFLOPS placed), bound {bound}, gap {gap}, solve {plan.solve_seconds:.2f} s; "
+        f"{s['placed']} placed, {s['unplaced']} unplaced, {s['energy_kwh']:,.0f} kWh, "
+        f"¥{s['cost_cny']:,.0f}, {s['carbon_kg']:,.0f} kg CO₂"
+    )
+
+
+def plan(
+    jobs: Path = typer.Option(..., "--jobs", "-j", help="Job YAML file."),
+    topology: Path | None = TopologyOpt,
+    state: Path | None = typer.Option(None, "--state", "-s", help="State JSON (free cards per node, power draw)."),
+    solver: str = typer.Option("cpsat", "--solver", help=f"One of: {', '.join(SOLVERS)}."),
+    time_limit: float = TimeLimitOpt,
+    output: Path | None = typer.Option(None, "--output", "-o", help="Write the plan JSON here."),
+    fmt: Format = FormatOpt,
+    now: str | None = typer.Option(None, "--now", help="Plan time (ISO 8601; default: the file's plan_time or now)."),
+    carbon_price: float | None = typer.Option(None, "--carbon-price", min=0.0, help="Carbon price in ¥ per tonne."),
+    limit: int = typer.Option(50, "--limit", min=1, help="Rows shown per table."),
+) -> None:
+    """Place jobs on the network; print placements, the unplaced with reasons, and the gap."""
+    if solver not in SOLVERS:
+        raise InputError(f"unknown solver {solver!r}; use one of {', '.join(SOLVERS)}")
+    problem = _problem(jobs, topology, state, now, time_limit, carbon_price)
+    result = solve(problem, solver)
+    if output is not None:
+        output.write_text(
+            json.dumps(result.to_dict(), indent=2, ensure_ascii=False, default=str) + "\n", encoding="utf-8"
+        )
+    if fmt is Format.json:
+        print_json(result.to_dict())
+        return
+    _print_plan(result, problem, limit)
+    if output is not None:
+        console().print(f"wrote {output}")
+
+
+def demo(
+    time_limit: float = TimeLimitOpt,
+    output: Path | None = typer.Option(None, "--output", "-o", help="Write the CP-SAT plan JSON here."),
+    fmt: Format = FormatOpt,
+) -> None:
+    """Plan the built-in sample batch on the built-in Jiangsu network, CP-SAT beside the baselines."""
+    problem = _problem(demo_jobs_path(), None, None, None, time_limit, None)
+    out = console()
+    plans: dict[str, Plan] = {}
+    for name in SOLVERS:
+        t = time.perf_counter()
+        plans[name] = solve(problem, name)
+        if fmt is Format.table:
+            out.print(f"  {name}: {time.perf_counter() - t:.2f} s")
+    if output is not None:
+        output.write_text(
+            json.dumps(plans["cpsat"].to_dict(), indent=2, ensure_ascii=False, default=str) + "\n", encoding="utf-8"
+        )
+    if fmt is Format.json:
+        print_json({name: p.to_dict() for name, p in plans.items()})
+        return
+    kinds = {k: sum(1 for j in problem.jobs if j.kind == k) for k in ("training", "inference", "batch")}
+    out.print(
+        f"[bold]demo[/bold]: {len(problem.jobs)} jobs ({', '.join(f'{v} {k}' for k, v in kinds.items())}), "
+        f"{len({j.tenant for j in problem.jobs})} tenants, "
+        f"{len({j.origin for j in problem.jobs if j.origin})} origin cities, on {problem.topology.name}, "
+        f"plan time {problem.now.isoformat()}"
+    )
+    rows = []
+    for name, p in plans.items():
+        s = p.to_dict()["summary"]
+        rows.append(
+            (
+                name,
+                p.status,
+                s["placed"],
+                s["unplaced"],
+                round(p.objective, 1),
+                f"{p.objective / p.bound:.4f}" if p.bound else "—",
+                round(s["cost_cny"], 0),
+                round(s["carbon_kg"], 0),
+                round(p.solve_seconds, 2),
+            )
+        )
+    out.print(
+        table(
+            "CP-SAT beside the baselines",
+            ("solver", "status", "placed", "unplaced", "objective", "÷ bound", "cost ¥", "carbon kg", "solve s"),
+            rows,
+            right=_RIGHT,
+        )
+    )
+    best = plans["cpsat"]
+    if best.unplaced:
+        out.print(
+            table(
+                "why jobs are not placed (CP-SAT, first 8)",
+                ("job", "why"),
+                ((u.job, " | ".join(u.reasons)) for u in best.unplaced[:8]),
+            )
+        )
+    if output is not None:
+        out.print(f"wrote {output}")

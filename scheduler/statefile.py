@@ -1,0 +1,105 @@
+"""Load a state file: current usage per site and pool, and power draw (JSON).
+
+```json
+{"observed_at": "2026-11-25T09:00:00+08:00",
+ "sites": {"nj-hub": {"power_draw_kw": 1200.0,
+                      "pools": {"H800": {"free_per_node": {"nj-gpu-001": 8, "nj-gpu-002": 3}},
+                                "Ascend910B": {"free_histogram": {"8": 150, "0": 50}}}}}}
+```
+
+``free_per_node`` names each node; ``free_histogram`` counts nodes by free cards (nodes named
+``<site>/<model>-<n>``). Pools not listed are empty; sites without ``power_draw_kw`` draw nothing.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from scheduler.timeutil import parse_time
+from solvers.problem import PoolState, State
+from topology.model import Topology
+from topology.yamldoc import Checked, join, read_document
+
+
+def load_state(source: str | Path, topology: Topology, text: str | None = None) -> State:
+    doc = read_document(source, text)
+    state = parse_state(doc, doc.data, topology)
+    doc.raise_if_faulty("state file")
+    return state
+
+
+def parse_state(doc: Checked, raw: Any, topo: Topology) -> State:
+    root = doc.mapping(raw, "")
+    doc.keys(root, "", ("observed_at", "sites"))
+    observed = None
+    if root.get("observed_at") is not None:
+        observed = parse_time(root["observed_at"])
+        if observed is None:
+            doc.fault("observed_at", "is not a date-time", "write ISO 8601", root["observed_at"])
+    sites = {s.id: s for s in topo.sites}
+    pools: dict[tuple[str, str], PoolState] = {}
+    draw: dict[str, float] = {}
+    for sid, spec in doc.mapping(root.get("sites"), "sites").items():
+        sp = join("sites", sid)
+        if sid not in sites:
+            doc.fault(sp, "unknown site", "use a site id of the topology", sid)
+            continue
+        spec = doc.mapping(spec, sp)
+        doc.keys(spec, sp, ("power_draw_kw", "pools"))
+        kw = doc.number(spec, "power_draw_kw", sp, default=0.0, minimum=0.0, unit="kW")
+        if kw:
+            draw[sid] = kw
+        site = sites[sid]
+        for model, ps in doc.mapping(spec.get("pools"), join(sp, "pools"), required=False).items():
+            pp = join(join(sp, "pools"), model)
+            own = [pl for pl in site.pools if pl.accelerator == model]
+            if not own:
+                doc.fault(
+                    pp,
+                    f"site {sid} has no {model} pool",
+                    f"use one of: {', '.join(pl.accelerator for pl in site.pools)}",
+                    model,
+                )
+                continue
+            size = max(pl.per_node for pl in own)
+            total = sum(pl.nodes for pl in own)
+            ps = doc.mapping(ps, pp)
+            doc.keys(ps, pp, ("free_per_node", "free_histogram"))
+            nodes: list[tuple[str, int]] = []
+            if "free_per_node" in ps:
+                for name, free in doc.mapping(ps["free_per_node"], join(pp, "free_per_node")).items():
+                    f = doc.number({name: free}, name, join(pp, "free_per_node"), integer=True, minimum=0, maximum=size)
+                    if f is not None:
+                        nodes.append((str(name), f))
+            elif "free_histogram" in ps:
+                hp = join(pp, "free_histogram")
+                for free, count in doc.mapping(ps["free_histogram"], hp).items():
+                    try:
+                        f = int(free)
+                    except ValueError:
+                        f = -1
+                    if not 0 <= f <= size:
+                        doc.fault(
+                            join(hp, free),
+                            f"free cards must be a whole number 0–{size}",
+                            "key the histogram by free cards per node",
+                            free,
+                        )
+                        continue
+                    n = doc.number({free: count}, free, hp, integer=True, minimum=0)
+                    if n:
+                        nodes.extend((f"{sid}/{model}-{len(nodes) + k:04d}", f) for k in range(n))
+            else:
+                doc.fault(pp, "gives no nodes", "add `free_per_node` or `free_histogram`")
+                continue
+            if len(nodes) > total:
+                doc.fault(
+                    pp,
+                    f"lists {len(nodes)} nodes but the topology has {total}",
+                    "list each node once, or update the topology",
+                    len(nodes),
+                )
+                continue
+            pools[(sid, model)] = PoolState(tuple(nodes))
+    return State(pools, draw, observed)

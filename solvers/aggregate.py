@@ -1,0 +1,121 @@
+"""The aggregate placement model shared by CP-SAT and the LP relaxation.
+
+Notation
+    c ∈ C          job classes (identical requirements); n_c jobs in class c
+    p ∈ P          pools: one accelerator model in one site s(p)
+    (c, p) ∈ E     candidates: pool p can ever host a job of class c (see solvers.instance)
+    x[c,p] ∈ ℤ≥0   number of class-c jobs placed on pool p
+    k_c, u_c       cards per node and nodes per job; a_c = ⌈log2 k_c⌉, d_c = 2^a_c · u_c
+    B[p,a]         cards of pool p in free binary blocks of size ≥ 2^a (solvers.ledger)
+    w_c            power per job at PUE (kW); H_s site power headroom (cap − current draw)
+    b_c            bandwidth a deterministic job reserves on each link of its CENI path; R_l link headroom
+
+Constraints (numbered as in the placement issue)
+    (1) model, memory, latency, jitter and deadline: only candidates in E get a variable
+    (2) Σ_p x[c,p] ≤ n_c                                       each job placed at most once
+    (3) Σ_{c: a_c ≥ a} d_c · x[c,p] ≤ B[p,a]   ∀ p, a            node-granular capacity (gang in one site)
+    (4) Σ_{(c,p): l ∈ path(c,p)} b_c · x[c,p] ≤ R_l   ∀ l        deterministic bandwidth per link
+    (5) Σ_{p: s(p)=s} w_c · x[c,p] ≤ H_s   ∀ s                   site power cap
+
+Objective
+    max Σ x[c,p] · (W · v[c,p] − cost[c,p])
+    v = effective priority × cards × PFLOPS per card; cost = energy × tariff + carbon × price + transfer.
+    With the default W the placed compute dominates and cost breaks ties among placements.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+
+from solvers.instance import Instance
+from solvers.ledger import block_capacity
+
+
+@dataclass(frozen=True)
+class Row:
+    name: str
+    vars: list[int]
+    coeffs: list[float]
+    rhs: float
+    kind: str  # "class" | "nodes" | "power" | "bandwidth"
+
+
+@dataclass
+class Aggregate:
+    var_class: list[int]  # var -> class index in instance.classes
+    var_cand: list[int]  # var -> candidate index in that class
+    ub: list[int]
+    value: list[float]
+    score: list[float]
+    rows: list[Row]
+
+    @property
+    def rhs(self) -> list[float]:
+        return [r.rhs for r in self.rows]
+
+    @property
+    def coo_rows(self) -> list[int]:
+        return [i for i, r in enumerate(self.rows) for _ in r.vars]
+
+    @property
+    def coo_cols(self) -> list[int]:
+        return [v for r in self.rows for v in r.vars]
+
+    @property
+    def coo_vals(self) -> list[float]:
+        return [c for r in self.rows for c in r.coeffs]
+
+
+def aggregate(instance: Instance) -> Aggregate:
+    w = instance.problem.weights.value_per_pflops
+    var_class: list[int] = []
+    var_cand: list[int] = []
+    value: list[float] = []
+    score: list[float] = []
+    rows: list[Row] = []
+    by_pool: dict = defaultdict(list)
+    by_site: dict = defaultdict(list)
+    by_link: dict = defaultdict(list)
+    for ci, jc in enumerate(instance.classes):
+        vs = []
+        for ki, cand in enumerate(jc.candidates):
+            v = len(var_class)
+            var_class.append(ci)
+            var_cand.append(ki)
+            value.append(cand.value)
+            score.append(w * cand.value - cand.cost_cny)
+            vs.append(v)
+            by_pool[cand.pool].append((v, jc.level, jc.block_demand))
+            by_site[cand.site].append((v, cand.power_kw))
+            for lk in cand.links:
+                by_link[lk].append((v, jc.bandwidth_gbps))
+        if vs:
+            rows.append(Row(f"class[{ci}]", vs, [1.0] * len(vs), float(len(jc.jobs)), "class"))
+    ub = [len(instance.classes[c].jobs) for c in var_class]
+    for pool, items in by_pool.items():
+        levels = sorted({lv for _, lv, _ in items})
+        caps = block_capacity((f for _, f in instance.nodes.get(pool, [])), levels)
+        for a in levels:
+            sel = [(v, d) for v, lv, d in items if lv >= a]
+            rows.append(
+                Row(
+                    f"nodes[{pool[0]},{pool[1]},2^{a}]",
+                    [v for v, _ in sel],
+                    [float(d) for _, d in sel],
+                    float(caps[a]),
+                    "nodes",
+                )
+            )
+            for v, d in sel:
+                ub[v] = min(ub[v], caps[a] // d)
+    for site, items in by_site.items():
+        head = max(0.0, instance.power_headroom_kw.get(site, 0.0))
+        rows.append(Row(f"power[{site}]", [v for v, _ in items], [c for _, c in items], head, "power"))
+        for v, c in items:
+            if c > 0:
+                ub[v] = min(ub[v], int(head / c + 1e-9))
+    for lk, items in by_link.items():
+        head = max(0.0, instance.link_capacity_gbps.get(lk, 0.0))
+        rows.append(Row(f"bandwidth[{lk}]", [v for v, _ in items], [c for _, c in items], head, "bandwidth"))
+    return Aggregate(var_class, var_cand, ub, value, score, rows)

@@ -1,0 +1,128 @@
+"""An independent check of a plan against every constraint of the placement model.
+
+It recomputes from the problem and the topology graph alone — nothing from the solvers' own
+bookkeeping — and returns the violations in plain words (an empty list for a valid plan).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import timedelta
+
+from solvers.ledger import pool_nodes
+from solvers.problem import Plan, Problem
+from topology.graph import NetworkGraph
+
+_TOL = 1e-6
+
+
+def check_plan(problem: Problem, plan: Plan) -> list[str]:
+    topo = problem.topology
+    graph = NetworkGraph(topo)
+    jobs = {j.id: j for j in problem.jobs}
+    sites = {s.id: s for s in topo.sites}
+    nodes = {k: dict(v) for k, v in pool_nodes(topo, problem.state).items()}
+    used: dict[tuple[str, str], dict[str, int]] = defaultdict(lambda: defaultdict(int))
+    power: dict[str, float] = defaultdict(float)
+    if problem.state is not None:
+        for s, kw in problem.state.power_draw_kw.items():
+            power[s] += kw
+    bandwidth: dict[str, float] = defaultdict(float)
+    link_cap = {d["link_id"]: d["bandwidth_gbps"] for d in graph.edges()}
+    out: list[str] = []
+    seen: set[str] = set()
+    unplaced = {u.job for u in plan.unplaced}
+
+    for p in plan.placements:
+        job = jobs.get(p.job)
+        if job is None:
+            out.append(f"{p.job}: placed but not in the problem")
+            continue
+        if p.job in seen:
+            out.append(f"{p.job}: placed twice")
+        seen.add(p.job)
+        if p.job in unplaced:
+            out.append(f"{p.job}: both placed and unplaced")
+        site = sites.get(p.site)
+        if site is None:
+            out.append(f"{p.job}: unknown site {p.site}")
+            continue
+        a = job.accelerators
+        if p.fixed:
+            if job.running is None or (job.running.site, job.running.accelerator) != (p.site, p.accelerator):
+                out.append(f"{p.job}: marked fixed but is not running at {p.site}/{p.accelerator}")
+        elif job.running is not None:
+            out.append(f"{p.job}: running job was moved")
+        # (a) model and memory
+        acc = topo.accelerators.get(p.accelerator)
+        if acc is None or (a.models and p.accelerator not in a.models) or acc.memory_gb < a.min_memory_gb:
+            out.append(f"{p.job}: accelerator {p.accelerator} not allowed (models {a.models}, ≥ {a.min_memory_gb} GB)")
+            continue
+        # (b) node-granular capacity, gang in one site
+        if p.cards != a.count or p.nodes != a.nodes:
+            out.append(f"{p.job}: {p.cards} cards on {p.nodes} nodes, asked {a.count} on {a.nodes}")
+        count_nodes = problem.state is not None and p.fixed
+        if not count_nodes:
+            if len(p.node_names) != a.nodes or len(set(p.node_names)) != a.nodes:
+                out.append(f"{p.job}: needs {a.nodes} distinct nodes, got {list(p.node_names)}")
+            pool = nodes.get((p.site, p.accelerator), {})
+            for n in p.node_names:
+                if n not in pool:
+                    out.append(f"{p.job}: node {n} is not in {p.site}/{p.accelerator}")
+                used[(p.site, p.accelerator)][n] += a.per_node
+        if not (problem.state is not None and p.fixed):
+            power[p.site] += a.count * acc.power_w / 1000.0 * site.pue
+        if p.fixed:
+            if job.deterministic and job.origin:
+                r = graph.deterministic_path(job.origin, p.site)
+                for h in r.hops if r else ():
+                    bandwidth[h.link_id] += job.deterministic.bandwidth_gbps
+            continue
+        # window
+        if job.earliest is not None and p.start < job.earliest:
+            out.append(f"{p.job}: starts {p.start} before its window opens {job.earliest}")
+        # (c) latency and (d) deterministic path
+        if job.kind == "inference" and job.origin:
+            r = graph.deterministic_path(job.origin, p.site) if job.deterministic else graph.path(job.origin, p.site)
+            if r is None:
+                out.append(f"{p.job}: no deterministic path from {job.origin} to {p.site}")
+                continue
+            if job.latency_slo_ms is not None and r.rtt_ms > job.latency_slo_ms + _TOL:
+                out.append(f"{p.job}: RTT {r.rtt_ms:.3f} ms from {job.origin} exceeds SLO {job.latency_slo_ms} ms")
+            if p.rtt_ms is not None and abs(p.rtt_ms - r.rtt_ms) > 1e-6:
+                out.append(f"{p.job}: reported RTT {p.rtt_ms} differs from the path's {r.rtt_ms}")
+            if job.deterministic:
+                if not r.meets_jitter(job.deterministic.max_jitter_us):
+                    out.append(f"{p.job}: path jitter {r.jitter_us} µs exceeds {job.deterministic.max_jitter_us} µs")
+                for h in r.hops:
+                    bandwidth[h.link_id] += job.deterministic.bandwidth_gbps
+        # (e) data gravity and deadline
+        transfer_h = 0.0
+        if job.data is not None and job.data.size_tb > 0 and job.data.location != p.site:
+            bw = graph.path(job.data.location, p.site).bottleneck_gbps
+            transfer_h = job.data.size_tb * 8000.0 / bw / 3600.0
+        if abs(transfer_h - p.transfer_h) > 1e-6:
+            out.append(f"{p.job}: transfer {p.transfer_h:.4f} h reported, {transfer_h:.4f} h computed")
+        if job.deadline is not None:
+            finish = problem.now + timedelta(hours=transfer_h + job.duration_h)
+            if finish > job.deadline:
+                out.append(f"{p.job}: finishes {finish} after its deadline {job.deadline}")
+    # node capacity
+    for pool, per_node in used.items():
+        for n, cards in per_node.items():
+            free = nodes.get(pool, {}).get(n, 0)
+            if cards > free:
+                out.append(f"node {n} at {pool[0]}: {cards} cards placed, {free} free")
+    # (f) site power
+    for s, kw in power.items():
+        if kw > sites[s].power_cap_kw + _TOL:
+            out.append(f"site {s}: {kw:.1f} kW exceeds power cap {sites[s].power_cap_kw:.1f} kW")
+    # (d) link bandwidth for deterministic reservations
+    for lk, gbps in bandwidth.items():
+        if gbps > link_cap.get(lk, 0.0) + _TOL:
+            out.append(f"link {lk}: {gbps:g} Gbit/s reserved exceeds {link_cap.get(lk, 0.0):g}")
+    # every job accounted for
+    missing = set(jobs) - seen - unplaced
+    if missing:
+        out.append(f"jobs neither placed nor unplaced: {sorted(missing)[:5]}")
+    return out

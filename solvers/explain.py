@@ -1,0 +1,135 @@
+"""Plain-word reasons, with numbers, for why a job is not placed.
+
+Reasons name the binding constraint and by how much, e.g. "no site within 5 ms RTT of Xuzhou has
+2 nodes with 8 free H800 (xz-city: 0.4 ms, 1 such node; nj-hub: 4.3 ms, power cap leaves 3.1 kW)".
+They are computed against the capacity left once the plan's placements are made.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from solvers.instance import Instance, JobClass, allowed_models, job_route, transfer_hours
+from solvers.ledger import Ledger
+
+_SHOW = 3  # sites quoted per reason
+
+
+def _models(job) -> str:
+    return "/".join(job.accelerators.models) if job.accelerators.models else "any model"
+
+
+def explain(instance: Instance, ledger: Ledger, jc: JobClass, job_index: int) -> tuple[str, ...]:
+    problem, graph = instance.problem, instance.graph
+    job = problem.jobs[job_index]
+    a = job.accelerators
+    models = allowed_models(problem, job)
+    if not models:
+        return (
+            f"no accelerator model in the catalog matches {_models(job)} with ≥ {a.min_memory_gb:g} GB; "
+            "allow more models or lower min_memory_gb",
+        )
+    pools = [p for p in instance.nodes if p[1] in models]
+    if not pools:
+        return (f"no site has {_models(job)} cards; allow another model",)
+    big = [p for p in pools if sum(1 for _, f in instance.nodes[p] if f >= a.per_node) >= a.nodes]
+    if not big:
+        best = max(pools, key=lambda p: sum(1 for _, f in instance.nodes[p] if f >= a.per_node))
+        n = sum(1 for _, f in instance.nodes[best] if f >= a.per_node)
+        return (
+            f"no site has {a.nodes} nodes with {a.per_node} free {'/'.join(models)} even before this plan "
+            f"(most: {best[0]} with {n}); split the job or lower per_node",
+        )
+    # static filters, in the order a user thinks about them
+    rows = []
+    for p in big:
+        site = instance.sites[p[0]]
+        user, data = job_route(graph, job, site.id)
+        rows.append((p, site, user, data))
+    if job.kind == "inference" and job.origin:
+        kind = "deterministic (CENI) path" if job.deterministic else "path"
+        ok_rows = [r for r in rows if r[2] is not None]
+        if not ok_rows:
+            return (
+                f"no site with {'/'.join(models)} has a {kind} from {job.origin}; "
+                "relax `deterministic` or add CENI links",
+            )
+        slo = job.latency_slo_ms
+        within = [r for r in ok_rows if slo is None or r[2].rtt_ms <= slo + 1e-9]
+        if not within:
+            near = sorted(ok_rows, key=lambda r: r[2].rtt_ms)[:_SHOW]
+            shown = "; ".join(f"{r[1].id}: {r[2].rtt_ms:.2f} ms" for r in near)
+            return (
+                f"no site with {a.nodes} nodes of {a.per_node} {'/'.join(models)} is within {slo:g} ms RTT of "
+                f"{job.origin} (nearest: {shown}); raise latency_slo_ms by "
+                f"{near[0][2].rtt_ms - slo:.2f} ms or add capacity near {job.origin}",
+            )
+        rows = within
+        if job.deterministic:
+            d = job.deterministic
+            jit = [r for r in rows if r[2].meets_jitter(d.max_jitter_us)]
+            if not jit:
+                near = sorted(rows, key=lambda r: r[2].jitter_us or 0)[:_SHOW]
+                shown = "; ".join(f"{r[1].id}: {r[2].jitter_us:.1f} µs" for r in near)
+                return (
+                    f"no CENI path from {job.origin} within {slo:g} ms keeps summed jitter ≤ "
+                    f"{d.max_jitter_us:g} µs ({shown}); raise max_jitter_us",
+                )
+            rows = jit
+    if job.deadline is not None:
+        fits = []
+        for r in rows:
+            t = transfer_hours(job.data.size_tb, r[3].bottleneck_gbps) if job.data and r[3] else 0.0
+            if problem.now + timedelta(hours=t + job.duration_h) <= job.deadline:
+                fits.append(r)
+        if not fits:
+            left_h = (job.deadline - problem.now).total_seconds() / 3600.0
+            what = f"data transfer of {job.data.size_tb:g} TB plus " if job.data else ""
+            return (
+                f"{what}{job.duration_h:g} h of run time cannot finish before the deadline "
+                f"({left_h:.1f} h left); extend the deadline or move the data closer",
+            )
+        rows = fits
+    # capacity left after this plan
+    free_now = [
+        r
+        for r in rows
+        if ledger.fits(
+            r[0], a.per_node, a.nodes, a.count * problem.topology.accelerators[r[0][1]].power_w / 1000.0 * r[1].pue
+        )
+    ]
+    if free_now:
+        return (
+            f"{free_now[0][1].id} still has room for it, but the solver stopped before placing it; "
+            "raise --time-limit or use another solver",
+        )
+    where = f" within {job.latency_slo_ms:g} ms RTT of {job.origin}" if job.kind == "inference" and job.origin else ""
+    details = []
+    need_kw = None
+    for p, site, user, _ in sorted(rows, key=lambda r: (r[2].rtt_ms if r[2] else 0.0, r[1].id)):
+        if need_kw is None:
+            need_kw = a.count * problem.topology.accelerators[p[1]].power_w / 1000.0 * site.pue
+        n = ledger.nodes_with(p, a.per_node)
+        head = ledger.power.get(site.id, 0.0)
+        rtt = f" {user.rtt_ms:.2f} ms" if user is not None and job.origin else ""
+        part = [f"{site.id}{rtt}: {n} such node{'s' * (n != 1)} of {p[1]}"]
+        if head < need_kw - 1e-9:
+            part.append(f"power cap leaves {max(0.0, head):.1f} kW of {need_kw:.1f} kW needed")
+        if job.deterministic and user is not None:
+            short = [
+                lk
+                for lk in (h.link_id for h in user.hops)
+                if ledger.links.get(lk, 0.0) < job.deterministic.bandwidth_gbps - 1e-9
+            ]
+            if short:
+                part.append(
+                    f"CENI link {short[0]} has {max(0.0, ledger.links.get(short[0], 0.0)):g} Gbit/s left "
+                    f"of {job.deterministic.bandwidth_gbps:g} needed"
+                )
+        details.append(", ".join(part))
+    shown = "; ".join(details[:_SHOW]) + (f"; {len(details) - _SHOW} more" if len(details) > _SHOW else "")
+    return (
+        f"no site{where} has {a.nodes} node{'s' * (a.nodes != 1)} with {a.per_node} free "
+        f"{'/'.join(sorted({r[0][1] for r in rows}))} left after higher-priority work ({shown}); "
+        "wait for capacity, lower the request, or allow more models",
+    )

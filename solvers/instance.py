@@ -1,0 +1,412 @@
+"""From a :class:`Problem` to the data every solver shares: job classes and their candidates.
+
+Jobs with identical requirements form a *class* (kind, shape, allowed models, memory, origin and
+SLO, deterministic needs, data, deadline, effective priority); solvers decide how many jobs of a
+class go to each candidate pool, so model size follows the number of distinct shapes, not jobs.
+
+A candidate ``(class, pool)`` exists when the pool can ever host a job of the class: model and
+memory (constraint 1), RTT from the origin within the SLO (3), a CENI path within the jitter bound
+with room for its bandwidth (4), data transfer plus duration before the deadline (5), and a job
+that fits the empty pool's nodes and the site's power cap.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+import numpy as np
+
+from solvers.ledger import Ledger, PoolKey, ceil_pow2_level, pool_nodes
+from solvers.problem import Job, Placement, Problem
+from topology.graph import NetworkGraph, Route
+from topology.model import Site
+
+TB_TO_GBIT = 8000.0  # 1 TB = 8,000 Gbit
+
+
+@dataclass(frozen=True)
+class Candidate:
+    pool: PoolKey
+    value: float  # priority × cards × PFLOPS per card
+    cost_cny: float  # per job, at the class's mean duration
+    power_kw: float  # per job, at PUE
+    rtt_ms: float | None
+    path: tuple[str, ...]
+    links: tuple[str, ...]  # links whose bandwidth a deterministic job reserves
+    transfer_h: float
+
+    @property
+    def site(self) -> str:
+        return self.pool[0]
+
+    @property
+    def model(self) -> str:
+        return self.pool[1]
+
+
+@dataclass
+class JobClass:
+    index: int
+    jobs: list[int]  # indices into problem.jobs
+    rep: Job
+    priority: int  # effective priority (aged)
+    per_node: int
+    nodes: int
+    bandwidth_gbps: float
+    candidates: list[Candidate] = field(default_factory=list)
+
+    @property
+    def level(self) -> int:
+        return ceil_pow2_level(self.per_node)
+
+    @property
+    def block_demand(self) -> int:
+        """Cards a job takes in the block model (per-node demand rounded up to a power of two)."""
+        return (1 << self.level) * self.nodes
+
+
+@dataclass
+class Instance:
+    problem: Problem
+    graph: NetworkGraph
+    classes: list[JobClass]
+    nodes: dict[PoolKey, list[tuple[str, int]]]
+    power_headroom_kw: dict[str, float]
+    link_capacity_gbps: dict[str, float]
+    fixed: list[Placement]
+    not_ready: dict[int, str]  # job index -> reason it is outside its window
+    sites: dict[str, Site]
+
+    def ledger(self) -> Ledger:
+        return Ledger(self.nodes, self.power_headroom_kw, self.link_capacity_gbps)
+
+
+def effective_priority(job: Job, now: datetime, aging_step_h: float) -> int:
+    """Priority plus one step for every ``aging_step_h`` hours waited since submission."""
+    if job.submitted_at is None or aging_step_h <= 0:
+        return job.priority
+    waited_h = max(0.0, (now - job.submitted_at).total_seconds() / 3600.0)
+    return job.priority + int(waited_h // aging_step_h)
+
+
+def requirement_key(job: Job, prio: int) -> tuple:
+    a = job.accelerators
+    deadline = None
+    if job.deadline is not None:
+        deadline = (job.deadline, job.duration_h)
+    return (
+        job.kind,
+        a.count,
+        a.per_node,
+        a.models,
+        a.min_memory_gb,
+        job.origin if job.kind == "inference" else None,
+        job.latency_slo_ms,
+        job.deterministic,
+        job.data,
+        deadline,
+        prio,
+    )
+
+
+def build_instance(problem: Problem) -> Instance:
+    topo, now, w = problem.topology, problem.now, problem.weights
+    graph = NetworkGraph(topo)
+    sites = {s.id: s for s in topo.sites}
+    nodes = pool_nodes(topo, problem.state)
+    draw = dict(problem.state.power_draw_kw) if problem.state else {}
+    links = {d["link_id"]: d["bandwidth_gbps"] for d in graph.edges()}
+
+    # -- fixed (running) jobs: keep their nodes (when no state counts them), power and bandwidth --
+    fixed: list[Placement] = []
+    base = Ledger(nodes, {s: sites[s].power_cap_kw - draw.get(s, 0.0) for s in sites}, links)
+    for job in problem.jobs:
+        if job.running is None or job.running.site not in sites:
+            continue
+        pool = (job.running.site, job.running.accelerator)
+        site = sites[pool[0]]
+        power = _power_kw(problem, job, site, pool[1])
+        det_links: tuple[str, ...] = ()
+        if job.deterministic and job.origin:
+            r = graph.deterministic_routes_from(job.origin).get(site.id)
+            det_links = tuple(h.link_id for h in r.hops) if r else ()
+        a = job.accelerators
+        bw = job.deterministic.bandwidth_gbps if job.deterministic else 0.0
+        if problem.state is None:
+            names = base.take(pool, a.per_node, a.nodes, power, det_links, bw) or ()
+        else:
+            names = ()
+            for lk in det_links:
+                base.links[lk] = base.links.get(lk, 0.0) - bw
+        energy, cost, carbon = _energy_cost(problem, job, site, pool[1], job.duration_h, 0.0)
+        fixed.append(
+            Placement(
+                job.id,
+                site.id,
+                pool[1],
+                a.nodes,
+                a.count,
+                tuple(names),
+                job.earliest or now,
+                (site.id,),
+                None,
+                energy,
+                cost,
+                carbon,
+                0.0,
+                fixed=True,
+            )
+        )
+    nodes_after = {k: sorted(base.free[k].items(), key=lambda t: t[0]) for k in base.free}
+
+    # -- fine classes: identical requirements ---------------------------------------------------
+    not_ready: dict[int, str] = {}
+    fine: dict[tuple, list[int]] = {}
+    prios: dict[tuple, int] = {}
+    for i, job in enumerate(problem.jobs):
+        if job.running is not None:
+            continue
+        if job.earliest is not None and job.earliest > now:
+            not_ready[i] = (
+                f"its window opens at {job.earliest.isoformat()}, after the plan time "
+                f"{now.isoformat()}; it is planned once the window opens"
+            )
+            continue
+        prio = effective_priority(job, now, w.aging_step_h)
+        key = requirement_key(job, prio)
+        fine.setdefault(key, []).append(i)
+        prios[key] = prio
+
+    # -- candidates per fine class, then merge classes with the same footprint ------------------
+    ctx = _Context(problem, graph, sites, nodes_after, base)
+    merged: dict[tuple, JobClass] = {}
+    sums: dict[tuple, np.ndarray] = {}
+    elig_of: dict[tuple, _Eligible] = {}
+    for key, members in fine.items():
+        rep = problem.jobs[members[0]]
+        el = ctx.eligible(rep)
+        a = rep.accelerators
+        bw = rep.deterministic.bandwidth_gbps if rep.deterministic else 0.0
+        mkey = (prios[key], a.count, a.per_node, bw, el.signature)
+        jc = merged.get(mkey)
+        if jc is None:
+            jc = merged[mkey] = JobClass(len(merged), [], rep, prios[key], a.per_node, a.nodes, bw)
+            sums[mkey] = np.zeros(len(el.pools))
+            elig_of[mkey] = el
+        jc.jobs.extend(members)
+        if len(el.pools):
+            mean_h = sum(problem.jobs[i].duration_h for i in members) / len(members)
+            sums[mkey] += ctx.cost_vector(rep, el, mean_h) * len(members)
+    classes = list(merged.values())
+    cat = problem.topology.accelerators
+    for mkey, jc in merged.items():
+        el = elig_of[mkey]
+        cost = sums[mkey] / len(jc.jobs)
+        count = jc.rep.accelerators.count
+        jc.candidates = [
+            Candidate(
+                pool,
+                jc.priority * count * cat[pool[1]].pflops,
+                float(cost[k]),
+                count * ctx.kw_per_card[pool],
+                el.rtt[k],
+                (),
+                el.links[k],
+                el.transfer[k],
+            )
+            for k, pool in enumerate(el.pools)
+        ]
+    return Instance(problem, graph, classes, nodes_after, dict(base.power), dict(base.links), fixed, not_ready, sites)
+
+
+def allowed_models(problem: Problem, job: Job) -> list[str]:
+    """Models the job accepts that have enough memory (constraint 1)."""
+    a = job.accelerators
+    cat = problem.topology.accelerators
+    names = a.models or tuple(cat)
+    return [m for m in names if m in cat and cat[m].memory_gb >= a.min_memory_gb]
+
+
+def transfer_hours(size_tb: float, bottleneck_gbps: float) -> float:
+    if size_tb <= 0:
+        return 0.0
+    if bottleneck_gbps <= 0 or math.isinf(bottleneck_gbps):
+        return 0.0 if math.isinf(bottleneck_gbps) else math.inf
+    return size_tb * TB_TO_GBIT / bottleneck_gbps / 3600.0
+
+
+def job_route(graph: NetworkGraph, job: Job, site_id: str) -> tuple[Route | None, Route | None]:
+    """(route the job's users reach it by, route its data arrives by); ``None`` where not needed
+    or (for a deterministic job) where no CENI route exists."""
+    user = None
+    if job.kind == "inference" and job.origin:
+        table = graph.deterministic_routes_from(job.origin) if job.deterministic else graph.routes_from(job.origin)
+        user = table.get(site_id)
+    data = None
+    if job.data is not None and job.data.size_tb > 0 and job.data.location != site_id:
+        data = graph.routes_from(job.data.location).get(site_id)
+    return user, data
+
+
+def _power_kw(problem: Problem, job: Job, site: Site, model: str) -> float:
+    return job.accelerators.count * problem.topology.accelerators[model].power_w / 1000.0 * site.pue
+
+
+def _energy_cost(
+    problem: Problem, job: Job, site: Site, model: str, duration_h: float, transfer_h: float
+) -> tuple[float, float, float]:
+    """(energy kWh at PUE, cost CNY, carbon kg) of running ``job`` at ``site`` on ``model``."""
+    start = problem.now + timedelta(hours=transfer_h)
+    zone = problem.topology.grid_zones[site.grid_zone]
+    energy = _power_kw(problem, job, site, model) * duration_h
+    carbon = energy * zone.carbon_at(start) * (1.0 - site.green_share)
+    cost = energy * zone.tariff.price_cny_per_kwh(start) + carbon * problem.weights.carbon_cny_per_kg
+    if job.data is not None and job.data.location != site.id and job.data.location != site.city:
+        cost += job.data.size_tb * problem.weights.transfer_cny_per_tb
+    return energy, cost, carbon
+
+
+class _Context:
+    """Caches of the eligibility factors: pools by shape, sites by latency, sites by data."""
+
+    def __init__(
+        self,
+        problem: Problem,
+        graph: NetworkGraph,
+        sites: dict[str, Site],
+        nodes: dict[PoolKey, list[tuple[str, int]]],
+        base: Ledger,
+    ) -> None:
+        self.problem, self.graph, self.sites, self.base = problem, graph, sites, base
+        self.by_model: dict[str, list[PoolKey]] = defaultdict(list)
+        self.sorted_free = {k: sorted((f for _, f in v), reverse=True) for k, v in nodes.items()}
+        for key in nodes:
+            self.by_model[key[1]].append(key)
+        cat = problem.topology.accelerators
+        self.kw_per_card = {k: cat[k[1]].power_w / 1000.0 * sites[k[0]].pue for k in nodes}
+        start = problem.now
+        self.cny_per_kwh = {}
+        for sid, site in sites.items():
+            zone = problem.topology.grid_zones[site.grid_zone]
+            self.cny_per_kwh[sid] = (
+                zone.tariff.price_cny_per_kwh(start)
+                + zone.carbon_at(start) * (1.0 - site.green_share) * problem.weights.carbon_cny_per_kg
+            )
+        self._pools: dict[tuple, list[PoolKey]] = {}
+        self._user: dict[tuple, dict[str, Route]] = {}
+        self._data: dict[tuple, dict[str, float]] = {}
+        self._eligible: dict[tuple, _Eligible] = {}
+
+    def pools(self, job: Job) -> list[PoolKey]:
+        a = job.accelerators
+        key = (a.models, a.min_memory_gb, a.per_node, a.nodes, a.count)
+        if key not in self._pools:
+            out = []
+            for model in allowed_models(self.problem, job):
+                for pool in self.by_model.get(model, ()):
+                    frees = self.sorted_free[pool]
+                    if len(frees) < a.nodes or frees[a.nodes - 1] < a.per_node:
+                        continue
+                    if a.count * self.kw_per_card[pool] > self.base.power.get(pool[0], 0.0) + 1e-9:
+                        continue
+                    out.append(pool)
+            self._pools[key] = out
+        return self._pools[key]
+
+    def user_sites(self, job: Job) -> dict[str, Route] | None:
+        """Sites whose route from the origin meets the SLO (and jitter, bandwidth); None: no limit."""
+        if job.kind != "inference" or not job.origin:
+            return None
+        key = (job.origin, job.latency_slo_ms, job.deterministic)
+        if key not in self._user:
+            det = job.deterministic
+            table = self.graph.deterministic_routes_from(job.origin) if det else self.graph.routes_from(job.origin)
+            slo = job.latency_slo_ms
+            out = {}
+            for sid, r in table.items():
+                if slo is not None and r.rtt_ms > slo + 1e-9:
+                    continue
+                if det is not None:
+                    if not r.meets_jitter(det.max_jitter_us):
+                        continue
+                    if any(self.base.links.get(h.link_id, 0.0) < det.bandwidth_gbps - 1e-9 for h in r.hops):
+                        continue
+                out[sid] = r
+            self._user[key] = out
+        return self._user[key]
+
+    def data_sites(self, job: Job) -> dict[str, float] | None:
+        """Transfer hours of the job's data to every site it reaches; None: no data to move."""
+        if job.data is None or job.data.size_tb <= 0:
+            return None
+        key = job.data
+        if key not in self._data:
+            loc = job.data.location
+            self._data[key] = {
+                sid: 0.0 if sid == loc else transfer_hours(job.data.size_tb, r.bottleneck_gbps)
+                for sid, r in self.graph.routes_from(loc).items()
+            }
+        return self._data[key]
+
+    def eligible(self, job: Job) -> _Eligible:
+        """Pools that can ever host ``job``, with RTT, reserved links and transfer hours (cached)."""
+        a = job.accelerators
+        ukey = (job.origin, job.latency_slo_ms, job.deterministic) if job.kind == "inference" else None
+        dkey = (job.data, job.deadline, job.duration_h if job.deadline else None)
+        key = ((a.models, a.min_memory_gb, a.per_node, a.nodes, a.count), ukey, dkey)
+        hit = self._eligible.get(key)
+        if hit is not None:
+            return hit
+        users = self.user_sites(job)
+        datas = self.data_sites(job)
+        pools, rtt, links, transfer = [], [], [], []
+        slack_h = math.inf
+        if job.deadline is not None:
+            slack_h = (job.deadline - self.problem.now).total_seconds() / 3600.0 - job.duration_h
+        for pool in () if slack_h < 0 else self.pools(job):
+            sid = pool[0]
+            user = None
+            if users is not None:
+                user = users.get(sid)
+                if user is None:
+                    continue
+            t = 0.0
+            if datas is not None:
+                t = datas.get(sid)
+                if t is None or t > slack_h + 1e-12:
+                    continue
+            pools.append(pool)
+            rtt.append(user.rtt_ms if user is not None else None)
+            links.append(tuple(h.link_id for h in user.hops) if user is not None and job.deterministic else ())
+            transfer.append(t)
+        kwh_cny = np.array([self.kw_per_card[p] * self.cny_per_kwh[p[0]] for p in pools])
+        el = _Eligible(pools, rtt, links, transfer, tuple(zip(pools, links, strict=True)), kwh_cny, {})
+        self._eligible[key] = el
+        return el
+
+    def cost_vector(self, job: Job, el: _Eligible, mean_h: float) -> np.ndarray:
+        """Cost in CNY of one job on each eligible pool, at duration ``mean_h``."""
+        cost = el.kwh_cny * (job.accelerators.count * mean_h)
+        if job.data is not None and job.data.size_tb > 0:
+            loc = job.data.location
+            remote = el.remote.get(loc)
+            if remote is None:
+                remote = el.remote[loc] = np.array(
+                    [0.0 if loc in (p[0], self.sites[p[0]].city) else 1.0 for p in el.pools]
+                )
+            cost = cost + remote * (job.data.size_tb * self.problem.weights.transfer_cny_per_tb)
+        return cost
+
+
+@dataclass
+class _Eligible:
+    pools: list[PoolKey]
+    rtt: list[float | None]
+    links: list[tuple[str, ...]]
+    transfer: list[float]
+    signature: tuple
+    kwh_cny: np.ndarray  # CNY per card-hour at each pool (energy at PUE, carbon priced)
+    remote: dict[str, np.ndarray]  # data location -> 1 where the pool is in another city

@@ -1,0 +1,156 @@
+"""Node-granular capacity bookkeeping: free cards per node, site power headroom, link bandwidth.
+
+A *pool* here is every node of one accelerator model in one site, keyed ``(site, model)``.
+Nodes are kept in stacks by free-card level so that taking ``u`` nodes with at least ``k`` free
+cards (best fit: the fullest node that still fits) costs O(levels).
+
+Node-granular capacity in the aggregate models (CP-SAT, LP) uses *blocks*: a per-node demand ``k``
+is rounded up to the next power of two ``2^a`` and each node's free cards are split into their
+binary blocks (7 → 4 + 2 + 1). For power-of-two item sizes, a set of items fits into the nodes if
+and only if, for every level ``a``, the cards asked by items of size ≥ ``2^a`` do not exceed the
+cards held in blocks of size ≥ ``2^a`` (largest-first filling is exact for divisible sizes).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from solvers.problem import State
+from topology.model import Topology
+
+PoolKey = tuple[str, str]  # (site id, accelerator model)
+
+
+def pool_nodes(topology: Topology, state: State | None) -> dict[PoolKey, list[tuple[str, int]]]:
+    """Every pool's nodes as ``(name, free cards)``: from the state where given, else all free.
+
+    Node names without a state are ``<site>/<model>-<n>``, counted across the site's pools of
+    that model.
+    """
+    out: dict[PoolKey, list[tuple[str, int]]] = {}
+    for site in topology.sites:
+        for pool in site.pools:
+            key = (site.id, pool.accelerator)
+            nodes = out.setdefault(key, [])
+            start = len(nodes)
+            nodes.extend((f"{site.id}/{pool.accelerator}-{start + i:04d}", pool.per_node) for i in range(pool.nodes))
+    if state is not None:
+        for key, ps in state.pools.items():
+            if key in out:
+                out[key] = [(name, max(0, int(free))) for name, free in ps.free_per_node]
+    return out
+
+
+def ceil_pow2_level(k: int) -> int:
+    """Smallest ``a`` with ``2^a ≥ k``."""
+    return max(0, (k - 1).bit_length())
+
+
+def block_capacity(free: Iterable[int], levels: Iterable[int]) -> dict[int, int]:
+    """Cards held in binary blocks of size ≥ ``2^a`` over nodes with the given free cards, per ``a``."""
+    by_bit: dict[int, int] = {}
+    for f in free:
+        b = 0
+        while f:
+            if f & 1:
+                by_bit[b] = by_bit.get(b, 0) + 1
+            f >>= 1
+            b += 1
+    return {a: sum((1 << b) * n for b, n in by_bit.items() if b >= a) for a in levels}
+
+
+class Ledger:
+    """Mutable remaining capacity while a plan is built. Solvers copy inputs into it; it never
+    touches the :class:`Problem`."""
+
+    def __init__(
+        self,
+        nodes: dict[PoolKey, list[tuple[str, int]]],
+        power_headroom_kw: dict[str, float],
+        link_headroom_gbps: dict[str, float],
+    ) -> None:
+        self.levels: dict[PoolKey, dict[int, list[str]]] = {}
+        self.free: dict[PoolKey, dict[str, int]] = {}
+        for key, lst in nodes.items():
+            stacks: dict[int, list[str]] = {}
+            for name, f in reversed(lst):
+                stacks.setdefault(f, []).append(name)
+            self.levels[key] = stacks
+            self.free[key] = dict(lst)
+        self.power = dict(power_headroom_kw)
+        self.links = dict(link_headroom_gbps)
+
+    # -- queries ------------------------------------------------------------------------------
+    def nodes_with(self, pool: PoolKey, k: int) -> int:
+        """Number of nodes in ``pool`` with at least ``k`` free cards."""
+        return sum(len(v) for f, v in self.levels.get(pool, {}).items() if f >= k)
+
+    def free_cards(self, pool: PoolKey) -> int:
+        return sum(f * len(v) for f, v in self.levels.get(pool, {}).items())
+
+    def fits(
+        self,
+        pool: PoolKey,
+        per_node: int,
+        nodes: int,
+        power_kw: float,
+        links: Iterable[str] = (),
+        bandwidth_gbps: float = 0.0,
+    ) -> bool:
+        if self.power.get(pool[0], 0.0) < power_kw - 1e-9:
+            return False
+        if bandwidth_gbps and any(self.links.get(lk, 0.0) < bandwidth_gbps - 1e-9 for lk in links):
+            return False
+        return self.nodes_with(pool, per_node) >= nodes
+
+    def copies_that_fit(
+        self,
+        pool: PoolKey,
+        per_node: int,
+        nodes: int,
+        power_kw: float,
+        links: Iterable[str] = (),
+        bandwidth_gbps: float = 0.0,
+    ) -> int:
+        """How many more identical jobs fit (a Karmada-style "available replicas")."""
+        stacks = self.levels.get(pool, {})
+        slots = sum((f // per_node) * len(v) for f, v in stacks.items() if f >= per_node)
+        n = slots // nodes
+        if power_kw > 0:
+            n = min(n, int(self.power.get(pool[0], 0.0) // power_kw + 1e-9))
+        if bandwidth_gbps > 0:
+            for lk in links:
+                n = min(n, int(self.links.get(lk, 0.0) // bandwidth_gbps + 1e-9))
+        return max(0, n)
+
+    # -- updates ------------------------------------------------------------------------------
+    def take(
+        self,
+        pool: PoolKey,
+        per_node: int,
+        nodes: int,
+        power_kw: float,
+        links: Iterable[str] = (),
+        bandwidth_gbps: float = 0.0,
+    ) -> tuple[str, ...] | None:
+        """Reserve ``nodes`` distinct nodes with ``per_node`` free cards each (best fit), power and
+        bandwidth; return the node names, or ``None`` (and change nothing) if it does not fit."""
+        links = tuple(links)
+        if not self.fits(pool, per_node, nodes, power_kw, links, bandwidth_gbps):
+            return None
+        stacks = self.levels[pool]
+        chosen: list[tuple[str, int]] = []
+        for f in sorted(x for x in stacks if x >= per_node):
+            stack = stacks[f]
+            while stack and len(chosen) < nodes:
+                chosen.append((stack.pop(), f))
+            if len(chosen) == nodes:
+                break
+        for name, f in chosen:
+            rest = f - per_node
+            stacks.setdefault(rest, []).append(name)
+            self.free[pool][name] = rest
+        self.power[pool[0]] = self.power.get(pool[0], 0.0) - power_kw
+        for lk in links:
+            self.links[lk] = self.links.get(lk, 0.0) - bandwidth_gbps
+        return tuple(name for name, _ in chosen)

@@ -1,0 +1,218 @@
+"""Inputs and outputs of placement: jobs, current state, weights, the problem and the plan.
+
+A job asks for ``count`` accelerators at ``per_node`` per node (``count / per_node`` nodes, all in
+one site: gang start) of an allowed model with enough memory. Inference jobs name an ``origin``
+city and a round-trip ``latency_slo_ms``; deterministic ones also need a CENI path with bounded
+summed jitter and reserve ``bandwidth_gbps`` on every link of it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Literal, NewType
+
+from topology.model import Topology
+
+JobId = NewType("JobId", str)
+JobKind = Literal["training", "inference", "batch"]
+JOB_KINDS: tuple[JobKind, ...] = ("training", "inference", "batch")
+
+
+@dataclass(frozen=True)
+class AcceleratorRequest:
+    """``count`` cards, ``per_node`` on each node; ``models`` empty means any model."""
+
+    count: int
+    per_node: int
+    models: tuple[str, ...] = ()
+    min_memory_gb: float = 0.0
+
+    @property
+    def nodes(self) -> int:
+        return self.count // self.per_node
+
+
+@dataclass(frozen=True)
+class DataLocation:
+    """Where a job's input lives (a city name or a site id) and how much, in TB."""
+
+    location: str
+    size_tb: float
+
+
+@dataclass(frozen=True)
+class Deterministic:
+    """A reserved CENI path: summed jitter ≤ ``max_jitter_us``, ``bandwidth_gbps`` reserved."""
+
+    max_jitter_us: float
+    bandwidth_gbps: float
+
+
+@dataclass(frozen=True)
+class Running:
+    """Where an already running job is (it is fixed: never moved by a plan)."""
+
+    site: str
+    accelerator: str
+
+
+@dataclass(frozen=True)
+class Job:
+    id: JobId
+    kind: JobKind
+    tenant: str
+    priority: int
+    accelerators: AcceleratorRequest
+    duration_h: float = 1.0
+    data: DataLocation | None = None
+    earliest: datetime | None = None
+    deadline: datetime | None = None
+    preemptible: bool = False
+    origin: str | None = None
+    latency_slo_ms: float | None = None
+    deterministic: Deterministic | None = None
+    submitted_at: datetime | None = None
+    running: Running | None = None
+
+
+@dataclass(frozen=True)
+class PoolState:
+    """Free cards on each node of one pool (node name → free cards) and its unhealthy nodes."""
+
+    free_per_node: tuple[tuple[str, int], ...]
+
+
+@dataclass(frozen=True)
+class State:
+    """Current usage: free cards per node per (site, accelerator model), and power draw per site.
+
+    Pools absent from the state are empty (all cards free); sites absent draw no power.
+    """
+
+    pools: dict[tuple[str, str], PoolState] = field(default_factory=dict)
+    power_draw_kw: dict[str, float] = field(default_factory=dict)
+    observed_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class Weights:
+    """Objective weights and prices.
+
+    Score of placing a job = ``value_per_pflops`` × priority × placed PFLOPS − cost in CNY, where
+    cost = energy × tariff + carbon kg × ``carbon_cny_per_kg`` + TB moved × ``transfer_cny_per_tb``.
+    With the defaults, placing any job is worth more than the cost of running it for
+    up to ≈ 250 hours, so placed compute comes first and cost decides among equal placements.
+    """
+
+    value_per_pflops: float = 1000.0
+    # China's national carbon market traded ≈ ¥60–100/t in 2024–2025 (MEE ETS reports): ¥0.1/kg.
+    carbon_cny_per_kg: float = 0.1
+    # Inter-city data movement, planning assumption (leased-line cost amortised per TB).
+    transfer_cny_per_tb: float = 5.0
+    # Priority grows by one step for every ``aging_step_h`` hours a job has waited (anti-starvation).
+    aging_step_h: float = 6.0
+
+
+@dataclass(frozen=True)
+class Problem:
+    topology: Topology
+    jobs: tuple[Job, ...]
+    now: datetime
+    state: State | None = None
+    weights: Weights = field(default_factory=Weights)
+    time_limit_s: float = 5.0
+    workers: int = 2
+
+
+@dataclass(frozen=True)
+class Placement:
+    job: str
+    site: str
+    accelerator: str
+    nodes: int
+    cards: int
+    node_names: tuple[str, ...]
+    start: datetime
+    path: tuple[str, ...]
+    rtt_ms: float | None
+    energy_kwh: float
+    cost_cny: float
+    carbon_kg: float
+    transfer_h: float = 0.0
+    fixed: bool = False
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "job": self.job,
+            "site": self.site,
+            "accelerator": self.accelerator,
+            "nodes": self.nodes,
+            "cards": self.cards,
+            "node_names": list(self.node_names),
+            "start": self.start.isoformat(),
+            "path": list(self.path),
+            "rtt_ms": None if self.rtt_ms is None else round(self.rtt_ms, 4),
+            "energy_kwh": round(self.energy_kwh, 3),
+            "cost_cny": round(self.cost_cny, 2),
+            "carbon_kg": round(self.carbon_kg, 3),
+            "transfer_h": round(self.transfer_h, 4),
+            "fixed": self.fixed,
+        }
+
+
+@dataclass(frozen=True)
+class Unplaced:
+    job: str
+    reasons: tuple[str, ...]
+
+    def to_dict(self) -> dict[str, object]:
+        return {"job": self.job, "reasons": list(self.reasons)}
+
+
+@dataclass(frozen=True)
+class Plan:
+    """A placement plan (the BRIEF's plan contract).
+
+    ``objective`` is the placed priority-weighted compute (Σ priority × PFLOPS); ``bound`` an upper
+    bound on it (the solver's or the LP relaxation's); ``gap`` = (bound − objective) / bound.
+    """
+
+    solver: str
+    status: str
+    objective: float
+    bound: float | None
+    gap: float | None
+    solve_seconds: float
+    placements: tuple[Placement, ...]
+    unplaced: tuple[Unplaced, ...]
+    score: float = 0.0
+    build_seconds: float = 0.0
+
+    @property
+    def cost_cny(self) -> float:
+        return sum(p.cost_cny for p in self.placements if not p.fixed)
+
+    def to_dict(self) -> dict[str, object]:
+        new = [p for p in self.placements if not p.fixed]
+        return {
+            "solver": self.solver,
+            "status": self.status,
+            "objective": round(self.objective, 4),
+            "bound": None if self.bound is None else round(self.bound, 4),
+            "gap": None if self.gap is None else round(self.gap, 6),
+            "solve_seconds": round(self.solve_seconds, 4),
+            "build_seconds": round(self.build_seconds, 4),
+            "score": round(self.score, 3),
+            "summary": {
+                "placed": len(new),
+                "fixed": len(self.placements) - len(new),
+                "unplaced": len(self.unplaced),
+                "cards": sum(p.cards for p in new),
+                "energy_kwh": round(sum(p.energy_kwh for p in new), 3),
+                "cost_cny": round(self.cost_cny, 2),
+                "carbon_kg": round(sum(p.carbon_kg for p in new), 3),
+            },
+            "placements": [p.to_dict() for p in self.placements],
+            "unplaced": [u.to_dict() for u in self.unplaced],
+        }
