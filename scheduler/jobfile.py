@@ -102,7 +102,10 @@ def _job(doc: Checked, spec: dict, p: str, topo: Topology) -> Job | None:
     priority = doc.number(spec, "priority", p, default=1, integer=True, minimum=0)
     req = _accelerators(doc, spec.get("accelerators"), join(p, "accelerators"), topo)
     needs_duration = kind in ("training", "batch")
-    duration = doc.number(spec, "duration_h", p, default=None if needs_duration else 1.0, positive=True, unit="hours")
+    if needs_duration:
+        duration = doc.number(spec, "duration_h", p, positive=True, unit="hours")
+    else:
+        duration = doc.number(spec, "duration_h", p, default=1.0, positive=True, unit="hours")
     data = None
     if spec.get("data") is not None:
         dp = join(p, "data")

@@ -37,7 +37,7 @@ def explain(instance: Instance, ledger: Ledger, jc: JobClass, job_index: int) ->
         best = max(pools, key=lambda p: sum(1 for _, f in instance.nodes[p] if f >= a.per_node))
         n = sum(1 for _, f in instance.nodes[best] if f >= a.per_node)
         return (
-            f"no site has {a.nodes} nodes with {a.per_node} free {'/'.join(models)} even before this plan "
+            f"no site has {a.nodes} nodes with {a.per_node} free {'/'.join(models)} with current usage "
             f"(most: {best[0]} with {n}); split the job or lower per_node",
         )
     # static filters, in the order a user thinks about them
@@ -91,13 +91,11 @@ def explain(instance: Instance, ledger: Ledger, jc: JobClass, job_index: int) ->
             )
         rows = fits
     # capacity left after this plan
-    free_now = [
-        r
-        for r in rows
-        if ledger.fits(
-            r[0], a.per_node, a.nodes, a.count * problem.topology.accelerators[r[0][1]].power_w / 1000.0 * r[1].pue
-        )
-    ]
+    bw = job.deterministic.bandwidth_gbps if job.deterministic else 0.0
+    cat = problem.topology.accelerators
+    free_now = [r for r in rows if ledger.fits(
+        r[0], a.per_node, a.nodes, a.count * cat[r[0][1]].power_w / 1000.0 * r[1].pue,
+        [h.link_id for h in r[2].hops] if bw and r[2] is not None else (), bw)]
     if free_now:
         return (
             f"{free_now[0][1].id} still has room for it, but the solver stopped before placing it; "

@@ -1,0 +1,70 @@
+"""The plan checker catches violations; node blocks and the ledger agree on what fits."""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+import random
+
+from solvers import solve
+from solvers.checker import check_plan
+from solvers.ledger import Ledger, block_capacity, ceil_pow2_level
+from tests.solvers.helpers import job, problem
+
+
+def test_checker_flags_broken_plans(mini):
+    prob = problem(mini, [job("a", 8, 8, ("H800",)), job("b", models=("Ascend910B",), origin="Xuzhou", slo=1.0)])
+    plan = solve(prob, "greedy")
+    assert check_plan(prob, plan) == []
+    a = next(p for p in plan.placements if p.job == "a")
+    b = next(p for p in plan.placements if p.job == "b")
+    broken = [
+        dataclasses.replace(plan, placements=(a, a, b)),  # placed twice
+        dataclasses.replace(plan, placements=(dataclasses.replace(a, accelerator="Ascend910B"), b)),
+        dataclasses.replace(plan, placements=(a, dataclasses.replace(b, site="sz-hub"))),  # RTT, nodes
+        dataclasses.replace(plan, placements=(dataclasses.replace(a, node_names=("nowhere-0",)), b)),
+        dataclasses.replace(plan, placements=(b,)),  # a is lost
+    ]
+    for bad in broken:
+        assert check_plan(prob, bad), bad
+
+
+def test_checker_flags_overfull_node_and_power(mini):
+    prob = problem(mini, [job("a", 8, 8, ("H800",)), job("b", 8, 8, ("H800",))])
+    plan = solve(prob, "greedy")
+    a, b = plan.placements
+    same = dataclasses.replace(b, node_names=a.node_names)
+    assert any("cards placed" in v for v in check_plan(prob, dataclasses.replace(plan, placements=(a, same))))
+    tight = dataclasses.replace(prob, topology=dataclasses.replace(
+        mini, sites=tuple(dataclasses.replace(s, power_cap_kw=10.0) if s.id == "nj-hub" else s for s in mini.sites)))
+    assert any("power cap" in v for v in check_plan(tight, plan))
+
+
+def test_block_capacity():
+    caps = block_capacity([7, 8, 3], [0, 1, 2, 3])
+    assert caps == {0: 18, 1: 16, 2: 12, 3: 8}
+    assert ceil_pow2_level(1) == 0 and ceil_pow2_level(6) == 3 and ceil_pow2_level(8) == 3
+
+
+def test_blocks_match_ledger_packing():
+    """For power-of-two demands, the block inequalities hold iff best-fit-decreasing packs them."""
+    rng = random.Random(3)
+    for _ in range(300):
+        free = [rng.choice([0, 1, 2, 3, 4, 5, 6, 7, 8]) for _ in range(rng.randint(1, 4))]
+        items = sorted((rng.choice([1, 2, 4, 8]) for _ in range(rng.randint(1, 5))), reverse=True)
+        levels = sorted({ceil_pow2_level(k) for k in items})
+        caps = block_capacity(free, levels)
+        blocks_ok = all(sum(k for k in items if ceil_pow2_level(k) >= a) <= caps[a] for a in levels)
+        ledger = Ledger({("s", "m"): [(f"n{i}", f) for i, f in enumerate(free)]}, {"s": 1e9}, {})
+        packed = all(ledger.take(("s", "m"), k, 1, 0.0) is not None for k in items)
+        assert blocks_ok == packed, (free, items)
+
+
+def test_ledger_take_is_atomic():
+    ledger = Ledger({("s", "m"): [("a", 8), ("b", 4)]}, {"s": 100.0}, {"l": 10.0})
+    assert ledger.take(("s", "m"), 8, 2, 1.0) is None
+    assert ledger.free_cards(("s", "m")) == 12 and ledger.power["s"] == 100.0
+    assert ledger.take(("s", "m"), 4, 2, 1.0, ["l"], 6.0) is not None
+    assert ledger.free_cards(("s", "m")) == 4 and ledger.links["l"] == 4.0
+    assert ledger.take(("s", "m"), 4, 1, 1.0, ["l"], 6.0) is None  # link full
+    assert list(itertools.chain(ledger.levels[("s", "m")].values()))

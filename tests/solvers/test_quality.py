@@ -1,0 +1,63 @@
+"""Objective, cost and bound: CP-SAT is never below a baseline, the LP bound holds, cost breaks ties."""
+
+from __future__ import annotations
+
+import pytest
+
+from simulations.synthetic import generate_jobs
+from solvers import SOLVERS, solve
+from solvers.checker import check_plan
+from solvers.instance import effective_priority
+from tests.solvers.helpers import NOW, job, problem
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+def test_cpsat_at_least_best_baseline_and_bound_holds(jiangsu, seed):
+    jobs = generate_jobs(jiangsu, 400, NOW, seed=seed)
+    prob = problem(jiangsu, jobs, time_limit_s=2.0)
+    plans = {s: solve(prob, s) for s in SOLVERS}
+    for name, plan in plans.items():
+        assert check_plan(prob, plan) == [], name
+        assert plan.objective <= plan.bound + 1e-6
+        assert len(plan.placements) + len(plan.unplaced) == len(jobs)
+    best = max(plans[s].score for s in ("greedy", "bestfit", "karmada"))
+    assert plans["cpsat"].score >= best - 1e-6
+    assert plans["cpsat"].objective >= 0.99 * plans["cpsat"].bound
+
+
+def test_cheapest_site_wins_ties(jiangsu):
+    prob = problem(jiangsu, [job("a", models=("Ascend910B",), duration_h=24)])
+    plan = solve(prob, "cpsat")
+    site = jiangsu.site(plan.placements[0].site)
+    assert site.tier == "hub"  # lowest PUE and greenest power among Ascend sites
+
+
+def test_data_gravity_in_cost(jiangsu):
+    prob = problem(jiangsu, [job("g", models=("Ascend910B",), duration_h=24, data=("Yancheng", 50.0))])
+    plan = solve(prob, "cpsat")
+    assert plan.placements[0].site == "yc-city"  # moving 50 TB costs more than Yancheng's PUE
+
+
+def test_carbon_price_moves_work_to_green_sites(jiangsu):
+    from solvers.problem import Weights
+
+    j = job("c", models=("Ascend910B",), duration_h=24, data=("Yancheng", 1.0))
+    cheap = solve(problem(jiangsu, [j], weights=Weights(carbon_cny_per_kg=0.0)), "cpsat").placements[0]
+    dear = solve(problem(jiangsu, [j], weights=Weights(carbon_cny_per_kg=5.0)), "cpsat").placements[0]
+    assert cheap.site == "yc-city"
+    assert jiangsu.site(dear.site).green_share > jiangsu.site("yc-city").green_share
+
+
+def test_priority_ages_with_waiting():
+    from datetime import timedelta
+
+    j = job("old", priority=1, submitted_at=NOW - timedelta(hours=13))
+    assert effective_priority(j, NOW, 6.0) == 3
+    assert effective_priority(job("new", priority=1), NOW, 6.0) == 1
+
+
+def test_higher_priority_placed_first(mini):
+    jobs = [job("low", 32, 8, ("H800",), priority=1), job("high", 32, 8, ("H800",), priority=5)]
+    for s in SOLVERS:
+        plan = solve(problem(mini, jobs), s)
+        assert [p.job for p in plan.placements] == ["high"], s
