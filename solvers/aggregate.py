@@ -39,6 +39,7 @@ class Row:
     coeffs: list[float]
     rhs: float
     kind: str  # "class" | "nodes" | "power" | "bandwidth"
+    key: tuple = ()  # (class index) | (pool, level) | (site,) | (link,)
 
 
 @dataclass
@@ -49,6 +50,7 @@ class Aggregate:
     value: list[float]
     score: list[float]
     rows: list[Row]
+    matrix: object = None  # the sparse constraint matrix, cached by solvers.lp_bound
 
     @property
     def rhs(self) -> list[float]:
@@ -78,20 +80,21 @@ def aggregate(instance: Instance) -> Aggregate:
     by_site: dict = defaultdict(list)
     by_link: dict = defaultdict(list)
     for ci, jc in enumerate(instance.classes):
-        vs = []
-        for ki, cand in enumerate(jc.candidates):
-            v = len(var_class)
-            var_class.append(ci)
-            var_cand.append(ki)
-            value.append(cand.value)
-            score.append(w * cand.value - cand.cost_cny)
-            vs.append(v)
-            by_pool[cand.pool].append((v, jc.level, jc.block_demand))
-            by_site[cand.site].append((v, cand.power_kw))
+        start = len(var_class)
+        n = len(jc.candidates)
+        vs = list(range(start, start + n))
+        var_class.extend([ci] * n)
+        var_cand.extend(range(n))
+        value.extend(c.value for c in jc.candidates)
+        score.extend(w * c.value - c.cost_cny for c in jc.candidates)
+        level, demand, bw = jc.level, jc.block_demand, jc.bandwidth_gbps
+        for v, cand in zip(vs, jc.candidates, strict=True):
+            by_pool[cand.pool].append((v, level, demand))
+            by_site[cand.pool[0]].append((v, cand.power_kw))
             for lk in cand.links:
-                by_link[lk].append((v, jc.bandwidth_gbps))
+                by_link[lk].append((v, bw))
         if vs:
-            rows.append(Row(f"class[{ci}]", vs, [1.0] * len(vs), float(len(jc.jobs)), "class"))
+            rows.append(Row(f"class[{ci}]", vs, [1.0] * len(vs), float(len(jc.jobs)), "class", (ci,)))
     ub = [len(instance.classes[c].jobs) for c in var_class]
     for pool, items in by_pool.items():
         levels = sorted({lv for _, lv, _ in items})
@@ -105,17 +108,18 @@ def aggregate(instance: Instance) -> Aggregate:
                     [float(d) for _, d in sel],
                     float(caps[a]),
                     "nodes",
+                    (pool, a),
                 )
             )
             for v, d in sel:
                 ub[v] = min(ub[v], caps[a] // d)
     for site, items in by_site.items():
         head = max(0.0, instance.power_headroom_kw.get(site, 0.0))
-        rows.append(Row(f"power[{site}]", [v for v, _ in items], [c for _, c in items], head, "power"))
+        rows.append(Row(f"power[{site}]", [v for v, _ in items], [c for _, c in items], head, "power", (site,)))
         for v, c in items:
             if c > 0:
                 ub[v] = min(ub[v], int(head / c + 1e-9))
     for lk, items in by_link.items():
         head = max(0.0, instance.link_capacity_gbps.get(lk, 0.0))
-        rows.append(Row(f"bandwidth[{lk}]", [v for v, _ in items], [c for _, c in items], head, "bandwidth"))
+        rows.append(Row(f"bandwidth[{lk}]", [v for v, _ in items], [c for _, c in items], head, "bandwidth", (lk,)))
     return Aggregate(var_class, var_cand, ub, value, score, rows)

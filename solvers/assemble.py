@@ -77,11 +77,11 @@ def assemble(
         value += cand.value
         score += problem.weights.value_per_pflops * cand.value - cost
     unplaced = []
-    reasons: dict[tuple, tuple[str, ...]] = {}  # identical requirements get identical reasons
+    reasons: dict[tuple, tuple[str, ...]] = {}  # identical requirements get identical reasons (priority aside)
     for jc in instance.classes:
         for i in jc.jobs:
             if i not in placed:
-                key = requirement_key(problem.jobs[i], jc.priority)
+                key = requirement_key(problem.jobs[i], 0)
                 if key not in reasons:
                     reasons[key] = explain(instance, ledger, jc, i)
                 unplaced.append(Unplaced(problem.jobs[i].id, reasons[key]))

@@ -5,7 +5,9 @@ and respect every hard constraint; they differ in which feasible site they pick:
 
 * ``greedy``  — first fit: the first candidate site in topology order;
 * ``bestfit`` — the tightest site: fewest free cards of the model left after placing;
-* ``karmada`` — like Karmada's dynamic weighting: the site with the most available replicas.
+* ``karmada`` — like Karmada's divided replica scheduling with dynamic weights: the jobs of one
+  shape (one "workload") are split across sites in proportion to each site's available replicas,
+  computed once for the workload; leftovers go to the site with the most replicas still free.
 """
 
 from __future__ import annotations
@@ -48,10 +50,11 @@ def run_greedy(instance: Instance, ledger: Ledger, skip: set[int] = frozenset())
     return out
 
 
-def _run_keyed(instance: Instance, ledger: Ledger, key, skip: set[int] = frozenset()) -> list[Decision]:
+def _run_keyed(instance: Instance, ledger: Ledger, key, skip: set[int] = frozenset(),
+               classes: list[JobClass] | None = None) -> list[Decision]:
     """Place each job at the candidate with the smallest ``key`` (lazily re-evaluated heap)."""
     out: list[Decision] = []
-    for jc in class_order(instance):
+    for jc in class_order(instance) if classes is None else classes:
         heap = [(key(ledger, jc, c), n) for n, c in enumerate(jc.candidates)]
         heapq.heapify(heap)
         for i in jc.jobs:
@@ -91,7 +94,39 @@ def run_bestfit(instance: Instance, ledger: Ledger, skip: set[int] = frozenset()
 
 
 def run_karmada(instance: Instance, ledger: Ledger, skip: set[int] = frozenset()) -> list[Decision]:
-    return _run_keyed(instance, ledger, _most_replicas, skip)
+    out: list[Decision] = []
+    for jc in class_order(instance):
+        jobs = [i for i in jc.jobs if i not in skip]
+        if not jobs or not jc.candidates:
+            continue
+        avail = [-_most_replicas(ledger, jc, c)[0] for c in jc.candidates]
+        total = sum(avail)
+        if total == 0:
+            continue
+        n = min(len(jobs), total)
+        shares = [n * a / total for a in avail]
+        quota = [min(a, int(q)) for a, q in zip(avail, shares, strict=True)]
+        order = sorted(range(len(avail)), key=lambda k: (-(shares[k] - int(shares[k])), -avail[k], k))
+        for k in order:  # largest remainder
+            if sum(quota) >= n:
+                break
+            if quota[k] < avail[k]:
+                quota[k] += 1
+        it = iter(jobs)
+        left: list[int] = []
+        for k, q in enumerate(quota):
+            for _ in range(q):
+                i = next(it)
+                d = place(instance, ledger, jc, jc.candidates[k], i)
+                if d is None:
+                    left.append(i)
+                else:
+                    out.append(d)
+        left.extend(it)
+        if left:
+            out.extend(_run_keyed(instance, ledger, _most_replicas, set(skip) | (set(jc.jobs) - set(left)),
+                                  classes=[jc]))
+    return out
 
 
 POLICIES = {"greedy": run_greedy, "bestfit": run_bestfit, "karmada": run_karmada}

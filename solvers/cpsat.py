@@ -1,8 +1,9 @@
 """CP-SAT placement over job classes (model and constraint numbering in :mod:`solvers.aggregate`).
 
-Warm start: the LP relaxation rounded down and completed by each baseline policy, and the three
-baselines alone; the best of these by score is the hint, and if CP-SAT finds nothing better
-within its time limit that solution is kept — CP-SAT is never below the best baseline.
+Warm start: an LP-guided greedy (classes by value density, each trying first the pools the LP
+relaxation uses) and the three baselines; the best of these by score is the hint, and if CP-SAT
+finds nothing better within its time limit that solution is kept — CP-SAT is never below the best
+baseline. Large models are restricted to the columns the LP solution or the hint use.
 
 Integer scaling: scores in ¥0.1, power in W (coefficients rounded up, capacities down, so every
 CP-SAT solution is feasible in real numbers), bandwidth in Mbit/s. The model is written straight
@@ -19,7 +20,7 @@ from ortools.sat.python import cp_model
 
 from solvers.aggregate import Aggregate, aggregate
 from solvers.assemble import Decision, assemble, place
-from solvers.baselines import POLICIES, class_order
+from solvers.baselines import POLICIES
 from solvers.instance import Instance, build_instance
 from solvers.ledger import Ledger
 from solvers.lp_bound import solve_lp
@@ -43,7 +44,8 @@ def _counts(agg: Aggregate, instance: Instance, decisions: list[Decision]) -> li
     return counts
 
 
-def place_counts(instance: Instance, agg: Aggregate, counts, ledger: Ledger) -> list[Decision]:
+def place_counts(instance: Instance, agg: Aggregate, counts, ledger: Ledger,
+                 skip: set[int] = frozenset()) -> list[Decision]:
     """Assign concrete jobs to the pools chosen per class: jobs next to their data first, then the
     longest jobs to the cheapest pools; nodes by best fit. Jobs that do not fit stay unplaced."""
     chosen: dict[int, list[tuple[int, int]]] = {}
@@ -51,7 +53,8 @@ def place_counts(instance: Instance, agg: Aggregate, counts, ledger: Ledger) -> 
         chosen.setdefault(agg.var_class[v], []).append((agg.var_cand[v], int(counts[v])))
     out: list[Decision] = []
     jobs_all = instance.problem.jobs
-    for jc in class_order(instance):
+    # counts are decided: pack largest per-node demand first, where the block model is exact
+    for jc in sorted(instance.classes, key=lambda c: (-c.per_node, -c.nodes, -c.priority, c.index)):
         picks = chosen.get(jc.index)
         if not picks:
             continue
@@ -59,7 +62,7 @@ def place_counts(instance: Instance, agg: Aggregate, counts, ledger: Ledger) -> 
         left = dict(picks)
         queue: list[tuple[int, int]] = []
         rest: list[int] = []
-        for i in sorted(jc.jobs, key=lambda i: -jobs_all[i].duration_h):
+        for i in sorted((i for i in jc.jobs if i not in skip), key=lambda i: -jobs_all[i].duration_h):
             data = jobs_all[i].data
             home = None
             if data is not None:
@@ -90,16 +93,57 @@ def place_counts(instance: Instance, agg: Aggregate, counts, ledger: Ledger) -> 
     return out
 
 
+def lp_guided(instance: Instance, agg: Aggregate, lp_x: np.ndarray, ledger: Ledger,
+              skip: set[int] = frozenset()) -> list[Decision]:
+    """Greedy in order of value density (priority × PFLOPS per card, then larger jobs), each class
+    trying first the pools the LP relaxation uses most, then the rest by value and cost."""
+    by_class: dict[int, list[tuple[float, int]]] = {}
+    for v in np.flatnonzero(lp_x > 1e-6):
+        by_class.setdefault(agg.var_class[v], []).append((float(lp_x[v]), agg.var_cand[v]))
+    cat = instance.problem.topology.accelerators
+
+    def density(jc) -> tuple:
+        best = max((cat[c.model].pflops for c in jc.candidates), default=0.0)
+        return (-jc.priority * best, -jc.per_node * jc.nodes, jc.index)
+
+    out: list[Decision] = []
+    for jc in sorted(instance.classes, key=density):
+        lp_first = [k for _, k in sorted(by_class.get(jc.index, []), reverse=True)]
+        seen = set(lp_first)
+        rest = sorted((k for k in range(len(jc.candidates)) if k not in seen),
+                      key=lambda k: (-jc.candidates[k].value, jc.candidates[k].cost_cny))
+        order = lp_first + rest
+        pos = 0
+        for i in jc.jobs:
+            if i in skip:
+                continue
+            while pos < len(order):
+                d = place(instance, ledger, jc, jc.candidates[order[pos]], i)
+                if d is not None:
+                    out.append(d)
+                    break
+                pos += 1
+            if pos >= len(order):
+                break
+    return out
+
+
 def warm_starts(instance: Instance, agg: Aggregate, lp_x: np.ndarray):
-    """Yield (name, decisions, ledger) for each baseline and each LP-rounded completion."""
-    floor = np.floor(lp_x + 1e-6).astype(int) if len(lp_x) else np.zeros(0, dtype=int)
+    """Yield (name, decisions, ledger): the LP-guided greedy and each baseline."""
+    ledger = instance.ledger()
+    yield "lp-guided", lp_guided(instance, agg, lp_x, ledger), ledger
     for name, run in POLICIES.items():
         ledger = instance.ledger()
         yield name, run(instance, ledger), ledger
-        ledger = instance.ledger()
-        first = place_counts(instance, agg, floor, ledger)
-        done = {d[0] for d in first}
-        yield f"lp+{name}", first + run(instance, ledger, skip=done), ledger
+
+
+def _columns(agg: Aggregate, lp_x: np.ndarray, hint: list[int], full_below: int = 5000) -> list[int]:
+    """Variables CP-SAT decides: all of them for small models, else the support of the LP
+    solution and of the hint."""
+    if len(agg.ub) <= full_below:
+        return list(range(len(agg.ub)))
+    support = set(np.flatnonzero(lp_x > 1e-6).tolist()) | {v for v, h in enumerate(hint) if h}
+    return sorted(support)
 
 
 def solve_cpsat(problem: Problem, instance: Instance | None = None) -> Plan:
@@ -111,37 +155,46 @@ def solve_cpsat(problem: Problem, instance: Instance | None = None) -> Plan:
     best_score = _score(problem, best[1])
     hint = _counts(agg, inst, best[1])
 
+    # CP-SAT works on the columns the LP relaxation or the warm start use (all of them when the
+    # model is small); the other candidates stay at zero.
+    cols = _columns(agg, lp.x, hint)
+    pos = {v: k for k, v in enumerate(cols)}
     model = cp_model.CpModel()
     proto = model.proto
     # -- variables: x[c,p] = number of class-c jobs on pool p -----------------------------------
-    for ub in agg.ub:
-        proto.variables.add().domain.extend([0, max(0, int(ub))])
+    for v in cols:
+        proto.variables.add().domain.extend([0, max(0, int(agg.ub[v]))])
     # -- constraints (2)–(5) --------------------------------------------------------------------
     for row in agg.rows:
         f = _SCALE[row.kind]
+        terms = [(pos[v], math.ceil(c * f - 1e-9)) for v, c in zip(row.vars, row.coeffs, strict=True) if v in pos]
+        if not terms:
+            continue
         lin = proto.constraints.add().linear
-        lin.vars.extend(row.vars)
-        lin.coeffs.extend([math.ceil(c * f - 1e-9) for c in row.coeffs])
+        lin.vars.extend([t[0] for t in terms])
+        lin.coeffs.extend([t[1] for t in terms])
         lin.domain.extend([_NEG_INF, math.floor(row.rhs * f + 1e-9)])
     # -- objective: maximise Σ score · x (the proto minimises, so negate) ----------------------
-    proto.objective.vars.extend(range(len(agg.ub)))
-    proto.objective.coeffs.extend([-round(s * 10) for s in agg.score])
-    nz = [v for v, h in enumerate(hint) if h]
+    proto.objective.vars.extend(range(len(cols)))
+    proto.objective.coeffs.extend([-round(agg.score[v] * 10) for v in cols])
+    nz = [pos[v] for v, h in enumerate(hint) if h]
     proto.solution_hint.vars.extend(nz)
-    proto.solution_hint.values.extend([hint[v] for v in nz])
+    proto.solution_hint.values.extend([hint[cols[k]] for k in nz])
     t1 = time.perf_counter()
     # -- solve ----------------------------------------------------------------------------------
     solver = cp_model.CpSolver()
     solver.parameters.max_time_in_seconds = max(0.05, problem.time_limit_s)
     solver.parameters.num_workers = max(1, problem.workers)
-    solver.parameters.cp_model_presolve = len(agg.ub) < 5000  # presolve costs more than it saves at scale
+    solver.parameters.cp_model_presolve = len(cols) < 20000  # presolve costs more than it saves at scale
     code = solver.solve(model)
     status = solver.status_name(code)
     t2 = time.perf_counter()
     # -- extraction -----------------------------------------------------------------------------
     decisions, ledger = best[1], best[2]
     if code in (cp_model.OPTIMAL, cp_model.FEASIBLE):
-        values = list(solver.response_proto.solution)
+        values = [0] * len(agg.ub)
+        for k, val in enumerate(solver.response_proto.solution):
+            values[cols[k]] = val
         ledger_cp = inst.ledger()
         cp_decisions = place_counts(inst, agg, values, ledger_cp)
         if _score(problem, cp_decisions) >= best_score - 1e-6:

@@ -32,10 +32,10 @@ def explain(instance: Instance, ledger: Ledger, jc: JobClass, job_index: int) ->
     pools = [p for p in instance.nodes if p[1] in models]
     if not pools:
         return (f"no site has {_models(job)} cards; allow another model",)
-    big = [p for p in pools if sum(1 for _, f in instance.nodes[p] if f >= a.per_node) >= a.nodes]
+    big = [p for p in pools if instance.nodes_with(p, a.per_node) >= a.nodes]
     if not big:
-        best = max(pools, key=lambda p: sum(1 for _, f in instance.nodes[p] if f >= a.per_node))
-        n = sum(1 for _, f in instance.nodes[best] if f >= a.per_node)
+        best = max(pools, key=lambda p: instance.nodes_with(p, a.per_node))
+        n = instance.nodes_with(best, a.per_node)
         return (
             f"no site has {a.nodes} nodes with {a.per_node} free {'/'.join(models)} with current usage "
             f"(most: {best[0]} with {n}); split the job or lower per_node",

@@ -12,10 +12,12 @@ that fits the empty pool's nodes and the site's power cap.
 
 from __future__ import annotations
 
+import bisect
 import math
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import NamedTuple
 
 import numpy as np
 
@@ -27,16 +29,14 @@ from topology.model import Site
 TB_TO_GBIT = 8000.0  # 1 TB = 8,000 Gbit
 
 
-@dataclass(frozen=True)
-class Candidate:
+class Candidate(NamedTuple):
+    """A pool that can host a class's jobs, with per-job figures (a tuple: built by the 100,000)."""
+
     pool: PoolKey
     value: float  # priority × cards × PFLOPS per card
     cost_cny: float  # per job, at the class's mean duration
     power_kw: float  # per job, at PUE
-    rtt_ms: float | None
-    path: tuple[str, ...]
     links: tuple[str, ...]  # links whose bandwidth a deterministic job reserves
-    transfer_h: float
 
     @property
     def site(self) -> str:
@@ -79,6 +79,14 @@ class Instance:
     fixed: list[Placement]
     not_ready: dict[int, str]  # job index -> reason it is outside its window
     sites: dict[str, Site]
+    free_sorted: dict[PoolKey, list[int]] = field(default_factory=dict)  # free cards per node, ascending
+
+    def nodes_with(self, pool: PoolKey, k: int) -> int:
+        """Nodes of ``pool`` with at least ``k`` free cards before any placement of this plan."""
+        if pool not in self.free_sorted:
+            self.free_sorted[pool] = sorted(f for _, f in self.nodes.get(pool, ()))
+        lst = self.free_sorted[pool]
+        return len(lst) - bisect.bisect_left(lst, k)
 
     def ledger(self) -> Ledger:
         return Ledger(self.nodes, self.power_headroom_kw, self.link_capacity_gbps)
@@ -206,18 +214,12 @@ def build_instance(problem: Problem) -> Instance:
         el = elig_of[mkey]
         cost = sums[mkey] / len(jc.jobs)
         count = jc.rep.accelerators.count
+        prio = jc.priority
+        kw = ctx.kw_per_card
+        pf = {m: a.pflops for m, a in cat.items()}
         jc.candidates = [
-            Candidate(
-                pool,
-                jc.priority * count * cat[pool[1]].pflops,
-                float(cost[k]),
-                count * ctx.kw_per_card[pool],
-                el.rtt[k],
-                (),
-                el.links[k],
-                el.transfer[k],
-            )
-            for k, pool in enumerate(el.pools)
+            Candidate(pool, prio * count * pf[pool[1]], c, count * kw[pool], lk)
+            for pool, c, lk in zip(el.pools, cost.tolist(), el.links, strict=True)
         ]
     return Instance(problem, graph, classes, nodes_after, dict(base.power), dict(base.links), fixed, not_ready, sites)
 
@@ -297,8 +299,10 @@ class _Context:
             )
         self._pools: dict[tuple, list[PoolKey]] = {}
         self._user: dict[tuple, dict[str, Route]] = {}
-        self._data: dict[tuple, dict[str, float]] = {}
+        self._data: dict = {}
+        self.site_index = {sid: i for i, sid in enumerate(sites)}
         self._eligible: dict[tuple, _Eligible] = {}
+        self._reach: dict[tuple, list] = {}
 
     def pools(self, job: Job) -> list[PoolKey]:
         a = job.accelerators
@@ -338,21 +342,21 @@ class _Context:
             self._user[key] = out
         return self._user[key]
 
-    def data_sites(self, job: Job) -> dict[str, float] | None:
-        """Transfer hours of the job's data to every site it reaches; None: no data to move."""
+    def data_sites(self, job: Job) -> np.ndarray | None:
+        """Transfer hours of the job's data to every site (inf where no path); None: no data."""
         if job.data is None or job.data.size_tb <= 0:
             return None
         key = job.data
         if key not in self._data:
             loc = job.data.location
-            self._data[key] = {
-                sid: 0.0 if sid == loc else transfer_hours(job.data.size_tb, r.bottleneck_gbps)
-                for sid, r in self.graph.routes_from(loc).items()
-            }
+            hours = np.full(len(self.site_index), np.inf)
+            for sid, r in self.graph.routes_from(loc).items():
+                hours[self.site_index[sid]] = 0.0 if sid == loc else transfer_hours(job.data.size_tb, r.bottleneck_gbps)
+            self._data[key] = hours
         return self._data[key]
 
     def eligible(self, job: Job) -> _Eligible:
-        """Pools that can ever host ``job``, with RTT, reserved links and transfer hours (cached)."""
+        """Pools that can ever host ``job``, with reserved links (cached)."""
         a = job.accelerators
         ukey = (job.origin, job.latency_slo_ms, job.deterministic) if job.kind == "inference" else None
         dkey = (job.data, job.deadline, job.duration_h if job.deadline else None)
@@ -360,32 +364,43 @@ class _Context:
         hit = self._eligible.get(key)
         if hit is not None:
             return hit
-        users = self.user_sites(job)
-        datas = self.data_sites(job)
-        pools, rtt, links, transfer = [], [], [], []
+        reach = self._reachable(job, key[0], ukey)
         slack_h = math.inf
         if job.deadline is not None:
             slack_h = (job.deadline - self.problem.now).total_seconds() / 3600.0 - job.duration_h
-        for pool in () if slack_h < 0 else self.pools(job):
-            sid = pool[0]
-            user = None
-            if users is not None:
-                user = users.get(sid)
-                if user is None:
-                    continue
-            t = 0.0
-            if datas is not None:
-                t = datas.get(sid)
-                if t is None or t > slack_h + 1e-12:
-                    continue
-            pools.append(pool)
-            rtt.append(user.rtt_ms if user is not None else None)
-            links.append(tuple(h.link_id for h in user.hops) if user is not None and job.deterministic else ())
-            transfer.append(t)
-        kwh_cny = np.array([self.kw_per_card[p] * self.cny_per_kwh[p[0]] for p in pools])
-        el = _Eligible(pools, rtt, links, transfer, tuple(zip(pools, links, strict=True)), kwh_cny, {})
+        datas = self.data_sites(job)
+        if slack_h < 0:
+            idx = np.zeros(0, dtype=int)
+        elif datas is None:
+            idx = None
+        else:
+            idx = np.flatnonzero(datas[reach.site_idx] <= slack_h + 1e-12)
+        if idx is None:
+            el = _Eligible(reach.pools, reach.links, reach.signature, reach.kwh_cny, reach.site_idx, {})
+        else:
+            pools = [reach.pools[i] for i in idx]
+            links = [reach.links[i] for i in idx]
+            el = _Eligible(pools, links, tuple(zip(pools, links, strict=True)), reach.kwh_cny[idx],
+                           reach.site_idx[idx], {})
         self._eligible[key] = el
         return el
+
+    def _reachable(self, job: Job, shape: tuple, ukey: tuple | None) -> _Eligible:
+        """Pools of the right shape that the job's users reach within the SLO (cached)."""
+        key = (shape, ukey)
+        hit = self._reach.get(key)
+        if hit is None:
+            users = self.user_sites(job)
+            pools = [p for p in self.pools(job) if users is None or p[0] in users]
+            if users is not None and job.deterministic:
+                links = [tuple(h.link_id for h in users[p[0]].hops) for p in pools]
+            else:
+                links = [()] * len(pools)
+            kwh = np.array([self.kw_per_card[p] * self.cny_per_kwh[p[0]] for p in pools])
+            site_idx = np.array([self.site_index[p[0]] for p in pools], dtype=int)
+            hit = _Eligible(pools, links, tuple(zip(pools, links, strict=True)), kwh, site_idx, {})
+            self._reach[key] = hit
+        return hit
 
     def cost_vector(self, job: Job, el: _Eligible, mean_h: float) -> np.ndarray:
         """Cost in CNY of one job on each eligible pool, at duration ``mean_h``."""
@@ -404,9 +419,8 @@ class _Context:
 @dataclass
 class _Eligible:
     pools: list[PoolKey]
-    rtt: list[float | None]
     links: list[tuple[str, ...]]
-    transfer: list[float]
     signature: tuple
     kwh_cny: np.ndarray  # CNY per card-hour at each pool (energy at PUE, carbon priced)
+    site_idx: np.ndarray  # index of each pool's site
     remote: dict[str, np.ndarray]  # data location -> 1 where the pool is in another city

@@ -71,12 +71,14 @@ class Ledger:
     ) -> None:
         self.levels: dict[PoolKey, dict[int, list[str]]] = {}
         self.free: dict[PoolKey, dict[str, int]] = {}
+        self.total: dict[PoolKey, int] = {}
         for key, lst in nodes.items():
             stacks: dict[int, list[str]] = {}
             for name, f in reversed(lst):
                 stacks.setdefault(f, []).append(name)
             self.levels[key] = stacks
             self.free[key] = dict(lst)
+            self.total[key] = sum(f for _, f in lst)
         self.power = dict(power_headroom_kw)
         self.links = dict(link_headroom_gbps)
 
@@ -86,7 +88,7 @@ class Ledger:
         return sum(len(v) for f, v in self.levels.get(pool, {}).items() if f >= k)
 
     def free_cards(self, pool: PoolKey) -> int:
-        return sum(f * len(v) for f, v in self.levels.get(pool, {}).items())
+        return self.total.get(pool, 0)
 
     def fits(
         self,
@@ -150,6 +152,7 @@ class Ledger:
             rest = f - per_node
             stacks.setdefault(rest, []).append(name)
             self.free[pool][name] = rest
+        self.total[pool] -= per_node * nodes
         self.power[pool[0]] = self.power.get(pool[0], 0.0) - power_kw
         for lk in links:
             self.links[lk] = self.links.get(lk, 0.0) - bandwidth_gbps

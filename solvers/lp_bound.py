@@ -8,6 +8,7 @@ the CP-SAT warm start.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 
 import numpy as np
@@ -27,21 +28,17 @@ class LpResult:
 
 def solve_lp(agg: Aggregate, *, objective: str = "value") -> LpResult:
     """Solve the relaxation maximising ``value`` (the bound) or ``score`` (the weighted objective)."""
+    t0 = time.perf_counter()
     n = len(agg.ub)
     if n == 0:
         return LpResult(0.0, np.zeros(0), 0.0)
     # -- variables, constraints, objective in one sparse fill ------------------------------------
-    a = sparse.csr_matrix((agg.coo_vals, (agg.coo_rows, agg.coo_cols)), shape=(len(agg.rows), n))
+    a = _matrix(agg)
     model = mbh.ModelBuilderHelper()
     obj = np.asarray(agg.value if objective == "value" else agg.score, dtype=float)
-    model.fill_model_from_sparse_data(
-        np.zeros(n),
-        np.asarray(agg.ub, dtype=float),
-        obj,
-        np.full(len(agg.rows), -np.inf),
-        np.asarray(agg.rhs, dtype=float),
-        a,
-    )
+    upper = np.asarray(agg.ub, dtype=float)
+    right = np.asarray(agg.rhs, dtype=float)
+    model.fill_model_from_sparse_data(np.zeros(n), upper, obj, np.full(len(agg.rows), -np.inf), right, a)
     model.set_maximize(True)
     # -- solve ----------------------------------------------------------------------------------
     solver = mbh.ModelSolverHelper("glop")
@@ -51,7 +48,14 @@ def solve_lp(agg: Aggregate, *, objective: str = "value") -> LpResult:
     if solver.status() != mbh.SolveStatus.OPTIMAL:
         raise PermanentError(f"the LP relaxation ended with status {solver.status()}; report this instance")
     # -- extraction -----------------------------------------------------------------------------
-    return LpResult(float(solver.objective_value()), np.asarray(solver.variable_values()), float(solver.wall_time()))
+    return LpResult(float(solver.objective_value()), np.asarray(solver.variable_values()), time.perf_counter() - t0)
+
+
+def _matrix(agg: Aggregate) -> sparse.csr_matrix:
+    """The constraint matrix, built once per aggregate model."""
+    if agg.matrix is None:
+        agg.matrix = sparse.csr_matrix((agg.coo_vals, (agg.coo_rows, agg.coo_cols)), shape=(len(agg.rows), len(agg.ub)))
+    return agg.matrix
 
 
 def lp_bound(agg: Aggregate) -> float:

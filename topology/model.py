@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import lru_cache
 from typing import Literal, NewType
 
 AcceleratorModel = NewType("AcceleratorModel", str)
@@ -65,6 +66,9 @@ class Tariff:
     periods: tuple[TariffPeriod, ...]
 
     def price_cny_per_kwh(self, when: datetime) -> float:
+        return _price(self, when.month, when.hour)
+
+    def _lookup(self, when: datetime) -> float:
         seasonal = [p for p in self.periods if p.months and p.covers(when)]
         if seasonal:
             return seasonal[0].cny_per_kwh
@@ -77,6 +81,11 @@ class Tariff:
         seasonal = [p for p in self.periods if p.months and p.covers(when)]
         chosen = seasonal or [p for p in self.periods if not p.months and p.covers(when)]
         return chosen[0].name if chosen else "?"
+
+
+@lru_cache(maxsize=4096)
+def _price(tariff: Tariff, month: int, hour: int) -> float:
+    return tariff._lookup(datetime(2000, month, 1, hour))
 
 
 @dataclass(frozen=True)

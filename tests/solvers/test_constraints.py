@@ -76,7 +76,8 @@ def test_data_gravity_deadline(mini, solver):
 
 
 def test_deadline_impossible_reason(mini, solver):
-    j = job("late", models=("Ascend910B",), duration_h=5.0, data=("Nanjing", 500.0), deadline=NOW + timedelta(hours=5.5))
+    j = job("late", models=("Ascend910B",), duration_h=5.0, data=("Nanjing", 500.0),
+            deadline=NOW + timedelta(hours=5.5))
     _, _, unplaced = run(problem(mini, [j]), solver)
     assert "deadline" in unplaced["late"][0]
 
