@@ -56,9 +56,18 @@ def run_one(n_jobs: int, n_sites: int, time_limit: float, load: float, seed: int
     inst = build_instance(problem)
     agg = aggregate(inst)
     lp = solve_lp(agg)
-    row = {"sites": n_sites, "jobs": n_jobs, "classes": len(inst.classes), "vars": len(agg.ub),
-           "build_s": plan.build_seconds, "solve_s": plan.solve_seconds, "wall_s": wall,
-           "cpsat": plan.objective / lp.bound, "status": plan.status.split(" ")[0], "lp_s": lp.seconds}
+    row = {
+        "sites": n_sites,
+        "jobs": n_jobs,
+        "classes": len(inst.classes),
+        "vars": len(agg.ub),
+        "build_s": plan.build_seconds,
+        "solve_s": plan.solve_seconds,
+        "wall_s": wall,
+        "cpsat": plan.objective / lp.bound,
+        "status": plan.status.split(" ")[0],
+        "lp_s": lp.seconds,
+    }
     for name in ("greedy", "bestfit", "karmada"):
         b = solve_baseline(problem, name, inst)
         row[name] = b.objective / lp.bound
@@ -66,25 +75,41 @@ def run_one(n_jobs: int, n_sites: int, time_limit: float, load: float, seed: int
     if check:
         row["violations"] = len(check_plan(problem, plan))
     row["rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    log(f"  done: CP-SAT {row['cpsat']:.4f} of the bound, best baseline "
-        f"{max(row['greedy'], row['bestfit'], row['karmada']):.4f}")
+    log(
+        f"  done: CP-SAT {row['cpsat']:.4f} of the bound, best baseline "
+        f"{max(row['greedy'], row['bestfit'], row['karmada']):.4f}"
+    )
     return row
 
 
 def print_table(rows: list[dict]) -> None:
-    cols = [("sites", "{:>5}"), ("jobs", "{:>7}"), ("classes", "{:>7}"), ("vars", "{:>7}"), ("build_s", "{:>7.2f}"),
-            ("solve_s", "{:>7.2f}"), ("wall_s", "{:>7.2f}"), ("status", "{:>9}"), ("cpsat", "{:>7.4f}"),
-            ("greedy", "{:>7.4f}"), ("bestfit", "{:>7.4f}"), ("karmada", "{:>7.4f}"), ("lp_s", "{:>6.2f}"),
-            ("rss_mb", "{:>7.0f}")]
+    cols = [
+        ("sites", "{:>5}"),
+        ("jobs", "{:>7}"),
+        ("classes", "{:>7}"),
+        ("vars", "{:>7}"),
+        ("build_s", "{:>7.2f}"),
+        ("solve_s", "{:>7.2f}"),
+        ("wall_s", "{:>7.2f}"),
+        ("status", "{:>9}"),
+        ("cpsat", "{:>7.4f}"),
+        ("greedy", "{:>7.4f}"),
+        ("bestfit", "{:>7.4f}"),
+        ("karmada", "{:>7.4f}"),
+        ("lp_s", "{:>6.2f}"),
+        ("rss_mb", "{:>7.0f}"),
+    ]
     if any("violations" in r for r in rows):
         cols.append(("violations", "{:>4}"))
     print("| " + " | ".join(c for c, _ in cols) + " |")
     print("|" + "|".join("---:" for _ in cols) + "|")
     for r in rows:
         print("| " + " | ".join(f.format(r[c]).strip() for c, f in cols) + " |")
-    print(f"\nobjective ÷ LP bound (higher is better; the bound is the LP relaxation of the same model). "
-          f"Machine: {platform.processor() or platform.machine()}, {platform.python_version()}, "
-          f"{__import__('os').cpu_count()} cores.")
+    print(
+        f"\nobjective ÷ LP bound (higher is better; the bound is the LP relaxation of the same model). "
+        f"Machine: {platform.processor() or platform.machine()}, {platform.python_version()}, "
+        f"{__import__('os').cpu_count()} cores."
+    )
 
 
 def plot(rows: list[dict], out: Path) -> None:

@@ -19,7 +19,7 @@ from solvers.instance import (
     requirement_key,
     transfer_hours,
 )
-from solvers.ledger import Ledger
+from solvers.ledger import Demand, Ledger
 from solvers.problem import Placement, Plan, Unplaced
 
 Decision = tuple[int, JobClass, Candidate, tuple[str, ...]]  # (job index, class, candidate, node names)
@@ -27,7 +27,7 @@ Decision = tuple[int, JobClass, Candidate, tuple[str, ...]]  # (job index, class
 
 def place(instance: Instance, ledger: Ledger, jc: JobClass, cand: Candidate, job_index: int) -> Decision | None:
     """Reserve nodes, power and bandwidth for one job at a candidate; ``None`` if it does not fit."""
-    names = ledger.take(cand.pool, jc.per_node, jc.nodes, cand.power_kw, cand.links, jc.bandwidth_gbps)
+    names = ledger.take(cand.pool, Demand(jc.per_node, jc.nodes, cand.power_kw, cand.links, jc.bandwidth_gbps))
     return None if names is None else (job_index, jc, cand, names)
 
 

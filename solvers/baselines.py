@@ -17,7 +17,7 @@ import time
 
 from solvers.assemble import Decision, assemble, place
 from solvers.instance import Instance, JobClass, build_instance
-from solvers.ledger import Ledger
+from solvers.ledger import Demand, Ledger
 from solvers.problem import Plan, Problem
 
 
@@ -50,8 +50,9 @@ def run_greedy(instance: Instance, ledger: Ledger, skip: set[int] = frozenset())
     return out
 
 
-def _run_keyed(instance: Instance, ledger: Ledger, key, skip: set[int] = frozenset(),
-               classes: list[JobClass] | None = None) -> list[Decision]:
+def _run_keyed(
+    instance: Instance, ledger: Ledger, key, skip: set[int] = frozenset(), classes: list[JobClass] | None = None
+) -> list[Decision]:
     """Place each job at the candidate with the smallest ``key`` (lazily re-evaluated heap)."""
     out: list[Decision] = []
     for jc in class_order(instance) if classes is None else classes:
@@ -85,7 +86,7 @@ def _tightest(ledger: Ledger, jc: JobClass, c) -> tuple:
 
 
 def _most_replicas(ledger: Ledger, jc: JobClass, c) -> tuple:
-    n = ledger.copies_that_fit(c.pool, jc.per_node, jc.nodes, c.power_kw, c.links, jc.bandwidth_gbps)
+    n = ledger.copies_that_fit(c.pool, Demand(jc.per_node, jc.nodes, c.power_kw, c.links, jc.bandwidth_gbps))
     return (-n, c.site, c.model)
 
 
@@ -124,8 +125,9 @@ def run_karmada(instance: Instance, ledger: Ledger, skip: set[int] = frozenset()
                     out.append(d)
         left.extend(it)
         if left:
-            out.extend(_run_keyed(instance, ledger, _most_replicas, set(skip) | (set(jc.jobs) - set(left)),
-                                  classes=[jc]))
+            out.extend(
+                _run_keyed(instance, ledger, _most_replicas, set(skip) | (set(jc.jobs) - set(left)), classes=[jc])
+            )
     return out
 
 

@@ -44,8 +44,9 @@ def _counts(agg: Aggregate, instance: Instance, decisions: list[Decision]) -> li
     return counts
 
 
-def place_counts(instance: Instance, agg: Aggregate, counts, ledger: Ledger,
-                 skip: set[int] = frozenset()) -> list[Decision]:
+def place_counts(
+    instance: Instance, agg: Aggregate, counts, ledger: Ledger, skip: set[int] = frozenset()
+) -> list[Decision]:
     """Assign concrete jobs to the pools chosen per class: jobs next to their data first, then the
     longest jobs to the cheapest pools; nodes by best fit. Jobs that do not fit stay unplaced."""
     chosen: dict[int, list[tuple[int, int]]] = {}
@@ -93,8 +94,9 @@ def place_counts(instance: Instance, agg: Aggregate, counts, ledger: Ledger,
     return out
 
 
-def lp_guided(instance: Instance, agg: Aggregate, lp_x: np.ndarray, ledger: Ledger,
-              skip: set[int] = frozenset()) -> list[Decision]:
+def lp_guided(
+    instance: Instance, agg: Aggregate, lp_x: np.ndarray, ledger: Ledger, skip: set[int] = frozenset()
+) -> list[Decision]:
     """Greedy in order of value density (priority × PFLOPS per card, then larger jobs), each class
     trying first the pools the LP relaxation uses most, then the rest by value and cost."""
     by_class: dict[int, list[tuple[float, int]]] = {}
@@ -110,8 +112,10 @@ def lp_guided(instance: Instance, agg: Aggregate, lp_x: np.ndarray, ledger: Ledg
     for jc in sorted(instance.classes, key=density):
         lp_first = [k for _, k in sorted(by_class.get(jc.index, []), reverse=True)]
         seen = set(lp_first)
-        rest = sorted((k for k in range(len(jc.candidates)) if k not in seen),
-                      key=lambda k: (-jc.candidates[k].value, jc.candidates[k].cost_cny))
+        rest = sorted(
+            (k for k in range(len(jc.candidates)) if k not in seen),
+            key=lambda k: (-jc.candidates[k].value, jc.candidates[k].cost_cny),
+        )
         order = lp_first + rest
         pos = 0
         for i in jc.jobs:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from solvers.instance import Instance, JobClass, allowed_models, job_route, transfer_hours
-from solvers.ledger import Ledger
+from solvers.ledger import Demand, Ledger
 
 _SHOW = 3  # sites quoted per reason
 
@@ -93,9 +93,20 @@ def explain(instance: Instance, ledger: Ledger, jc: JobClass, job_index: int) ->
     # capacity left after this plan
     bw = job.deterministic.bandwidth_gbps if job.deterministic else 0.0
     cat = problem.topology.accelerators
-    free_now = [r for r in rows if ledger.fits(
-        r[0], a.per_node, a.nodes, a.count * cat[r[0][1]].power_w / 1000.0 * r[1].pue,
-        [h.link_id for h in r[2].hops] if bw and r[2] is not None else (), bw)]
+    free_now = [
+        r
+        for r in rows
+        if ledger.fits(
+            r[0],
+            Demand(
+                a.per_node,
+                a.nodes,
+                a.count * cat[r[0][1]].power_w / 1000.0 * r[1].pue,
+                tuple(h.link_id for h in r[2].hops) if bw and r[2] is not None else (),
+                bw,
+            ),
+        )
+    ]
     if free_now:
         return (
             f"{free_now[0][1].id} still has room for it, but the solver stopped before placing it; "

@@ -21,7 +21,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from solvers.ledger import Ledger, PoolKey, ceil_pow2_level, pool_nodes
+from solvers.ledger import Demand, Ledger, PoolKey, ceil_pow2_level, pool_nodes
 from solvers.problem import Job, Placement, Problem
 from topology.graph import NetworkGraph, Route
 from topology.model import Site
@@ -144,7 +144,7 @@ def build_instance(problem: Problem) -> Instance:
         a = job.accelerators
         bw = job.deterministic.bandwidth_gbps if job.deterministic else 0.0
         if problem.state is None:
-            names = base.take(pool, a.per_node, a.nodes, power, det_links, bw) or ()
+            names = base.take(pool, Demand(a.per_node, a.nodes, power, det_links, bw)) or ()
         else:
             names = ()
             for lk in det_links:
@@ -380,8 +380,9 @@ class _Context:
         else:
             pools = [reach.pools[i] for i in idx]
             links = [reach.links[i] for i in idx]
-            el = _Eligible(pools, links, tuple(zip(pools, links, strict=True)), reach.kwh_cny[idx],
-                           reach.site_idx[idx], {})
+            el = _Eligible(
+                pools, links, tuple(zip(pools, links, strict=True)), reach.kwh_cny[idx], reach.site_idx[idx], {}
+            )
         self._eligible[key] = el
         return el
 

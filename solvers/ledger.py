@@ -14,11 +14,23 @@ cards held in blocks of size ≥ ``2^a`` (largest-first filling is exact for div
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import NamedTuple
 
 from solvers.problem import State
 from topology.model import Topology
 
 PoolKey = tuple[str, str]  # (site id, accelerator model)
+
+
+class Demand(NamedTuple):
+    """What one job takes: ``nodes`` nodes with ``per_node`` free cards, power at PUE, and
+    ``bandwidth_gbps`` on each of ``links`` (deterministic jobs)."""
+
+    per_node: int
+    nodes: int
+    power_kw: float
+    links: tuple[str, ...] = ()
+    bandwidth_gbps: float = 0.0
 
 
 def pool_nodes(topology: Topology, state: State | None) -> dict[PoolKey, list[tuple[str, int]]]:
@@ -90,31 +102,16 @@ class Ledger:
     def free_cards(self, pool: PoolKey) -> int:
         return self.total.get(pool, 0)
 
-    def fits(
-        self,
-        pool: PoolKey,
-        per_node: int,
-        nodes: int,
-        power_kw: float,
-        links: Iterable[str] = (),
-        bandwidth_gbps: float = 0.0,
-    ) -> bool:
-        if self.power.get(pool[0], 0.0) < power_kw - 1e-9:
+    def fits(self, pool: PoolKey, d: Demand) -> bool:
+        if self.power.get(pool[0], 0.0) < d.power_kw - 1e-9:
             return False
-        if bandwidth_gbps and any(self.links.get(lk, 0.0) < bandwidth_gbps - 1e-9 for lk in links):
+        if d.bandwidth_gbps and any(self.links.get(lk, 0.0) < d.bandwidth_gbps - 1e-9 for lk in d.links):
             return False
-        return self.nodes_with(pool, per_node) >= nodes
+        return self.nodes_with(pool, d.per_node) >= d.nodes
 
-    def copies_that_fit(
-        self,
-        pool: PoolKey,
-        per_node: int,
-        nodes: int,
-        power_kw: float,
-        links: Iterable[str] = (),
-        bandwidth_gbps: float = 0.0,
-    ) -> int:
+    def copies_that_fit(self, pool: PoolKey, d: Demand) -> int:
         """How many more identical jobs fit (a Karmada-style "available replicas")."""
+        per_node, nodes, power_kw, links, bandwidth_gbps = d
         stacks = self.levels.get(pool, {})
         slots = sum((f // per_node) * len(v) for f, v in stacks.items() if f >= per_node)
         n = slots // nodes
@@ -126,20 +123,12 @@ class Ledger:
         return max(0, n)
 
     # -- updates ------------------------------------------------------------------------------
-    def take(
-        self,
-        pool: PoolKey,
-        per_node: int,
-        nodes: int,
-        power_kw: float,
-        links: Iterable[str] = (),
-        bandwidth_gbps: float = 0.0,
-    ) -> tuple[str, ...] | None:
-        """Reserve ``nodes`` distinct nodes with ``per_node`` free cards each (best fit), power and
+    def take(self, pool: PoolKey, d: Demand) -> tuple[str, ...] | None:
+        """Reserve ``d.nodes`` distinct nodes with ``d.per_node`` free cards each (best fit), power and
         bandwidth; return the node names, or ``None`` (and change nothing) if it does not fit."""
-        links = tuple(links)
-        if not self.fits(pool, per_node, nodes, power_kw, links, bandwidth_gbps):
+        if not self.fits(pool, d):
             return None
+        per_node, nodes, power_kw, links, bandwidth_gbps = d
         stacks = self.levels[pool]
         chosen: list[tuple[str, int]] = []
         for f in sorted(x for x in stacks if x >= per_node):

@@ -17,7 +17,7 @@ from functools import cached_property
 
 import networkx as nx
 
-from topology.constants import METRO_HOP_DELAY_MS
+from topology.constants import HOP_DELAY_MS, METRO_HOP_DELAY_MS
 from topology.errors import InputError
 from topology.geo import derived_ceni_jitter_us, derived_latency_ms, great_circle_km
 from topology.model import Link, LinkKind, Site, Topology
@@ -120,39 +120,55 @@ class NetworkGraph:
         return d["lat"], d["lon"]
 
     def _add_metro(self, s: Site) -> None:
-        a, b = f"site:{s.id}", f"city:{s.city}"
-        km = great_circle_km(*self._coords(a), *self._coords(b))
         m = s.metro
-        latency = m.latency_ms if m.latency_ms is not None else derived_latency_ms(km, 1, METRO_HOP_DELAY_MS)
-        jitter = m.jitter_us
-        if jitter is None and m.kind == "ceni":
-            jitter = derived_ceni_jitter_us(km)
-        self.g.add_edge(
-            a,
-            b,
-            kind=m.kind,
-            latency_ms=latency,
-            jitter_us=jitter,
-            bandwidth_gbps=m.bandwidth_gbps,
-            link_id=f"metro:{s.id}",
-            km=km,
+        self._add_edge(
+            f"site:{s.id}",
+            f"city:{s.city}",
+            m.kind,
+            m.bandwidth_gbps,
+            m.latency_ms,
+            m.jitter_us,
+            f"metro:{s.id}",
+            METRO_HOP_DELAY_MS,
         )
 
     def _add_link(self, i: int, link: Link) -> None:
-        a, b = self.node(link.a), self.node(link.b)
+        self._add_edge(
+            self.node(link.a),
+            self.node(link.b),
+            link.kind,
+            link.bandwidth_gbps,
+            link.latency_ms,
+            link.jitter_us,
+            f"{link.kind}:{link.a}-{link.b}#{i}",
+            HOP_DELAY_MS,
+        )
+
+    def _add_edge(
+        self,
+        a: str,
+        b: str,
+        kind: LinkKind,
+        bandwidth_gbps: float,
+        latency_ms: float | None,
+        jitter_us: float | None,
+        link_id: str,
+        hop_delay_ms: float,
+    ) -> None:
+        """An edge with its latency and (for CENI) jitter derived from geography where not given."""
         km = great_circle_km(*self._coords(a), *self._coords(b))
-        latency = link.latency_ms if link.latency_ms is not None else derived_latency_ms(km)
-        jitter = link.jitter_us
-        if jitter is None and link.kind == "ceni":
-            jitter = derived_ceni_jitter_us(km)
+        if latency_ms is None:
+            latency_ms = derived_latency_ms(km, 1, hop_delay_ms)
+        if jitter_us is None and kind == "ceni":
+            jitter_us = derived_ceni_jitter_us(km)
         self.g.add_edge(
             a,
             b,
-            kind=link.kind,
-            latency_ms=latency,
-            jitter_us=jitter,
-            bandwidth_gbps=link.bandwidth_gbps,
-            link_id=f"{link.kind}:{link.a}-{link.b}#{i}",
+            kind=kind,
+            latency_ms=latency_ms,
+            jitter_us=jitter_us,
+            bandwidth_gbps=bandwidth_gbps,
+            link_id=link_id,
             km=km,
         )
 

@@ -71,10 +71,7 @@ def _parse(doc: Checked) -> Topology | None:
 
 def _accelerators(doc: Checked, raw: Any) -> dict[AcceleratorModel, Accelerator]:
     out: dict[AcceleratorModel, Accelerator] = {}
-    for model, spec in doc.mapping(raw, "accelerators").items():
-        p = join("accelerators", model)
-        spec = doc.mapping(spec, p)
-        doc.keys(spec, p, ("fp16_tflops", "memory_gb", "power_w", "resource"))
+    for model, spec, p in doc.entries(raw, "accelerators", ("fp16_tflops", "memory_gb", "power_w", "resource")):
         tflops = doc.number(spec, "fp16_tflops", p, positive=True, unit="TFLOPS")
         mem = doc.number(spec, "memory_gb", p, positive=True, unit="GB")
         power = doc.number(spec, "power_w", p, positive=True, unit="W")
@@ -88,10 +85,7 @@ def _accelerators(doc: Checked, raw: Any) -> dict[AcceleratorModel, Accelerator]
 
 def _cities(doc: Checked, raw: Any) -> dict[CityName, City]:
     out: dict[CityName, City] = {}
-    for name, spec in doc.mapping(raw, "cities").items():
-        p = join("cities", name)
-        spec = doc.mapping(spec, p)
-        doc.keys(spec, p, ("lat", "lon"))
+    for name, spec, p in doc.entries(raw, "cities", ("lat", "lon")):
         lat = doc.number(spec, "lat", p, minimum=-90, maximum=90, unit="degrees")
         lon = doc.number(spec, "lon", p, minimum=-180, maximum=180, unit="degrees")
         if lat is not None and lon is not None:
@@ -101,10 +95,7 @@ def _cities(doc: Checked, raw: Any) -> dict[CityName, City]:
 
 def _zones(doc: Checked, raw: Any) -> dict[ZoneId, GridZone]:
     out: dict[ZoneId, GridZone] = {}
-    for zid, spec in doc.mapping(raw, "grid_zones").items():
-        p = join("grid_zones", zid)
-        spec = doc.mapping(spec, p)
-        doc.keys(spec, p, ("carbon_kg_per_kwh", "carbon_hourly_kg_per_kwh", "tariff"))
+    for zid, spec, p in doc.entries(raw, "grid_zones", ("carbon_kg_per_kwh", "carbon_hourly_kg_per_kwh", "tariff")):
         carbon = doc.number(spec, "carbon_kg_per_kwh", p, minimum=0, unit="kg CO2/kWh")
         hourly = tuple(_hourly(doc, spec.get("carbon_hourly_kg_per_kwh"), join(p, "carbon_hourly_kg_per_kwh")))
         tariff = _tariff(doc, spec.get("tariff"), join(p, "tariff"))

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import difflib
 import math
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -61,6 +61,14 @@ class Checked:
             self.fault(path, "must be a mapping of key: value", "write it as `key: value` lines", _show(value))
             return {}
         return value
+
+    def entries(self, value: Any, path: str, allowed: Iterable[str]) -> Iterator[tuple[str, dict[str, Any], str]]:
+        """``(name, fields, field path)`` for each entry of a ``name: {fields}`` section, keys checked."""
+        for name, spec in self.mapping(value, path).items():
+            p = join(path, name)
+            spec = self.mapping(spec, p)
+            self.keys(spec, p, allowed)
+            yield name, spec, p
 
     def sequence(self, value: Any, path: str, *, required: bool = True) -> list[Any]:
         if value is None and not required:

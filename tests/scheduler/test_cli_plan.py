@@ -10,8 +10,18 @@ from scheduler.cli import app
 from scheduler.cli.errors import EXIT_INPUT, EXIT_USAGE
 from tests.scheduler.test_jobfile import GOOD
 
-PLACEMENT_KEYS = {"job", "site", "accelerator", "nodes", "start", "path", "rtt_ms", "energy_kwh", "cost_cny",
-                  "carbon_kg"}
+PLACEMENT_KEYS = {
+    "job",
+    "site",
+    "accelerator",
+    "nodes",
+    "start",
+    "path",
+    "rtt_ms",
+    "energy_kwh",
+    "cost_cny",
+    "carbon_kg",
+}
 
 
 def test_plan_json_follows_contract(tmp_path):
@@ -23,8 +33,11 @@ def test_plan_json_follows_contract(tmp_path):
     plan = json.loads(out.read_text())
     assert json.loads(r.output) == plan
     assert {"status", "objective", "bound", "gap", "solve_seconds", "placements", "unplaced"} <= set(plan)
-    assert {p["job"] for p in plan["placements"]} | {u["job"] for u in plan["unplaced"]} == {"pretrain", "chat",
-                                                                                            "running"}
+    assert {p["job"] for p in plan["placements"]} | {u["job"] for u in plan["unplaced"]} == {
+        "pretrain",
+        "chat",
+        "running",
+    }
     for p in plan["placements"]:
         assert PLACEMENT_KEYS <= set(p)
     chat = next(p for p in plan["placements"] if p["job"] == "chat")

@@ -69,25 +69,36 @@ def mutate(fn):
     return yaml.safe_dump(doc)
 
 
-@pytest.mark.parametrize("change, path, message", [
-    (lambda j: j[0].update(kind="train"), "jobs[0].kind", "allowed values"),
-    (lambda j: j[1].update(id="pretrain"), "jobs[1].id", "duplicate job id"),
-    (lambda j: j[0]["accelerators"].update(count=12), "jobs[0].accelerators.per_node", "does not divide"),
-    (lambda j: j[0]["accelerators"].update(models=["H900"]), "jobs[0].accelerators.models[0]", "unknown accelerator"),
-    (lambda j: j[0].pop("duration_h"), "jobs[0].duration_h", "is required"),
-    (lambda j: j[0]["data"].update(location="Shanghai"), "jobs[0].data.location", "unknown city or site"),
-    (lambda j: j[0]["window"].update(deadline="2026-11-24T08:00:00+08:00"), "jobs[0].window.deadline", "not after"),
-    (lambda j: j[1].pop("origin"), "jobs[1].origin", "required for inference"),
-    (lambda j: j[0].update(origin="Nanjing"), "jobs[0].origin", "inference only"),
-    (lambda j: j[1].update(latency_slo_ms=0.1), "jobs[1].latency_slo_ms", "below the RTT"),
-    (lambda j: j[1]["deterministic"].update(max_jitter_us=0.5), "jobs[1].deterministic.max_jitter_us", "least jitter"),
-    (lambda j: j[1].update(origin="Lianyungang"), "jobs[1].deterministic", "CENI path"),
-    (lambda j: j[0]["accelerators"].update(count=4096), "jobs[0].accelerators", "no pool has"),
-    (lambda j: j[0]["accelerators"].update(min_memory_gb=200), "jobs[0].accelerators", "no site has"),
-    (lambda j: j[0].update(duration_h=100), "jobs[0].window.deadline", "less than duration_h"),
-    (lambda j: j[2]["running"].update(accelerator="H20"), "jobs[2].running.accelerator", "no H20 pool"),
-    (lambda j: j[0].update(priorty=3), "jobs[0].priorty", "unknown field"),
-])
+@pytest.mark.parametrize(
+    "change, path, message",
+    [
+        (lambda j: j[0].update(kind="train"), "jobs[0].kind", "allowed values"),
+        (lambda j: j[1].update(id="pretrain"), "jobs[1].id", "duplicate job id"),
+        (lambda j: j[0]["accelerators"].update(count=12), "jobs[0].accelerators.per_node", "does not divide"),
+        (
+            lambda j: j[0]["accelerators"].update(models=["H900"]),
+            "jobs[0].accelerators.models[0]",
+            "unknown accelerator",
+        ),
+        (lambda j: j[0].pop("duration_h"), "jobs[0].duration_h", "is required"),
+        (lambda j: j[0]["data"].update(location="Shanghai"), "jobs[0].data.location", "unknown city or site"),
+        (lambda j: j[0]["window"].update(deadline="2026-11-24T08:00:00+08:00"), "jobs[0].window.deadline", "not after"),
+        (lambda j: j[1].pop("origin"), "jobs[1].origin", "required for inference"),
+        (lambda j: j[0].update(origin="Nanjing"), "jobs[0].origin", "inference only"),
+        (lambda j: j[1].update(latency_slo_ms=0.1), "jobs[1].latency_slo_ms", "below the RTT"),
+        (
+            lambda j: j[1]["deterministic"].update(max_jitter_us=0.5),
+            "jobs[1].deterministic.max_jitter_us",
+            "least jitter",
+        ),
+        (lambda j: j[1].update(origin="Lianyungang"), "jobs[1].deterministic", "CENI path"),
+        (lambda j: j[0]["accelerators"].update(count=4096), "jobs[0].accelerators", "no pool has"),
+        (lambda j: j[0]["accelerators"].update(min_memory_gb=200), "jobs[0].accelerators", "no site has"),
+        (lambda j: j[0].update(duration_h=100), "jobs[0].window.deadline", "less than duration_h"),
+        (lambda j: j[2]["running"].update(accelerator="H20"), "jobs[2].running.accelerator", "no H20 pool"),
+        (lambda j: j[0].update(priorty=3), "jobs[0].priorty", "unknown field"),
+    ],
+)
 def test_each_fault(jiangsu, tmp_path, change, path, message):
     found = faults(mutate(change), jiangsu, tmp_path)
     hit = [f for f in found if f.path == path and message in f.message]
@@ -100,5 +111,6 @@ def test_all_faults_at_once(jiangsu, tmp_path):
         j[0].update(kind="train")
         j[1].update(latency_slo_ms=-1)
         j[2]["accelerators"].update(count=0)
+
     found = faults(mutate(many), jiangsu, tmp_path)
     assert {"jobs[0].kind", "jobs[1].latency_slo_ms", "jobs[2].accelerators.count"} <= {f.path for f in found}

@@ -8,7 +8,7 @@ import random
 
 from solvers import solve
 from solvers.checker import check_plan
-from solvers.ledger import Ledger, block_capacity, ceil_pow2_level
+from solvers.ledger import Demand, Ledger, block_capacity, ceil_pow2_level
 from tests.solvers.helpers import job, problem
 
 
@@ -35,8 +35,12 @@ def test_checker_flags_overfull_node_and_power(mini):
     a, b = plan.placements
     same = dataclasses.replace(b, node_names=a.node_names)
     assert any("cards placed" in v for v in check_plan(prob, dataclasses.replace(plan, placements=(a, same))))
-    tight = dataclasses.replace(prob, topology=dataclasses.replace(
-        mini, sites=tuple(dataclasses.replace(s, power_cap_kw=10.0) if s.id == "nj-hub" else s for s in mini.sites)))
+    tight = dataclasses.replace(
+        prob,
+        topology=dataclasses.replace(
+            mini, sites=tuple(dataclasses.replace(s, power_cap_kw=10.0) if s.id == "nj-hub" else s for s in mini.sites)
+        ),
+    )
     assert any("power cap" in v for v in check_plan(tight, plan))
 
 
@@ -56,15 +60,15 @@ def test_blocks_match_ledger_packing():
         caps = block_capacity(free, levels)
         blocks_ok = all(sum(k for k in items if ceil_pow2_level(k) >= a) <= caps[a] for a in levels)
         ledger = Ledger({("s", "m"): [(f"n{i}", f) for i, f in enumerate(free)]}, {"s": 1e9}, {})
-        packed = all(ledger.take(("s", "m"), k, 1, 0.0) is not None for k in items)
+        packed = all(ledger.take(("s", "m"), Demand(k, 1, 0.0)) is not None for k in items)
         assert blocks_ok == packed, (free, items)
 
 
 def test_ledger_take_is_atomic():
     ledger = Ledger({("s", "m"): [("a", 8), ("b", 4)]}, {"s": 100.0}, {"l": 10.0})
-    assert ledger.take(("s", "m"), 8, 2, 1.0) is None
+    assert ledger.take(("s", "m"), Demand(8, 2, 1.0)) is None
     assert ledger.free_cards(("s", "m")) == 12 and ledger.power["s"] == 100.0
-    assert ledger.take(("s", "m"), 4, 2, 1.0, ["l"], 6.0) is not None
+    assert ledger.take(("s", "m"), Demand(4, 2, 1.0, ("l",), 6.0)) is not None
     assert ledger.free_cards(("s", "m")) == 4 and ledger.links["l"] == 4.0
-    assert ledger.take(("s", "m"), 4, 1, 1.0, ["l"], 6.0) is None  # link full
+    assert ledger.take(("s", "m"), Demand(4, 1, 1.0, ("l",), 6.0)) is None  # link full
     assert list(itertools.chain(ledger.levels[("s", "m")].values()))

@@ -25,8 +25,14 @@ def solver(request):
 
 
 def test_model_and_memory(mini, solver):
-    prob = problem(mini, [job("asc", models=("Ascend910B",)), job("big-mem", models=(), memory=70, count=8),
-                          job("too-much-mem", memory=100)])
+    prob = problem(
+        mini,
+        [
+            job("asc", models=("Ascend910B",)),
+            job("big-mem", models=(), memory=70, count=8),
+            job("too-much-mem", memory=100),
+        ],
+    )
     _, placed, unplaced = run(prob, solver)
     assert placed["asc"].accelerator == "Ascend910B" and placed["asc"].site in ("sz-hub", "xz-city")
     assert placed["big-mem"].accelerator == "H800"
@@ -44,8 +50,13 @@ def test_node_granular_gang(mini, solver):
 
 
 def test_rtt_slo(mini, solver):
-    prob = problem(mini, [job("near", models=("Ascend910B",), origin="Xuzhou", slo=1.0),
-                          job("far-ok", models=("Ascend910B",), origin="Nanjing", slo=10.0)])
+    prob = problem(
+        mini,
+        [
+            job("near", models=("Ascend910B",), origin="Xuzhou", slo=1.0),
+            job("far-ok", models=("Ascend910B",), origin="Nanjing", slo=10.0),
+        ],
+    )
     _, placed, _ = run(prob, solver)
     assert placed["near"].site == "xz-city" and placed["near"].rtt_ms <= 1.0
     assert placed["far-ok"].rtt_ms <= 10.0
@@ -65,8 +76,13 @@ def test_deterministic_jitter_and_link_bandwidth(mini, solver):
 
 def test_data_gravity_deadline(mini, solver):
     # 100 TB over the 200 Gbit/s Suzhou–Xuzhou link is 1.11 h: only xz-city, where the data is, meets it
-    j = job("near-data", models=("Ascend910B",), duration_h=2.0, data=("xz-city", 100.0),
-            deadline=NOW + timedelta(hours=2.5))
+    j = job(
+        "near-data",
+        models=("Ascend910B",),
+        duration_h=2.0,
+        data=("xz-city", 100.0),
+        deadline=NOW + timedelta(hours=2.5),
+    )
     far = job("far-data", models=("Ascend910B",), duration_h=2.0, data=("xz-city", 100.0))
     prob = problem(mini, [j, far])
     _, placed, _ = run(prob, solver)
@@ -76,8 +92,9 @@ def test_data_gravity_deadline(mini, solver):
 
 
 def test_deadline_impossible_reason(mini, solver):
-    j = job("late", models=("Ascend910B",), duration_h=5.0, data=("Nanjing", 500.0),
-            deadline=NOW + timedelta(hours=5.5))
+    j = job(
+        "late", models=("Ascend910B",), duration_h=5.0, data=("Nanjing", 500.0), deadline=NOW + timedelta(hours=5.5)
+    )
     _, _, unplaced = run(problem(mini, [j]), solver)
     assert "deadline" in unplaced["late"][0]
 
