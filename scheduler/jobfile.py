@@ -11,7 +11,6 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from scheduler.timeutil import parse_time
 from solvers.problem import (
     JOB_KINDS,
     AcceleratorRequest,
@@ -23,6 +22,7 @@ from solvers.problem import (
 )
 from topology.graph import NetworkGraph
 from topology.model import Topology
+from topology.timeutil import parse_time
 from topology.yamldoc import Checked, join, read_document
 
 _JOB_KEYS = (

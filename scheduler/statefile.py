@@ -9,6 +9,9 @@
 
 ``free_per_node`` names each node; ``free_histogram`` counts nodes by free cards (nodes named
 ``<site>/<model>-<n>``). Pools not listed are empty; sites without ``power_draw_kw`` draw nothing.
+A collected state (``suanwang collect``) adds per site ``usable`` (false: too stale to plan on,
+so the site offers no cards), staleness and utilisation, and ``links`` with measured RTT and
+jitter between cities, which replace the derived latency of the links they measure.
 """
 
 from __future__ import annotations
@@ -16,9 +19,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from scheduler.timeutil import parse_time
 from solvers.problem import PoolState, State
 from topology.model import Topology
+from topology.timeutil import parse_time
 from topology.yamldoc import Checked, join, read_document
 
 
@@ -31,7 +34,7 @@ def load_state(source: str | Path, topology: Topology, text: str | None = None) 
 
 def parse_state(doc: Checked, raw: Any, topo: Topology) -> State:
     root = doc.mapping(raw, "")
-    doc.keys(root, "", ("observed_at", "sites"))
+    doc.keys(root, "", ("observed_at", "sites", "policy", "links", "unmatched", "anomalies"))
     observed = None
     if root.get("observed_at") is not None:
         observed = parse_time(root["observed_at"])
@@ -40,13 +43,18 @@ def parse_state(doc: Checked, raw: Any, topo: Topology) -> State:
     sites = {s.id: s for s in topo.sites}
     pools: dict[tuple[str, str], PoolState] = {}
     draw: dict[str, float] = {}
+    unusable: list[str] = []
     for sid, spec in doc.mapping(root.get("sites"), "sites").items():
         sp = join("sites", sid)
         if sid not in sites:
             doc.fault(sp, "unknown site", "use a site id of the topology", sid)
             continue
         spec = doc.mapping(spec, sp)
-        doc.keys(spec, sp, ("power_draw_kw", "pools"))
+        doc.keys(
+            spec, sp, ("power_draw_kw", "pools", "utilisation", "observed_at", "stale", "age_s", "cause", "usable")
+        )
+        if spec.get("usable") is False:
+            unusable.append(sid)
         kw = doc.number(spec, "power_draw_kw", sp, default=0.0, minimum=0.0, unit="kW")
         if kw:
             draw[sid] = kw
@@ -65,7 +73,7 @@ def parse_state(doc: Checked, raw: Any, topo: Topology) -> State:
             size = max(pl.per_node for pl in own)
             total = sum(pl.nodes for pl in own)
             ps = doc.mapping(ps, pp)
-            doc.keys(ps, pp, ("free_per_node", "free_histogram"))
+            doc.keys(ps, pp, ("free_per_node", "free_histogram", "utilisation", "unhealthy"))
             nodes: list[tuple[str, int]] = []
             if "free_per_node" in ps:
                 for name, free in doc.mapping(ps["free_per_node"], join(pp, "free_per_node")).items():
@@ -102,4 +110,26 @@ def parse_state(doc: Checked, raw: Any, topo: Topology) -> State:
                 )
                 continue
             pools[(sid, model)] = PoolState(tuple(nodes))
-    return State(pools, draw, observed)
+    for sid in unusable:  # too stale to plan on: the site offers nothing
+        for pl in sites[sid].pools:
+            key = (sid, pl.accelerator)
+            old = pools.get(key)
+            names = (
+                [n for n, _ in old.free_per_node]
+                if old
+                else [f"{sid}/{pl.accelerator}-{k:04d}" for k in range(pl.nodes)]
+            )
+            pools[key] = PoolState(tuple((n, 0) for n in names))
+    links = {}
+    for i, lk in enumerate(doc.sequence(root.get("links"), "links", required=False)):
+        lp = join("links", i)
+        lk = doc.mapping(lk, lp)
+        a, b = doc.string(lk, "from", lp), doc.string(lk, "to", lp)
+        for k, end in (("from", a), ("to", b)):
+            if end is not None and end not in topo.cities:
+                doc.fault(join(lp, k), "unknown city", "name a city of the topology", end)
+        rtt = doc.number(lk, "rtt_ms", lp, positive=True)
+        jit = doc.number(lk, "jitter_us", lp, default=None, minimum=0.0)
+        if a in topo.cities and b in topo.cities and rtt is not None:
+            links[(a, b)] = (rtt, jit)
+    return State(pools, draw, observed, links, tuple(unusable))

@@ -93,6 +93,9 @@ class State:
     pools: dict[tuple[str, str], PoolState] = field(default_factory=dict)
     power_draw_kw: dict[str, float] = field(default_factory=dict)
     observed_at: datetime | None = None
+    # measured (city, city) -> (RTT ms, jitter µs or None), from blackbox probes
+    links: dict[tuple[str, str], tuple[float, float | None]] = field(default_factory=dict)
+    unusable: tuple[str, ...] = ()  # sites whose data is too stale to plan on: no free cards
 
 
 @dataclass(frozen=True)

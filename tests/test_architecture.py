@@ -9,8 +9,18 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-FORBIDDEN = {"kubernetes", "fastapi", "prometheus_client", "requests", "httpx", "urllib3", "aiohttp", "scheduler",
-             "collectors", "simulations"}
+FORBIDDEN = {
+    "kubernetes",
+    "fastapi",
+    "prometheus_client",
+    "requests",
+    "httpx",
+    "urllib3",
+    "aiohttp",
+    "scheduler",
+    "collectors",
+    "simulations",
+}
 
 
 def imports(path: Path) -> set[str]:
@@ -35,6 +45,9 @@ def test_inner_packages_import_nothing_outward(package):
 
 def test_solvers_do_no_io():
     for f in sorted((ROOT / "solvers").rglob("*.py")):
-        calls = {n.func.id for n in ast.walk(ast.parse(f.read_text(encoding="utf-8")))
-                 if isinstance(n, ast.Call) and isinstance(n.func, ast.Name)}
+        calls = {
+            n.func.id
+            for n in ast.walk(ast.parse(f.read_text(encoding="utf-8")))
+            if isinstance(n, ast.Call) and isinstance(n.func, ast.Name)
+        }
         assert not calls & {"print", "open", "input"}, f.name

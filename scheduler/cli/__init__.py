@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import typer
 
+from scheduler.cli.collect_cmd import collect, state_app
 from scheduler.cli.errors import SuanwangGroup
 from scheduler.cli.plan_cmd import demo, plan
 from scheduler.cli.topology_cmd import app as topology_app
@@ -18,6 +19,8 @@ app = typer.Typer(
 app.add_typer(topology_app, name="topology")
 app.command()(plan)
 app.command()(demo)
+app.command()(collect)
+app.add_typer(state_app, name="state")
 
 
 def main() -> None:

@@ -13,11 +13,12 @@ import typer
 from scheduler.cli.output import Format, console, print_json, table
 from scheduler.jobfile import load_jobs
 from scheduler.statefile import load_state
-from scheduler.timeutil import now_local, parse_time
 from solvers import SOLVERS, solve
 from solvers.problem import Plan, Problem, Weights
 from topology.errors import InputError
 from topology.loader import load_topology
+from topology.measured import with_measured_links
+from topology.timeutil import now_local, parse_time
 
 TopologyOpt = typer.Option(None, "--topology", "-t", help="Topology YAML file (default: built-in jiangsu).")
 FormatOpt = typer.Option(Format.table, "--format", "-f", help="Output format.")
@@ -61,6 +62,8 @@ def _problem(
     topo = load_topology(topology)
     jobs, plan_time = load_jobs(jobs_file, topo)
     st = load_state(state, topo) if state is not None else None
+    if st is not None and st.links:
+        topo = with_measured_links(topo, st.links)
     weights = Weights() if carbon_price is None else Weights(carbon_cny_per_kg=carbon_price / 1000.0)
     return Problem(topo, tuple(jobs), _now(now, plan_time), st, weights, time_limit_s=time_limit)
 

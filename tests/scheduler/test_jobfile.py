@@ -8,8 +8,8 @@ import pytest
 import yaml
 
 from scheduler.jobfile import jobs_to_dict, load_jobs
-from scheduler.timeutil import parse_time
 from topology.errors import InputError
+from topology.timeutil import parse_time
 
 GOOD = textwrap.dedent("""\
     plan_time: 2026-11-25T09:00:00+08:00

@@ -1,0 +1,107 @@
+"""Collection against a real Prometheus (Debian package) scraping real exporters on loopback: the
+Debian node exporter and test exporters that publish dcgm-exporter, kube-state-metrics,
+npu-exporter and blackbox metric names. Also: Prometheus stopped mid-run, and a collected state
+changing a plan through ``suanwang plan --state``."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+
+import pytest
+from typer.testing import CliRunner
+
+from collectors.collect import collect
+from collectors.config import CollectorConfig, Source
+from scheduler.cli import app
+from scheduler.statefile import load_state
+from tests.collectors.conftest import NJ
+from tests.collectors.exporters import expected_free, mean_util
+
+
+def config(url: str, timeout_s: float = 5) -> CollectorConfig:
+    # the probe window fits the few seconds of data a test's Prometheus holds
+    return CollectorConfig(central=Source(url, timeout_s=timeout_s, retries=1), probe_window_s=3)
+
+
+@pytest.fixture(scope="module")
+def snapshot(prometheus):
+    from topology.loader import load_topology
+
+    return collect(load_topology(), config(prometheus[1]))
+
+
+def test_snapshot_equals_what_exporters_expose(snapshot, jiangsu):
+    nj, sz = snapshot.sites["nj-hub"], snapshot.sites["sz-hub"]
+    matched = [n for n in NJ if n.name != "gpu-nj-x"]
+    assert nj.pools["H800"].free_per_node == expected_free([n for n in matched if n.product == "NVIDIA-H800"])
+    assert nj.pools["Ascend910B"].free_per_node == {"npu-nj-1": 4}
+    assert sz.pools["H20"].free_per_node == {"gpu-sz-1": 6}
+    assert sz.pools["H800"].free_per_node == {"gpu-sz-2": 8}
+    h800 = [u for n in matched if n.product == "NVIDIA-H800" for u in n.util]
+    assert nj.pools["H800"].utilisation == pytest.approx(mean_util(h800))
+    watts = sum(w for n in matched for w in n.power_w)
+    assert nj.power_draw_kw == pytest.approx(watts / 1000 * jiangsu.site("nj-hub").pue)
+    assert not nj.stale and nj.usable and nj.observed_at == snapshot.observed_at
+
+
+def test_unmatched_and_anomalies_are_reported(snapshot):
+    assert any("gpu-nj-x" in u and "B200" in u for u in snapshot.unmatched)
+    assert any("nan" in a.lower() and "gpu-nj-3" in a for a in snapshot.anomalies)
+    assert any("duplicate" in a and "gpu-nj-2" in a for a in snapshot.anomalies)
+
+
+def test_link_probes_by_range_query(snapshot):
+    (link,) = snapshot.links
+    assert (link.a, link.b) == ("Nanjing", "Suzhou")
+    assert link.rtt_ms == pytest.approx(3.1)
+    assert link.jitter_us == pytest.approx(0.0, abs=1e-6) and link.samples >= 2
+
+
+def test_prometheus_stopped_mid_run_keeps_last_known(own_prometheus, jiangsu):
+    proc, url = own_prometheus
+    cfg = config(url, timeout_s=1)
+    snapshot = collect(jiangsu, cfg)
+    assert not snapshot.sites["nj-hub"].stale
+    proc.terminate()
+    proc.wait(10)
+    later = collect(jiangsu, cfg, previous=snapshot, now=snapshot.observed_at + timedelta(seconds=60))
+    nj = later.sites["nj-hub"]
+    assert nj.stale and nj.usable and nj.age_s == pytest.approx(60)
+    assert url in nj.cause
+    assert nj.pools == snapshot.sites["nj-hub"].pools
+    assert later.links == snapshot.links
+    much_later = collect(jiangsu, cfg, previous=later, now=snapshot.observed_at + timedelta(seconds=1000))
+    assert not much_later.sites["nj-hub"].usable  # older than max_stale_s (900 s): planning stops using it
+
+
+def test_collected_state_changes_the_plan(snapshot, tmp_path):
+    state = tmp_path / "state.json"
+    state.write_text(json.dumps(snapshot.to_dict()))
+    jobs = tmp_path / "jobs.yaml"
+    jobs.write_text(
+        "plan_time: 2026-11-25T09:00:00+08:00\njobs:\n"
+        "  - {id: big, kind: inference, tenant: t, priority: 3, origin: Nanjing, latency_slo_ms: 0.3,\n"
+        "     accelerators: {count: 16, per_node: 8, models: [H800]}}\n"
+    )
+    runner = CliRunner()
+    empty = json.loads(runner.invoke(app, ["plan", "--jobs", str(jobs), "--time-limit", "1", "-f", "json"]).output)
+    assert [p["site"] for p in empty["placements"]] == ["nj-hub"]
+    r = runner.invoke(app, ["plan", "--jobs", str(jobs), "--state", str(state), "--time-limit", "1", "-f", "json"])
+    assert r.exit_code == 0, r.output
+    live = json.loads(r.output)
+    assert not live["placements"]
+    reason = live["unplaced"][0]["reasons"][0]  # only gpu-nj-3 has 8 free H800 at nj-hub now
+    assert "2 nodes of 8 H800" in reason and "0.3 ms RTT of Nanjing" in reason
+
+
+def test_state_show_and_stale_site_unusable(snapshot, jiangsu, tmp_path):
+    data = snapshot.to_dict()
+    data["sites"]["nj-hub"]["usable"] = False
+    f = tmp_path / "state.json"
+    f.write_text(json.dumps(data))
+    st = load_state(f, jiangsu)
+    assert "nj-hub" in st.unusable
+    assert all(free == 0 for _, free in st.pools[("nj-hub", "H800")].free_per_node)
+    r = CliRunner().invoke(app, ["state", "show", str(f)])
+    assert r.exit_code == 0 and "nj-hub" in r.output and "NO" in r.output
