@@ -25,7 +25,18 @@ from topology.model import Topology
 from topology.timeutil import CST, now_local
 
 ClientFactory = Callable[[str, float, int], PromClient]
-_INSTANT = ("allocatable", "requested", "node_labels", "gpu_util", "gpu_power", "npu_util", "npu_power", "node_up")
+_INSTANT = (
+    "allocatable",
+    "requested",
+    "node_labels",
+    "gpu_util",
+    "gpu_power",
+    "gpu_mem_used",
+    "npu_util",
+    "npu_power",
+    "npu_mem_used",
+    "node_up",
+)
 
 
 def resource_label(resource: str) -> str:
@@ -134,6 +145,10 @@ class _Ingest:
         gpu_power = self.per_node(self.r["gpu_power"], lab["gpu_node"], "gpu_power", extra="gpu")
         npu_util = self.per_node(self.r["npu_util"], lab["npu_node"], "npu_util", extra="id")
         npu_power = self.per_node(self.r["npu_power"], lab["npu_node"], "npu_power", extra="id")
+        mem_mib = {
+            **self.per_node(self.r["gpu_mem_used"], lab["gpu_node"], "gpu_mem_used", extra="gpu"),
+            **self.per_node(self.r["npu_mem_used"], lab["npu_node"], "npu_mem_used", extra="id"),
+        }
         up = self.per_node(self.r["node_up"], lab["health_node"], "node_up", keep=min)
         models: dict[tuple[str, str], str] = {}
         for res, name_label in ((self.r["gpu_util"], "modelName"), (self.r["npu_util"], "model_name")):
@@ -189,6 +204,8 @@ class _Ingest:
                 watts += sum(
                     v for (s, n, _), v in {**gpu_power, **npu_power}.items() if s == sid and n in pool.free_per_node
                 )
+                mem = [v for (s, n, _), v in mem_mib.items() if s == sid and n in pool.free_per_node]
+                pool.memory_used_gb = sum(mem) / 1024.0 if mem else None
             site.utilisation = statistics.fmean(utils) / 100.0 if utils else None
             site.power_draw_kw = watts / 1000.0 * self.sites[sid].pue
         for sid in scope:

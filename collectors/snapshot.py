@@ -26,6 +26,7 @@ class PoolSnapshot:
     free_per_node: dict[str, int] = field(default_factory=dict)
     utilisation: float | None = None  # 0–1, mean over the pool's cards
     unhealthy: list[str] = field(default_factory=list)
+    memory_used_gb: float | None = None  # accelerator memory in use over the pool
 
 
 @dataclass
@@ -88,6 +89,7 @@ class Snapshot:
                         "free_per_node": dict(sorted(p.free_per_node.items())),
                         "utilisation": None if p.utilisation is None else round(p.utilisation, 4),
                         "unhealthy": sorted(p.unhealthy),
+                        "memory_used_gb": None if p.memory_used_gb is None else round(p.memory_used_gb, 3),
                     }
                     for m, p in sorted(s.pools.items())
                 },
@@ -123,6 +125,7 @@ def snapshot_from_dict(d: dict[str, Any]) -> Snapshot:
                 {str(k): int(v) for k, v in (p.get("free_per_node") or {}).items()},
                 p.get("utilisation"),
                 list(p.get("unhealthy") or []),
+                p.get("memory_used_gb"),
             )
             for m, p in (s.get("pools") or {}).items()
         }

@@ -73,7 +73,7 @@ def parse_state(doc: Checked, raw: Any, topo: Topology) -> State:
             size = max(pl.per_node for pl in own)
             total = sum(pl.nodes for pl in own)
             ps = doc.mapping(ps, pp)
-            doc.keys(ps, pp, ("free_per_node", "free_histogram", "utilisation", "unhealthy"))
+            doc.keys(ps, pp, ("free_per_node", "free_histogram", "utilisation", "unhealthy", "memory_used_gb"))
             nodes: list[tuple[str, int]] = []
             if "free_per_node" in ps:
                 for name, free in doc.mapping(ps["free_per_node"], join(pp, "free_per_node")).items():

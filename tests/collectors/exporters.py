@@ -51,6 +51,12 @@ def serve(nodes: list[FakeNode], probes: dict[tuple[str, str], float] | None = N
         ["gpu", "UUID", "device", "modelName", "Hostname"],
         registry=reg,
     )
+    fb = Gauge(
+        "DCGM_FI_DEV_FB_USED",
+        "Framebuffer memory used (in MiB).",
+        ["gpu", "UUID", "device", "modelName", "Hostname"],
+        registry=reg,
+    )
     npu_util = Gauge("npu_chip_info_utilization", "the ai core utilization", ["id", "model_name", "node"], registry=reg)
     npu_power = Gauge("npu_chip_info_power", "the npu power", ["id", "model_name", "node"], registry=reg)
     probe = Gauge("probe_icmp_duration_seconds", "ICMP phases", ["phase", "src_city", "dst_city"], registry=reg)
@@ -71,6 +77,7 @@ def serve(nodes: list[FakeNode], probes: dict[tuple[str, str], float] | None = N
                 model = n.product.replace("-", " ")
                 util.labels(str(i), f"GPU-{n.name}-{i}", f"nvidia{i}", model, n.name).set(u)
                 power.labels(str(i), f"GPU-{n.name}-{i}", f"nvidia{i}", model, n.name).set(w)
+                fb.labels(str(i), f"GPU-{n.name}-{i}", f"nvidia{i}", model, n.name).set(1024 if u else 0)
     if duplicate:  # the same GPU exported twice under another UUID
         util.labels("0", "GPU-dup", "nvidia0", "NVIDIA H800", duplicate).set(50)
     for (a, b), seconds in (probes or {}).items():

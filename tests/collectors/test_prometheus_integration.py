@@ -42,6 +42,8 @@ def test_snapshot_equals_what_exporters_expose(snapshot, jiangsu):
     assert nj.pools["H800"].utilisation == pytest.approx(mean_util(h800))
     watts = sum(w for n in matched for w in n.power_w)
     assert nj.power_draw_kw == pytest.approx(watts / 1000 * jiangsu.site("nj-hub").pue)
+    busy_cards = sum(1 for n in matched if n.product == "NVIDIA-H800" for u in n.util if u)  # NaN counts as busy
+    assert nj.pools["H800"].memory_used_gb == pytest.approx(busy_cards * 1.0)  # 1024 MiB per busy card
     assert not nj.stale and nj.usable and nj.observed_at == snapshot.observed_at
 
 
@@ -105,3 +107,14 @@ def test_state_show_and_stale_site_unusable(snapshot, jiangsu, tmp_path):
     assert all(free == 0 for _, free in st.pools[("nj-hub", "H800")].free_per_node)
     r = CliRunner().invoke(app, ["state", "show", str(f)])
     assert r.exit_code == 0 and "nj-hub" in r.output and "NO" in r.output
+
+
+def test_collect_command(prometheus, tmp_path):
+    out = tmp_path / "state.json"
+    r = CliRunner().invoke(app, ["collect", "--prometheus", prometheus[1], "-o", str(out)])
+    assert r.exit_code == 0, r.output
+    assert "nj-hub" in r.output and json.loads(out.read_text())["sites"]["nj-hub"]["stale"] is False
+    dead = CliRunner().invoke(app, ["collect", "--prometheus", "http://127.0.0.1:9", "-o", str(out)])
+    assert dead.exit_code == 75  # nothing fresh: last-known values kept, marked stale
+    data = json.loads(out.read_text())
+    assert data["sites"]["nj-hub"]["stale"] is True and "127.0.0.1:9" in data["sites"]["nj-hub"]["cause"]
