@@ -7,6 +7,7 @@ nearest site's RTT, no CENI path within the jitter bound, a window too short) ar
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -14,6 +15,7 @@ from typing import Any
 from solvers.problem import (
     JOB_KINDS,
     AcceleratorRequest,
+    Container,
     DataLocation,
     Deterministic,
     Job,
@@ -25,6 +27,7 @@ from topology.model import Topology
 from topology.timeutil import parse_time
 from topology.yamldoc import Checked, join, read_document
 
+_QUANTITY = re.compile(r"[0-9]+(\.[0-9]+)?(m|k|M|G|T|P|E|Ki|Mi|Gi|Ti|Pi|Ei)?")
 _JOB_KEYS = (
     "id",
     "kind",
@@ -40,6 +43,7 @@ _JOB_KEYS = (
     "deterministic",
     "submitted_at",
     "running",
+    "container",
 )
 
 
@@ -173,6 +177,7 @@ def _job(doc: Checked, spec: dict, p: str, topo: Topology) -> Job | None:
         if site and acc:
             running = Running(site, acc)
     submitted = _time(doc, spec, "submitted_at", p)
+    container = _container(doc, spec.get("container"), join(p, "container"))
     if len(doc.faults) > n_faults or None in (jid, kind, priority, req, duration):
         return None
     return Job(
@@ -191,6 +196,42 @@ def _job(doc: Checked, spec: dict, p: str, topo: Topology) -> Job | None:
         det,
         submitted,
         running,
+        container,
+    )
+
+
+def _container(doc: Checked, raw: Any, p: str) -> Container | None:
+    if raw is None:
+        return None
+    c = doc.mapping(raw, p)
+    doc.keys(c, p, ("image", "command", "args", "env", "cpu", "memory", "port"))
+    image = doc.string(c, "image", p)
+    lists = {}
+    for key in ("command", "args"):
+        v = c.get(key, [])
+        if isinstance(v, str):
+            v = [v]
+        if not isinstance(v, list) or not all(isinstance(x, (str, int, float)) for x in v):
+            doc.fault(join(p, key), "must be a list of strings", f'write `{key}: ["...", "..."]`', v)
+            v = []
+        lists[key] = tuple(str(x) for x in v)
+    env = doc.mapping(c.get("env"), join(p, "env"), required=False)
+    cpu = doc.string(c, "cpu", p, default="1")
+    memory = doc.string(c, "memory", p, default="4Gi")
+    for key, value in (("cpu", cpu), ("memory", memory)):
+        if value is not None and not _QUANTITY.fullmatch(value):
+            doc.fault(join(p, key), "is not a Kubernetes quantity", 'write e.g. cpu: "16" or memory: 256Gi', value)
+    port = doc.number(c, "port", p, default=8000, integer=True, minimum=1, maximum=65535)
+    if image is None or port is None:
+        return None
+    return Container(
+        image,
+        lists["command"],
+        lists["args"],
+        tuple((str(k), str(v)) for k, v in env.items()),
+        cpu or "1",
+        memory or "4Gi",
+        port,
     )
 
 
@@ -337,6 +378,17 @@ def jobs_to_dict(jobs: list[Job], plan_time: datetime | None = None) -> dict[str
             d["submitted_at"] = j.submitted_at.isoformat()
         if j.running:
             d["running"] = {"site": j.running.site, "accelerator": j.running.accelerator}
+        if j.container:
+            c = j.container
+            d["container"] = {
+                "image": c.image,
+                "command": list(c.command),
+                "args": list(c.args),
+                "env": dict(c.env),
+                "cpu": c.cpu,
+                "memory": c.memory,
+                "port": c.port,
+            }
         out.append(d)
     doc: dict[str, Any] = {}
     if plan_time:

@@ -58,6 +58,19 @@ class Running:
 
 
 @dataclass(frozen=True)
+class Container:
+    """What runs: image, command and args, environment, CPU and memory requests, service port."""
+
+    image: str
+    command: tuple[str, ...] = ()
+    args: tuple[str, ...] = ()
+    env: tuple[tuple[str, str], ...] = ()
+    cpu: str = "1"
+    memory: str = "4Gi"
+    port: int = 8000
+
+
+@dataclass(frozen=True)
 class Job:
     id: JobId
     kind: JobKind
@@ -74,6 +87,7 @@ class Job:
     deterministic: Deterministic | None = None
     submitted_at: datetime | None = None
     running: Running | None = None
+    container: Container | None = None
 
 
 @dataclass(frozen=True)

@@ -243,10 +243,14 @@ def _pools(doc: Checked, raw: Any, path: str, accelerators: dict) -> tuple[Pool,
 
 def _kube(doc: Checked, raw: Any, path: str, sid: str) -> KubeTarget | None:
     spec = doc.mapping(raw, path, required=False)
-    doc.keys(spec, path, ("context", "namespace"))
+    doc.keys(spec, path, ("context", "namespace", "queue", "scheduler"))
     context = doc.string(spec, "context", path, default=sid)
     namespace = doc.string(spec, "namespace", path, default="suanwang")
-    return None if context is None or namespace is None else KubeTarget(context, namespace)
+    queue = doc.string(spec, "queue", path, default=None)
+    scheduler = doc.string(spec, "scheduler", path, default=None, choices=("volcano", "default-scheduler"))
+    if context is None or namespace is None:
+        return None
+    return KubeTarget(context, namespace, queue, None if scheduler == "default-scheduler" else scheduler)
 
 
 def _metro(doc: Checked, raw: Any, path: str) -> Metro | None:

@@ -128,8 +128,13 @@ class Metro:
 
 @dataclass(frozen=True)
 class KubeTarget:
+    """Where a site's workloads go: kubeconfig context and namespace; optionally a Kueue
+    LocalQueue to label workloads with, or ``volcano`` as scheduler (gang start by PodGroup)."""
+
     context: str
     namespace: str = "default"
+    queue: str | None = None
+    scheduler: str | None = None
 
 
 @dataclass(frozen=True)

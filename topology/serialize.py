@@ -19,7 +19,12 @@ def _site(s: Site) -> dict[str, Any]:
         "grid_zone": s.grid_zone,
         "green_share": s.green_share,
         "pools": [{"accelerator": p.accelerator, "nodes": p.nodes, "per_node": p.per_node} for p in s.pools],
-        "kube": {"context": s.kube.context, "namespace": s.kube.namespace},
+        "kube": {
+            "context": s.kube.context,
+            "namespace": s.kube.namespace,
+            **({"queue": s.kube.queue} if s.kube.queue else {}),
+            **({"scheduler": s.kube.scheduler} if s.kube.scheduler else {}),
+        },
     }
     if s.metro != Metro():
         m = {"kind": s.metro.kind, "bandwidth_gbps": s.metro.bandwidth_gbps}

@@ -30,6 +30,8 @@ GOOD = textwrap.dedent("""\
         origin: Xuzhou
         latency_slo_ms: 5
         deterministic: {max_jitter_us: 40, bandwidth_gbps: 5}
+        container: {image: "reg.example/chat:2", args: [--model, qwen], env: {TP: "8"}, cpu: "8", memory: 64Gi,
+                    port: 9000}
       - id: running
         kind: batch
         tenant: x
@@ -58,6 +60,9 @@ def test_loads_and_round_trips(jiangsu, tmp_path):
     by = {j.id: j for j in jobs}
     assert by["pretrain"].accelerators.nodes == 2 and by["pretrain"].data.size_tb == 10
     assert by["chat"].accelerators.per_node == 8 and by["chat"].deterministic.bandwidth_gbps == 5
+    c = by["chat"].container
+    assert c.image == "reg.example/chat:2" and c.args == ("--model", "qwen") and c.env == (("TP", "8"),)
+    assert c.port == 9000 and by["pretrain"].container is None
     assert by["running"].running.site == "nj-hub"
     again, _ = load(yaml.safe_dump(jobs_to_dict(jobs, plan_time)), jiangsu, tmp_path)
     assert again == jobs
@@ -97,6 +102,8 @@ def mutate(fn):
         (lambda j: j[0].update(duration_h=100), "jobs[0].window.deadline", "less than duration_h"),
         (lambda j: j[2]["running"].update(accelerator="H20"), "jobs[2].running.accelerator", "no H20 pool"),
         (lambda j: j[0].update(priorty=3), "jobs[0].priorty", "unknown field"),
+        (lambda j: j[1]["container"].update(memory="lots"), "jobs[1].container.memory", "quantity"),
+        (lambda j: j[1]["container"].pop("image"), "jobs[1].container.image", "is required"),
     ],
 )
 def test_each_fault(jiangsu, tmp_path, change, path, message):

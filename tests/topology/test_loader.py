@@ -132,3 +132,15 @@ def test_site_defaults(mini):
     s = mini.site("xz-city")
     assert s.kube.context == "xz-city" and s.kube.namespace == "suanwang"
     assert s.metro.kind == "otn" and s.green_share == 0.0
+
+
+def test_kube_queue_and_scheduler(tmp_path):
+    ok = mutate(
+        _set(["sites", 0, "kube"], {"context": "c1", "namespace": "ai", "queue": "team-a", "scheduler": "volcano"})
+    )
+    p = tmp_path / "k.yaml"
+    p.write_text(ok)
+    kube = load_topology(p).site("nj-hub").kube
+    assert (kube.context, kube.namespace, kube.queue, kube.scheduler) == ("c1", "ai", "team-a", "volcano")
+    faults = faults_of(mutate(_set(["sites", 0, "kube"], {"scheduler": "slurm"})), tmp_path)
+    assert [f.path for f in faults] == ["sites[0].kube.scheduler"]

@@ -1,0 +1,1 @@
+"""Kubernetes: manifests for placed jobs, built with the official client's models."""

@@ -1,0 +1,60 @@
+"""Write a plan's manifests as YAML, one folder per site, ready for ``kubectl apply -f <folder>``
+(with the site's context) or for a GitOps repository."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import yaml
+
+from scheduler.k8s.manifests import build, resource_name, to_dict
+from solvers.problem import Plan, Problem
+
+
+def plan_id(problem: Problem, plan: Plan) -> str:
+    """Deterministic id of a plan: its time and its placements."""
+    text = problem.now.isoformat() + "".join(sorted(f"{p.job}@{p.site}/{p.accelerator}" for p in plan.placements))
+    return "plan-" + hashlib.sha256(text.encode()).hexdigest()[:10]
+
+
+def manifests_by_site(problem: Problem, plan: Plan) -> dict[str, list[dict]]:
+    """{site: [manifest dicts]} for every placement the plan makes (running jobs are left alone)."""
+    pid = plan_id(problem, plan)
+    jobs = {j.id: j for j in problem.jobs}
+    sites = {s.id: s for s in problem.topology.sites}
+    out: dict[str, list[dict]] = {}
+    for p in plan.placements:
+        if p.fixed:
+            continue
+        site = sites[p.site]
+        objs = build(jobs[p.job], p, site, problem.topology.accelerators[p.accelerator], pid, problem.now)
+        out.setdefault(p.site, []).extend(to_dict(o) for o in objs)
+    return out
+
+
+def write_manifests(problem: Problem, plan: Plan, out_dir: Path) -> list[Path]:
+    written = []
+    sites = {s.id: s for s in problem.topology.sites}
+    for sid, docs in sorted(manifests_by_site(problem, plan).items()):
+        folder = out_dir / sid
+        folder.mkdir(parents=True, exist_ok=True)
+        ns = {
+            "apiVersion": "v1",
+            "kind": "Namespace",
+            "metadata": {"name": sites[sid].kube.namespace, "labels": {"app.kubernetes.io/managed-by": "suanwang"}},
+        }
+        path = folder / "00-namespace.yaml"
+        path.write_text(yaml.safe_dump(ns, sort_keys=False), encoding="utf-8")
+        written.append(path)
+        by_job: dict[str, list[dict]] = {}
+        for d in docs:
+            by_job.setdefault(d["metadata"]["name"], []).append(d)
+        for name, group in sorted(by_job.items()):
+            path = folder / f"{name}.yaml"
+            path.write_text(yaml.safe_dump_all(group, sort_keys=False), encoding="utf-8")
+            written.append(path)
+    return written
+
+
+__all__ = ["manifests_by_site", "plan_id", "resource_name", "write_manifests"]
