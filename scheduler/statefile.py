@@ -133,3 +133,22 @@ def parse_state(doc: Checked, raw: Any, topo: Topology) -> State:
         if a in topo.cities and b in topo.cities and rtt is not None:
             links[(a, b)] = (rtt, jit)
     return State(pools, draw, observed, links, tuple(unusable))
+
+
+def without_sites(state: State | None, topo: Topology, sites: list[str]) -> State | None:
+    """``state`` with the given sites offering no cards (e.g. their API server is unreachable)."""
+    if not sites:
+        return state
+    base = state or State()
+    pools = dict(base.pools)
+    for site in topo.sites:
+        if site.id in sites:
+            for pl in site.pools:
+                old = pools.get((site.id, pl.accelerator))
+                names = (
+                    [n for n, _ in old.free_per_node]
+                    if old
+                    else [f"{site.id}/{pl.accelerator}-{k:04d}" for k in range(pl.nodes)]
+                )
+                pools[(site.id, pl.accelerator)] = PoolState(tuple((n, 0) for n in names))
+    return State(pools, base.power_draw_kw, base.observed_at, base.links, tuple(set(base.unusable) | set(sites)))

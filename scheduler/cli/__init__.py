@@ -7,7 +7,7 @@ import typer
 from scheduler.cli.collect_cmd import collect, state_app
 from scheduler.cli.errors import SuanwangGroup
 from scheduler.cli.plan_cmd import demo, plan
-from scheduler.cli.submit_cmd import submit
+from scheduler.cli.submit_cmd import jobs_app, submit
 from scheduler.cli.topology_cmd import app as topology_app
 
 app = typer.Typer(
@@ -22,6 +22,7 @@ app.command()(plan)
 app.command()(demo)
 app.command()(collect)
 app.command()(submit)
+app.add_typer(jobs_app, name="jobs")
 app.add_typer(state_app, name="state")
 
 

@@ -125,6 +125,17 @@ def test_dry_run_folders_apply_cleanly(tmp_path):
     assert all((f.parent / "00-namespace.yaml").exists() for f in files)
 
 
-def test_submit_without_dry_run_says_what_to_do():
-    r = CliRunner().invoke(app, ["submit", "--jobs", "scheduler/data/demo_jobs.yaml"])
-    assert r.exit_code == 1 and "--dry-run" in r.output
+def test_submit_without_kubeconfig_says_what_to_do(tmp_path):
+    r = CliRunner().invoke(
+        app,
+        [
+            "submit",
+            "--jobs",
+            "scheduler/data/demo_jobs.yaml",
+            "--time-limit",
+            "0.5",
+            "--kubeconfig",
+            str(tmp_path / "none"),
+        ],
+    )
+    assert r.exit_code == 3 and "--kubeconfig" in r.output

@@ -1,0 +1,136 @@
+"""A test double of the Kubernetes API server: a small local HTTP server that answers the few
+endpoints suanwang uses (create, read, delete Jobs, Deployments, Services and Volcano PodGroups in a
+namespace). It is not a cluster: it stores objects in memory, validates created objects against
+the official schemas (kubernetes-validate), and answers like an API server does — 404 for an
+unknown resource or object, 422 for an invalid object, 409 for a duplicate name. Tests can set a
+Job's status and take the server "down" (503) to exercise failover."""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import kubernetes_validate
+
+RESOURCES = {  # (group/version path, plural) -> kind
+    ("apis/batch/v1", "jobs"): "Job",
+    ("apis/apps/v1", "deployments"): "Deployment",
+    ("api/v1", "services"): "Service",
+    ("apis/scheduling.volcano.sh/v1beta1", "podgroups"): "PodGroup",
+}
+_PATH = re.compile(
+    r"^/(?P<gv>api/v1|apis/[^/]+/[^/]+)/namespaces/(?P<ns>[^/]+)/(?P<plural>[a-z]+)(?:/(?P<name>[^/?]+))?"
+)
+K8S_VERSION = "1.30.0"
+
+
+def status(code: int, reason: str, message: str) -> dict:
+    return {
+        "kind": "Status",
+        "apiVersion": "v1",
+        "metadata": {},
+        "status": "Failure",
+        "message": message,
+        "reason": reason,
+        "code": code,
+    }
+
+
+class ApiServerDouble:
+    def __init__(self) -> None:
+        self.objects: dict[tuple[str, str, str], dict] = {}  # (plural, namespace, name) -> object
+        self.calls: list[tuple[str, str]] = []
+        self.down = False
+        self.fail_next: list[int] = []  # status codes to answer before behaving normally
+        self.deleted: list[tuple[tuple[str, str, str], str | None]] = []
+        self._lock = threading.Lock()
+
+    # -- control ----------------------------------------------------------------------------------
+    def set_job_status(self, ns: str, name: str, **status_fields) -> None:
+        with self._lock:
+            self.objects[("jobs", ns, name)]["status"] = status_fields
+
+    def set_deployment_available(self, ns: str, name: str, available: int) -> None:
+        with self._lock:
+            self.objects[("deployments", ns, name)]["status"] = {"availableReplicas": available}
+
+    def names(self, plural: str) -> set[str]:
+        return {n for (p, _, n) in self.objects if p == plural}
+
+    # -- HTTP ---------------------------------------------------------------------------------------
+    def handle(self, method: str, path: str, body: bytes) -> tuple[int, dict]:
+        self.calls.append((method, path))
+        if self.down:
+            return 503, status(503, "ServiceUnavailable", "the server is down")
+        if self.fail_next:
+            code = self.fail_next.pop(0)
+            return code, status(code, "InternalError", "injected failure")
+        m = _PATH.match(path)
+        if not m or (m["gv"], m["plural"]) not in RESOURCES:
+            return 404, status(404, "NotFound", f"the server could not find the requested resource {path}")
+        kind = RESOURCES[(m["gv"], m["plural"])]
+        key = (m["plural"], m["ns"], m["name"])
+        with self._lock:
+            if method == "POST" and m["name"] is None:
+                obj = json.loads(body or b"{}")
+                if obj.get("kind") != kind:
+                    return 400, status(400, "BadRequest", f"kind {obj.get('kind')!r} does not match {kind}")
+                if kind != "PodGroup":
+                    try:
+                        kubernetes_validate.validate(obj, K8S_VERSION, strict=True)
+                    except kubernetes_validate.ValidationError as e:
+                        return 422, status(422, "Invalid", f"{kind} is invalid: {e.message}")
+                name = obj.get("metadata", {}).get("name")
+                if not name:
+                    return 422, status(422, "Invalid", "metadata.name: Required value")
+                key = (m["plural"], m["ns"], name)
+                if key in self.objects:
+                    return 409, status(409, "AlreadyExists", f'{m["plural"]} "{name}" already exists')
+                obj["metadata"]["namespace"] = m["ns"]
+                obj["metadata"]["uid"] = f"uid-{len(self.calls)}"
+                self.objects[key] = obj
+                return 201, obj
+            if m["name"] is None:
+                return 405, status(405, "MethodNotAllowed", "list is not served by this double")
+            if key not in self.objects:
+                return 404, status(404, "NotFound", f'{m["plural"]} "{m["name"]}" not found')
+            if method == "GET":
+                return 200, self.objects[key]
+            if method == "DELETE":
+                opts = json.loads(body or b"{}")
+                obj = self.objects.pop(key)
+                self.deleted.append((key, opts.get("propagationPolicy")))
+                if m["plural"] == "services":  # the API answers a Service delete with the Service
+                    return 200, obj
+                return 200, status(200, "Success", "deleted") | {"status": "Success"}
+        return 405, status(405, "MethodNotAllowed", method)
+
+    def __enter__(self) -> ApiServerDouble:
+        double = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def _serve(self):
+                length = int(self.headers.get("Content-Length") or 0)
+                code, body = double.handle(self.command, self.path.split("?")[0], self.rfile.read(length))
+                data = json.dumps(body).encode()
+                self.send_response(code)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            do_GET = do_POST = do_DELETE = _serve  # noqa: N815
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.url = f"http://127.0.0.1:{self.server.server_port}"
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.server.shutdown()
+        self.server.server_close()

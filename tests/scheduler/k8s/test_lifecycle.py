@@ -1,0 +1,202 @@
+"""Submission, status, cancel and failover through the official Kubernetes client, against the
+API server test double of :mod:`tests.scheduler.k8s.apiserver_double` (not a cluster), reached
+through a kubeconfig file with one context per site; and the double's own behaviour."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+
+import pytest
+import yaml
+
+from scheduler.k8s.client import SiteApi, site_clients
+from scheduler.lifecycle import JobStore, Lifecycle
+from solvers import solve
+from tests.scheduler.k8s.apiserver_double import ApiServerDouble
+from tests.solvers.helpers import NOW, job, problem
+from topology.errors import PermanentError
+
+
+def kubeconfig(tmp_path, topology, url: str):
+    contexts = [{"name": s.kube.context, "context": {"cluster": "double", "user": "tester"}} for s in topology.sites]
+    cfg = {
+        "apiVersion": "v1",
+        "kind": "Config",
+        "current-context": contexts[0]["name"],
+        "clusters": [{"name": "double", "cluster": {"server": url}}],
+        "users": [{"name": "tester", "user": {"token": "test-token"}}],
+        "contexts": contexts,
+    }
+    path = tmp_path / "kubeconfig"
+    path.write_text(yaml.safe_dump(cfg))
+    return path
+
+
+@pytest.fixture()
+def world(tmp_path, mini):
+    with ApiServerDouble() as api:
+        clients = site_clients(mini, kubeconfig(tmp_path, mini, api.url))
+        apis = {sid: SiteApi(c, sid, retries=2, backoff_s=0.01, timeout_s=2) for sid, c in clients.items()}
+        store = JobStore(tmp_path / "jobs.json")
+        yield api, Lifecycle(store, apis, unreachable_after_s=300), store
+
+
+def plan_for(mini, jobs):
+    prob = problem(mini, jobs)
+    return prob, solve(prob, "greedy")
+
+
+def test_submit_creates_once_and_repeats_create_nothing(world, mini, tmp_path):
+    api, life, store = world
+    prob, plan = plan_for(mini, [job("train-a", 16, 8, ("H800",))])
+    out = life.submit(prob, plan, NOW)
+    assert "submitted to nj-hub" in out["train-a"]
+    assert api.names("jobs") == {"train-a"} and api.names("services") == {"train-a"}
+    posts = [c for c in api.calls if c[0] == "POST"]
+    again = life.submit(prob, plan, NOW)
+    assert "already submitted" in again["train-a"] and [c for c in api.calls if c[0] == "POST"] == posts
+    fresh = Lifecycle(JobStore(tmp_path / "other.json"), life.apis)  # records lost: adopt, never duplicate
+    assert "adopted Job train-a" in fresh.submit(prob, plan, NOW)["train-a"]
+    assert len(api.objects) == 2
+    rec = store.records["train-a"]
+    assert [t.target for t in rec.history] == ["placed", "submitted"] and all(t.reason for t in rec.history)
+
+
+def test_retries_server_errors(world, mini):
+    api, life, _ = world
+    api.fail_next = [500, 503]
+    prob, plan = plan_for(mini, [job("r", 8, 8, ("H800",))])
+    assert "submitted" in life.submit(prob, plan, NOW)["r"]
+    assert api.names("jobs") == {"r"}
+
+
+def test_conflict_with_foreign_object(world, mini):
+    api, life, store = world
+    api.objects[("jobs", "suanwang", "x")] = {"kind": "Job", "metadata": {"name": "x", "annotations": {}}}
+    prob, plan = plan_for(mini, [job("x", 8, 8, ("H800",))])
+    assert "not suanwang's job" in life.submit(prob, plan, NOW)["x"]
+    assert store.records["x"].state == "failed"
+
+
+def test_status_read_back(world, mini):
+    api, life, store = world
+    prob, plan = plan_for(mini, [job("t", 8, 8, ("H800",)), job("s", 8, 8, ("Ascend910B",), origin="Xuzhou", slo=1.0)])
+    life.submit(prob, plan, NOW)
+    api.set_job_status("suanwang", "t", active=1)
+    api.set_deployment_available("suanwang", "s", 1)
+    life.reconcile(NOW + timedelta(minutes=1))
+    assert store.records["t"].state == "running" and store.records["s"].state == "running"
+    api.set_job_status(
+        "suanwang",
+        "t",
+        conditions=[
+            {
+                "type": "Failed",
+                "status": "True",
+                "reason": "BackoffLimitExceeded",
+                "message": "Job has reached the specified backoff limit",
+            }
+        ],
+    )
+    life.reconcile(NOW + timedelta(minutes=2))
+    rec = store.records["t"]
+    assert rec.state == "failed" and "BackoffLimitExceeded" in rec.history[-1].reason
+
+
+def test_cancel_deletes_with_foreground_propagation(world, mini):
+    api, life, store = world
+    prob, plan = plan_for(mini, [job("c", 16, 8, ("H800",))])
+    life.submit(prob, plan, NOW)
+    assert life.cancel("c", NOW) == "cancelled"
+    assert not api.objects and {p for _, p in api.deleted} == {"Foreground"}
+    with pytest.raises(PermanentError):
+        store.records["c"].move("running", "too late", NOW)
+
+
+def test_failover_after_site_unreachable(world, mini):
+    api, life, store = world
+    prob, plan = plan_for(mini, [job("f", 8, 8, ("H800",))])
+    life.submit(prob, plan, NOW)
+    api.down = True
+    life.reconcile(NOW + timedelta(seconds=60))
+    assert store.records["f"].state == "submitted"  # not yet past the threshold
+    life.reconcile(NOW + timedelta(seconds=400))
+    rec = store.records["f"]
+    assert rec.state == "pending" and "unreachable" in rec.history[-1].reason and rec.site is None
+    assert store.stale and api.names("jobs") == {"f"}  # still there while the site is down
+    api.down = False
+    life.reconcile(NOW + timedelta(seconds=500))
+    assert not store.stale and not api.names("jobs")  # stale submission removed on return
+    saved = json.loads(store.path.read_text())
+    assert saved["jobs"][0]["state"] == "pending"
+
+
+def test_double_rejects_what_an_api_server_would():
+    with ApiServerDouble() as api:
+        assert api.handle("POST", "/apis/batch/v1/namespaces/x/cronjobs", b"{}")[0] == 404
+        no_template = {"apiVersion": "batch/v1", "kind": "Job", "metadata": {"name": "j"}, "spec": {}}
+        assert api.handle("POST", "/apis/batch/v1/namespaces/x/jobs", json.dumps(no_template).encode())[0] == 422
+        wrong_kind = {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "j"}}
+        assert api.handle("POST", "/apis/batch/v1/namespaces/x/jobs", json.dumps(wrong_kind).encode())[0] == 400
+        good = {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "s"}, "spec": {"ports": [{"port": 80}]}}
+        assert api.handle("POST", "/api/v1/namespaces/x/services", json.dumps(good).encode())[0] == 201
+        assert api.handle("POST", "/api/v1/namespaces/x/services", json.dumps(good).encode())[0] == 409
+        assert api.handle("GET", "/api/v1/namespaces/x/services/nope", b"")[0] == 404
+
+
+def test_failed_over_job_is_placed_elsewhere(world, mini):
+    from scheduler.statefile import without_sites
+
+    api, life, store = world
+    j = job("g", 8, 8, ("Ascend910B",))
+    prob, plan = plan_for(mini, [j])
+    life.submit(prob, plan, NOW)
+    first = store.records["g"].history[0].reason
+    api.down = True
+    later = NOW + timedelta(seconds=400)
+    life.reconcile(NOW)
+    life.reconcile(later)
+    down = life.down_sites(later)
+    assert down and store.records["g"].state == "pending"
+    prob2 = problem(mini, [j], without_sites(None, mini, down), now=later)
+    plan2 = solve(prob2, "greedy")
+    assert plan2.placements[0].site not in down and plan2.placements[0].site in ("sz-hub", "xz-city")
+    assert down[0] in first
+
+
+def test_cli_submit_status_cancel(tmp_path, mini_file, mini):
+    from typer.testing import CliRunner
+
+    from scheduler.cli import app
+
+    jobs = tmp_path / "jobs.yaml"
+    jobs.write_text(
+        "jobs:\n  - {id: cli-job, kind: training, tenant: t, priority: 2, duration_h: 2,\n"
+        "     accelerators: {count: 16, per_node: 8, models: [H800]},\n"
+        "     container: {image: 'reg.example/train:1', command: [python, train.py]}}\n"
+    )
+    with ApiServerDouble() as api:
+        kc = kubeconfig(tmp_path, mini, api.url)
+        common = ["--topology", str(mini_file), "--kubeconfig", str(kc), "--store", str(tmp_path / "s.json")]
+        run = CliRunner().invoke
+        r = run(app, ["submit", "--jobs", str(jobs), "--time-limit", "0.5", *common])
+        assert r.exit_code == 0, r.output
+        assert "submitted to nj-hub" in r.output and api.names("jobs") == {"cli-job"}
+        api.set_job_status("suanwang", "cli-job", active=2)
+        s = run(app, ["jobs", "status", "cli-job", *common])
+        assert s.exit_code == 0 and "running" in s.output and "2 pods active" in s.output
+        again = run(app, ["submit", "--jobs", str(jobs), "--time-limit", "0.5", *common])
+        assert "already running" in again.output and len([c for c in api.calls if c[0] == "POST"]) == 2
+        c = run(app, ["jobs", "cancel", "cli-job", *common])
+        assert c.exit_code == 0 and "cancelled" in c.output and not api.objects
+        assert run(app, ["jobs", "status", "nope", *common]).exit_code == 3
+
+
+def test_unreachable_api_server_is_temporary(tmp_path, mini):
+    from topology.errors import TemporaryError
+
+    clients = site_clients(mini, kubeconfig(tmp_path, mini, "http://127.0.0.1:9"))
+    api = SiteApi(clients["nj-hub"], "nj-hub", retries=1, backoff_s=0.01, timeout_s=1)
+    with pytest.raises(TemporaryError, match="did not answer"):
+        api.read("Job", "suanwang", "x")
