@@ -96,6 +96,10 @@ def build(job: Job, placement: Placement, site: Site, acc: Accelerator, plan_id:
             }
         )
     meta = k.V1ObjectMeta(name=name, namespace=ns, labels=labels, annotations=annotations)
+
+    def template(pod: k.V1PodSpec) -> k.V1PodTemplateSpec:
+        return k.V1PodTemplateSpec(metadata=k.V1ObjectMeta(labels=labels, annotations=pod_annotations), spec=pod)
+
     if job.kind == "inference":
         container = _container(c, acc, job.accelerators.per_node, env, ports=[k.V1ContainerPort(container_port=c.port)])
         pod = _pod_spec(container, acc, site, restart="Always")
@@ -107,22 +111,11 @@ def build(job: Job, placement: Placement, site: Site, acc: Accelerator, plan_id:
                 spec=k.V1DeploymentSpec(
                     replicas=nodes,
                     selector=k.V1LabelSelector(match_labels={"suanwang.io/job": name}),
-                    template=k.V1PodTemplateSpec(
-                        metadata=k.V1ObjectMeta(labels=labels, annotations=pod_annotations), spec=pod
-                    ),
+                    template=template(pod),
                 ),
             )
         )
-        objects.append(
-            k.V1Service(
-                api_version="v1",
-                kind="Service",
-                metadata=meta,
-                spec=k.V1ServiceSpec(
-                    selector={"suanwang.io/job": name}, ports=[k.V1ServicePort(port=c.port, target_port=c.port)]
-                ),
-            )
-        )
+        objects.append(_service(meta, name, c.port))
         return objects
     indexed = nodes > 1
     if indexed:
@@ -159,24 +152,27 @@ def build(job: Job, placement: Placement, site: Site, acc: Accelerator, plan_id:
         ttl_seconds_after_finished=TTL_AFTER_FINISHED_S,
         active_deadline_seconds=deadline_s,
         suspend=True if site.kube.queue else None,
-        template=k.V1PodTemplateSpec(metadata=k.V1ObjectMeta(labels=labels, annotations=pod_annotations), spec=pod),
+        template=template(pod),
     )
     objects.append(k.V1Job(api_version="batch/v1", kind="Job", metadata=meta, spec=spec))
     if indexed:
-        objects.append(
-            k.V1Service(
-                api_version="v1",
-                kind="Service",
-                metadata=meta,
-                spec=k.V1ServiceSpec(
-                    cluster_ip="None",
-                    selector={"suanwang.io/job": name},
-                    publish_not_ready_addresses=True,
-                    ports=[k.V1ServicePort(name="rendezvous", port=MASTER_PORT, target_port=MASTER_PORT)],
-                ),
-            )
-        )
+        objects.append(_service(meta, name, MASTER_PORT, headless=True))
     return objects
+
+
+def _service(meta: k.V1ObjectMeta, name: str, port: int, headless: bool = False) -> k.V1Service:
+    """A Service for the job's pods; headless (per-pod DNS, not-ready pods published) for rendezvous."""
+    return k.V1Service(
+        api_version="v1",
+        kind="Service",
+        metadata=meta,
+        spec=k.V1ServiceSpec(
+            cluster_ip="None" if headless else None,
+            selector={"suanwang.io/job": name},
+            publish_not_ready_addresses=True if headless else None,
+            ports=[k.V1ServicePort(name="rendezvous" if headless else "serve", port=port, target_port=port)],
+        ),
+    )
 
 
 def _container(c: Container, acc: Accelerator, per_node: int, env: list, ports=None) -> k.V1Container:

@@ -5,17 +5,14 @@ warnings (partial data), per-site Prometheus without a site label; and collector
 
 from __future__ import annotations
 
-import json
-import threading
-import time
 import urllib.parse
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
 from collectors.collect import collect
 from collectors.config import DEFAULT_QUERIES, CollectorConfig, Source, load_collector_config
 from collectors.promapi import PromClient
+from tests.jsonhttp import serve_json
 from topology.errors import InputError, TemporaryError
 
 
@@ -37,37 +34,17 @@ class Replay:
         self.calls: list[str] = []
 
     def __enter__(self):
-        replay = self
+        def answer(method: str, path: str, body: bytes):
+            q = urllib.parse.parse_qs(urllib.parse.urlparse(path).query).get("query", [""])[0]
+            self.calls.append(q)
+            empty = {
+                "status": "success",
+                "data": {"resultType": "matrix" if "query_range" in path else "vector", "result": []},
+            }
+            queue = self.answers.get(q) or [(200, empty, 0)]
+            return queue.pop(0) if len(queue) > 1 else queue[0]
 
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self):  # noqa: N802
-                q = urllib.parse.parse_qs(urllib.parse.urlparse(self.path).query).get("query", [""])[0]
-                replay.calls.append(q)
-                queue = replay.answers.get(q) or [
-                    (
-                        200,
-                        {
-                            "status": "success",
-                            "data": {"resultType": "matrix" if "query_range" in self.path else "vector", "result": []},
-                        },
-                        0,
-                    )
-                ]
-                status, body, delay = queue.pop(0) if len(queue) > 1 else queue[0]
-                time.sleep(delay)
-                data = json.dumps(body).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-            def log_message(self, *args):
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-        self.url = f"http://127.0.0.1:{self.server.server_port}"
+        self.server, self.url = serve_json(answer)
         return self
 
     def __exit__(self, *exc):

@@ -10,9 +10,10 @@ from __future__ import annotations
 import json
 import re
 import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import kubernetes_validate
+
+from tests.jsonhttp import serve_json
 
 RESOURCES = {  # (group/version path, plural) -> kind
     ("apis/batch/v1", "jobs"): "Job",
@@ -108,27 +109,11 @@ class ApiServerDouble:
         return 405, status(405, "MethodNotAllowed", method)
 
     def __enter__(self) -> ApiServerDouble:
-        double = self
+        def answer(method: str, path: str, body: bytes):
+            code, reply = self.handle(method, path.split("?")[0], body)
+            return code, reply, 0.0
 
-        class Handler(BaseHTTPRequestHandler):
-            def _serve(self):
-                length = int(self.headers.get("Content-Length") or 0)
-                code, body = double.handle(self.command, self.path.split("?")[0], self.rfile.read(length))
-                data = json.dumps(body).encode()
-                self.send_response(code)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-            do_GET = do_POST = do_DELETE = _serve  # noqa: N815
-
-            def log_message(self, *args):
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-        self.url = f"http://127.0.0.1:{self.server.server_port}"
+        self.server, self.url = serve_json(answer)
         return self
 
     def __exit__(self, *exc) -> None:
