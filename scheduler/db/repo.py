@@ -1,0 +1,129 @@
+"""Operations on the database. Each takes a session and leaves committing to the caller, so an
+API call or a control-loop step is one transaction: nothing accepted is lost or duplicated."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from scheduler.db.models import ApiToken, AuditEntry, JobRow, JobTransition, PlanRow, Submission, TopologyVersion
+from scheduler.lifecycle import ALLOWED
+from topology.errors import InputError, PermanentError
+
+ROLES = ("admin", "operator", "submitter", "viewer")
+
+
+def audit(s: Session, actor: str, action: str, target: str, detail: dict[str, Any], at: datetime) -> None:
+    s.add(AuditEntry(at=at, actor=actor, action=action, target=target, detail=detail))
+
+
+def save_topology(s: Session, name: str, yaml_text: str, at: datetime) -> TopologyVersion:
+    digest = hashlib.sha256(yaml_text.encode()).hexdigest()
+    row = s.scalar(select(TopologyVersion).where(TopologyVersion.sha256 == digest))
+    if row is None:
+        row = TopologyVersion(name=name, sha256=digest, yaml_text=yaml_text, created_at=at)
+        s.add(row)
+        s.flush()
+    return row
+
+
+def add_jobs(s: Session, specs: list[dict[str, Any]], actor: str, at: datetime) -> tuple[list[str], list[str]]:
+    """Queue job specs (the job-file contract); ids already queued are reported, never duplicated."""
+    added, existing = [], []
+    for spec in specs:
+        jid = str(spec["id"])
+        if jid in added or s.get(JobRow, jid) is not None:
+            existing.append(jid)
+            continue
+        row = JobRow(
+            id=jid,
+            tenant=str(spec.get("tenant", "default")),
+            kind=str(spec["kind"]),
+            priority=int(spec.get("priority", 1)),
+            spec=spec,
+            state="pending",
+            site=None,
+            created_at=at,
+            updated_at=at,
+        )
+        row.history.append(JobTransition(at=at, source="new", target="pending", reason=f"submitted by {actor}"))
+        s.add(row)
+        added.append(jid)
+    if added:
+        audit(s, actor, "jobs.submit", ",".join(added)[:400], {"added": added, "existing": existing}, at)
+    s.flush()
+    return added, existing
+
+
+def transition(s: Session, job_id: str, target: str, reason: str, at: datetime, site: str | None = None) -> JobRow:
+    row = s.get(JobRow, job_id)
+    if row is None:
+        raise InputError(f"no job {job_id!r}; check the id with `suanwang jobs list`")
+    if target not in ALLOWED[row.state]:
+        raise PermanentError(f"job {job_id}: cannot go from {row.state} to {target} ({reason})")
+    row.history.append(JobTransition(at=at, source=row.state, target=target, reason=reason))
+    row.state, row.updated_at = target, at
+    if site is not None or target == "pending":
+        row.site = site
+    return row
+
+
+def jobs_in(s: Session, states: tuple[str, ...], tenant: str | None = None) -> list[JobRow]:
+    q = select(JobRow).where(JobRow.state.in_(states)).order_by(JobRow.created_at, JobRow.id)
+    if tenant is not None:
+        q = q.where(JobRow.tenant == tenant)
+    return list(s.scalars(q))
+
+
+def record_plan(s: Session, plan_id: str, body: dict[str, Any], at: datetime) -> PlanRow:
+    row = s.get(PlanRow, plan_id)
+    if row is None:
+        row = PlanRow(
+            id=plan_id,
+            created_at=at,
+            solver=body["solver"],
+            status=body["status"],
+            objective=body["objective"],
+            bound=body.get("bound"),
+            gap=body.get("gap"),
+            body=body,
+        )
+        s.add(row)
+    return row
+
+
+def record_submission(s: Session, job_id: str, site: str, kind: str, namespace: str, name: str, at: datetime) -> bool:
+    """``True`` if new; an object already recorded is not recorded twice."""
+    q = select(Submission).where(
+        Submission.site == site, Submission.kind == kind, Submission.namespace == namespace, Submission.name == name
+    )
+    if s.scalar(q) is not None:
+        return False
+    s.add(Submission(job_id=job_id, site=site, kind=kind, namespace=namespace, name=name, created_at=at))
+    return True
+
+
+def _hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def create_token(s: Session, role: str, tenant: str | None, actor: str, at: datetime) -> str:
+    """A new bearer token, returned once; only its SHA-256 is stored."""
+    if role not in ROLES:
+        raise InputError(f"unknown role {role!r}; use one of {', '.join(ROLES)}")
+    if role == "submitter" and not tenant:
+        raise InputError("a submitter token needs --tenant; it sees and cancels only that tenant's jobs")
+    token = "sw_" + secrets.token_urlsafe(32)
+    s.add(ApiToken(token_hash=_hash(token), role=role, tenant=tenant, created_at=at))
+    audit(s, actor, "token.create", role, {"role": role, "tenant": tenant}, at)
+    return token
+
+
+def verify_token(s: Session, token: str) -> ApiToken | None:
+    row = s.scalar(select(ApiToken).where(ApiToken.token_hash == _hash(token)))
+    return row if row is not None and row.revoked_at is None else None
