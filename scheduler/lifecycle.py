@@ -22,7 +22,7 @@ from topology.errors import InputError, PermanentError, TemporaryError
 from topology.timeutil import parse_time
 
 ALLOWED = {
-    "pending": {"placed", "cancelled"},
+    "pending": {"placed", "cancelled", "failed"},
     "placed": {"submitted", "pending", "failed", "cancelled"},
     "submitted": {"running", "succeeded", "failed", "pending", "cancelled"},
     "running": {"succeeded", "failed", "cancelled"},

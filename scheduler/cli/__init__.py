@@ -7,6 +7,7 @@ import typer
 from scheduler.cli.collect_cmd import collect, state_app
 from scheduler.cli.errors import SuanwangGroup
 from scheduler.cli.plan_cmd import demo, plan
+from scheduler.cli.serve_cmd import serve, token_app
 from scheduler.cli.submit_cmd import jobs_app, submit
 from scheduler.cli.topology_cmd import app as topology_app
 
@@ -23,6 +24,8 @@ app.command()(demo)
 app.command()(collect)
 app.command()(submit)
 app.add_typer(jobs_app, name="jobs")
+app.command()(serve)
+app.add_typer(token_app, name="token")
 app.add_typer(state_app, name="state")
 
 

@@ -93,3 +93,11 @@ class AuditEntry(Base):
     action: Mapped[str] = mapped_column(String(80))
     target: Mapped[str] = mapped_column(String(400))
     detail: Mapped[dict[str, Any]]
+
+
+class SiteFlag(Base):
+    __tablename__ = "site_flags"
+    site: Mapped[str] = mapped_column(String(200), primary_key=True)
+    drained: Mapped[bool] = mapped_column(Boolean)
+    reason: Mapped[str] = mapped_column(Text)
+    at: Mapped[datetime]

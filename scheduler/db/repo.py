@@ -11,7 +11,16 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from scheduler.db.models import ApiToken, AuditEntry, JobRow, JobTransition, PlanRow, Submission, TopologyVersion
+from scheduler.db.models import (
+    ApiToken,
+    AuditEntry,
+    JobRow,
+    JobTransition,
+    PlanRow,
+    SiteFlag,
+    Submission,
+    TopologyVersion,
+)
 from scheduler.lifecycle import ALLOWED
 from topology.errors import InputError, PermanentError
 
@@ -127,3 +136,22 @@ def create_token(s: Session, role: str, tenant: str | None, actor: str, at: date
 def verify_token(s: Session, token: str) -> ApiToken | None:
     row = s.scalar(select(ApiToken).where(ApiToken.token_hash == _hash(token)))
     return row if row is not None and row.revoked_at is None else None
+
+
+def set_drained(s: Session, site: str, drained: bool, reason: str, actor: str, at: datetime) -> SiteFlag:
+    row = s.get(SiteFlag, site)
+    if row is None:
+        row = SiteFlag(site=site, drained=drained, reason=reason, at=at)
+        s.add(row)
+    else:
+        row.drained, row.reason, row.at = drained, reason, at
+    audit(s, actor, "site.drain" if drained else "site.undrain", site, {"reason": reason}, at)
+    return row
+
+
+def drained_sites(s: Session) -> dict[str, SiteFlag]:
+    return {r.site: r for r in s.scalars(select(SiteFlag).where(SiteFlag.drained.is_(True)))}
+
+
+def latest_plan(s: Session) -> PlanRow | None:
+    return s.scalar(select(PlanRow).order_by(PlanRow.created_at.desc(), PlanRow.id.desc()).limit(1))

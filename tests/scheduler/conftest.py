@@ -1,4 +1,4 @@
-"""Databases for persistence tests: a SQLite file, and a private PostgreSQL cluster (the Debian
+"""Databases for persistence and API tests: a SQLite file, and a private PostgreSQL cluster (the Debian
 ``postgresql`` server binaries) initialised in a temporary folder and run on its own port."""
 
 from __future__ import annotations

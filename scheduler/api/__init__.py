@@ -1,0 +1,1 @@
+"""The operations API (FastAPI, under ``/v1``; OpenAPI at ``/docs``)."""

@@ -1,0 +1,70 @@
+"""The FastAPI application: routes, problem-details errors, request metrics, and the shared state
+(database sessions, topology, latest snapshot) the control loop also uses."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from datetime import datetime
+
+from fastapi import FastAPI, Request
+from prometheus_client import CollectorRegistry, Histogram
+from sqlalchemy.engine import Engine
+
+from scheduler.api import problems, routes_jobs, routes_ops
+from scheduler.db.engine import sessions
+from scheduler.statefile import without_sites
+from solvers.problem import State
+from topology.model import Topology
+from topology.timeutil import now_local
+
+
+def create_app(
+    engine: Engine,
+    topology: Topology,
+    registry: CollectorRegistry | None = None,
+    now: Callable[[], datetime] = now_local,
+    wake: Callable[[], None] = lambda: None,
+) -> FastAPI:
+    app = FastAPI(
+        title="suanwang",
+        version="0.1.0",
+        description="Scheduler and capacity planner for a province-wide network of compute centres.",
+    )
+    app.state.sessions = sessions(engine)
+    app.state.topology = topology
+    app.state.registry = registry or CollectorRegistry()
+    app.state.now = now
+    app.state.wake = wake
+    app.state.snapshot = None  # latest collected state (dict), set by the control loop
+    app.state.live_state = None  # the same as a solvers.problem.State
+
+    def current_state() -> State | None:
+        from scheduler.db import repo
+
+        with app.state.sessions() as s:
+            drained = list(repo.drained_sites(s))
+        return without_sites(app.state.live_state, topology, drained)
+
+    app.state.current_state = current_state
+    duration = Histogram(
+        "suanwang_api_request_duration_seconds",
+        "API request duration.",
+        ["method", "route", "status"],
+        registry=app.state.registry,
+    )
+
+    @app.middleware("http")
+    async def _timing(request: Request, call_next):
+        t = time.perf_counter()
+        response = await call_next(request)
+        route = request.scope.get("route")
+        duration.labels(request.method, getattr(route, "path", "unmatched"), str(response.status_code)).observe(
+            time.perf_counter() - t
+        )
+        return response
+
+    problems.install(app)
+    app.include_router(routes_jobs.router)
+    app.include_router(routes_ops.router)
+    return app

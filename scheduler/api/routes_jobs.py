@@ -1,0 +1,162 @@
+"""``/v1/jobs`` and ``/v1/plans``: submit, list, get, cancel, explain; latest plan, dry-run plan."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import yaml
+from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from pydantic import BaseModel, Field
+from sqlalchemy import func, select
+
+from scheduler.api.auth import Principal, require
+from scheduler.db import repo
+from scheduler.db.models import JobRow
+from scheduler.jobfile import jobs_to_dict, load_jobs
+from solvers import solve
+from solvers.problem import Problem
+
+router = APIRouter(prefix="/v1")
+
+
+class JobsIn(BaseModel):
+    """Jobs in the job-file contract (the same fields as a `jobs:` list in YAML)."""
+
+    jobs: list[dict[str, Any]] = Field(min_length=1, max_length=10000)
+
+
+def _parse(request: Request, specs: list[dict[str, Any]], who: Principal):
+    for spec in specs:
+        if who.role == "submitter":
+            spec.setdefault("tenant", who.tenant)
+            if spec["tenant"] != who.tenant:
+                raise HTTPException(403, f"a {who.tenant} token cannot submit jobs of tenant {spec['tenant']}")
+    text = yaml.safe_dump({"jobs": specs}, sort_keys=False, allow_unicode=True)
+    jobs, _ = load_jobs("request body", request.app.state.topology, text=text)
+    return jobs
+
+
+def _view(row: JobRow, history: bool = False) -> dict[str, Any]:
+    d = {
+        "id": row.id,
+        "tenant": row.tenant,
+        "kind": row.kind,
+        "priority": row.priority,
+        "state": row.state,
+        "site": row.site,
+        "created_at": row.created_at.isoformat(),
+        "updated_at": row.updated_at.isoformat(),
+    }
+    if history:
+        d["spec"] = row.spec
+        d["history"] = [
+            {"at": t.at.isoformat(), "from": t.source, "to": t.target, "reason": t.reason} for t in row.history
+        ]
+    return d
+
+
+@router.post("/jobs", status_code=201, summary="Submit one job or a batch")
+def submit(body: JobsIn, request: Request, who: Principal = Depends(require("submitter"))) -> dict[str, Any]:
+    jobs = _parse(request, body.jobs, who)
+    with request.app.state.sessions.begin() as s:
+        added, existing = repo.add_jobs(s, jobs_to_dict(jobs)["jobs"], who.name, request.app.state.now())
+    request.app.state.wake()
+    return {"added": added, "existing": existing}
+
+
+@router.get("/jobs", summary="List jobs with filters and pagination")
+def list_jobs(
+    request: Request,
+    state: str | None = None,
+    tenant: str | None = None,
+    kind: str | None = None,
+    limit: int = Query(50, ge=1, le=500),
+    offset: int = Query(0, ge=0),
+    who: Principal = Depends(require("viewer")),
+) -> dict[str, Any]:
+    if who.role == "submitter":
+        tenant = who.tenant
+    q = select(JobRow)
+    for col, val in ((JobRow.state, state), (JobRow.tenant, tenant), (JobRow.kind, kind)):
+        if val is not None:
+            q = q.where(col == val)
+    with request.app.state.sessions() as s:
+        total = s.scalar(select(func.count()).select_from(q.subquery()))
+        rows = s.scalars(q.order_by(JobRow.created_at, JobRow.id).limit(limit).offset(offset)).all()
+        return {"items": [_view(r) for r in rows], "total": total, "limit": limit, "offset": offset}
+
+
+def _visible(s, job_id: str, who: Principal) -> JobRow:
+    row = s.get(JobRow, job_id)
+    if row is None or not who.can_see(row.tenant):
+        raise HTTPException(404, f"no job {job_id!r}")
+    return row
+
+
+@router.get("/jobs/{job_id}", summary="A job with its spec and state history")
+def get_job(job_id: str, request: Request, who: Principal = Depends(require("viewer"))) -> dict[str, Any]:
+    with request.app.state.sessions() as s:
+        return _view(_visible(s, job_id, who), history=True)
+
+
+class CancelIn(BaseModel):
+    reason: str = Field("cancelled by request", max_length=500)
+
+
+@router.post("/jobs/{job_id}/cancel", summary="Cancel a job")
+def cancel(
+    job_id: str, request: Request, body: CancelIn | None = None, who: Principal = Depends(require("submitter"))
+) -> dict[str, Any]:
+    reason = (body or CancelIn()).reason
+    now = request.app.state.now()
+    with request.app.state.sessions.begin() as s:
+        _visible(s, job_id, who)
+        row = repo.transition(s, job_id, "cancelled", f"{reason} ({who.name})", now)
+        repo.audit(s, who.name, "jobs.cancel", job_id, {"reason": reason}, now)
+        view = _view(row)
+    request.app.state.wake()
+    return view
+
+
+def _plan(request: Request, jobs, time_limit_s: float):
+    app = request.app.state
+    return solve(Problem(app.topology, tuple(jobs), app.now(), app.current_state(), time_limit_s=time_limit_s))
+
+
+@router.get("/jobs/{job_id}/explain", summary="Why a job is not placed")
+def explain(job_id: str, request: Request, who: Principal = Depends(require("viewer"))) -> dict[str, Any]:
+    with request.app.state.sessions() as s:
+        row = _visible(s, job_id, who)
+        state, spec = row.state, row.spec
+        latest = repo.latest_plan(s)
+    if state != "pending":
+        return {"job": job_id, "state": state, "reasons": [f"the job is {state}, not waiting"]}
+    if latest is not None:
+        for u in latest.body.get("unplaced", []):
+            if u["job"] == job_id:
+                return {"job": job_id, "state": state, "plan": latest.id, "reasons": u["reasons"]}
+    plan = _plan(request, _parse(request, [spec], Principal("admin", None, "explain")), 1.0)
+    reasons = next(
+        (list(u.reasons) for u in plan.unplaced if u.job == job_id),
+        ["it fits now and will be placed in the next planning cycle"],
+    )
+    return {"job": job_id, "state": state, "plan": None, "reasons": reasons}
+
+
+@router.get("/plans/latest", summary="The latest plan")
+def latest_plan(request: Request, who: Principal = Depends(require("viewer"))) -> dict[str, Any]:
+    with request.app.state.sessions() as s:
+        row = repo.latest_plan(s)
+        if row is None:
+            raise HTTPException(404, "no plan yet; the control loop writes one each cycle")
+        return {"id": row.id, "created_at": row.created_at.isoformat(), **row.body}
+
+
+@router.post("/plans/dry-run", summary="Plan the given jobs now, without storing or submitting")
+def dry_run(
+    body: JobsIn,
+    request: Request,
+    time_limit_s: float = Query(1.0, gt=0, le=60),
+    who: Principal = Depends(require("submitter")),
+) -> dict[str, Any]:
+    return _plan(request, _parse(request, body.jobs, who), time_limit_s).to_dict()

@@ -1,0 +1,85 @@
+"""``suanwang serve`` (the API and the control loop) and ``suanwang token create``."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from pathlib import Path
+
+import typer
+
+from collectors.config import load_collector_config
+from scheduler.cli.errors import SuanwangGroup
+from scheduler.cli.output import console
+from scheduler.db import repo
+from scheduler.db.engine import make_engine, sessions, upgrade
+from topology.loader import load_topology
+from topology.timeutil import now_local
+
+token_app = typer.Typer(cls=SuanwangGroup, no_args_is_help=True, help="API tokens.")
+DbOpt = typer.Option(
+    None, "--database-url", envvar="SUANWANG_DATABASE_URL", help="Database URL (default: sqlite:///suanwang.db)."
+)
+
+
+@token_app.command("create")
+def token_create(
+    role: str = typer.Option(..., "--role", help="admin, operator, submitter or viewer."),
+    tenant: str | None = typer.Option(None, "--tenant", help="The tenant a submitter acts for."),
+    database_url: str | None = DbOpt,
+) -> None:
+    """Create a bearer token; it is printed once and only its hash is stored."""
+    engine = make_engine(database_url)
+    upgrade(engine)
+    with sessions(engine).begin() as s:
+        token = repo.create_token(s, role, tenant, "cli", now_local())
+    print(token)
+
+
+def serve(
+    host: str = typer.Option("127.0.0.1", "--host"),
+    port: int = typer.Option(8080, "--port"),
+    once: bool = typer.Option(False, "--once", help="Run one control-loop cycle and exit."),
+    period_s: float = typer.Option(60.0, "--period", min=1.0, help="Seconds between cycles."),
+    topology: Path | None = typer.Option(None, "--topology", "-t", help="Topology YAML (default: built-in)."),
+    collector: Path | None = typer.Option(None, "--collector-config", help="Collect live state each cycle."),
+    kubeconfig: Path | None = typer.Option(None, "--kubeconfig", help="Submit to the sites' clusters."),
+    manifests: Path | None = typer.Option(None, "--manifests", help="Write manifests here instead (dry run)."),
+    time_limit: float = typer.Option(5.0, "--time-limit", min=0.05),
+    database_url: str | None = DbOpt,
+) -> None:
+    """Run the operations API and the control loop (collect → plan → submit → reconcile)."""
+    from scheduler.api.app import create_app
+    from scheduler.k8s.client import SiteApi, site_clients
+    from scheduler.service import ControlLoop
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    topo = load_topology(topology)
+    engine = make_engine(database_url)
+    upgrade(engine)
+    with sessions(engine).begin() as s:
+        repo.save_topology(s, topo.name, Path(topo.source).read_text(encoding="utf-8"), now_local())
+    app = create_app(engine, topo)
+    apis = None
+    if kubeconfig is not None:
+        apis = {sid: SiteApi(c, sid) for sid, c in site_clients(topo, kubeconfig).items()}
+    cfg = load_collector_config(collector, topo) if collector else None
+    loop = ControlLoop(app, cfg, apis, manifests, time_limit)
+    if once:
+        report = loop.cycle()
+        console().print(
+            f"cycle: {report.placed} placed, {report.submitted} submitted, {report.unplaced} unplaced, "
+            f"{report.transitions} status changes, {report.seconds:.2f} s"
+            + (f"; errors: {' | '.join(report.errors)}" if report.errors else "")
+        )
+        return
+    import uvicorn
+
+    stop = threading.Event()
+    worker = threading.Thread(target=loop.run, args=(period_s, stop), daemon=True, name="control-loop")
+    worker.start()
+    try:
+        uvicorn.run(app, host=host, port=port, log_level="info")
+    finally:
+        stop.set()
+        loop.wake.set()

@@ -1,0 +1,216 @@
+"""The control loop: collect → plan (queued jobs; submitted and running ones fixed) → submit →
+reconcile. Each step commits on its own, so a failing cycle leaves the queue intact and the next
+cycle retries; planning runs outside any request, so it never blocks the API.
+
+Submission goes to the sites' API servers (a kubeconfig with one context per site) or, with a
+manifests folder, is written there as a dry run.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import threading
+import time
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import yaml
+from sqlalchemy import select
+
+from collectors.collect import collect
+from collectors.config import CollectorConfig
+from collectors.snapshot import snapshot_from_dict
+from scheduler.db import repo
+from scheduler.db.models import JobRow, Submission
+from scheduler.jobfile import load_jobs
+from scheduler.k8s.client import SiteApi, workload_phase
+from scheduler.k8s.dryrun import manifests_by_site, plan_id, write_manifests
+from scheduler.lifecycle import ALLOWED
+from scheduler.statefile import parse_state, without_sites
+from solvers import solve
+from solvers.problem import Problem
+from topology.errors import InputError, SuanwangError, TemporaryError
+from topology.yamldoc import read_document
+
+log = logging.getLogger("suanwang.loop")
+
+
+@dataclass
+class CycleReport:
+    at: datetime
+    placed: int = 0
+    submitted: int = 0
+    unplaced: int = 0
+    transitions: int = 0
+    errors: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+
+
+class ControlLoop:
+    def __init__(
+        self,
+        app,
+        collector: CollectorConfig | None = None,
+        apis: dict[str, SiteApi] | None = None,
+        manifests_dir: Path | None = None,
+        time_limit_s: float = 5.0,
+    ) -> None:
+        self.app, self.collector, self.apis, self.manifests_dir = app, collector, apis, manifests_dir
+        self.time_limit_s = time_limit_s
+        self.wake = threading.Event()
+        app.state.wake = self.wake.set
+
+    # -- steps ------------------------------------------------------------------------------------
+    def _collect(self, now: datetime) -> None:
+        if self.collector is None:
+            return
+        st = self.app.state
+        before = snapshot_from_dict(st.snapshot) if st.snapshot else None
+        snap = collect(st.topology, self.collector, before, now).to_dict()
+        doc = read_document("collected state", json.dumps(snap))
+        st.snapshot, st.live_state = snap, parse_state(doc, doc.data, st.topology)
+
+    def _plan(self, now: datetime, report: CycleReport):
+        st = self.app.state
+        with st.sessions() as s:
+            queued = repo.jobs_in(s, ("pending", "placed", "submitted", "running"))
+            drained = list(repo.drained_sites(s))
+            specs = [r.spec for r in queued]
+        if not specs:
+            return None, None
+        jobs = self._load(specs, now, report)
+        if not jobs:
+            return None, None
+        problem = Problem(
+            st.topology,
+            tuple(jobs),
+            now,
+            without_sites(st.live_state, st.topology, drained),
+            time_limit_s=self.time_limit_s,
+        )
+        plan = solve(problem, "cpsat")
+        pid = plan_id(problem, plan)
+        with st.sessions.begin() as s:
+            repo.record_plan(s, pid, plan.to_dict(), now)
+            for p in plan.placements:
+                row = s.get(JobRow, p.job)
+                if p.fixed or row is None or row.state != "pending":
+                    continue
+                repo.transition(s, p.job, "placed", f"{pid}: {p.site}/{p.accelerator}, {p.nodes} nodes", now, p.site)
+                row.spec = {**row.spec, "running": {"site": p.site, "accelerator": p.accelerator}}
+                report.placed += 1
+        report.unplaced = len(plan.unplaced)
+        return problem, plan
+
+    def _load(self, specs: list[dict], now: datetime, report: CycleReport) -> list:
+        """Queued specs as jobs; one that no longer validates (the topology changed) fails alone."""
+        topo = self.app.state.topology
+        try:
+            return load_jobs("queued jobs", topo, text=yaml.safe_dump({"jobs": specs}))[0]
+        except InputError:
+            pass
+        jobs = []
+        for spec in specs:
+            try:
+                jobs.extend(load_jobs("queued job", topo, text=yaml.safe_dump({"jobs": [spec]}))[0])
+            except InputError as e:
+                with self.app.state.sessions.begin() as s:
+                    row = s.get(JobRow, spec["id"])
+                    if row is not None and "failed" in ALLOWED[row.state]:
+                        reason = "; ".join(f"{f.path}: {f.message}" for f in e.faults) or e.summary
+                        repo.transition(s, spec["id"], "failed", f"no longer valid for {topo.name}: {reason}", now)
+                        report.transitions += 1
+        return jobs
+
+    def _submit(self, problem: Problem, plan, now: datetime, report: CycleReport) -> None:
+        st = self.app.state
+        with st.sessions() as s:
+            placed = {r.id for r in repo.jobs_in(s, ("placed",))}
+        fresh = tuple(dataclasses.replace(p, fixed=False) for p in plan.placements if p.job in placed)
+        if not fresh:
+            return
+        sub = dataclasses.replace(plan, placements=fresh, unplaced=())
+        unfixed = dataclasses.replace(problem, jobs=tuple(j for j in problem.jobs if j.id in placed), state=None)
+        if self.manifests_dir is not None:
+            write_manifests(unfixed, sub, self.manifests_dir)
+            with st.sessions.begin() as s:
+                for p in fresh:
+                    repo.transition(s, p.job, "submitted", f"written to {self.manifests_dir / p.site} (dry run)", now)
+                    report.submitted += 1
+            return
+        if not self.apis:
+            return
+        for site, docs in manifests_by_site(unfixed, sub).items():
+            for d in docs:
+                jid = d["metadata"]["annotations"]["suanwang.io/job-id"]
+                try:
+                    outcome = self.apis[site].create(d, jid)
+                except TemporaryError as e:
+                    report.errors.append(str(e))
+                    continue
+                with st.sessions.begin() as s:
+                    repo.record_submission(
+                        s, jid, site, d["kind"], d["metadata"]["namespace"], d["metadata"]["name"], now
+                    )
+                    row = s.get(JobRow, jid)
+                    if row.state == "placed":
+                        repo.transition(s, jid, "submitted", f"{site}: {outcome.action} {outcome.kind}", now)
+                        report.submitted += 1
+
+    def _reconcile(self, now: datetime, report: CycleReport) -> None:
+        if not self.apis:
+            return
+        st = self.app.state
+        with st.sessions() as s:
+            rows = [(r.id, r.site, r.state) for r in repo.jobs_in(s, ("submitted", "running"))]
+            subs = {sub.job_id: sub for sub in s.scalars(select(Submission)) if sub.kind in ("Job", "Deployment")}
+        for jid, site, state in rows:
+            sub = subs.get(jid)
+            if sub is None or site not in self.apis:
+                continue
+            try:
+                phase, reason = workload_phase(sub.kind, self.apis[site].read(sub.kind, sub.namespace, sub.name))
+            except TemporaryError as e:
+                report.errors.append(str(e))
+                continue
+            if phase not in (state, "missing") and phase in ALLOWED[state]:
+                with st.sessions.begin() as s:
+                    repo.transition(s, jid, phase, reason, now)
+                    report.transitions += 1
+
+    # -- cycle ------------------------------------------------------------------------------------
+    def cycle(self, now: datetime | None = None) -> CycleReport:
+        now = now or self.app.state.now()
+        report = CycleReport(now)
+        t = time.perf_counter()
+        for name, step in (("collect", lambda: self._collect(now)),):
+            self._guard(name, step, report)
+        planned: list[Any] = [None, None]
+
+        def plan_step():
+            planned[0], planned[1] = self._plan(now, report)
+
+        self._guard("plan", plan_step, report)
+        if planned[1] is not None:
+            self._guard("submit", lambda: self._submit(planned[0], planned[1], now, report), report)
+        self._guard("reconcile", lambda: self._reconcile(now, report), report)
+        report.seconds = time.perf_counter() - t
+        return report
+
+    def _guard(self, name: str, step, report: CycleReport) -> None:
+        try:
+            step()
+        except SuanwangError as e:
+            report.errors.append(f"{name}: {e}")
+            log.warning("cycle step %s failed: %s", name, e)
+
+    def run(self, period_s: float, stop: threading.Event) -> None:
+        while not stop.is_set():
+            report = self.cycle()
+            log.info("cycle: %s", report)
+            self.wake.wait(timeout=period_s)
+            self.wake.clear()

@@ -1,0 +1,141 @@
+"""The control loop on SQLite and PostgreSQL, submitting through the official Kubernetes client to
+the API server test double (not a cluster): a cycle places and submits queued jobs and reads their
+status back; a restart after a failed cycle loses no job and creates nothing twice; dry-run mode
+writes manifests. Also ``suanwang token create`` and ``suanwang serve --once``."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+import pytest
+from sqlalchemy import select
+from typer.testing import CliRunner
+
+from scheduler.api.app import create_app
+from scheduler.cli import app as cli
+from scheduler.db import repo
+from scheduler.db.engine import sessions
+from scheduler.db.models import ApiToken, JobRow
+from scheduler.k8s.client import SiteApi, site_clients
+from scheduler.service import ControlLoop
+from tests.scheduler.k8s.apiserver_double import ApiServerDouble
+from tests.scheduler.k8s.test_lifecycle import kubeconfig
+
+NOW = datetime(2026, 11, 25, 9, 0)
+
+
+def spec(jid, model="H800", count=8):
+    return {
+        "id": jid,
+        "kind": "training",
+        "tenant": "t",
+        "priority": 2,
+        "duration_h": 2,
+        "accelerators": {"count": count, "per_node": 8, "models": [model]},
+    }
+
+
+@pytest.fixture()
+def cluster(tmp_path, mini):
+    with ApiServerDouble() as api:
+        clients = site_clients(mini, kubeconfig(tmp_path, mini, api.url))
+        yield api, {sid: SiteApi(c, sid, retries=1, backoff_s=0.01, timeout_s=2) for sid, c in clients.items()}
+
+
+def states(engine) -> dict[str, str]:
+    with sessions(engine)() as s:
+        return {r.id: r.state for r in s.scalars(select(JobRow))}
+
+
+def queue(engine, *jobs):
+    with sessions(engine).begin() as s:
+        repo.add_jobs(s, list(jobs), "test", NOW)
+
+
+def test_cycle_places_submits_and_reads_back(engine, mini, cluster):
+    api, apis = cluster
+    queue(engine, spec("a"), spec("b", "Ascend910B", 16), spec("too-big", "H800", 32), spec("never", "H800", 64))
+    loop = ControlLoop(create_app(engine, mini, now=lambda: NOW), apis=apis, time_limit_s=1)
+    report = loop.cycle(NOW)
+    assert (report.placed, report.submitted, report.unplaced) == (2, 2, 1) and not report.errors
+    # the 32-card job is worth more placed compute than the 8-card one, which waits
+    assert states(engine) == {"a": "pending", "b": "submitted", "too-big": "submitted", "never": "failed"}
+    assert api.names("jobs") == {"too-big", "b"} and api.names("services") == {"too-big", "b"}
+    with sessions(engine)() as s:
+        assert repo.latest_plan(s).body["unplaced"][0]["job"] == "a"
+    api.set_job_status("suanwang", "too-big", active=4)
+    api.set_job_status("suanwang", "b", conditions=[{"type": "Complete", "status": "True"}])
+    loop.cycle(NOW + timedelta(minutes=1))
+    assert states(engine) == {"a": "pending", "b": "succeeded", "too-big": "running", "never": "failed"}
+    with sessions(engine)() as s:
+        assert "no pool has 8 nodes" in s.get(JobRow, "never").history[-1].reason
+
+
+def test_restart_loses_nothing_and_submits_once(engine, mini, cluster):
+    api, apis = cluster
+    queue(engine, spec("r1"), spec("r2"))
+    api.down = True
+    first = ControlLoop(create_app(engine, mini, now=lambda: NOW), apis=apis, time_limit_s=1).cycle(NOW)
+    assert first.errors and states(engine) == {"r1": "placed", "r2": "placed"}
+    api.down = False
+    # as if the service died after creating r1's Job but before recording it
+    api.objects[("jobs", "suanwang", "r1")] = {
+        "kind": "Job",
+        "metadata": {"name": "r1", "namespace": "suanwang", "annotations": {"suanwang.io/job-id": "r1"}},
+    }
+    restarted = ControlLoop(create_app(engine, mini, now=lambda: NOW), apis=apis, time_limit_s=1)
+    second = restarted.cycle(NOW + timedelta(minutes=1))
+    assert second.submitted == 2 and states(engine) == {"r1": "submitted", "r2": "submitted"}
+    posts = [c for c in api.calls if c[0] == "POST"]
+    restarted.cycle(NOW + timedelta(minutes=2))
+    assert [c for c in api.calls if c[0] == "POST"] == posts and len(api.objects) == 2
+    with sessions(engine)() as s:
+        history = [t.target for t in s.get(JobRow, "r1").history]
+    assert history == ["pending", "placed", "submitted"]
+
+
+def test_dry_run_mode_writes_manifests(engine, mini, tmp_path):
+    queue(engine, spec("d1"))
+    loop = ControlLoop(create_app(engine, mini, now=lambda: NOW), manifests_dir=tmp_path / "m", time_limit_s=1)
+    assert loop.cycle(NOW).submitted == 1
+    assert (tmp_path / "m" / "nj-hub" / "d1.yaml").exists() and states(engine) == {"d1": "submitted"}
+
+
+def test_drained_site_is_not_planned(engine, mini, cluster):
+    _, apis = cluster
+    with sessions(engine).begin() as s:
+        repo.set_drained(s, "nj-hub", True, "maintenance", "op", NOW)
+    queue(engine, spec("h"))
+    report = ControlLoop(create_app(engine, mini, now=lambda: NOW), apis=apis, time_limit_s=1).cycle(NOW)
+    assert report.placed == 0 and states(engine) == {"h": "pending"}
+
+
+def test_token_create_and_serve_once(tmp_path, mini_file):
+    url = f"sqlite:///{tmp_path / 'svc.db'}"
+    r = CliRunner().invoke(cli, ["token", "create", "--role", "submitter", "--tenant", "t", "--database-url", url])
+    assert r.exit_code == 0 and r.output.strip().startswith("sw_")
+    from scheduler.db.engine import make_engine
+
+    engine = make_engine(url)
+    with sessions(engine)() as s:
+        assert s.scalar(select(ApiToken)).token_hash != r.output.strip()
+    queue(engine, spec("s1"))
+    out = CliRunner().invoke(
+        cli,
+        [
+            "serve",
+            "--once",
+            "--topology",
+            str(mini_file),
+            "--manifests",
+            str(tmp_path / "m"),
+            "--database-url",
+            url,
+            "--time-limit",
+            "1",
+        ],
+    )
+    assert out.exit_code == 0, out.output
+    assert "1 placed, 1 submitted" in out.output and states(engine) == {"s1": "submitted"}
+    bad = CliRunner().invoke(cli, ["token", "create", "--role", "root", "--database-url", url])
+    assert bad.exit_code == 3
