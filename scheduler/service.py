@@ -13,6 +13,7 @@ import json
 import logging
 import threading
 import time
+from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -48,6 +49,12 @@ class CycleReport:
     transitions: int = 0
     errors: list[str] = field(default_factory=list)
     seconds: float = 0.0
+
+
+def _move(app, s, job_id: str, target: str, reason: str, at: datetime, site: str | None = None):
+    row = repo.transition(s, job_id, target, reason, at, site)
+    app.state.metrics.transitions.labels(target).inc()
+    return row
 
 
 class ControlLoop:
@@ -100,7 +107,7 @@ class ControlLoop:
                 row = s.get(JobRow, p.job)
                 if p.fixed or row is None or row.state != "pending":
                     continue
-                repo.transition(s, p.job, "placed", f"{pid}: {p.site}/{p.accelerator}, {p.nodes} nodes", now, p.site)
+                _move(self.app, s, p.job, "placed", f"{pid}: {p.site}/{p.accelerator}, {p.nodes} nodes", now, p.site)
                 row.spec = {**row.spec, "running": {"site": p.site, "accelerator": p.accelerator}}
                 report.placed += 1
         report.unplaced = len(plan.unplaced)
@@ -122,7 +129,7 @@ class ControlLoop:
                     row = s.get(JobRow, spec["id"])
                     if row is not None and "failed" in ALLOWED[row.state]:
                         reason = "; ".join(f"{f.path}: {f.message}" for f in e.faults) or e.summary
-                        repo.transition(s, spec["id"], "failed", f"no longer valid for {topo.name}: {reason}", now)
+                        _move(self.app, s, spec["id"], "failed", f"no longer valid for {topo.name}: {reason}", now)
                         report.transitions += 1
         return jobs
 
@@ -139,7 +146,7 @@ class ControlLoop:
             write_manifests(unfixed, sub, self.manifests_dir)
             with st.sessions.begin() as s:
                 for p in fresh:
-                    repo.transition(s, p.job, "submitted", f"written to {self.manifests_dir / p.site} (dry run)", now)
+                    _move(self.app, s, p.job, "submitted", f"written to {self.manifests_dir / p.site} (dry run)", now)
                     report.submitted += 1
             return
         if not self.apis:
@@ -158,7 +165,7 @@ class ControlLoop:
                     )
                     row = s.get(JobRow, jid)
                     if row.state == "placed":
-                        repo.transition(s, jid, "submitted", f"{site}: {outcome.action} {outcome.kind}", now)
+                        _move(self.app, s, jid, "submitted", f"{site}: {outcome.action} {outcome.kind}", now)
                         report.submitted += 1
 
     def _reconcile(self, now: datetime, report: CycleReport) -> None:
@@ -179,7 +186,7 @@ class ControlLoop:
                 continue
             if phase not in (state, "missing") and phase in ALLOWED[state]:
                 with st.sessions.begin() as s:
-                    repo.transition(s, jid, phase, reason, now)
+                    _move(self.app, s, jid, phase, reason, now)
                     report.transitions += 1
 
     # -- cycle ------------------------------------------------------------------------------------
@@ -198,14 +205,32 @@ class ControlLoop:
         if planned[1] is not None:
             self._guard("submit", lambda: self._submit(planned[0], planned[1], now, report), report)
         self._guard("reconcile", lambda: self._reconcile(now, report), report)
+        self._guard("metrics", lambda: self._metrics(planned[1], now), report)
         report.seconds = time.perf_counter() - t
+        self.app.state.metrics.cycle.observe(report.seconds)
         return report
+
+    def _metrics(self, plan, now: datetime) -> None:
+        st = self.app.state
+        with st.sessions() as s:
+            rows = list(s.scalars(select(JobRow)))
+            drained = set(repo.drained_sites(s))
+        allocated: Counter = Counter()
+        for r in rows:
+            run = (r.spec or {}).get("running")
+            if r.state in ("placed", "submitted", "running") and run:
+                allocated[(run["site"], run["accelerator"])] += int(r.spec["accelerators"]["count"])
+        st.metrics.refresh_sites(st.topology, st.live_state, allocated, drained, st.snapshot, now)
+        st.metrics.refresh_queue(rows)
+        if plan is not None:
+            st.metrics.observe_plan(plan)
 
     def _guard(self, name: str, step, report: CycleReport) -> None:
         try:
             step()
         except SuanwangError as e:
             report.errors.append(f"{name}: {e}")
+            self.app.state.metrics.cycle_failures.labels(name).inc()
             log.warning("cycle step %s failed: %s", name, e)
 
     def run(self, period_s: float, stop: threading.Event) -> None:

@@ -13,6 +13,7 @@ from sqlalchemy.engine import Engine
 
 from scheduler.api import problems, routes_jobs, routes_ops
 from scheduler.db.engine import sessions
+from scheduler.metrics import ServiceMetrics
 from scheduler.statefile import without_sites
 from solvers.problem import State
 from topology.model import Topology
@@ -34,6 +35,7 @@ def create_app(
     app.state.sessions = sessions(engine)
     app.state.topology = topology
     app.state.registry = registry or CollectorRegistry()
+    app.state.metrics = ServiceMetrics(app.state.registry)
     app.state.now = now
     app.state.wake = wake
     app.state.snapshot = None  # latest collected state (dict), set by the control loop

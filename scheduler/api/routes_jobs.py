@@ -114,6 +114,7 @@ def cancel(
         row = repo.transition(s, job_id, "cancelled", f"{reason} ({who.name})", now)
         repo.audit(s, who.name, "jobs.cancel", job_id, {"reason": reason}, now)
         view = _view(row)
+    request.app.state.metrics.transitions.labels("cancelled").inc()
     request.app.state.wake()
     return view
 

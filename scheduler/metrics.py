@@ -1,0 +1,113 @@
+"""The service's Prometheus metrics, registered on an injected ``CollectorRegistry``.
+
+Names follow Prometheus conventions: base units (``_watts``, ``_seconds``), ``_ratio`` for 0–1,
+``_total`` for counters. Refreshed at the end of every control-loop cycle; transitions are counted
+where they happen.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+
+from prometheus_client import CollectorRegistry, Gauge, Histogram
+from prometheus_client import Counter as PromCounter
+
+from solvers.problem import Plan, State
+from topology.model import Topology
+
+
+class ServiceMetrics:
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self.cards = Gauge(
+            "suanwang_site_cards",
+            "Accelerator cards by site, model and state (total, allocated, free).",
+            ["site", "model", "state"],
+            registry=registry,
+        )
+        self.utilisation = Gauge(
+            "suanwang_site_utilisation_ratio",
+            "Mean accelerator utilisation, 0–1.",
+            ["site", "model"],
+            registry=registry,
+        )
+        self.power = Gauge(
+            "suanwang_site_power_watts", "Power drawn by the site's cards at PUE.", ["site"], registry=registry
+        )
+        self.power_cap = Gauge("suanwang_site_power_cap_watts", "The site's power cap.", ["site"], registry=registry)
+        self.carbon = Gauge(
+            "suanwang_site_carbon_intensity_kg_per_kwh",
+            "Grid carbon intensity at the site net of its green share.",
+            ["site"],
+            registry=registry,
+        )
+        self.stale = Gauge(
+            "suanwang_site_stale", "1 when the site's state is stale, else 0.", ["site"], registry=registry
+        )
+        self.drained = Gauge("suanwang_site_drained", "1 when operators drained the site.", ["site"], registry=registry)
+        self.queue = Gauge(
+            "suanwang_queue_jobs",
+            "Jobs waiting to be placed, by tenant and priority.",
+            ["tenant", "priority"],
+            registry=registry,
+        )
+        self.jobs = Gauge("suanwang_jobs", "Jobs by state.", ["state"], registry=registry)
+        self.transitions = PromCounter(
+            "suanwang_job_transitions_total", "Job state transitions.", ["to"], registry=registry
+        )
+        self.cycle = Histogram(
+            "suanwang_cycle_duration_seconds",
+            "Control-loop cycle duration.",
+            registry=registry,
+            buckets=(0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120),
+        )
+        self.cycle_failures = PromCounter(
+            "suanwang_cycle_step_failures_total", "Failed control-loop steps.", ["step"], registry=registry
+        )
+        self.solve = Gauge("suanwang_solve_seconds", "Solver time of the latest plan.", registry=registry)
+        self.objective = Gauge(
+            "suanwang_plan_objective", "Placed priority-weighted PFLOPS of the latest plan.", registry=registry
+        )
+        self.gap = Gauge("suanwang_plan_gap_ratio", "Gap of the latest plan to the LP bound, 0–1.", registry=registry)
+        self.unplaced = Gauge("suanwang_plan_unplaced_jobs", "Jobs the latest plan could not place.", registry=registry)
+
+    def refresh_sites(
+        self, topology: Topology, state: State | None, allocated: Counter, drained: set[str], snapshot: dict | None, now
+    ) -> None:
+        sites_json = (snapshot or {}).get("sites", {})
+        for site in topology.sites:
+            zone = topology.grid_zones[site.grid_zone]
+            self.carbon.labels(site.id).set(zone.carbon_at(now) * (1.0 - site.green_share))
+            self.power_cap.labels(site.id).set(site.power_cap_kw * 1000.0)
+            self.drained.labels(site.id).set(1 if site.id in drained else 0)
+            sj = sites_json.get(site.id, {})
+            self.stale.labels(site.id).set(1 if sj.get("stale") else 0)
+            self.power.labels(site.id).set(
+                1000.0 * float(sj.get("power_draw_kw") or (state.power_draw_kw.get(site.id, 0.0) if state else 0.0))
+            )
+            for model in dict.fromkeys(p.accelerator for p in site.pools):
+                total = sum(p.cards for p in site.pools if p.accelerator == model)
+                ps = state.pools.get((site.id, model)) if state else None
+                free = sum(f for _, f in ps.free_per_node) if ps else max(0, total - allocated[(site.id, model)])
+                self.cards.labels(site.id, model, "total").set(total)
+                self.cards.labels(site.id, model, "free").set(free)
+                self.cards.labels(site.id, model, "allocated").set(max(0, total - free))
+                util = ((sj.get("pools") or {}).get(model) or {}).get("utilisation")
+                self.utilisation.labels(site.id, model).set(
+                    util if util is not None else (total - free) / total if total else 0.0
+                )
+
+    def refresh_queue(self, rows) -> None:
+        self.queue.clear()
+        self.jobs.clear()
+        by_state = Counter(r.state for r in rows)
+        for state, n in by_state.items():
+            self.jobs.labels(state).set(n)
+        waiting = Counter((r.tenant, str(r.priority)) for r in rows if r.state == "pending")
+        for (tenant, prio), n in waiting.items():
+            self.queue.labels(tenant, prio).set(n)
+
+    def observe_plan(self, plan: Plan) -> None:
+        self.solve.set(plan.solve_seconds)
+        self.objective.set(plan.objective)
+        self.gap.set(plan.gap or 0.0)
+        self.unplaced.set(len(plan.unplaced))
