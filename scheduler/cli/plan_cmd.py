@@ -11,6 +11,8 @@ from pathlib import Path
 import typer
 
 from scheduler.cli.output import Format, console, print_json, table
+from scheduler.cli.remote import ServerOpt, TokenOpt
+from scheduler.cli.server_cmd import remote_plan
 from scheduler.jobfile import load_jobs
 from scheduler.statefile import load_state
 from solvers import SOLVERS, solve
@@ -132,8 +134,14 @@ def plan(
     now: str | None = typer.Option(None, "--now", help="Plan time (ISO 8601; default: the file's plan_time or now)."),
     carbon_price: float | None = typer.Option(None, "--carbon-price", min=0.0, help="Carbon price in ¥ per tonne."),
     limit: int = typer.Option(50, "--limit", min=1, help="Rows shown per table."),
+    server: str | None = ServerOpt,
+    token: str | None = TokenOpt,
 ) -> None:
-    """Place jobs on the network; print placements, the unplaced with reasons, and the gap."""
+    """Place jobs on the network; print placements, the unplaced with reasons, and the gap.
+    With --server, the server plans them (dry run) against its live state."""
+    if server:
+        remote_plan(server, token, jobs, time_limit, fmt)
+        return
     if solver not in SOLVERS:
         raise InputError(f"unknown solver {solver!r}; use one of {', '.join(SOLVERS)}")
     problem = _problem(jobs, topology, state, now, time_limit, carbon_price)

@@ -10,6 +10,8 @@ import typer
 from scheduler.cli.errors import SuanwangGroup
 from scheduler.cli.output import Format, console, print_json, table
 from scheduler.cli.plan_cmd import TimeLimitOpt, TopologyOpt, _problem
+from scheduler.cli.remote import ServerOpt, TokenOpt, call
+from scheduler.cli.server_cmd import jobs_explain, jobs_get, jobs_list, remote_submit
 from scheduler.k8s.client import SiteApi, site_clients
 from scheduler.k8s.dryrun import plan_id, write_manifests
 from scheduler.lifecycle import JobStore, Lifecycle
@@ -35,7 +37,8 @@ def _lifecycle(topology, kubeconfig: Path | None, store: Path) -> Lifecycle:
 
 
 def submit(
-    jobs: Path = typer.Option(..., "--jobs", "-j", help="Job YAML file."),
+    file: Path | None = typer.Argument(None, help="Job YAML file (or --jobs)."),
+    jobs: Path | None = typer.Option(None, "--jobs", "-j", help="Job YAML file."),
     dry_run: bool = typer.Option(False, "--dry-run", help="Write the manifests instead of creating them."),
     output: Path = typer.Option(Path("manifests"), "--output", "-o", help="Folder for --dry-run, one per site."),
     topology: Path | None = TopologyOpt,
@@ -44,8 +47,17 @@ def submit(
     time_limit: float = TimeLimitOpt,
     kubeconfig: Path | None = KubeconfigOpt,
     store: Path = StoreOpt,
+    server: str | None = ServerOpt,
+    token: str | None = TokenOpt,
 ) -> None:
-    """Plan the jobs and create their workloads in the chosen sites (or write them: --dry-run)."""
+    """Queue the jobs on a server (--server), or plan them here and create their workloads in the
+    chosen sites (or write them: --dry-run)."""
+    jobs = file or jobs
+    if jobs is None:
+        raise InputError("give the job file: `suanwang submit FILE` or --jobs FILE")
+    if server:
+        remote_submit(server, token, jobs)
+        return
     if solver not in SOLVERS:
         raise InputError(f"unknown solver {solver!r}; use one of {', '.join(SOLVERS)}")
     problem = _problem(jobs, topology, state, None, time_limit, None)
@@ -118,7 +130,18 @@ def cancel(
     topology: Path | None = TopologyOpt,
     kubeconfig: Path | None = KubeconfigOpt,
     store: Path = StoreOpt,
+    server: str | None = ServerOpt,
+    token: str | None = TokenOpt,
 ) -> None:
-    """Cancel a job: delete its workloads (foreground propagation) and record why."""
+    """Cancel a job: on a server, or here (delete its workloads, foreground propagation) and record why."""
+    if server:
+        out = call(server, token, "POST", f"/v1/jobs/{job_id}/cancel", {"reason": "cancelled from the CLI"})
+        console().print(f"{job_id}: {out['state']}")
+        return
     life = _lifecycle(load_topology(topology), kubeconfig, store)
     console().print(f"{job_id}: {life.cancel(job_id, now_local())}")
+
+
+jobs_app.command("list")(jobs_list)
+jobs_app.command("get")(jobs_get)
+jobs_app.command("explain")(jobs_explain)

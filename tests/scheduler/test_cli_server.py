@@ -1,0 +1,88 @@
+"""The CLI against a real running server (uvicorn on a loopback port, SQLite): submit a job file,
+list, get, explain, cancel, plan dry-run, sites list/drain/undrain; tokens and their roles."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+import uvicorn
+from typer.testing import CliRunner
+
+from scheduler.api.app import create_app
+from scheduler.cli import app as cli
+from scheduler.db import repo
+from scheduler.db.engine import make_engine, sessions, upgrade
+from tests.collectors.conftest import free_port
+from tests.scheduler.test_service import NOW
+
+JOBS = """jobs:
+  - {id: srv-1, kind: training, tenant: lab, priority: 2, duration_h: 2,
+     accelerators: {count: 8, per_node: 8, models: [H800]}}
+  - {id: srv-far, kind: inference, tenant: lab, priority: 1, origin: Lianyungang, latency_slo_ms: 3.3,
+     accelerators: {count: 8, per_node: 8, models: [H20]}}
+"""
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory, jiangsu):
+    folder = tmp_path_factory.mktemp("srv")
+    engine = make_engine(f"sqlite:///{folder / 'srv.db'}")
+    upgrade(engine)
+    tokens = {}
+    with sessions(engine).begin() as s:
+        tokens["submitter"] = repo.create_token(s, "submitter", "lab", "test", NOW)
+        tokens["viewer"] = repo.create_token(s, "viewer", None, "test", NOW)
+        tokens["operator"] = repo.create_token(s, "operator", None, "test", NOW)
+    port = free_port()
+    srv = uvicorn.Server(
+        uvicorn.Config(create_app(engine, jiangsu, now=lambda: NOW), host="127.0.0.1", port=port, log_level="warning")
+    )
+    thread = threading.Thread(target=srv.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not srv.started and time.monotonic() < deadline:
+        time.sleep(0.05)
+    yield f"http://127.0.0.1:{port}", tokens, folder
+    srv.should_exit = True
+    thread.join(10)
+
+
+def run(server, who, *args):
+    url, tokens, _ = server
+    return CliRunner().invoke(cli, [*args], env={"SUANWANG_SERVER": url, "SUANWANG_TOKEN": tokens.get(who, "")})
+
+
+def test_submit_list_get_explain_cancel(server):
+    jobs = server[2] / "jobs.yaml"
+    jobs.write_text(JOBS)
+    r = run(server, "submitter", "submit", str(jobs))
+    assert r.exit_code == 0 and "queued 2 job(s)" in r.output
+    assert "already queued: srv-1, srv-far" in run(server, "submitter", "submit", str(jobs)).output
+    listed = run(server, "viewer", "jobs", "list", "--state", "pending")
+    assert listed.exit_code == 0 and "srv-1" in listed.output and "of 2" in listed.output
+    got = run(server, "submitter", "jobs", "get", "srv-1")
+    assert "pending" in got.output and "submitted by" in got.output
+    why = run(server, "submitter", "jobs", "explain", "srv-far")
+    assert why.exit_code == 0 and ("Lianyungang" in why.output or "next planning cycle" in why.output)
+    assert run(server, "viewer", "jobs", "cancel", "srv-1").exit_code == 3  # a viewer may not cancel
+    c = run(server, "submitter", "jobs", "cancel", "srv-1")
+    assert c.exit_code == 0 and "cancelled" in c.output, c.output
+    plan = run(server, "submitter", "plan", "--jobs", str(jobs), "--time-limit", "1")
+    assert plan.exit_code == 0 and "dry-run plan" in plan.output
+
+
+def test_sites_and_errors(server):
+    assert "nj-hub" in run(server, "viewer", "sites", "list").output
+    assert run(server, "viewer", "sites", "drain", "nj-hub").exit_code == 3
+    assert run(server, "operator", "sites", "drain", "nj-hub", "--reason", "works").exit_code == 0
+    assert "yes: works" in run(server, "viewer", "sites", "list").output
+    assert run(server, "operator", "sites", "undrain", "nj-hub").exit_code == 0
+    bad = server[2] / "bad.yaml"
+    bad.write_text(JOBS.replace("count: 8, per_node: 8, models: [H800]", "count: 12, per_node: 8, models: [H800]"))
+    r = run(server, "submitter", "submit", str(bad))
+    assert r.exit_code == 3 and "jobs[0].accelerators.per_node" in r.output
+    assert run(server, "nobody", "jobs", "list").exit_code == 3
+    down = CliRunner().invoke(cli, ["jobs", "list", "--server", f"http://127.0.0.1:{free_port()}"])
+    assert down.exit_code == 75
