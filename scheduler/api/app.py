@@ -46,7 +46,7 @@ def create_app(
 
         with app.state.sessions() as s:
             drained = list(repo.drained_sites(s))
-        return without_sites(app.state.live_state, topology, drained)
+        return without_sites(app.state.live_state, app.state.topology, drained)
 
     app.state.current_state = current_state
     duration = Histogram(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import yaml
 from fastapi import APIRouter, Depends, HTTPException, Request, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel, Field
@@ -11,6 +12,8 @@ from sqlalchemy import text
 
 from scheduler.api.auth import Principal, require
 from scheduler.db import repo
+from topology.loader import load_topology
+from topology.serialize import topology_to_dict
 from topology.totals import site_totals
 
 router = APIRouter()
@@ -51,6 +54,56 @@ def get_site(site_id: str, request: Request, who: Principal = Depends(require("v
     site = _site(request, site_id)
     with request.app.state.sessions() as s:
         return _site_view(request, site, repo.drained_sites(s))
+
+
+class SiteIn(BaseModel):
+    """A site in the topology contract (id, city, tier, pue, power_cap_kw, grid_zone, green_share,
+    pools, kube, metro, lat, lon)."""
+
+    site: dict[str, Any]
+
+
+def _replace_site(request: Request, who: Principal, site_spec: dict[str, Any], replace_id: str | None):
+    """Validate the topology with the site added or replaced, store it as a new version, use it."""
+    st = request.app.state
+    doc = topology_to_dict(st.topology)
+    if replace_id is None:
+        if any(s["id"] == site_spec.get("id") for s in doc["sites"]):
+            raise HTTPException(409, f"site {site_spec.get('id')!r} exists; update it with PUT /v1/sites/{{id}}")
+        doc["sites"].append(site_spec)
+    else:
+        site_spec = {**site_spec, "id": replace_id}
+        doc["sites"] = [site_spec if s["id"] == replace_id else s for s in doc["sites"]]
+    text = yaml.safe_dump(doc, sort_keys=False, allow_unicode=True)
+    topo = load_topology(f"topology after {'update of ' + replace_id if replace_id else 'adding a site'}", text=text)
+    now = st.now()
+    with st.sessions.begin() as s:
+        version = repo.save_topology(s, topo.name, text, now)
+        repo.audit(
+            s,
+            who.name,
+            "site.update" if replace_id else "site.add",
+            site_spec["id"],
+            {"topology_version": version.id},
+            now,
+        )
+    st.topology = topo
+    st.wake()
+    with st.sessions() as s:
+        return _site_view(request, topo.site(site_spec["id"]), repo.drained_sites(s))
+
+
+@router.post("/v1/sites", status_code=201, summary="Add a site (a new topology version)")
+def add_site(body: SiteIn, request: Request, who: Principal = Depends(require("operator"))) -> dict[str, Any]:
+    return _replace_site(request, who, body.site, None)
+
+
+@router.put("/v1/sites/{site_id}", summary="Update a site (a new topology version)")
+def update_site(
+    site_id: str, body: SiteIn, request: Request, who: Principal = Depends(require("operator"))
+) -> dict[str, Any]:
+    _site(request, site_id)
+    return _replace_site(request, who, body.site, site_id)
 
 
 class DrainIn(BaseModel):

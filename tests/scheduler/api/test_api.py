@@ -147,3 +147,35 @@ def test_authorization_matrix(api, method, path, body, lowest):
             assert code == 403, (who, code)
         else:
             assert code < 400 or code == 404, (who, code)
+
+
+SUQIAN_EDGE = {
+    "id": "sq-edge",
+    "city": "Suqian",
+    "tier": "edge",
+    "pue": 1.4,
+    "power_cap_kw": 80,
+    "grid_zone": "jiangsu",
+    "green_share": 0.3,
+    "pools": [{"accelerator": "H20", "nodes": 8, "per_node": 8}],
+}
+
+
+def test_operators_add_and_update_sites(api, engine):
+    r = api("POST", "/v1/sites", "operator", json={"site": SUQIAN_EDGE})
+    assert r.status_code == 201 and r.json()["cards"] == 64
+    assert api("POST", "/v1/sites", "operator", json={"site": SUQIAN_EDGE}).status_code == 409
+    assert len(api("GET", "/v1/sites", "viewer").json()) == 21
+    bigger = {**SUQIAN_EDGE, "pools": [{"accelerator": "H20", "nodes": 16, "per_node": 8}], "power_cap_kw": 160}
+    u = api("PUT", "/v1/sites/sq-edge", "operator", json={"site": bigger})
+    assert u.status_code == 200 and u.json()["cards"] == 128
+    bad = api("PUT", "/v1/sites/sq-edge", "operator", json={"site": {**SUQIAN_EDGE, "pue": 0.8, "city": "Wuhan"}})
+    assert bad.status_code == 422 and {"sites[20].pue", "sites[20].city"} <= {e["path"] for e in bad.json()["errors"]}
+    assert api("GET", "/v1/sites/sq-edge", "viewer").json()["cards"] == 128  # the bad update changed nothing
+    assert api("POST", "/v1/sites", "submitter:lab-a", json={"site": SUQIAN_EDGE}).status_code == 403
+    from sqlalchemy import func, select
+
+    from scheduler.db.models import TopologyVersion
+
+    with sessions(engine)() as s:
+        assert s.scalar(select(func.count()).select_from(TopologyVersion)) == 2
