@@ -22,7 +22,7 @@ from solvers.problem import (
     JobId,
     Running,
 )
-from topology.graph import NetworkGraph
+from topology.graph import NetworkGraph, graph_for
 from topology.model import Topology
 from topology.timeutil import parse_time
 from topology.yamldoc import Checked, join, read_document
@@ -64,8 +64,16 @@ def load_jobs(source: str | Path, topology: Topology, text: str | None = None) -
     return jobs, plan_time
 
 
+def jobs_from_data(specs: list[dict[str, Any]], topology: Topology, source: str) -> list[Job]:
+    """Jobs from already-parsed data (an API body, a database row): the same checks, no YAML."""
+    doc = Checked({"jobs": specs}, {}, source, [])
+    jobs = parse_jobs(doc, doc.data["jobs"], topology)
+    doc.raise_if_faulty("jobs")
+    return jobs
+
+
 def parse_jobs(doc: Checked, raw: Any, topology: Topology) -> list[Job]:
-    graph = NetworkGraph(topology)
+    graph = graph_for(topology)
     out: list[Job] = []
     seen: dict[str, int] = {}
     items = doc.sequence(raw, "jobs")

@@ -19,7 +19,6 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-import yaml
 from sqlalchemy import select
 
 from collectors.collect import collect
@@ -27,7 +26,7 @@ from collectors.config import CollectorConfig
 from collectors.snapshot import snapshot_from_dict
 from scheduler.db import repo
 from scheduler.db.models import JobRow, Submission
-from scheduler.jobfile import load_jobs
+from scheduler.jobfile import jobs_from_data
 from scheduler.k8s.client import SiteApi, workload_phase
 from scheduler.k8s.dryrun import manifests_by_site, plan_id, write_manifests
 from scheduler.lifecycle import ALLOWED
@@ -117,13 +116,13 @@ class ControlLoop:
         """Queued specs as jobs; one that no longer validates (the topology changed) fails alone."""
         topo = self.app.state.topology
         try:
-            return load_jobs("queued jobs", topo, text=yaml.safe_dump({"jobs": specs}))[0]
+            return jobs_from_data(specs, topo, "queued jobs")
         except InputError:
             pass
         jobs = []
         for spec in specs:
             try:
-                jobs.extend(load_jobs("queued job", topo, text=yaml.safe_dump({"jobs": [spec]}))[0])
+                jobs.extend(jobs_from_data([spec], topo, "queued job"))
             except InputError as e:
                 with self.app.state.sessions.begin() as s:
                     row = s.get(JobRow, spec["id"])

@@ -12,6 +12,7 @@ which sites a city reaches within an RTT budget.
 from __future__ import annotations
 
 import difflib
+import weakref
 from dataclasses import dataclass
 from functools import cached_property
 
@@ -293,3 +294,17 @@ class NetworkGraph:
     def edges(self) -> list[dict]:
         """Every edge with its endpoints' names and attributes (metro edges included)."""
         return [{"a": node_name(u), "b": node_name(v), **d} for u, v, d in self.g.edges(data=True)]
+
+
+_GRAPHS: dict[int, tuple[weakref.ref, NetworkGraph]] = {}
+
+
+def graph_for(topology: Topology) -> NetworkGraph:
+    """The graph of ``topology``, built once per topology object (its queries are cached too)."""
+    hit = _GRAPHS.get(id(topology))
+    if hit is not None and hit[0]() is topology:
+        return hit[1]
+    graph = NetworkGraph(topology)
+    _GRAPHS[id(topology)] = (weakref.ref(topology), graph)
+    weakref.finalize(topology, _GRAPHS.pop, id(topology), None)
+    return graph

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import yaml
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from pydantic import BaseModel, Field
 from sqlalchemy import func, select
@@ -12,7 +11,7 @@ from sqlalchemy import func, select
 from scheduler.api.auth import Principal, require
 from scheduler.db import repo
 from scheduler.db.models import JobRow
-from scheduler.jobfile import jobs_to_dict, load_jobs
+from scheduler.jobfile import jobs_from_data, jobs_to_dict
 from solvers import solve
 from solvers.problem import Problem
 
@@ -31,9 +30,7 @@ def _parse(request: Request, specs: list[dict[str, Any]], who: Principal):
             spec.setdefault("tenant", who.tenant)
             if spec["tenant"] != who.tenant:
                 raise HTTPException(403, f"a {who.tenant} token cannot submit jobs of tenant {spec['tenant']}")
-    text = yaml.safe_dump({"jobs": specs}, sort_keys=False, allow_unicode=True)
-    jobs, _ = load_jobs("request body", request.app.state.topology, text=text)
-    return jobs
+    return jobs_from_data(specs, request.app.state.topology, "request body")
 
 
 def _view(row: JobRow, history: bool = False) -> dict[str, Any]:

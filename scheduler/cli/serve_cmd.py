@@ -40,6 +40,7 @@ def serve(
     host: str = typer.Option("127.0.0.1", "--host"),
     port: int = typer.Option(8080, "--port"),
     once: bool = typer.Option(False, "--once", help="Run one control-loop cycle and exit."),
+    no_loop: bool = typer.Option(False, "--no-loop", help="Serve the API only (another instance plans)."),
     period_s: float = typer.Option(60.0, "--period", min=1.0, help="Seconds between cycles."),
     topology: Path | None = typer.Option(None, "--topology", "-t", help="Topology YAML (default: built-in)."),
     collector: Path | None = typer.Option(None, "--collector-config", help="Collect live state each cycle."),
@@ -76,10 +77,10 @@ def serve(
     import uvicorn
 
     stop = threading.Event()
-    worker = threading.Thread(target=loop.run, args=(period_s, stop), daemon=True, name="control-loop")
-    worker.start()
+    if not no_loop:
+        threading.Thread(target=loop.run, args=(period_s, stop), daemon=True, name="control-loop").start()
     try:
-        uvicorn.run(app, host=host, port=port, log_level="info")
+        uvicorn.run(app, host=host, port=port, log_level="warning" if no_loop else "info")
     finally:
         stop.set()
         loop.wake.set()

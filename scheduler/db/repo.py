@@ -44,11 +44,17 @@ def save_topology(s: Session, name: str, yaml_text: str, at: datetime) -> Topolo
 def add_jobs(s: Session, specs: list[dict[str, Any]], actor: str, at: datetime) -> tuple[list[str], list[str]]:
     """Queue job specs (the job-file contract); ids already queued are reported, never duplicated."""
     added, existing = [], []
+    ids = [str(spec["id"]) for spec in specs]
+    known = set()
+    for chunk in range(0, len(ids), 900):  # one query per 900 ids (SQLite's variable limit is 999)
+        known |= set(s.scalars(select(JobRow.id).where(JobRow.id.in_(ids[chunk : chunk + 900]))))
+    seen: set[str] = set()
     for spec in specs:
         jid = str(spec["id"])
-        if jid in added or s.get(JobRow, jid) is not None:
+        if jid in known or jid in seen:
             existing.append(jid)
             continue
+        seen.add(jid)
         row = JobRow(
             id=jid,
             tenant=str(spec.get("tenant", "default")),

@@ -3,51 +3,18 @@
 
 from __future__ import annotations
 
-import glob
-import os
-import pwd
-import shutil
-import subprocess
-import tempfile
-
 import pytest
 
-from tests.collectors.conftest import free_port
+from tests.pgcluster import postgres_cluster
 
 
 @pytest.fixture(scope="session")
 def postgres_url():
-    bins = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"))
-    if not bins:
-        pytest.fail("PostgreSQL server binaries are not installed; run `bash .ci/run`, which installs them")
-    bindir = os.path.dirname(bins[-1])
-    folder = tempfile.mkdtemp(prefix="suanwang-pg-")
-    user = None
-    if os.geteuid() == 0:  # initdb refuses root: run the cluster as the postgres user
-        pw = pwd.getpwnam("postgres")
-        os.chown(folder, pw.pw_uid, pw.pw_gid)
-        user = "postgres"
-    data, port = os.path.join(folder, "data"), free_port()
-
-    def run(*cmd):
-        subprocess.run(cmd, check=True, user=user, capture_output=True, cwd=folder)
-
-    run(f"{bindir}/initdb", "-D", data, "-U", "suanwang", "--auth=trust", "-E", "UTF8")
-    run(
-        f"{bindir}/pg_ctl",
-        "-D",
-        data,
-        "-l",
-        os.path.join(folder, "log"),
-        "-w",
-        "-o",
-        f"-p {port} -k {folder} -c listen_addresses=127.0.0.1 -c fsync=off",
-        "start",
-    )
-    run(f"{bindir}/createdb", "-h", "127.0.0.1", "-p", str(port), "-U", "suanwang", "suanwang_test")
-    yield f"postgresql://suanwang@127.0.0.1:{port}/suanwang_test"
-    subprocess.run([f"{bindir}/pg_ctl", "-D", data, "-m", "fast", "stop"], user=user, capture_output=True)
-    shutil.rmtree(folder, ignore_errors=True)
+    try:
+        with postgres_cluster() as url:
+            yield url
+    except RuntimeError as e:
+        pytest.fail(str(e))
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

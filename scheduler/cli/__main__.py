@@ -1,0 +1,5 @@
+"""``python -m scheduler.cli``: the ``suanwang`` command."""
+
+from scheduler.cli import main
+
+main()
