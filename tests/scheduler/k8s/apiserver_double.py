@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import re
 import threading
+import time
 
 import kubernetes_validate
 
@@ -46,6 +47,7 @@ class ApiServerDouble:
         self.down = False
         self.fail_next: list[int] = []  # status codes to answer before behaving normally
         self.deleted: list[tuple[tuple[str, str, str], str | None]] = []
+        self.post_delay_s = 0.0  # slows creation down, to stop a client half-way
         self._lock = threading.Lock()
 
     # -- control ----------------------------------------------------------------------------------
@@ -68,6 +70,8 @@ class ApiServerDouble:
         if self.fail_next:
             code = self.fail_next.pop(0)
             return code, status(code, "InternalError", "injected failure")
+        if method == "POST" and self.post_delay_s:
+            time.sleep(self.post_delay_s)
         m = _PATH.match(path)
         if not m or (m["gv"], m["plural"]) not in RESOURCES:
             return 404, status(404, "NotFound", f"the server could not find the requested resource {path}")
