@@ -55,18 +55,23 @@ def add_jobs(s: Session, specs: list[dict[str, Any]], actor: str, at: datetime) 
             existing.append(jid)
             continue
         seen.add(jid)
+        running = spec.get("running")
+        state, site = ("running", running["site"]) if running else ("pending", None)
+        reason = f"submitted by {actor}"
+        if running:
+            reason += f"; already running at {running['site']}/{running['accelerator']}"
         row = JobRow(
             id=jid,
             tenant=str(spec.get("tenant", "default")),
             kind=str(spec["kind"]),
             priority=int(spec.get("priority", 1)),
             spec=spec,
-            state="pending",
-            site=None,
+            state=state,
+            site=site,
             created_at=at,
             updated_at=at,
         )
-        row.history.append(JobTransition(at=at, source="new", target="pending", reason=f"submitted by {actor}"))
+        row.history.append(JobTransition(at=at, source="new", target=state, reason=reason))
         s.add(row)
         added.append(jid)
     if added:

@@ -126,3 +126,20 @@ def test_database_url_and_errors(monkeypatch):
         make_engine("not a url")
     with pytest.raises(TemporaryError, match="not reachable"):
         upgrade(make_engine("postgresql://nobody@127.0.0.1:9/none"))
+
+
+def test_jobs_already_running_are_recorded_as_running(engine):
+    make = sessions(engine)
+    running = {
+        "id": "r",
+        "kind": "training",
+        "tenant": "t",
+        "priority": 1,
+        "running": {"site": "nj-hub", "accelerator": "H800"},
+    }
+    with make.begin() as s:
+        repo.add_jobs(s, [running], "alice", AT)
+    with make() as s:
+        row = s.get(JobRow, "r")
+        assert (row.state, row.site) == ("running", "nj-hub") and "already running" in row.history[0].reason
+        assert not repo.jobs_in(s, ("pending",))
