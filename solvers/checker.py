@@ -28,6 +28,9 @@ def check_plan(problem: Problem, plan: Plan) -> list[str]:
         for s, kw in problem.state.power_draw_kw.items():
             power[s] += kw
     bandwidth: dict[str, float] = defaultdict(float)
+    if problem.state is not None:
+        for lk, gbps in problem.state.reserved_gbps.items():
+            bandwidth[lk] += gbps
     link_cap = {d["link_id"]: d["bandwidth_gbps"] for d in graph.edges()}
     out: list[str] = []
     seen: set[str] = set()

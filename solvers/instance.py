@@ -126,7 +126,8 @@ def build_instance(problem: Problem) -> Instance:
     sites = {s.id: s for s in topo.sites}
     nodes = pool_nodes(topo, problem.state)
     draw = dict(problem.state.power_draw_kw) if problem.state else {}
-    links = {d["link_id"]: d["bandwidth_gbps"] for d in graph.edges()}
+    reserved = problem.state.reserved_gbps if problem.state else {}
+    links = {d["link_id"]: d["bandwidth_gbps"] - reserved.get(d["link_id"], 0.0) for d in graph.edges()}
 
     # -- fixed (running) jobs: keep their nodes (when no state counts them), power and bandwidth --
     fixed: list[Placement] = []

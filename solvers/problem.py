@@ -110,6 +110,7 @@ class State:
     # measured (city, city) -> (RTT ms, jitter µs or None), from blackbox probes
     links: dict[tuple[str, str], tuple[float, float | None]] = field(default_factory=dict)
     unusable: tuple[str, ...] = ()  # sites whose data is too stale to plan on: no free cards
+    reserved_gbps: dict[str, float] = field(default_factory=dict)  # link id -> bandwidth already reserved
 
 
 @dataclass(frozen=True)

@@ -9,6 +9,7 @@ from scheduler.cli.errors import SuanwangGroup
 from scheduler.cli.plan_cmd import demo, plan
 from scheduler.cli.serve_cmd import serve, token_app
 from scheduler.cli.server_cmd import sites_app
+from scheduler.cli.simulate_cmd import simulate
 from scheduler.cli.submit_cmd import jobs_app, submit
 from scheduler.cli.topology_cmd import app as topology_app
 
@@ -28,6 +29,7 @@ app.add_typer(jobs_app, name="jobs")
 app.command()(serve)
 app.add_typer(token_app, name="token")
 app.add_typer(sites_app, name="sites")
+app.command()(simulate)
 app.add_typer(state_app, name="state")
 
 

@@ -1,0 +1,58 @@
+"""``suanwang simulate``: run what-if scenarios and compare them side by side."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+
+from scheduler.cli.output import Format, console, print_json, table
+from simulations.report import write_report
+from simulations.runner import run_all, with_solver
+from simulations.scenario import load_scenario
+from solvers import SOLVERS
+from topology.errors import InputError
+
+
+def simulate(
+    scenarios: list[Path] = typer.Argument(..., help="Scenario YAML files."),
+    solvers: str | None = typer.Option(
+        None, "--solvers", help=f"Compare policies, e.g. greedy,cpsat ({', '.join(SOLVERS)})."
+    ),
+    output: Path = typer.Option(Path("simulation-report"), "--output", "-o", help="Report folder."),
+    processes: int = typer.Option(1, "--processes", "-p", min=1, help="Run scenarios in parallel processes."),
+    fmt: Format = typer.Option(Format.table, "--format", "-f"),
+) -> None:
+    """Replay demand on today's or a proposed network; print a side-by-side table and write a report."""
+    loaded = [load_scenario(p) for p in scenarios]
+    if solvers:
+        names = [s.strip() for s in solvers.split(",") if s.strip()]
+        bad = [s for s in names if s not in SOLVERS]
+        if bad:
+            raise InputError(f"unknown solver(s) {', '.join(bad)}; use {', '.join(SOLVERS)}")
+        loaded = [with_solver(sc, s) for sc in loaded for s in names]
+    if len({sc.name for sc in loaded}) != len(loaded):
+        raise InputError("two scenarios share a name; give each a distinct `name:`")
+    if processes > 1 or fmt is Format.json:
+        results = run_all(loaded, processes)
+    else:
+        with Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            TextColumn("{task.percentage:>3.0f}%"),
+            TimeRemainingColumn(),
+            console=console(),
+            transient=True,
+        ) as bar:
+            tasks = {sc.name: bar.add_task(sc.name, total=1.0) for sc in loaded}
+            results = run_all(loaded, 1, lambda name, f: bar.update(tasks[name], completed=f))
+    metrics = {name: m for name, (m, _) in results.items()}
+    paths = write_report(output, metrics, {name: o for name, (_, o) in results.items()})
+    if fmt is Format.json:
+        print_json(metrics)
+        return
+    from simulations.report import table_rows
+
+    console().print(table("what-if comparison", ["metric", *metrics], table_rows(metrics), right=list(metrics)))
+    console().print(f"report: {', '.join(str(p) for p in paths[:2])} and {len(paths) - 2} plots in {output}/")

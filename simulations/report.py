@@ -1,0 +1,136 @@
+"""Scenario results: metrics, a side-by-side table, and a report folder (summary markdown, JSON
+metrics, PNG plots of utilisation per site, queue length, carbon per hour, and a comparison)."""
+
+from __future__ import annotations
+
+import json
+import statistics
+from pathlib import Path
+from typing import Any
+
+from simulations.engine import Outcome
+
+ROWS = [  # (key, label, format)
+    ("arrivals", "arrivals", "{:,.0f}"),
+    ("completed", "completed", "{:,.0f}"),
+    ("wait_p50_min", "wait p50 (min)", "{:,.1f}"),
+    ("wait_p95_min", "wait p95 (min)", "{:,.1f}"),
+    ("wait_p99_min", "wait p99 (min)", "{:,.1f}"),
+    ("completion_mean_h", "completion time, mean (h)", "{:,.2f}"),
+    ("util_hub", "utilisation, hub", "{:.1%}"),
+    ("util_city", "utilisation, city", "{:.1%}"),
+    ("util_edge", "utilisation, edge", "{:.1%}"),
+    ("inference_slo_attainment", "inference placed within 10 min", "{:.1%}"),
+    ("deterministic_admission", "deterministic admitted", "{:.1%}"),
+    ("energy_mwh", "energy (MWh)", "{:,.1f}"),
+    ("carbon_t", "carbon (t CO2)", "{:,.2f}"),
+    ("cost_cny", "electricity cost (CNY)", "{:,.0f}"),
+    ("preempted", "killed by failures", "{:,.0f}"),
+    ("rejected", "rejected", "{:,.0f}"),
+    ("still_queued", "still queued", "{:,.0f}"),
+    ("events_per_s", "events per second", "{:,.0f}"),
+]
+
+
+def _pct(values: list[float], q: int) -> float:
+    if not values:
+        return 0.0
+    if len(values) == 1:
+        return values[0]
+    return statistics.quantiles(values, n=100)[q - 1]
+
+
+def metrics(o: Outcome, wall_s: float) -> dict[str, Any]:
+    def ratio(a: int, b: int) -> float:
+        return a / b if b else 1.0
+
+    m = {
+        "arrivals": o.arrivals,
+        "placed": o.placed,
+        "completed": o.completed,
+        "rejected": o.rejected,
+        "preempted": o.preempted,
+        "still_queued": o.still_queued,
+        "still_running": o.still_running,
+        "wait_p50_min": 60 * _pct(o.waits_h, 50),
+        "wait_p95_min": 60 * _pct(o.waits_h, 95),
+        "wait_p99_min": 60 * _pct(o.waits_h, 99),
+        "completion_mean_h": statistics.fmean(o.completion_h) if o.completion_h else 0.0,
+        "inference_slo_attainment": ratio(o.inference_on_time, o.inference_arrivals),
+        "deterministic_admission": ratio(o.deterministic_admitted, o.deterministic_arrivals),
+        "energy_mwh": o.energy_kwh / 1000,
+        "carbon_t": o.carbon_kg / 1000,
+        "cost_cny": o.cost_cny,
+        "events": o.events,
+        "wall_s": wall_s,
+        "events_per_s": o.events / wall_s if wall_s else 0.0,
+        "solve_s": o.solve_seconds,
+    }
+    for tier in ("hub", "city", "edge"):
+        series = o.series_util_tier.get(tier, [])
+        m[f"util_{tier}"] = statistics.fmean(series) if series else 0.0
+    return m
+
+
+def table_rows(results: dict[str, dict[str, Any]]) -> list[list[str]]:
+    return [[label] + [fmt.format(results[name][key]) for name in results] for key, label, fmt in ROWS]
+
+
+def write_report(folder: Path, results: dict[str, dict[str, Any]], outcomes: dict[str, Outcome]) -> list[Path]:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = [folder / "metrics.json", folder / "summary.md"]
+    paths[0].write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
+    names = list(results)
+    lines = ["# What-if comparison", "", "| metric | " + " | ".join(names) + " |", "|---|" + "---:|" * len(names)]
+    lines += ["| " + " | ".join(row) + " |" for row in table_rows(results)]
+    lines += ["", "Plots: utilisation.png, queue.png, carbon.png, comparison.png."]
+    paths[1].write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+    fig, axes = plt.subplots(len(names), 1, figsize=(10, 3 * len(names)), dpi=100, squeeze=False)
+    for ax, name in zip(axes[:, 0], names, strict=True):
+        o = outcomes[name]
+        top = sorted(o.series_util_site, key=lambda s: -max(o.series_util_site[s] or [0]))[:8]
+        for sid in top:
+            ax.plot(o.series_t, o.series_util_site[sid], label=sid, linewidth=1)
+        ax.set_title(f"{name}: utilisation per site (busiest 8)")
+        ax.set_ylim(0, 1.05)
+        ax.legend(fontsize=7, ncol=4)
+    fig.tight_layout()
+    fig.savefig(folder / "utilisation.png")
+    plt.close(fig)
+    for fname, title, getter in (
+        ("queue.png", "jobs waiting", lambda o: (o.series_t, o.series_queue)),
+        (
+            "carbon.png",
+            "kg CO2 per hour",
+            lambda o: (sorted(o.carbon_by_hour), [o.carbon_by_hour[h] for h in sorted(o.carbon_by_hour)]),
+        ),
+    ):
+        fig, ax = plt.subplots(figsize=(10, 3.5), dpi=100)
+        for name in names:
+            x, y = getter(outcomes[name])
+            ax.plot(x, y, label=name, linewidth=1.2)
+        ax.set_title(title)
+        ax.legend(fontsize=8)
+        fig.tight_layout()
+        fig.savefig(folder / fname)
+        plt.close(fig)
+    keys = ["wait_p95_min", "util_hub", "util_city", "energy_mwh", "carbon_t", "cost_cny", "rejected"]
+    fig, ax = plt.subplots(figsize=(10, 4), dpi=100)
+    width = 0.8 / len(names)
+    for i, name in enumerate(names):
+        vals = [results[name][k] / max(1e-9, max(results[n][k] for n in names)) for k in keys]
+        ax.bar([j + i * width for j in range(len(keys))], vals, width, label=name)
+    ax.set_xticks([j + width * (len(names) - 1) / 2 for j in range(len(keys))], keys, rotation=20, fontsize=8)
+    ax.set_ylabel("relative to the largest")
+    ax.set_title("scenario comparison")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(folder / "comparison.png")
+    plt.close(fig)
+    return paths + [folder / n for n in ("utilisation.png", "queue.png", "carbon.png", "comparison.png")]

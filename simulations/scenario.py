@@ -1,0 +1,163 @@
+"""What-if scenarios in YAML: a base topology plus changes, demand, and a policy.
+
+```yaml
+name: suqian-plus-512
+topology: jiangsu                 # or a topology file
+start: 2026-11-25T00:00:00+08:00
+hours: 72
+seed: 7
+demand:
+  synthetic: {jobs_per_hour: 30}  # or: pai: {path: ../shared/data/gaia-job-traces/pai-100k.csv, time_scale: 0.05}
+  growth: 1.4                     # demand ×1.4
+changes:
+  add_pools: [{site: sq-city, accelerator: Ascend910B, nodes: 64, per_node: 8}]
+  remove_sites: [cz-edge]
+  failures: [{site: nj-hub, start_h: 12, end_h: 36}]
+  carbon_hourly: {jiangsu: [0.62, 0.61, ...]}      # 24 values, kg CO2/kWh
+policy: {solver: greedy, interval_min: 10, carbon_price_cny_per_t: 100}
+```
+Relative paths are read from the scenario file's folder.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from simulations.engine import Failure, Policy
+from simulations.workload import Arrival, grow, pai_trace, synthetic
+from solvers import SOLVERS
+from solvers.problem import Weights
+from topology.loader import load_topology
+from topology.model import AcceleratorModel, Pool, Topology
+from topology.timeutil import parse_time
+from topology.yamldoc import join, read_document
+
+_KEYS = ("name", "topology", "start", "hours", "seed", "demand", "changes", "policy")
+
+
+@dataclass(frozen=True)
+class Scenario:
+    name: str
+    topology: Topology
+    start: datetime
+    hours: float
+    seed: int
+    arrivals: tuple[Arrival, ...]
+    failures: tuple[Failure, ...]
+    policy: Policy
+
+
+def load_scenario(path: str | Path) -> Scenario:
+    doc = read_document(path)
+    root = doc.mapping(doc.data, "")
+    doc.keys(root, "", _KEYS)
+    base = Path(path).parent
+    topo_ref = str(root.get("topology") or "jiangsu")
+    topo = load_topology(topo_ref if topo_ref == "jiangsu" else base / topo_ref)
+    name = doc.string(root, "name", "", default=Path(path).stem)
+    start = parse_time(root.get("start")) if root.get("start") is not None else datetime(2026, 1, 1)
+    if start is None:
+        doc.fault("start", "is not a date-time", "write ISO 8601, e.g. 2026-11-25T00:00:00+08:00", root.get("start"))
+        start = datetime(2026, 1, 1)
+    hours = doc.number(root, "hours", "", default=24.0, positive=True)
+    seed = doc.number(root, "seed", "", default=7, integer=True)
+    topo, failures = _changes(doc, root.get("changes"), topo, start)
+    policy = _policy(doc, root.get("policy"))
+    arrivals = _demand(doc, root.get("demand"), topo, start, hours or 24.0, seed or 7, base)
+    doc.raise_if_faulty("scenario")
+    return Scenario(name or "scenario", topo, start, hours, seed, tuple(arrivals), tuple(failures), policy)
+
+
+def _changes(doc, raw: Any, topo: Topology, start: datetime):
+    c = doc.mapping(raw, "changes", required=False)
+    doc.keys(c, "changes", ("add_pools", "remove_sites", "failures", "carbon_hourly"))
+    sites = {s.id: s for s in topo.sites}
+    for i, spec in enumerate(doc.sequence(c.get("add_pools"), "changes.add_pools", required=False)):
+        p = join("changes.add_pools", i)
+        spec = doc.mapping(spec, p)
+        sid = doc.string(spec, "site", p, choices=list(sites))
+        model = doc.string(spec, "accelerator", p, choices=list(topo.accelerators))
+        nodes = doc.number(spec, "nodes", p, positive=True, integer=True)
+        per_node = doc.number(spec, "per_node", p, default=8, positive=True, integer=True)
+        if None not in (sid, model, nodes, per_node):
+            s = sites[sid]
+            added_kw = nodes * per_node * topo.accelerators[model].power_w / 1000 * s.pue
+            sites[sid] = replace(
+                s,
+                pools=s.pools + (Pool(AcceleratorModel(model), nodes, per_node),),
+                power_cap_kw=s.power_cap_kw + added_kw,
+            )
+    for i, sid in enumerate(doc.sequence(c.get("remove_sites"), "changes.remove_sites", required=False)):
+        if sid not in sites:
+            doc.fault(join("changes.remove_sites", i), "unknown site", "name a site of the topology", sid)
+        else:
+            del sites[sid]
+    failures = []
+    for i, spec in enumerate(doc.sequence(c.get("failures"), "changes.failures", required=False)):
+        p = join("changes.failures", i)
+        spec = doc.mapping(spec, p)
+        sid = doc.string(spec, "site", p, choices=list(sites))
+        a = doc.number(spec, "start_h", p, minimum=0.0)
+        b = doc.number(spec, "end_h", p, minimum=0.0)
+        if a is not None and b is not None and b <= a:
+            doc.fault(join(p, "end_h"), "must be after start_h", "give end_h > start_h", b)
+        elif None not in (sid, a, b):
+            failures.append(Failure(sid, start + timedelta(hours=a), start + timedelta(hours=b)))
+    zones = dict(topo.grid_zones)
+    for zid, series in doc.mapping(c.get("carbon_hourly"), "changes.carbon_hourly", required=False).items():
+        p = join("changes.carbon_hourly", zid)
+        if zid not in zones:
+            doc.fault(p, "unknown grid zone", f"use one of: {', '.join(zones)}", zid)
+        elif not isinstance(series, list) or len(series) != 24 or not all(isinstance(v, (int, float)) for v in series):
+            doc.fault(p, "must be 24 hourly values in kg CO2/kWh", "give one value per hour 0–23")
+        else:
+            zones[zid] = replace(zones[zid], carbon_hourly_kg_per_kwh=tuple(float(v) for v in series))
+    return replace(topo, sites=tuple(sites.values()), grid_zones=zones), failures
+
+
+def _policy(doc, raw: Any) -> Policy:
+    p = doc.mapping(raw, "policy", required=False)
+    doc.keys(p, "policy", ("solver", "interval_min", "time_limit_s", "carbon_price_cny_per_t", "max_wait_h"))
+    solver = doc.string(p, "solver", "policy", default="greedy", choices=SOLVERS)
+    interval = doc.number(p, "interval_min", "policy", default=10.0, positive=True)
+    limit = doc.number(p, "time_limit_s", "policy", default=1.0, positive=True)
+    price = doc.number(p, "carbon_price_cny_per_t", "policy", default=100.0, minimum=0.0)
+    wait = doc.number(p, "max_wait_h", "policy", default=72.0, positive=True)
+    return Policy(
+        solver or "greedy",
+        interval or 10.0,
+        limit or 1.0,
+        Weights(carbon_cny_per_kg=(price if price is not None else 100.0) / 1000.0),
+        wait or 72.0,
+    )
+
+
+def _demand(doc, raw: Any, topo: Topology, start: datetime, hours: float, seed: int, base: Path) -> list[Arrival]:
+    d = doc.mapping(raw, "demand")
+    doc.keys(d, "demand", ("synthetic", "pai", "growth"))
+    growth = doc.number(d, "growth", "demand", default=1.0, positive=True)
+    arrivals: list[Arrival] = []
+    if d.get("synthetic") is not None:
+        s = doc.mapping(d["synthetic"], "demand.synthetic")
+        doc.keys(s, "demand.synthetic", ("jobs_per_hour",))
+        rate = doc.number(s, "jobs_per_hour", "demand.synthetic", positive=True)
+        if rate:
+            arrivals += synthetic(topo, start, hours, rate, seed)
+    if d.get("pai") is not None:
+        s = doc.mapping(d["pai"], "demand.pai")
+        doc.keys(s, "demand.pai", ("path", "time_scale", "limit"))
+        path = doc.string(s, "path", "demand.pai")
+        scale = doc.number(s, "time_scale", "demand.pai", default=1.0, positive=True)
+        limit = doc.number(s, "limit", "demand.pai", default=None, positive=True, integer=True)
+        if path:
+            full = Path(path) if Path(path).is_absolute() else base / path
+            if not full.exists():
+                doc.fault("demand.pai.path", "no such file", "give the path of pai-100k.csv", path)
+            else:
+                arrivals += pai_trace(full, start, hours, limit, scale or 1.0)
+    if not d.get("synthetic") and not d.get("pai"):
+        doc.fault("demand", "no demand given", "add `synthetic: {jobs_per_hour: N}` or `pai: {path: ...}`")
+    return grow(sorted(arrivals, key=lambda a: (a.at, a.job.id)), growth or 1.0, seed)

@@ -1,0 +1,142 @@
+"""The what-if engine: conservation (every arrival ends completed, rejected, still queued or still
+running; occupancy never exceeds capacity; energy adds up), failures, seeded determinism,
+scenario files with their faults, trace import, and ``suanwang simulate``."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import datetime, timedelta
+
+import pytest
+from typer.testing import CliRunner
+
+from scheduler.cli import app
+from simulations.engine import Failure, Policy, Simulation
+from simulations.scenario import load_scenario
+from simulations.workload import grow, pai_trace, synthetic
+from tests.conftest import SHARED_DATA
+from topology.errors import InputError
+
+START = datetime(2026, 11, 25, 0, 0)
+PAI = SHARED_DATA / "gaia-job-traces" / "pai-100k.csv"
+
+
+def simulate(topo, hours=24, rate=30, failures=(), solver="greedy", seed=3):
+    arrivals = synthetic(topo, START, hours, rate, seed)
+    return arrivals, Simulation(topo, arrivals, START, hours, Policy(solver, 10), list(failures)).run()
+
+
+def test_conservation_and_capacity(jiangsu):
+    arrivals, o = simulate(
+        jiangsu, failures=[Failure("nj-hub", START + timedelta(hours=6), START + timedelta(hours=12))]
+    )
+    assert o.arrivals == len(arrivals) > 400
+    assert o.arrivals == o.completed + o.rejected + o.still_queued + o.still_running
+    assert o.placed == o.completed + o.still_running + o.preempted  # re-placed after a failure counts again
+    assert o.preempted > 0 and o.max_overcommit == 0
+    assert all(0.0 <= u <= 1.0 for series in o.series_util_site.values() for u in series)
+    assert o.energy_kwh == pytest.approx(sum(o.energy_by_site_kwh.values()))
+    assert sum(o.carbon_by_hour.values()) > 0 and o.carbon_kg > 0
+
+
+def test_same_seed_same_result(jiangsu):
+    _, a = simulate(jiangsu, hours=12, seed=5)
+    _, b = simulate(jiangsu, hours=12, seed=5)
+    _, c = simulate(jiangsu, hours=12, seed=6)
+    assert (a.placed, a.waits_h, a.energy_kwh) == (b.placed, b.waits_h, b.energy_kwh)
+    assert a.waits_h != c.waits_h
+
+
+def test_failed_site_gets_no_work(jiangsu):
+    down = Failure("nj-hub", START, START + timedelta(hours=24))
+    _, o = simulate(jiangsu, hours=12, failures=[down])
+    assert o.energy_by_site_kwh.get("nj-hub", 0.0) == 0.0
+    assert all(u == 0.0 for u in o.series_util_site["nj-hub"])
+
+
+def test_growth_scales_demand(jiangsu):
+    base = synthetic(jiangsu, START, 24, 20, 1)
+    assert len(grow(base, 2.0, 1)) == 2 * len(base)
+    assert 0.3 * len(base) < len(grow(base, 0.5, 1)) < 0.7 * len(base)
+    assert len({a.job.id for a in grow(base, 2.0, 1)}) == 2 * len(base)
+
+
+def test_pai_trace_import():
+    arrivals = pai_trace(PAI, START, hours=48)
+    assert arrivals and all(a.at < START + timedelta(hours=48) for a in arrivals)
+    j = arrivals[0].job
+    assert j.kind == "training" and j.accelerators.count % j.accelerators.per_node == 0
+    assert j.duration_h == pytest.approx(25.408055555555556)  # first row of the trace
+    with pytest.raises(InputError):
+        pai_trace(SHARED_DATA / "gaia-job-traces" / "SOURCE.md", START)
+
+
+def test_cpsat_policy_runs_and_conserves(jiangsu):
+    arrivals, o = simulate(jiangsu, hours=6, rate=40, solver="cpsat")
+    assert o.arrivals == o.completed + o.rejected + o.still_queued + o.still_running and o.max_overcommit == 0
+
+
+SCENARIO = """name: {name}
+topology: jiangsu
+start: 2026-11-25T00:00:00+08:00
+hours: 12
+seed: 4
+demand:
+  synthetic: {{jobs_per_hour: 20}}
+  growth: {growth}
+changes:
+  add_pools: [{{site: sq-city, accelerator: Ascend910B, nodes: 64, per_node: 8}}]
+  failures: [{{site: nj-hub, start_h: 2, end_h: 6}}]
+  carbon_hourly: {{jiangsu: {carbon}}}
+policy: {{solver: greedy, interval_min: 15}}
+"""
+
+
+def test_scenario_file_and_faults(tmp_path):
+    f = tmp_path / "s.yaml"
+    f.write_text(SCENARIO.format(name="a", growth=1.5, carbon=[0.5] * 24))
+    sc = load_scenario(f)
+    assert sc.topology.site("sq-city").pools[-1].nodes == 64 and sc.failures[0].site == "nj-hub"
+    assert sc.topology.grid_zones["jiangsu"].carbon_hourly_kg_per_kwh == (0.5,) * 24
+    assert sc.policy.interval_min == 15
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(
+        SCENARIO.format(name="b", growth=-1, carbon=[0.5] * 3).replace("nj-hub", "mars").replace("greedy", "magic")
+    )
+    with pytest.raises(InputError) as e:
+        load_scenario(bad)
+    paths = {x.path for x in e.value.faults}
+    assert {"demand.growth", "changes.failures[0].site", "changes.carbon_hourly.jiangsu", "policy.solver"} <= paths
+
+
+def test_simulate_command_writes_report(tmp_path):
+    a, b = tmp_path / "a.yaml", tmp_path / "b.yaml"
+    a.write_text(SCENARIO.format(name="base", growth=1.0, carbon=[0.58] * 24))
+    b.write_text(SCENARIO.format(name="grown", growth=1.5, carbon=[0.58] * 24))
+    out = tmp_path / "report"
+    r = CliRunner().invoke(app, ["simulate", str(a), str(b), "-o", str(out), "--solvers", "greedy,karmada"])
+    assert r.exit_code == 0, r.output
+    for name in ("base/greedy", "grown/karmada", "wait p95", "carbon (t CO2)", "rejected"):
+        assert name in r.output
+    assert {p.name for p in out.iterdir()} == {
+        "metrics.json",
+        "summary.md",
+        "utilisation.png",
+        "queue.png",
+        "carbon.png",
+        "comparison.png",
+    }
+    dup = CliRunner().invoke(app, ["simulate", str(a), str(a)])
+    assert dup.exit_code == 3
+
+
+def test_parallel_processes_match_serial(tmp_path):
+    from simulations.runner import run_all
+
+    f = tmp_path / "s.yaml"
+    f.write_text(SCENARIO.format(name="p", growth=1.0, carbon=[0.58] * 24))
+    sc = load_scenario(f)
+    two = [sc, replace(sc, name="p2")]
+    serial = run_all(two, 1)
+    parallel = run_all(two, 2)
+    assert serial["p"][0]["energy_mwh"] == parallel["p"][0]["energy_mwh"] == parallel["p2"][0]["energy_mwh"]
