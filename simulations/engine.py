@@ -110,6 +110,7 @@ class Simulation:
         self.out = Outcome()
         self._seq = itertools.count()
         self._events: list = []
+        self._dirty = True  # something changed since the last placement attempt
 
     # -- events -------------------------------------------------------------------------------------
     def _push(self, at: datetime, kind: str, payload) -> None:
@@ -148,18 +149,26 @@ class Simulation:
         if a.job.deterministic:
             self.out.deterministic_arrivals += 1
         self.queue[a.job.id] = (at, a.job)
+        self._dirty = True
+        if a.job.earliest is not None and a.job.earliest > at:
+            self._push(a.job.earliest, "wake", None)  # its window opens: plan again then
+
+    def _on_wake(self, at: datetime, _payload) -> None:
+        self._dirty = True
 
     def _on_complete(self, at: datetime, job_id: str) -> None:
         run = self.running.get(job_id)
         if run is None or run.end != at:
             return  # killed by a failure before it finished
         self._release(run, at)
+        self._dirty = True
         self.out.completed += 1
         arrived = run.job.submitted_at or run.start
         self.out.completion_h.append((at - arrived).total_seconds() / 3600)
 
     def _on_fail(self, at: datetime, site: str) -> None:
         self.down.add(site)
+        self._dirty = True
         for run in [r for r in self.running.values() if r.site == site]:
             self._release(run, at)
             self.out.preempted += 1
@@ -170,14 +179,16 @@ class Simulation:
 
     def _on_repair(self, at: datetime, site: str) -> None:
         self.down.discard(site)
+        self._dirty = True
         for key in self.free:
             if key[0] == site:
                 self.free[key] = dict(self.capacity[key])
 
     def _on_tick(self, at: datetime, _payload) -> None:
         self._reject_hopeless(at)
-        if self.queue:
+        if self.queue and self._dirty:  # with nothing new, the same queue would get the same answer
             self._place(at)
+            self._dirty = False
         self._sample(at)
 
     # -- placement ----------------------------------------------------------------------------------

@@ -23,7 +23,7 @@ import numpy as np
 
 from solvers.ledger import Demand, Ledger, PoolKey, ceil_pow2_level, pool_nodes
 from solvers.problem import Job, Placement, Problem
-from topology.graph import NetworkGraph, Route
+from topology.graph import NetworkGraph, Route, graph_for
 from topology.model import Site
 
 TB_TO_GBIT = 8000.0  # 1 TB = 8,000 Gbit
@@ -122,7 +122,7 @@ def requirement_key(job: Job, prio: int) -> tuple:
 
 def build_instance(problem: Problem) -> Instance:
     topo, now, w = problem.topology, problem.now, problem.weights
-    graph = NetworkGraph(topo)
+    graph = graph_for(topo)
     sites = {s.id: s for s in topo.sites}
     nodes = pool_nodes(topo, problem.state)
     draw = dict(problem.state.power_draw_kw) if problem.state else {}

@@ -39,17 +39,18 @@ def pool_nodes(topology: Topology, state: State | None) -> dict[PoolKey, list[tu
     Node names without a state are ``<site>/<model>-<n>``, counted across the site's pools of
     that model.
     """
+    given = state.pools if state is not None else {}
     out: dict[PoolKey, list[tuple[str, int]]] = {}
     for site in topology.sites:
         for pool in site.pools:
             key = (site.id, pool.accelerator)
+            if key in given:
+                if key not in out:
+                    out[key] = [(name, max(0, int(free))) for name, free in given[key].free_per_node]
+                continue
             nodes = out.setdefault(key, [])
             start = len(nodes)
             nodes.extend((f"{site.id}/{pool.accelerator}-{start + i:04d}", pool.per_node) for i in range(pool.nodes))
-    if state is not None:
-        for key, ps in state.pools.items():
-            if key in out:
-                out[key] = [(name, max(0, int(free))) for name, free in ps.free_per_node]
     return out
 
 
