@@ -39,23 +39,41 @@ def main() -> None:
     for solver in args.solvers.split(","):
         last = [0.0]
 
-        def progress(f: float, solver=solver) -> None:
+        def progress(f: float, solver=solver, last=last) -> None:
             if f - last[0] >= 0.1:
                 last[0] = f
                 print(f"[{time.strftime('%H:%M:%S')}] {solver}: {f:.0%}", file=sys.stderr, flush=True)
 
         t = time.perf_counter()
-        o = Simulation(topo, arrivals, start, hours, Policy(solver, args.interval_min, time_limit_s=0.5),
-                       progress=progress).run()
+        o = Simulation(
+            topo, arrivals, start, hours, Policy(solver, args.interval_min, time_limit_s=0.5), progress=progress
+        ).run()
         wall = time.perf_counter() - t
-        rows.append((solver, len(arrivals), int(hours * 60 / args.interval_min), o.events, wall, o.events / wall,
-                     o.solve_seconds, o.placed, o.rejected, o.still_queued,
-                     100 * o.completed / max(1, o.arrivals)))
-    print("| policy | days | arrivals | ticks | events | wall s | events/s | solver s | placed | rejected | queued | completed % |")
+        rows.append(
+            (
+                solver,
+                len(arrivals),
+                int(hours * 60 / args.interval_min),
+                o.events,
+                wall,
+                o.events / wall,
+                o.solve_seconds,
+                o.placed,
+                o.rejected,
+                o.still_queued,
+                100 * o.completed / max(1, o.arrivals),
+            )
+        )
+    print(
+        "| policy | days | arrivals | ticks | events | wall s | events/s | solver s | placed | rejected | queued "
+        "| completed % |"
+    )
     print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for r in rows:
-        print(f"| {r[0]} | {args.days:g} | {r[1]:,} | {r[2]:,} | {r[3]:,} | {r[4]:.1f} | {r[5]:,.0f} | {r[6]:.1f} | "
-              f"{r[7]:,} | {r[8]:,} | {r[9]:,} | {r[10]:.1f} |")
+        print(
+            f"| {r[0]} | {args.days:g} | {r[1]:,} | {r[2]:,} | {r[3]:,} | {r[4]:.1f} | {r[5]:,.0f} | {r[6]:.1f} | "
+            f"{r[7]:,} | {r[8]:,} | {r[9]:,} | {r[10]:.1f} |"
+        )
     print(f"\nMachine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}.")
 
 

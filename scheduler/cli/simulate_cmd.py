@@ -23,9 +23,24 @@ def simulate(
     output: Path = typer.Option(Path("simulation-report"), "--output", "-o", help="Report folder."),
     processes: int = typer.Option(1, "--processes", "-p", min=1, help="Run scenarios in parallel processes."),
     fmt: Format = typer.Option(Format.table, "--format", "-f"),
+    emit_job: Path | None = typer.Option(
+        None,
+        "--emit-indexed-job",
+        help="Write the sweep as a Kubernetes Indexed Job (one scenario per index) instead of running it.",
+    ),
+    image: str = typer.Option("suanwang:latest", "--image", help="Container image for --emit-indexed-job."),
 ) -> None:
     """Replay demand on today's or a proposed network; print a side-by-side table and write a report."""
-    loaded = [load_scenario(p) for p in scenarios]
+    loaded = [load_scenario(p) for p in scenarios]  # check every file before anything runs
+    if emit_job is not None:
+        import yaml
+
+        from simulations.sweep import indexed_job
+
+        docs = indexed_job(scenarios, emit_job.stem, image)
+        emit_job.write_text(yaml.safe_dump_all(docs, sort_keys=False), encoding="utf-8")
+        console().print(f"wrote {emit_job}: {len(scenarios)} scenarios, one per index; kubectl apply -f {emit_job}")
+        return
     if solvers:
         names = [s.strip() for s in solvers.split(",") if s.strip()]
         bad = [s for s in names if s not in SOLVERS]

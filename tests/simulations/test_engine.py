@@ -140,3 +140,30 @@ def test_parallel_processes_match_serial(tmp_path):
     serial = run_all(two, 1)
     parallel = run_all(two, 2)
     assert serial["p"][0]["energy_mwh"] == parallel["p"][0]["energy_mwh"] == parallel["p2"][0]["energy_mwh"]
+
+
+def test_sweep_as_indexed_job(tmp_path):
+    import kubernetes_validate
+    import yaml
+
+    files = []
+    for name in ("x", "y", "z"):
+        f = tmp_path / f"{name}.yaml"
+        f.write_text(SCENARIO.format(name=name, growth=1.0, carbon=[0.58] * 24))
+        files.append(f)
+    out = tmp_path / "sweep-q4.yaml"
+    r = CliRunner().invoke(app, ["simulate", *map(str, files), "--emit-indexed-job", str(out), "--image", "reg/sw:1"])
+    assert r.exit_code == 0, r.output
+    cm, job = list(yaml.safe_load_all(out.read_text()))
+    for d in (cm, job):
+        kubernetes_validate.validate(d, "1.30.0", strict=True)
+    assert job["spec"]["completionMode"] == "Indexed" and job["spec"]["completions"] == 3
+    assert sorted(cm["data"]) == ["scenario-0.yaml", "scenario-1.yaml", "scenario-2.yaml"]
+    assert load_scenario_text(cm["data"]["scenario-1.yaml"], tmp_path).name == "y"
+    assert "JOB_COMPLETION_INDEX" in job["spec"]["template"]["spec"]["containers"][0]["command"][-1]
+
+
+def load_scenario_text(text, folder):
+    f = folder / "again.yaml"
+    f.write_text(text)
+    return load_scenario(f)
