@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from simulations.engine import Failure, Policy
-from simulations.workload import Arrival, grow, pai_trace, synthetic
+from simulations.workload import Arrival, azure_llm, grow, openb_pods, pai_trace, synthetic
 from solvers import SOLVERS
 from solvers.problem import Weights
 from topology.loader import load_topology
@@ -137,7 +137,7 @@ def _policy(doc, raw: Any) -> Policy:
 
 def _demand(doc, raw: Any, topo: Topology, start: datetime, hours: float, seed: int, base: Path) -> list[Arrival]:
     d = doc.mapping(raw, "demand")
-    doc.keys(d, "demand", ("synthetic", "pai", "growth"))
+    doc.keys(d, "demand", ("synthetic", "pai", "azure", "openb", "growth"))
     growth = doc.number(d, "growth", "demand", default=1.0, positive=True)
     arrivals: list[Arrival] = []
     if d.get("synthetic") is not None:
@@ -158,6 +158,25 @@ def _demand(doc, raw: Any, topo: Topology, start: datetime, hours: float, seed: 
                 doc.fault("demand.pai.path", "no such file", "give the path of pai-100k.csv", path)
             else:
                 arrivals += pai_trace(full, start, hours, limit, scale or 1.0)
-    if not d.get("synthetic") and not d.get("pai"):
-        doc.fault("demand", "no demand given", "add `synthetic: {jobs_per_hour: N}` or `pai: {path: ...}`")
+    for key, keys in (("azure", ("path", "city", "bucket_min")), ("openb", ("path", "time_scale", "limit"))):
+        if d.get(key) is None:
+            continue
+        p = f"demand.{key}"
+        s = doc.mapping(d[key], p)
+        doc.keys(s, p, keys)
+        path = doc.string(s, "path", p)
+        full = (Path(path) if Path(path).is_absolute() else base / path) if path else None
+        if full is not None and not full.exists():
+            doc.fault(f"{p}.path", "no such file", "give the path of the trace under shared/data", path)
+        elif full is not None and key == "azure":
+            city = doc.string(s, "city", p, default="Nanjing", choices=list(topo.cities))
+            bucket = doc.number(s, "bucket_min", p, default=5.0, positive=True)
+            if city and bucket:
+                arrivals += azure_llm(full, start, city, hours, bucket)
+        elif full is not None:
+            scale = doc.number(s, "time_scale", p, default=1.0, positive=True)
+            limit = doc.number(s, "limit", p, default=None, positive=True, integer=True)
+            arrivals += openb_pods(full, start, hours, scale or 1.0, limit)
+    if not any(d.get(k) for k in ("synthetic", "pai", "azure", "openb")):
+        doc.fault("demand", "no demand given", "add `synthetic: {jobs_per_hour: N}`, `pai:`, `azure:` or `openb:`")
     return grow(sorted(arrivals, key=lambda a: (a.at, a.job.id)), growth or 1.0, seed)

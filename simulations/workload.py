@@ -2,6 +2,8 @@
 
 * synthetic — Poisson arrivals at ``jobs_per_hour`` shaped by a diurnal profile (busier 09–22 h),
   job shapes from :func:`simulations.synthetic.generate_jobs`;
+* Azure LLM inference arrivals and the Alibaba openb pod list (see :func:`azure_llm` and
+  :func:`openb_pods` for how their fields map to jobs);
 * PAI (``gaia-job-traces/pai-100k.csv``: ``arrival_time`` h, ``length`` h, ``cpus``) — each job
   becomes a training job asking ``cpus`` accelerator cards (at most 8 per node, rounded up to a
   whole node above 8), of any model, running ``length`` hours, arriving ``arrival_time`` hours after
@@ -128,3 +130,100 @@ def grow(arrivals: list[Arrival], factor: float, seed: int) -> list[Arrival]:
                 at = a.at + timedelta(minutes=rng.uniform(0, 60))
                 out.append(Arrival(at, replace(a.job, id=JobId(f"{a.job.id}+{k}"), submitted_at=at)))
     return sorted(out, key=lambda x: (x.at, x.job.id))
+
+
+def azure_llm(
+    path: str | Path,
+    start: datetime,
+    city: str,
+    hours: float | None = None,
+    bucket_min: float = 5.0,
+    tokens_per_card_s: float = 400.0,
+    slo_ms: float = 20.0,
+) -> list[Arrival]:
+    """Azure LLM inference arrivals (``TIMESTAMP, ContextTokens, GeneratedTokens``) as inference
+    demand at ``city``: the requests of each ``bucket_min`` window become one inference job at the
+    start of the window, sized to serve the window's tokens at ``tokens_per_card_s`` per card (at
+    least one card; per node at most 8), running for the window. The trace's own start is mapped
+    to ``start``. ``tokens_per_card_s`` is a planning assumption (an H20-class card at moderate
+    batch), to be replaced by measured serving throughput.
+    """
+    buckets: dict[int, int] = {}
+    first = None
+    try:
+        with open(path, newline="", encoding="utf-8") as f:
+            for row in csv.DictReader(f):
+                ts = datetime.fromisoformat(row["TIMESTAMP"][:26])
+                first = first or ts
+                offset_h = (ts - first).total_seconds() / 3600
+                if hours is not None and offset_h >= hours:
+                    break
+                b = int(offset_h * 60 // bucket_min)
+                buckets[b] = buckets.get(b, 0) + int(row["ContextTokens"]) + int(row["GeneratedTokens"])
+    except (OSError, KeyError, ValueError) as e:
+        raise InputError(f"{path}: not an Azure LLM inference trace ({e}); check the path") from e
+    out = []
+    for b, tokens in sorted(buckets.items()):
+        cards = max(1, math.ceil(tokens / (tokens_per_card_s * bucket_min * 60)))
+        per_node = min(cards, 8)
+        count = per_node * math.ceil(cards / per_node)
+        when = start + timedelta(minutes=b * bucket_min)
+        out.append(
+            Arrival(
+                when,
+                Job(
+                    JobId(f"azure-{b:05d}"),
+                    "inference",
+                    "azure-llm",
+                    3,
+                    AcceleratorRequest(count, per_node),
+                    duration_h=bucket_min / 60,
+                    origin=city,
+                    latency_slo_ms=slo_ms,
+                    submitted_at=when,
+                ),
+            )
+        )
+    return out
+
+
+def openb_pods(
+    path: str | Path, start: datetime, hours: float | None = None, time_scale: float = 1.0, limit: int | None = None
+) -> list[Arrival]:
+    """Alibaba openb pods as jobs: ``num_gpu`` cards (a GPU share counts as one card; CPU-only pods
+    are skipped), arriving at ``creation_time`` s and running until ``deletion_time`` s, both
+    scaled by ``time_scale``; openb's GPU models (P100, T4, V100, A10, G2, G3) are not in the
+    catalog, so any model is accepted. LS pods become inference-like batch at priority 3, others
+    priority 1."""
+    out = []
+    try:
+        with open(path, newline="", encoding="utf-8") as f:
+            for row in csv.DictReader(f):
+                n = int(row["num_gpu"])
+                if n == 0:
+                    continue
+                created = float(row["creation_time"]) * time_scale / 3600
+                if hours is not None and created >= hours:
+                    continue
+                ended = float(row["deletion_time"]) * time_scale / 3600
+                per_node = min(n, 8)
+                when = start + timedelta(hours=created)
+                out.append(
+                    Arrival(
+                        when,
+                        Job(
+                            JobId(row["name"]),
+                            "batch",
+                            row.get("qos") or "openb",
+                            3 if row.get("qos") == "LS" else 1,
+                            AcceleratorRequest(per_node * math.ceil(n / per_node), per_node),
+                            duration_h=max(1 / 60, ended - created),
+                            submitted_at=when,
+                        ),
+                    )
+                )
+                if limit is not None and len(out) >= limit:
+                    break
+    except (OSError, KeyError, ValueError) as e:
+        raise InputError(f"{path}: not an openb pod list ({e}); check the path") from e
+    return sorted(out, key=lambda a: (a.at, a.job.id))

@@ -167,3 +167,29 @@ def load_scenario_text(text, folder):
     f = folder / "again.yaml"
     f.write_text(text)
     return load_scenario(f)
+
+
+def test_azure_and_openb_importers(jiangsu, tmp_path):
+    from simulations.workload import azure_llm, openb_pods
+
+    azure = azure_llm(
+        SHARED_DATA / "azure-llm-inference-2023" / "AzureLLMInferenceTrace_conv.csv", START, "Suzhou", hours=1
+    )
+    assert 10 <= len(azure) <= 13 and all(a.job.origin == "Suzhou" and a.job.kind == "inference" for a in azure)
+    assert all(a.job.accelerators.count >= 1 for a in azure)
+    pods = openb_pods(SHARED_DATA / "openb-fgd" / "csv" / "openb_pod_list_default.csv", START, hours=24 * 30)
+    assert pods and all(a.job.accelerators.count >= 1 for a in pods)
+    assert [a.at for a in pods] == sorted(a.at for a in pods)
+    f = tmp_path / "traces.yaml"
+    f.write_text(f"""name: traces
+hours: 6
+demand:
+  azure: {{path: {SHARED_DATA / "azure-llm-inference-2023" / "AzureLLMInferenceTrace_code.csv"}, city: Suzhou}}
+  openb: {{path: {SHARED_DATA / "openb-fgd" / "csv" / "openb_pod_list_default.csv"}, time_scale: 0.01, limit: 300}}
+policy: {{solver: greedy, interval_min: 15}}
+""")
+    sc = load_scenario(f)
+    o = Simulation(sc.topology, list(sc.arrivals), sc.start, sc.hours, sc.policy).run()
+    assert o.arrivals == o.completed + o.rejected + o.still_queued + o.still_running == len(sc.arrivals)
+    assert {a.job.kind for a in sc.arrivals} == {"inference", "batch"}
+    assert o.inference_arrivals > 0 and o.max_overcommit == 0
