@@ -13,7 +13,7 @@ import heapq
 import itertools
 from collections import defaultdict
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
 from simulations.workload import Arrival
@@ -37,6 +37,14 @@ class Policy:
 @dataclass(frozen=True)
 class Failure:
     site: str
+    start: datetime
+    end: datetime
+
+
+@dataclass(frozen=True)
+class LinkOutage:
+    a: str
+    b: str
     start: datetime
     end: datetime
 
@@ -95,10 +103,13 @@ class Simulation:
         failures: list[Failure] | None = None,
         progress: Callable[[float], None] | None = None,
         inference_on_time_min: float = 10.0,
+        outages: list[LinkOutage] | None = None,
     ) -> None:
         self.topo, self.policy, self.start = topology, policy, start
         self.end = start + timedelta(hours=hours)
-        self.arrivals, self.failures = arrivals, failures or []
+        self.arrivals, self.failures, self.outages = arrivals, failures or [], outages or []
+        self.base_topo = topology
+        self.links_down: set[int] = set()
         self.progress = progress
         self.on_time = timedelta(minutes=inference_on_time_min)
         self.capacity = {k: dict(v) for k, v in pool_nodes(topology, None).items()}
@@ -123,6 +134,9 @@ class Simulation:
         for f in self.failures:
             self._push(f.start, "fail", f.site)
             self._push(f.end, "repair", f.site)
+        for lo in self.outages:
+            self._push(lo.start, "link_down", lo)
+            self._push(lo.end, "link_up", lo)
         tick = self.start
         while tick < self.end:
             self._push(tick, "tick", None)
@@ -183,6 +197,34 @@ class Simulation:
         for key in self.free:
             if key[0] == site:
                 self.free[key] = dict(self.capacity[key])
+
+    def _link_ids(self, lo: LinkOutage) -> set[int]:
+        return {i for i, lk in enumerate(self.base_topo.links) if {lk.a, lk.b} == {lo.a, lo.b}}
+
+    def _apply_links(self) -> None:
+        """The topology with down links unusable (kept in place, so link ids stay the same)."""
+        links = tuple(
+            replace(lk, bandwidth_gbps=1e-9, latency_ms=1e6) if i in self.links_down else lk
+            for i, lk in enumerate(self.base_topo.links)
+        )
+        self.topo = replace(self.base_topo, links=links)
+        self._dirty = True
+
+    def _on_link_down(self, at: datetime, lo: LinkOutage) -> None:
+        ids = self._link_ids(lo)
+        self.links_down |= ids
+        self._apply_links()
+        down = {
+            f"{self.base_topo.links[i].kind}:{self.base_topo.links[i].a}-{self.base_topo.links[i].b}#{i}" for i in ids
+        }
+        for run in [r for r in self.running.values() if down & set(r.links)]:  # their reserved path is gone
+            self._release(run, at)
+            self.out.preempted += 1
+            self.queue[run.job.id] = (run.job.submitted_at or at, run.job)
+
+    def _on_link_up(self, at: datetime, lo: LinkOutage) -> None:
+        self.links_down -= self._link_ids(lo)
+        self._apply_links()
 
     def _on_tick(self, at: datetime, _payload) -> None:
         self._reject_hopeless(at)
@@ -259,7 +301,7 @@ class Simulation:
         self.out.energy_kwh += kwh
         self.out.energy_by_site_kwh[run.site] += kwh
         self.out.carbon_kg += kwh * zone.carbon_at(run.start) * (1 - site.green_share)
-        self.out.cost_cny += kwh * zone.tariff.price_cny_per_kwh(run.start)
+        self.out.cost_cny += kwh * zone.price_at(run.start)
 
     def _reject_hopeless(self, at: datetime) -> None:
         for jid, (arrived, job) in list(self.queue.items()):

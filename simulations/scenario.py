@@ -26,12 +26,16 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from simulations.engine import Failure, Policy
-from simulations.workload import Arrival, azure_llm, grow, openb_pods, pai_trace, synthetic
+import yaml
+
+from simulations.engine import Failure, LinkOutage, Policy
+from simulations.workload import Arrival, azure_llm, grow, openb_pods, pai_trace, synthetic, year_series
 from solvers import SOLVERS
 from solvers.problem import Weights
+from topology.errors import InputError
 from topology.loader import load_topology
 from topology.model import AcceleratorModel, Pool, Topology
+from topology.serialize import topology_to_dict
 from topology.timeutil import parse_time
 from topology.yamldoc import join, read_document
 
@@ -48,6 +52,7 @@ class Scenario:
     arrivals: tuple[Arrival, ...]
     failures: tuple[Failure, ...]
     policy: Policy
+    outages: tuple[LinkOutage, ...] = ()
 
 
 def load_scenario(path: str | Path) -> Scenario:
@@ -64,16 +69,43 @@ def load_scenario(path: str | Path) -> Scenario:
         start = datetime(2026, 1, 1)
     hours = doc.number(root, "hours", "", default=24.0, positive=True)
     seed = doc.number(root, "seed", "", default=7, integer=True)
-    topo, failures = _changes(doc, root.get("changes"), topo, start)
+    topo, failures, outages = _changes(doc, root.get("changes"), topo, start, base)
     policy = _policy(doc, root.get("policy"))
     arrivals = _demand(doc, root.get("demand"), topo, start, hours or 24.0, seed or 7, base)
     doc.raise_if_faulty("scenario")
-    return Scenario(name or "scenario", topo, start, hours, seed, tuple(arrivals), tuple(failures), policy)
+    return Scenario(
+        name or "scenario", topo, start, hours, seed, tuple(arrivals), tuple(failures), policy, tuple(outages)
+    )
 
 
-def _changes(doc, raw: Any, topo: Topology, start: datetime):
+def _changes(doc, raw: Any, topo: Topology, start: datetime, base: Path):
     c = doc.mapping(raw, "changes", required=False)
-    doc.keys(c, "changes", ("add_pools", "remove_sites", "failures", "carbon_hourly"))
+    doc.keys(
+        c,
+        "changes",
+        (
+            "add_sites",
+            "add_pools",
+            "remove_sites",
+            "failures",
+            "link_outages",
+            "carbon_hourly",
+            "carbon_series",
+            "price_series",
+        ),
+    )
+    added = doc.sequence(c.get("add_sites"), "changes.add_sites", required=False)
+    if added:  # new sites are checked by the topology loader, every fault with its path
+        d = topology_to_dict(topo)
+        d["sites"] += added
+        try:
+            topo = load_topology(
+                f"{doc.file} (topology with changes.add_sites)",
+                text=yaml.safe_dump(d, sort_keys=False, allow_unicode=True),
+            )
+        except InputError as e:
+            for f in e.faults:
+                doc.fault("changes.add_sites", f"{f.path}: {f.message}", f.fix, f.value)
     sites = {s.id: s for s in topo.sites}
     for i, spec in enumerate(doc.sequence(c.get("add_pools"), "changes.add_pools", required=False)):
         p = join("changes.add_pools", i)
@@ -106,7 +138,34 @@ def _changes(doc, raw: Any, topo: Topology, start: datetime):
             doc.fault(join(p, "end_h"), "must be after start_h", "give end_h > start_h", b)
         elif None not in (sid, a, b):
             failures.append(Failure(sid, start + timedelta(hours=a), start + timedelta(hours=b)))
+    outages = []
+    for i, spec in enumerate(doc.sequence(c.get("link_outages"), "changes.link_outages", required=False)):
+        p = join("changes.link_outages", i)
+        spec = doc.mapping(spec, p)
+        a, b = doc.string(spec, "from", p), doc.string(spec, "to", p)
+        t0, t1 = doc.number(spec, "start_h", p, minimum=0.0), doc.number(spec, "end_h", p, minimum=0.0)
+        if a and b and not any({lk.a, lk.b} == {a, b} for lk in topo.links):
+            doc.fault(p, f"no link between {a} and {b}", "name the two ends of a link under the topology's `links:`")
+        elif None not in (a, b, t0, t1):
+            outages.append(LinkOutage(a, b, start + timedelta(hours=t0), start + timedelta(hours=t1)))
     zones = dict(topo.grid_zones)
+    for key, field_name, scale_of in (
+        ("carbon_series", "carbon_year_kg_per_kwh", lambda spec: 0.001),
+        ("price_series", "price_year_cny_per_kwh", lambda spec: float(spec.get("cny_per_usd", 7.1)) / 1000.0),
+    ):
+        for zid, spec in doc.mapping(c.get(key), f"changes.{key}", required=False).items():
+            p = join(f"changes.{key}", zid)
+            spec = doc.mapping(spec, p)
+            doc.keys(spec, p, ("path", "column", "cny_per_usd"))
+            path, column = doc.string(spec, "path", p), doc.string(spec, "column", p)
+            if zid not in zones:
+                doc.fault(p, "unknown grid zone", f"use one of: {', '.join(zones)}", zid)
+            elif path and column:
+                full = Path(path) if Path(path).is_absolute() else base / path
+                try:
+                    zones[zid] = replace(zones[zid], **{field_name: year_series(full, column, scale_of(spec))})
+                except InputError as e:
+                    doc.fault(join(p, "path"), e.summary, "give an hourly year CSV and one of its columns", path)
     for zid, series in doc.mapping(c.get("carbon_hourly"), "changes.carbon_hourly", required=False).items():
         p = join("changes.carbon_hourly", zid)
         if zid not in zones:
@@ -115,7 +174,7 @@ def _changes(doc, raw: Any, topo: Topology, start: datetime):
             doc.fault(p, "must be 24 hourly values in kg CO2/kWh", "give one value per hour 0–23")
         else:
             zones[zid] = replace(zones[zid], carbon_hourly_kg_per_kwh=tuple(float(v) for v in series))
-    return replace(topo, sites=tuple(sites.values()), grid_zones=zones), failures
+    return replace(topo, sites=tuple(sites.values()), grid_zones=zones), failures, outages
 
 
 def _policy(doc, raw: Any) -> Policy:

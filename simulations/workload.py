@@ -227,3 +227,19 @@ def openb_pods(
     except (OSError, KeyError, ValueError) as e:
         raise InputError(f"{path}: not an openb pod list ({e}); check the path") from e
     return sorted(out, key=lambda a: (a.at, a.job.id))
+
+
+def year_series(path: str | Path, column: str, scale: float = 1.0) -> tuple[float, ...]:
+    """One column of an hourly year CSV (e.g. Electricity Maps carbon intensity or day-ahead prices
+    in ``sustaincluster-em-2023``) × ``scale``; gaps take the previous hour's value."""
+    values: list[float] = []
+    try:
+        with open(path, newline="", encoding="utf-8") as f:
+            for row in csv.DictReader(f):
+                text = row[column]
+                values.append(float(text) * scale if text not in ("", "NaN") else (values[-1] if values else 0.0))
+    except (OSError, KeyError, ValueError) as e:
+        raise InputError(f"{path}: no column {column!r} of numbers ({e}); check the file and column") from e
+    if len(values) < 24 * 28:
+        raise InputError(f"{path}: {len(values)} rows, less than four weeks of hours; give an hourly year")
+    return tuple(values)

@@ -266,7 +266,7 @@ def _energy_cost(
     zone = problem.topology.grid_zones[site.grid_zone]
     energy = _power_kw(problem, job, site, model) * duration_h
     carbon = energy * zone.carbon_at(start) * (1.0 - site.green_share)
-    cost = energy * zone.tariff.price_cny_per_kwh(start) + carbon * problem.weights.carbon_cny_per_kg
+    cost = energy * zone.price_at(start) + carbon * problem.weights.carbon_cny_per_kg
     if job.data is not None and job.data.location != site.id and job.data.location != site.city:
         cost += job.data.size_tb * problem.weights.transfer_cny_per_tb
     return energy, cost, carbon
@@ -295,7 +295,7 @@ class _Context:
         for sid, site in sites.items():
             zone = problem.topology.grid_zones[site.grid_zone]
             self.cny_per_kwh[sid] = (
-                zone.tariff.price_cny_per_kwh(start)
+                zone.price_at(start)
                 + zone.carbon_at(start) * (1.0 - site.green_share) * problem.weights.carbon_cny_per_kg
             )
         self._pools: dict[tuple, list[PoolKey]] = {}

@@ -96,11 +96,26 @@ class GridZone:
     carbon_kg_per_kwh: float
     tariff: Tariff
     carbon_hourly_kg_per_kwh: tuple[float, ...] = ()
+    # a whole year, hour by hour from 1 January 00:00 (scenarios load real zones into these)
+    carbon_year_kg_per_kwh: tuple[float, ...] = ()
+    price_year_cny_per_kwh: tuple[float, ...] = ()
 
     def carbon_at(self, when: datetime) -> float:
+        if self.carbon_year_kg_per_kwh:
+            return self.carbon_year_kg_per_kwh[_hour_of_year(when) % len(self.carbon_year_kg_per_kwh)]
         if self.carbon_hourly_kg_per_kwh:
             return self.carbon_hourly_kg_per_kwh[when.hour]
         return self.carbon_kg_per_kwh
+
+    def price_at(self, when: datetime) -> float:
+        """CNY per kWh: the year series where given, else the time-of-use tariff."""
+        if self.price_year_cny_per_kwh:
+            return self.price_year_cny_per_kwh[_hour_of_year(when) % len(self.price_year_cny_per_kwh)]
+        return self.tariff.price_cny_per_kwh(when)
+
+
+def _hour_of_year(when: datetime) -> int:
+    return int((when - datetime(when.year, 1, 1)).total_seconds() // 3600)
 
 
 @dataclass(frozen=True)

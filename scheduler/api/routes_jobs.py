@@ -68,7 +68,7 @@ def list_jobs(
     tenant: str | None = None,
     kind: str | None = None,
     limit: int = Query(50, ge=1, le=500),
-    offset: int = Query(0, ge=0),
+    offset: int = Query(0, ge=0, le=1_000_000_000),
     who: Principal = Depends(require("viewer")),
 ) -> dict[str, Any]:
     if who.role == "submitter":

@@ -29,6 +29,7 @@ def simulate(
         help="Write the sweep as a Kubernetes Indexed Job (one scenario per index) instead of running it.",
     ),
     image: str = typer.Option("suanwang:latest", "--image", help="Container image for --emit-indexed-job."),
+    compare: bool = typer.Option(False, "--compare", help="One side-by-side table (default: a table each)."),
 ) -> None:
     """Replay demand on today's or a proposed network; print a side-by-side table and write a report."""
     loaded = [load_scenario(p) for p in scenarios]  # check every file before anything runs
@@ -69,5 +70,9 @@ def simulate(
         return
     from simulations.report import table_rows
 
-    console().print(table("what-if comparison", ["metric", *metrics], table_rows(metrics), right=list(metrics)))
+    if compare or len(metrics) == 1:
+        console().print(table("what-if comparison", ["metric", *metrics], table_rows(metrics), right=list(metrics)))
+    else:
+        for name, m in metrics.items():
+            console().print(table(name, ["metric", name], table_rows({name: m}), right=[name]))
     console().print(f"report: {', '.join(str(p) for p in paths[:2])} and {len(paths) - 2} plots in {output}/")

@@ -114,7 +114,9 @@ def test_simulate_command_writes_report(tmp_path):
     a.write_text(SCENARIO.format(name="base", growth=1.0, carbon=[0.58] * 24))
     b.write_text(SCENARIO.format(name="grown", growth=1.5, carbon=[0.58] * 24))
     out = tmp_path / "report"
-    r = CliRunner().invoke(app, ["simulate", str(a), str(b), "-o", str(out), "--solvers", "greedy,karmada"])
+    r = CliRunner().invoke(
+        app, ["simulate", str(a), str(b), "-o", str(out), "--solvers", "greedy,karmada", "--compare"]
+    )
     assert r.exit_code == 0, r.output
     for name in ("base/greedy", "grown/karmada", "wait p95", "carbon (t CO2)", "rejected"):
         assert name in r.output
@@ -193,3 +195,64 @@ policy: {{solver: greedy, interval_min: 15}}
     assert o.arrivals == o.completed + o.rejected + o.still_queued + o.still_running == len(sc.arrivals)
     assert {a.job.kind for a in sc.arrivals} == {"inference", "batch"}
     assert o.inference_arrivals > 0 and o.max_overcommit == 0
+
+
+def test_added_site_outage_and_year_series(tmp_path):
+    em = SHARED_DATA / "sustaincluster-em-2023"
+    f = tmp_path / "more.yaml"
+    f.write_text(f"""name: more
+start: 2026-03-01T00:00:00+08:00
+hours: 12
+seed: 9
+demand:
+  synthetic: {{jobs_per_hour: 40}}
+changes:
+  add_sites:
+    - {{id: sq-edge, city: Suqian, tier: edge, pue: 1.4, power_cap_kw: 100, grid_zone: jiangsu,
+       pools: [{{accelerator: H20, nodes: 8, per_node: 8}}]}}
+  link_outages: [{{from: Nanjing, to: Suzhou, start_h: 2, end_h: 8}}]
+  carbon_series: {{jiangsu: {{path: {em / "carbon_intensity" / "DE-LU_2023_hourly.csv"},
+                             column: "Carbon Intensity gCO₂eq/kWh (direct)"}}}}
+  price_series: {{jiangsu: {{path: {em / "electricity_prices" / "DE-LU_electricity_prices_2023_usd.csv"},
+                            column: "Price (USD/MWh)"}}}}
+policy: {{solver: greedy, interval_min: 10}}
+""")
+    sc = load_scenario(f)
+    zone = sc.topology.grid_zones["jiangsu"]
+    assert len(zone.carbon_year_kg_per_kwh) >= 8760 and zone.carbon_year_kg_per_kwh[0] == pytest.approx(0.14051)
+    assert zone.carbon_at(datetime(2026, 1, 1, 0)) == pytest.approx(0.14051)
+    assert zone.price_at(datetime(2026, 1, 1, 0)) == pytest.approx(-3.3622368 * 7.1 / 1000)
+    assert sc.topology.site("sq-edge").pools[0].accelerator == "H20" and sc.outages[0].a == "Nanjing"
+    o = Simulation(sc.topology, list(sc.arrivals), sc.start, sc.hours, sc.policy, outages=list(sc.outages)).run()
+    assert o.arrivals == o.completed + o.rejected + o.still_queued + o.still_running and o.max_overcommit == 0
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(f.read_text().replace("pue: 1.4", "pue: 0.4").replace("to: Suzhou", "to: Lianyungang"))
+    with pytest.raises(InputError) as e:
+        load_scenario(bad)
+    messages = " | ".join(str(x) for x in e.value.faults)
+    assert "sites[20].pue" in messages and "no link between Nanjing and Lianyungang" in messages
+
+
+def test_link_outage_kills_deterministic_jobs_on_it(jiangsu):
+    from simulations.engine import LinkOutage
+    from simulations.workload import Arrival
+    from solvers.problem import AcceleratorRequest, Deterministic, Job, JobId
+
+    # Xuzhou's only CENI path runs Xuzhou–Huai'an–Nanjing; H800 cards are at the hubs
+    det = Job(
+        JobId("ar"),
+        "inference",
+        "t",
+        5,
+        AcceleratorRequest(8, 8, ("H800",)),
+        duration_h=10,
+        origin="Xuzhou",
+        latency_slo_ms=20,
+        deterministic=Deterministic(40.0, 10.0),
+        submitted_at=START,
+    )
+    cut = LinkOutage("Xuzhou", "Huai'an", START + timedelta(hours=1), START + timedelta(hours=3))
+    o = Simulation(jiangsu, [Arrival(START, det)], START, 6, Policy("greedy", 10), outages=[cut]).run()
+    assert o.deterministic_arrivals == 1 and o.preempted == 1  # killed when its reserved path went down
+    assert o.placed == 2 and o.still_running == 1  # placed again once the link was back
+    assert o.waits_h[1] >= 2.0 - 1e-9  # not before the repair at 3 h

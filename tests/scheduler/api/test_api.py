@@ -179,3 +179,8 @@ def test_operators_add_and_update_sites(api, engine):
 
     with sessions(engine)() as s:
         assert s.scalar(select(func.count()).select_from(TopologyVersion)) == 2
+
+
+def test_huge_offset_is_a_client_error(api):
+    r = api("GET", "/v1/jobs?limit=1&offset=9223372036854775808", "viewer")
+    assert r.status_code == 422 and r.json()["errors"][0]["path"] == "query.offset"
