@@ -179,7 +179,20 @@ def _changes(doc, raw: Any, topo: Topology, start: datetime, base: Path):
 
 def _policy(doc, raw: Any) -> Policy:
     p = doc.mapping(raw, "policy", required=False)
-    doc.keys(p, "policy", ("solver", "interval_min", "time_limit_s", "carbon_price_cny_per_t", "max_wait_h"))
+    doc.keys(
+        p,
+        "policy",
+        (
+            "solver",
+            "interval_min",
+            "time_limit_s",
+            "carbon_price_cny_per_t",
+            "max_wait_h",
+            "value_per_pflops",
+            "transfer_cny_per_tb",
+            "aging_step_h",
+        ),
+    )
     solver = doc.string(p, "solver", "policy", default="greedy", choices=SOLVERS)
     interval = doc.number(p, "interval_min", "policy", default=10.0, positive=True)
     limit = doc.number(p, "time_limit_s", "policy", default=1.0, positive=True)
@@ -201,10 +214,28 @@ def _demand(doc, raw: Any, topo: Topology, start: datetime, hours: float, seed: 
     arrivals: list[Arrival] = []
     if d.get("synthetic") is not None:
         s = doc.mapping(d["synthetic"], "demand.synthetic")
-        doc.keys(s, "demand.synthetic", ("jobs_per_hour",))
+        doc.keys(s, "demand.synthetic", ("jobs_per_hour", "growth_per_year", "city_weights"))
         rate = doc.number(s, "jobs_per_hour", "demand.synthetic", positive=True)
-        if rate:
-            arrivals += synthetic(topo, start, hours, rate, seed)
+        yearly = doc.number(s, "growth_per_year", "demand.synthetic", default=0.0, minimum=-0.99)
+        weights = doc.mapping(s.get("city_weights"), "demand.synthetic.city_weights", required=False)
+        for city, w in weights.items():
+            if city not in topo.cities or not isinstance(w, (int, float)) or w < 0:
+                doc.fault(
+                    join("demand.synthetic.city_weights", city),
+                    "needs a city of the topology and a weight ≥ 0",
+                    "fix the city name or the weight",
+                    w,
+                )
+        if rate and yearly is not None:
+            arrivals += synthetic(
+                topo,
+                start,
+                hours,
+                rate,
+                seed,
+                yearly,
+                {c: float(w) for c, w in weights.items() if c in topo.cities} or None,
+            )
     if d.get("pai") is not None:
         s = doc.mapping(d["pai"], "demand.pai")
         doc.keys(s, "demand.pai", ("path", "time_scale", "limit"))

@@ -63,19 +63,36 @@ class Arrival:
     job: Job
 
 
-def synthetic(topology: Topology, start: datetime, hours: float, jobs_per_hour: float, seed: int) -> list[Arrival]:
+def synthetic(
+    topology: Topology,
+    start: datetime,
+    hours: float,
+    jobs_per_hour: float,
+    seed: int,
+    growth_per_year: float = 0.0,
+    city_weights: dict[str, float] | None = None,
+) -> list[Arrival]:
+    """Arrivals at ``jobs_per_hour`` (mean over a day), shaped by hour of day, growing by
+    ``growth_per_year`` (0.4 = +40 % a year, compounding), with inference origins drawn by
+    ``city_weights`` (default: by population)."""
     rng = random.Random(seed)
     times: list[datetime] = []
     t = 0.0
-    peak = max(_DIURNAL) / _NORM
-    while True:  # thinning of a homogeneous Poisson process at the peak rate
-        t += rng.expovariate(jobs_per_hour * peak)
+    top = max(_DIURNAL) / _NORM * (1 + growth_per_year) ** (hours / 8760)
+    while True:  # thinning of a homogeneous Poisson process at the highest rate
+        t += rng.expovariate(jobs_per_hour * top)
         if t >= hours:
             break
         when = start + timedelta(hours=t)
-        if rng.random() < _DIURNAL[when.hour] / _NORM / peak:
+        rate = _DIURNAL[when.hour] / _NORM * (1 + growth_per_year) ** (t / 8760)
+        if rng.random() < rate / top:
             times.append(when)
     shapes = generate_jobs(topology, len(times), start, seed=seed)
+    if city_weights:
+        cities = [c for c in city_weights if c in topology.cities]
+        weights = [city_weights[c] for c in cities]
+        crng = random.Random(seed + 2)
+        shapes = [replace(j, origin=crng.choices(cities, weights)[0]) if j.origin else j for j in shapes]
     out = []
     for when, j in zip(times, shapes, strict=True):
         deadline = None if j.deadline is None else when + (j.deadline - start)

@@ -256,3 +256,12 @@ def test_link_outage_kills_deterministic_jobs_on_it(jiangsu):
     assert o.deterministic_arrivals == 1 and o.preempted == 1  # killed when its reserved path went down
     assert o.placed == 2 and o.still_running == 1  # placed again once the link was back
     assert o.waits_h[1] >= 2.0 - 1e-9  # not before the repair at 3 h
+
+
+def test_yearly_growth_and_city_weights(jiangsu):
+    flat = synthetic(jiangsu, START, 24 * 60, 5, 11)
+    growing = synthetic(jiangsu, START, 24 * 60, 5, 11, growth_per_year=3.0)
+    late = START + timedelta(days=30)
+    assert sum(a.at >= late for a in growing) > 1.1 * sum(a.at >= late for a in flat)
+    only_xz = synthetic(jiangsu, START, 48, 20, 11, city_weights={"Xuzhou": 1.0})
+    assert {a.job.origin for a in only_xz if a.job.origin} == {"Xuzhou"}
