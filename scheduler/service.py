@@ -64,10 +64,13 @@ class ControlLoop:
         apis: dict[str, SiteApi] | None = None,
         manifests_dir: Path | None = None,
         time_limit_s: float = 5.0,
+        unreachable_after_s: float = 300.0,
     ) -> None:
         self.app, self.collector, self.apis, self.manifests_dir = app, collector, apis, manifests_dir
         self.time_limit_s = time_limit_s
         self.wake = threading.Event()
+        self.unreachable_after_s = unreachable_after_s
+        self.down_since: dict[str, datetime] = {}  # sites whose API server has not answered
         app.state.wake = self.wake.set
 
     # -- steps ------------------------------------------------------------------------------------
@@ -84,7 +87,7 @@ class ControlLoop:
         st = self.app.state
         with st.sessions() as s:
             queued = repo.jobs_in(s, ("pending", "placed", "submitted", "running"))
-            drained = list(repo.drained_sites(s))
+            drained = list(repo.drained_sites(s)) + self._down(now)
             specs = [r.spec for r in queued]
         if not specs:
             return None, None
@@ -167,13 +170,23 @@ class ControlLoop:
                         _move(self.app, s, jid, "submitted", f"{site}: {outcome.action} {outcome.kind}", now)
                         report.submitted += 1
 
+    def _down(self, now: datetime) -> list[str]:
+        return [sid for sid, t in self.down_since.items() if (now - t).total_seconds() >= self.unreachable_after_s]
+
     def _reconcile(self, now: datetime, report: CycleReport) -> None:
+        """Read statuses back; fail over jobs not yet running at a site unreachable past the
+        threshold (back to pending, their objects marked stale); delete stale objects once the site
+        answers again."""
         if not self.apis:
             return
         st = self.app.state
         with st.sessions() as s:
             rows = [(r.id, r.site, r.state) for r in repo.jobs_in(s, ("submitted", "running"))]
-            subs = {sub.job_id: sub for sub in s.scalars(select(Submission)) if sub.kind in ("Job", "Deployment")}
+            subs = {
+                sub.job_id: sub
+                for sub in s.scalars(select(Submission).where(Submission.stale.is_(False)))
+                if sub.kind in ("Job", "Deployment")
+            }
         for jid, site, state in rows:
             sub = subs.get(jid)
             if sub is None or site not in self.apis:
@@ -182,11 +195,49 @@ class ControlLoop:
                 phase, reason = workload_phase(sub.kind, self.apis[site].read(sub.kind, sub.namespace, sub.name))
             except TemporaryError as e:
                 report.errors.append(str(e))
+                since = self.down_since.setdefault(site, now)
+                down_s = (now - since).total_seconds()
+                if state == "submitted" and down_s >= self.unreachable_after_s:
+                    with st.sessions.begin() as s:
+                        row = _move(
+                            self.app,
+                            s,
+                            jid,
+                            "pending",
+                            f"site {site} unreachable for {down_s:.0f} s; eligible for re-placement elsewhere",
+                            now,
+                        )
+                        row.spec = {k: v for k, v in row.spec.items() if k != "running"}
+                        for stale in s.scalars(
+                            select(Submission).where(Submission.job_id == jid, Submission.site == site)
+                        ):
+                            stale.stale = True
+                        report.transitions += 1
                 continue
+            self.down_since.pop(site, None)
             if phase not in (state, "missing") and phase in ALLOWED[state]:
                 with st.sessions.begin() as s:
                     _move(self.app, s, jid, phase, reason, now)
                     report.transitions += 1
+        self._remove_stale(report)
+
+    def _remove_stale(self, report: CycleReport) -> None:
+        st = self.app.state
+        with st.sessions() as s:
+            stale = [
+                (x.id, x.site, x.kind, x.namespace, x.name)
+                for x in s.scalars(select(Submission).where(Submission.stale.is_(True)))
+            ]
+        for sid, site, kind, ns, name in stale:
+            if site not in self.apis:
+                continue
+            try:
+                self.apis[site].delete(kind, ns, name)
+            except TemporaryError:
+                continue
+            self.down_since.pop(site, None)
+            with st.sessions.begin() as s:
+                s.delete(s.get(Submission, sid))
 
     # -- cycle ------------------------------------------------------------------------------------
     def cycle(self, now: datetime | None = None) -> CycleReport:

@@ -139,3 +139,41 @@ def test_token_create_and_serve_once(tmp_path, mini_file):
     assert "1 placed, 1 submitted" in out.output and states(engine) == {"s1": "submitted"}
     bad = CliRunner().invoke(cli, ["token", "create", "--role", "root", "--database-url", url])
     assert bad.exit_code == 3
+
+
+def test_failover_when_a_site_stays_unreachable(engine, mini, tmp_path):
+    """sz-hub has its own API server double, which goes down; the others share a second one."""
+    import yaml
+
+    with ApiServerDouble() as sz, ApiServerDouble() as rest:
+        ctx = {s.kube.context: (sz.url if s.id == "sz-hub" else rest.url) for s in mini.sites}
+        cfg = {
+            "apiVersion": "v1",
+            "kind": "Config",
+            "current-context": "sz-hub",
+            "clusters": [{"name": c, "cluster": {"server": u}} for c, u in ctx.items()],
+            "users": [{"name": "t", "user": {"token": "x"}}],
+            "contexts": [{"name": c, "context": {"cluster": c, "user": "t"}} for c in ctx],
+        }
+        kc = tmp_path / "kc"
+        kc.write_text(yaml.safe_dump(cfg))
+        apis = {sid: SiteApi(c, sid, retries=0, timeout_s=2) for sid, c in site_clients(mini, kc).items()}
+        queue(engine, spec("f", "Ascend910B", 8))
+        loop = ControlLoop(
+            create_app(engine, mini, now=lambda: NOW), apis=apis, time_limit_s=1, unreachable_after_s=300
+        )
+        loop.cycle(NOW)
+        assert sz.names("jobs") == {"f"} and states(engine) == {"f": "submitted"}
+        sz.down = True
+        loop.cycle(NOW + timedelta(seconds=60))
+        assert states(engine) == {"f": "submitted"}  # not past the threshold yet
+        loop.cycle(NOW + timedelta(seconds=400))
+        assert states(engine) == {"f": "pending"}
+        loop.cycle(NOW + timedelta(seconds=460))  # re-placed away from the down site
+        assert states(engine) == {"f": "submitted"} and rest.names("jobs") == {"f"}
+        with sessions(engine)() as s:
+            row = s.get(JobRow, "f")
+            assert row.site == "xz-city" and any("unreachable" in t.reason for t in row.history)
+        sz.down = False
+        loop.cycle(NOW + timedelta(seconds=520))  # the site answers: its stale Job goes
+        assert not sz.names("jobs") and rest.names("jobs") == {"f"}
