@@ -12,7 +12,6 @@ import argparse
 import json
 import os
 import platform
-import socket
 import statistics
 import subprocess
 import sys
@@ -30,16 +29,11 @@ sys.path.insert(0, str(ROOT))
 from scheduler.db import repo  # noqa: E402
 from scheduler.db.engine import make_engine, sessions, upgrade  # noqa: E402
 from tests.pgcluster import postgres_cluster  # noqa: E402
+from tests.ports import free_port  # noqa: E402
 
 
 def log(msg: str) -> None:
     print(f"[{time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def job(i: int, prefix: str) -> dict:

@@ -90,8 +90,12 @@ class _Ingest:
         self.topo, self.cfg, self.snap, self.served, self.r = topology, config, snap, served, results
         self.sites = {s.id: s for s in topology.sites}
 
+    def site_label(self, labels: dict[str, str]) -> str | None:
+        """The series' site: its site label, else the site whose own Prometheus answered."""
+        return labels.get(self.cfg.site_label) or (self.served[0] if self.served else None)
+
     def site_of(self, labels: dict[str, str], what: str) -> str | None:
-        sid = labels.get(self.cfg.site_label) or (self.served[0] if self.served else None)
+        sid = self.site_label(labels)
         if sid is None:
             self.snap.anomalies.append(
                 f"{what}: series without a `{self.cfg.site_label}` label {labels}; "
@@ -154,12 +158,12 @@ class _Ingest:
         for res, name_label in ((self.r["gpu_util"], "modelName"), (self.r["npu_util"], "model_name")):
             node_label = lab["gpu_node"] if name_label == "modelName" else lab["npu_node"]
             for smp in res.samples:
-                sid = smp.labels.get(self.cfg.site_label) or (self.served[0] if self.served else None)
+                sid = self.site_label(smp.labels)
                 if smp.labels.get(node_label) and smp.labels.get(name_label):
                     models.setdefault((sid, smp.labels[node_label]), smp.labels[name_label])
         for smp in self.r["node_labels"].samples:
             node = smp.labels.get(lab["node"])
-            sid = smp.labels.get(self.cfg.site_label) or (self.served[0] if self.served else None)
+            sid = self.site_label(smp.labels)
             for ml in self.cfg.model_labels:
                 if node and smp.labels.get(ml):
                     models[(sid, node)] = smp.labels[ml]
@@ -192,25 +196,34 @@ class _Ingest:
                 free = 0
             pool.free_per_node[node] = free
             seen.add(sid)
-        # utilisation and power per pool and site
+        # utilisation and power per pool and site, from per-card series grouped by node once
+        util_by_node = _by_node({**gpu_util, **npu_util})
+        power_by_node = _by_node({**gpu_power, **npu_power})
+        mem_by_node = _by_node(mem_mib)
         for sid, site in self.snap.sites.items():
             if sid not in seen:
                 continue
             utils, watts = [], 0.0
             for pool in site.pools.values():
-                u = [v for (s, n, _), v in {**gpu_util, **npu_util}.items() if s == sid and n in pool.free_per_node]
+                nodes = [(sid, n) for n in pool.free_per_node]
+                u = [v for k in nodes for v in util_by_node.get(k, ())]
                 pool.utilisation = statistics.fmean(u) / 100.0 if u else None
                 utils += u
-                watts += sum(
-                    v for (s, n, _), v in {**gpu_power, **npu_power}.items() if s == sid and n in pool.free_per_node
-                )
-                mem = [v for (s, n, _), v in mem_mib.items() if s == sid and n in pool.free_per_node]
+                watts += sum(v for k in nodes for v in power_by_node.get(k, ()))
+                mem = [v for k in nodes for v in mem_by_node.get(k, ())]
                 pool.memory_used_gb = sum(mem) / 1024.0 if mem else None
             site.utilisation = statistics.fmean(utils) / 100.0 if utils else None
             site.power_draw_kw = watts / 1000.0 * self.sites[sid].pue
         for sid in scope:
             if sid not in seen and sid in self.sites:
                 self.snap.anomalies.append(f"site {sid}: no accelerator nodes reported")
+
+
+def _by_node(per_card: dict) -> dict[tuple[str, str], list[float]]:
+    out: dict[tuple[str, str], list[float]] = defaultdict(list)
+    for (site, node, _card), value in per_card.items():
+        out[(site, node)].append(value)
+    return out
 
 
 def _links(topology: Topology, config: CollectorConfig, probes: Result, snap: Snapshot) -> list[LinkMeasure]:

@@ -110,16 +110,6 @@ def parse_state(doc: Checked, raw: Any, topo: Topology) -> State:
                 )
                 continue
             pools[(sid, model)] = PoolState(tuple(nodes))
-    for sid in unusable:  # too stale to plan on: the site offers nothing
-        for pl in sites[sid].pools:
-            key = (sid, pl.accelerator)
-            old = pools.get(key)
-            names = (
-                [n for n, _ in old.free_per_node]
-                if old
-                else [f"{sid}/{pl.accelerator}-{k:04d}" for k in range(pl.nodes)]
-            )
-            pools[key] = PoolState(tuple((n, 0) for n in names))
     links = {}
     for i, lk in enumerate(doc.sequence(root.get("links"), "links", required=False)):
         lp = join("links", i)
@@ -132,7 +122,8 @@ def parse_state(doc: Checked, raw: Any, topo: Topology) -> State:
         jit = doc.number(lk, "jitter_us", lp, default=None, minimum=0.0)
         if a in topo.cities and b in topo.cities and rtt is not None:
             links[(a, b)] = (rtt, jit)
-    return State(pools, draw, observed, links, tuple(unusable))
+    # a site too stale to plan on offers nothing
+    return without_sites(State(pools, draw, observed, links), topo, unusable)
 
 
 def without_sites(state: State | None, topo: Topology, sites: list[str]) -> State | None:

@@ -115,6 +115,7 @@ class Simulation:
         self.capacity = {k: dict(v) for k, v in pool_nodes(topology, None).items()}
         self.free = {k: dict(v) for k, v in self.capacity.items()}
         self.sites = {s.id: s for s in topology.sites}
+        self.cards = {s.id: site_totals(topology, s).cards for s in topology.sites}
         self.down: set[str] = set()
         self.queue: dict[str, tuple[datetime, Job]] = {}
         self.running: dict[str, Run] = {}
@@ -263,7 +264,6 @@ class Simulation:
                 route = graph.deterministic_routes_from(job.origin).get(p.site)
                 links = tuple(h.link_id for h in route.hops) if route else ()
                 self.out.deterministic_admitted += 1
-            hours = p.energy_kwh / max(1e-9, self._power(job, p.site, p.accelerator))
             start = at + timedelta(hours=p.transfer_h)
             run = Run(
                 job,
@@ -273,7 +273,7 @@ class Simulation:
                 self._power(job, p.site, p.accelerator),
                 links,
                 start,
-                start + timedelta(hours=hours),
+                start + timedelta(hours=job.duration_h),
             )
             self.running[job.id] = run
             self.out.placed += 1
@@ -322,7 +322,7 @@ class Simulation:
         tier_busy: dict[str, float] = defaultdict(float)
         tier_total: dict[str, float] = defaultdict(float)
         for s in self.topo.sites:
-            cards = site_totals(self.topo, s).cards
+            cards = self.cards[s.id]
             o.series_util_site[s.id].append(busy[s.id] / cards if cards else 0.0)
             tier_busy[s.tier] += busy[s.id]
             tier_total[s.tier] += cards

@@ -70,6 +70,13 @@ class Aggregate:
 
 
 def aggregate(instance: Instance) -> Aggregate:
+    """The model's rows for ``instance`` (built once per instance; solvers and the bound share it)."""
+    if instance.aggregate_model is None:
+        instance.aggregate_model = _build(instance)
+    return instance.aggregate_model
+
+
+def _build(instance: Instance) -> Aggregate:
     w = instance.problem.weights.value_per_pflops
     var_class: list[int] = []
     var_cand: list[int] = []

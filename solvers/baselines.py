@@ -30,15 +30,13 @@ def _site_rank(instance: Instance) -> dict[str, int]:
     return {s.id: i for i, s in enumerate(instance.problem.topology.sites)}
 
 
-def run_greedy(instance: Instance, ledger: Ledger, skip: set[int] = frozenset()) -> list[Decision]:
+def run_greedy(instance: Instance, ledger: Ledger) -> list[Decision]:
     rank = _site_rank(instance)
     out: list[Decision] = []
     for jc in class_order(instance):
         cands = sorted(jc.candidates, key=lambda c: (rank[c.site], c.model))
         k = 0
         for i in jc.jobs:
-            if i in skip:
-                continue
             while k < len(cands):
                 d = place(instance, ledger, jc, cands[k], i)
                 if d is not None:
@@ -90,14 +88,14 @@ def _most_replicas(ledger: Ledger, jc: JobClass, c) -> tuple:
     return (-n, c.site, c.model)
 
 
-def run_bestfit(instance: Instance, ledger: Ledger, skip: set[int] = frozenset()) -> list[Decision]:
-    return _run_keyed(instance, ledger, _tightest, skip)
+def run_bestfit(instance: Instance, ledger: Ledger) -> list[Decision]:
+    return _run_keyed(instance, ledger, _tightest)
 
 
-def run_karmada(instance: Instance, ledger: Ledger, skip: set[int] = frozenset()) -> list[Decision]:
+def run_karmada(instance: Instance, ledger: Ledger) -> list[Decision]:
     out: list[Decision] = []
     for jc in class_order(instance):
-        jobs = [i for i in jc.jobs if i not in skip]
+        jobs = list(jc.jobs)
         if not jobs or not jc.candidates:
             continue
         avail = [-_most_replicas(ledger, jc, c)[0] for c in jc.candidates]
@@ -125,9 +123,7 @@ def run_karmada(instance: Instance, ledger: Ledger, skip: set[int] = frozenset()
                     out.append(d)
         left.extend(it)
         if left:
-            out.extend(
-                _run_keyed(instance, ledger, _most_replicas, set(skip) | (set(jc.jobs) - set(left)), classes=[jc])
-            )
+            out.extend(_run_keyed(instance, ledger, _most_replicas, set(jc.jobs) - set(left), classes=[jc]))
     return out
 
 

@@ -44,9 +44,7 @@ def _counts(agg: Aggregate, instance: Instance, decisions: list[Decision]) -> li
     return counts
 
 
-def place_counts(
-    instance: Instance, agg: Aggregate, counts, ledger: Ledger, skip: set[int] = frozenset()
-) -> list[Decision]:
+def place_counts(instance: Instance, agg: Aggregate, counts, ledger: Ledger) -> list[Decision]:
     """Assign concrete jobs to the pools chosen per class: jobs next to their data first, then the
     longest jobs to the cheapest pools; nodes by best fit. Jobs that do not fit stay unplaced."""
     chosen: dict[int, list[tuple[int, int]]] = {}
@@ -63,7 +61,7 @@ def place_counts(
         left = dict(picks)
         queue: list[tuple[int, int]] = []
         rest: list[int] = []
-        for i in sorted((i for i in jc.jobs if i not in skip), key=lambda i: -jobs_all[i].duration_h):
+        for i in sorted(jc.jobs, key=lambda i: -jobs_all[i].duration_h):
             data = jobs_all[i].data
             home = None
             if data is not None:
@@ -94,9 +92,7 @@ def place_counts(
     return out
 
 
-def lp_guided(
-    instance: Instance, agg: Aggregate, lp_x: np.ndarray, ledger: Ledger, skip: set[int] = frozenset()
-) -> list[Decision]:
+def lp_guided(instance: Instance, agg: Aggregate, lp_x: np.ndarray, ledger: Ledger) -> list[Decision]:
     """Greedy in order of value density (priority × PFLOPS per card, then larger jobs), each class
     trying first the pools the LP relaxation uses most, then the rest by value and cost."""
     by_class: dict[int, list[tuple[float, int]]] = {}
@@ -119,8 +115,6 @@ def lp_guided(
         order = lp_first + rest
         pos = 0
         for i in jc.jobs:
-            if i in skip:
-                continue
             while pos < len(order):
                 d = place(instance, ledger, jc, jc.candidates[order[pos]], i)
                 if d is not None:

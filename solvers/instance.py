@@ -80,6 +80,7 @@ class Instance:
     not_ready: dict[int, str]  # job index -> reason it is outside its window
     sites: dict[str, Site]
     free_sorted: dict[PoolKey, list[int]] = field(default_factory=dict)  # free cards per node, ascending
+    aggregate_model: object = None  # solvers.aggregate.Aggregate, built once by aggregate()
 
     def nodes_with(self, pool: PoolKey, k: int) -> int:
         """Nodes of ``pool`` with at least ``k`` free cards before any placement of this plan."""

@@ -56,7 +56,3 @@ def _matrix(agg: Aggregate) -> sparse.csr_matrix:
     if agg.matrix is None:
         agg.matrix = sparse.csr_matrix((agg.coo_vals, (agg.coo_rows, agg.coo_cols)), shape=(len(agg.rows), len(agg.ub)))
     return agg.matrix
-
-
-def lp_bound(agg: Aggregate) -> float:
-    return solve_lp(agg).bound

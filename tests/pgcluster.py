@@ -7,16 +7,11 @@ import glob
 import os
 import pwd
 import shutil
-import socket
 import subprocess
 import tempfile
 from contextlib import contextmanager
 
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from tests.ports import free_port
 
 
 @contextmanager
@@ -32,7 +27,7 @@ def postgres_cluster(database: str = "suanwang_test"):
         pw = pwd.getpwnam("postgres")
         os.chown(folder, pw.pw_uid, pw.pw_gid)
         user = "postgres"
-    data, port = os.path.join(folder, "data"), _free_port()
+    data, port = os.path.join(folder, "data"), free_port()
 
     def run(*cmd):
         subprocess.run(cmd, check=True, user=user, capture_output=True, cwd=folder)

@@ -264,32 +264,13 @@ class NetworkGraph:
             return Route(src, dst, ())
         return self._route(nodes, self._ceni_pick)
 
-    @cached_property
-    def _latency_from_city(self) -> dict[str, dict[str, float]]:
-        return {
-            c: nx.single_source_dijkstra_path_length(self.g, f"city:{c}", weight=self._min_latency)
-            for c in self.topology.cities
-        }
-
     def reach(self, city: str, rtt_budget_ms: float) -> list[tuple[str, float]]:
         """Sites whose lowest-latency RTT from ``city`` is within the budget, nearest first."""
         if city not in self.topology.cities:
             self.node(city)  # raises with a suggestion
             raise InputError(f"{city!r} is a site, not a city; give a city name as the origin")
-        lengths = self._latency_from_city[city]
-        out = [
-            (node_name(n), 2.0 * ms)
-            for n, ms in lengths.items()
-            if n.startswith("site:") and 2.0 * ms <= rtt_budget_ms + 1e-12
-        ]
+        out = [(sid, r.rtt_ms) for sid, r in self.routes_from(city).items() if r.rtt_ms <= rtt_budget_ms + 1e-12]
         return sorted(out, key=lambda t: (t[1], t[0]))
-
-    def rtt_city_to_sites(self) -> dict[str, dict[str, float]]:
-        """RTT in ms from every city to every site over lowest-latency paths."""
-        return {
-            c: {node_name(n): 2.0 * ms for n, ms in lengths.items() if n.startswith("site:")}
-            for c, lengths in self._latency_from_city.items()
-        }
 
     def edges(self) -> list[dict]:
         """Every edge with its endpoints' names and attributes (metro edges included)."""

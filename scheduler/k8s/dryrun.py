@@ -8,7 +8,7 @@ from pathlib import Path
 
 import yaml
 
-from scheduler.k8s.manifests import build, resource_name, to_dict
+from scheduler.k8s.manifests import build, to_dict
 from solvers.problem import Plan, Problem
 
 
@@ -55,6 +55,3 @@ def write_manifests(problem: Problem, plan: Plan, out_dir: Path) -> list[Path]:
             path.write_text(yaml.safe_dump_all(group, sort_keys=False), encoding="utf-8")
             written.append(path)
     return written
-
-
-__all__ = ["manifests_by_site", "plan_id", "resource_name", "write_manifests"]

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import socket
 import subprocess
 import time
 import urllib.request
@@ -14,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from tests.collectors.exporters import FakeNode, serve
+from tests.ports import free_port
 
 NJ = [
     FakeNode("gpu-nj-1", "NVIDIA-H800", requested=3, util=[90, 80, 70, 60, 0, 0, 0, 0], power_w=[650] * 4 + [80] * 4),
@@ -27,12 +27,6 @@ SZ = [
     FakeNode("gpu-sz-2", "NVIDIA-H800", util=[0] * 8, power_w=[60] * 8),
 ]
 PROBES = {("Nanjing", "Suzhou"): 0.0031}
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _wait(url: str, timeout_s: float = 30.0, check=None) -> None:

@@ -14,7 +14,7 @@ from scheduler.api.app import create_app
 from scheduler.cli import app as cli
 from scheduler.db import repo
 from scheduler.db.engine import make_engine, sessions, upgrade
-from tests.collectors.conftest import free_port
+from tests.ports import free_port
 from tests.scheduler.test_service import NOW
 
 JOBS = """jobs:
