@@ -3,6 +3,11 @@ topology, placement every 5 simulated minutes, with the greedy policy and with C
 
     python bench/simulate.py                        # 30 days, greedy and cpsat
     python bench/simulate.py --days 365 --solvers greedy
+    python bench/simulate.py --days 30 --growth 1,20   # also the trace ×20, where capacity binds
+
+Columns: ``plans`` placement calls (ticks with nothing new are skipped); ``no model`` calls where
+every queued job got its best candidate, ``LP proof`` calls where a warm start met the LP bound,
+``CP-SAT`` calls that ran the CP-SAT search (for the greedy policy all calls are greedy).
 """
 
 from __future__ import annotations
@@ -17,63 +22,77 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from simulations.engine import Policy, Simulation  # noqa: E402
-from simulations.workload import pai_trace  # noqa: E402
+from simulations.engine import Outcome, Policy, Simulation  # noqa: E402
+from simulations.workload import grow, pai_trace  # noqa: E402
 from topology.loader import load_topology  # noqa: E402
 
 TRACE = Path(__file__).resolve().parents[2] / "shared" / "data" / "gaia-job-traces" / "pai-100k.csv"
+
+
+def plan_kinds(o: Outcome) -> tuple[int, int, int]:
+    """(no model, LP proof, CP-SAT search) counts of the placement calls."""
+    quick = sum(n for s, n in o.plans.items() if "best candidate" in s)
+    lp = sum(n for s, n in o.plans.items() if "LP bound" in s)
+    cp = sum(n for s, n in o.plans.items() if s.startswith(("OPTIMAL", "FEASIBLE", "UNKNOWN"))) - quick - lp
+    return quick, lp, cp
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--days", type=float, default=30.0)
     ap.add_argument("--solvers", default="greedy,cpsat")
+    ap.add_argument("--growth", default="1", help="demand factors to run, comma-separated")
     ap.add_argument("--interval-min", type=float, default=5.0)
     ap.add_argument("--trace", type=Path, default=TRACE)
     args = ap.parse_args()
     topo = load_topology()
     start = datetime(2026, 1, 1)
     hours = args.days * 24
-    arrivals = pai_trace(args.trace, start, hours)
+    trace = pai_trace(args.trace, start, hours)
     rows = []
-    for solver in args.solvers.split(","):
-        last = [0.0]
+    for factor in (float(x) for x in args.growth.split(",")):
+        arrivals = grow(trace, factor, seed=1)
+        for solver in args.solvers.split(","):
+            last = [0.0]
 
-        def progress(f: float, solver=solver, last=last) -> None:
-            if f - last[0] >= 0.1:
-                last[0] = f
-                print(f"[{time.strftime('%H:%M:%S')}] {solver}: {f:.0%}", file=sys.stderr, flush=True)
+            def progress(f: float, solver=solver, last=last, factor=factor) -> None:
+                if f - last[0] >= 0.1:
+                    last[0] = f
+                    print(f"[{time.strftime('%H:%M:%S')}] ×{factor:g} {solver}: {f:.0%}", file=sys.stderr, flush=True)
 
-        t = time.perf_counter()
-        o = Simulation(
-            topo, arrivals, start, hours, Policy(solver, args.interval_min, time_limit_s=0.5), progress=progress
-        ).run()
-        wall = time.perf_counter() - t
-        rows.append(
-            (
-                solver,
-                len(arrivals),
-                int(hours * 60 / args.interval_min),
-                o.events,
-                wall,
-                o.events / wall,
-                o.solve_seconds,
-                o.placed,
-                o.rejected,
-                o.still_queued,
-                100 * o.completed / max(1, o.arrivals),
+            t = time.perf_counter()
+            policy = Policy(solver, args.interval_min, time_limit_s=0.5)
+            o = Simulation(topo, arrivals, start, hours, policy, progress=progress).run()
+            wall = time.perf_counter() - t
+            kinds = plan_kinds(o) if solver == "cpsat" else ("", "", "")
+            rows.append(
+                [
+                    solver,
+                    f"{factor:g}",
+                    f"{args.days:g}",
+                    f"{len(arrivals):,}",
+                    f"{int(hours * 60 / args.interval_min):,}",
+                    f"{o.events:,}",
+                    f"{wall:.1f}",
+                    f"{o.events / wall:,.0f}",
+                    f"{o.solve_seconds:.1f}",
+                    f"{sum(o.plans.values()):,}",
+                    *(f"{k:,}" if k != "" else "" for k in kinds),
+                    f"{o.placed:,}",
+                    f"{o.rejected:,}",
+                    f"{o.still_queued:,}",
+                    f"{100 * o.completed / max(1, o.arrivals):.1f}",
+                    f"{60 * sorted(o.waits_h)[int(0.95 * (len(o.waits_h) - 1))] if o.waits_h else 0:.1f}",
+                ]
             )
-        )
-    print(
-        "| policy | days | arrivals | ticks | events | wall s | events/s | solver s | placed | rejected | queued "
-        "| completed % |"
-    )
-    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    head = (
+        "policy", "demand ×", "days", "arrivals", "ticks", "events", "wall s", "events/s", "solver s", "plans",
+        "no model", "LP proof", "CP-SAT", "placed", "rejected", "queued", "completed %", "wait p95 min",
+    )  # fmt: skip
+    print("| " + " | ".join(head) + " |")
+    print("|---|" + "---:|" * (len(head) - 1))
     for r in rows:
-        print(
-            f"| {r[0]} | {args.days:g} | {r[1]:,} | {r[2]:,} | {r[3]:,} | {r[4]:.1f} | {r[5]:,.0f} | {r[6]:.1f} | "
-            f"{r[7]:,} | {r[8]:,} | {r[9]:,} | {r[10]:.1f} |"
-        )
+        print("| " + " | ".join(r) + " |")
     print(f"\nMachine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}.")
 
 

@@ -142,9 +142,7 @@ def _job(doc: Checked, spec: dict, p: str, topo: Topology) -> Job | None:
                 "give a deadline later than the earliest start",
                 str(deadline),
             )
-    preemptible = spec.get("preemptible", False)
-    if not isinstance(preemptible, bool):
-        doc.fault(join(p, "preemptible"), "must be true or false", "write `preemptible: true` or `false`", preemptible)
+    preemptible = doc.boolean(spec, "preemptible", p)
     origin = doc.string(spec, "origin", p, default=None)
     if origin is not None and origin not in topo.cities:
         doc.fault(join(p, "origin"), "unknown city", f"use a city of the topology ({', '.join(topo.cities)})", origin)

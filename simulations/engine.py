@@ -1,21 +1,30 @@
 """Discrete-event simulation of the network in simulated time.
 
 Events: arrivals, placement ticks every ``interval_min`` (the same solvers as the scheduler, on the
-queue and the nodes' current occupancy), completions, and centre failures and repairs. Occupancy is
-kept per node, as the placement engine sees it. A failure kills the site's running jobs (they
+queue and the nodes' current occupancy) and, with ``Policy.on_events``, a placement right after
+any arrival, completion, failure or repair; completions; centre failures and repairs; link
+outages. Occupancy is kept per node, as the placement engine sees it. A failure kills the site's running jobs (they
 return to the queue) and takes its nodes away until the repair. A job waiting longer than
 ``max_wait_h``, or past the point where its deadline can still be met, is rejected.
+
+Bookkeeping is incremental, so a tick costs what changed, not the size of the network: pool
+snapshots are rebuilt only for pools whose nodes changed, power draw, reserved bandwidth and busy
+cards are kept as running sums, rejections come off a heap of expiry times, and energy, carbon and
+cost are charged by :class:`~simulations.meter.Meter` when a run ends.
 """
 
 from __future__ import annotations
 
 import heapq
 import itertools
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
+import numpy as np
+
+from simulations.meter import Meter
 from simulations.workload import Arrival
 from solvers import solve
 from solvers.ledger import pool_nodes
@@ -27,11 +36,15 @@ from topology.totals import site_totals
 
 @dataclass(frozen=True)
 class Policy:
+    """How the simulated scheduler plans: which solver, every ``interval_min`` minutes, and with
+    ``on_events`` also at once after arrivals, completions, failures and repairs."""
+
     solver: str = "greedy"
     interval_min: float = 10.0
     time_limit_s: float = 1.0
     weights: Weights = field(default_factory=Weights)
     max_wait_h: float = 72.0
+    on_events: bool = False
 
 
 @dataclass(frozen=True)
@@ -57,8 +70,9 @@ class Run:
     nodes: tuple[str, ...]
     power_kw: float
     links: tuple[str, ...]
-    start: datetime
+    start: datetime  # after any data transfer
     end: datetime
+    started: bool = False
 
 
 @dataclass
@@ -90,6 +104,7 @@ class Outcome:
     carbon_by_hour: dict[datetime, float] = field(default_factory=lambda: defaultdict(float))
     solve_seconds: float = 0.0
     events: int = 0
+    plans: Counter[str] = field(default_factory=Counter)  # placement calls by the solver's status
 
 
 class Simulation:
@@ -112,17 +127,26 @@ class Simulation:
         self.links_down: set[int] = set()
         self.progress = progress
         self.on_time = timedelta(minutes=inference_on_time_min)
-        self.capacity = {k: dict(v) for k, v in pool_nodes(topology, None).items()}
+        self.capacity = {k: dict(v.free) for k, v in pool_nodes(topology, None).items()}
         self.free = {k: dict(v) for k, v in self.capacity.items()}
+        self.snapshots: dict[tuple[str, str], PoolState] = {}  # pools unchanged since their snapshot
         self.sites = {s.id: s for s in topology.sites}
-        self.cards = {s.id: site_totals(topology, s).cards for s in topology.sites}
+        self.site_index = {sid: i for i, sid in enumerate(self.sites)}
+        self.cards = np.array([site_totals(topology, s).cards for s in topology.sites], dtype=float)
+        self.busy = np.zeros(len(self.sites))  # cards of started runs per site
+        self.power_kw: dict[str, float] = defaultdict(float)  # draw of placed runs per site
+        self.reserved_gbps: dict[str, float] = defaultdict(float)
+        self.meter = Meter(topology, start, self.end)
         self.down: set[str] = set()
         self.queue: dict[str, tuple[datetime, Job]] = {}
+        self.expiry: list[tuple[datetime, int, str, datetime]] = []  # (reject after, seq, job, arrived)
         self.running: dict[str, Run] = {}
         self.out = Outcome()
+        self._busy_rows: list[np.ndarray] = []
         self._seq = itertools.count()
         self._events: list = []
         self._dirty = True  # something changed since the last placement attempt
+        self._plan_at: datetime | None = None  # an on-event plan already pending at this time
 
     # -- events -------------------------------------------------------------------------------------
     def _push(self, at: datetime, kind: str, payload) -> None:
@@ -155,7 +179,16 @@ class Simulation:
         self.out.still_running = len(self.running)
         for run in self.running.values():  # energy of what is still running, up to the end
             self._account(run, self.end)
+        self._finish()
         return self.out
+
+    def _enqueue(self, at: datetime, arrived: datetime, job: Job) -> None:
+        self.queue[job.id] = (arrived, job)
+        limit = arrived + timedelta(hours=self.policy.max_wait_h)
+        if job.deadline is not None:
+            limit = min(limit, job.deadline - timedelta(hours=job.duration_h))
+        heapq.heappush(self.expiry, (limit, next(self._seq), job.id, arrived))
+        self._changed(at)
 
     def _on_arrive(self, at: datetime, a: Arrival) -> None:
         self.out.arrivals += 1
@@ -163,87 +196,100 @@ class Simulation:
             self.out.inference_arrivals += 1
         if a.job.deterministic:
             self.out.deterministic_arrivals += 1
-        self.queue[a.job.id] = (at, a.job)
-        self._dirty = True
+        self._enqueue(at, at, a.job)
         if a.job.earliest is not None and a.job.earliest > at:
             self._push(a.job.earliest, "wake", None)  # its window opens: plan again then
 
     def _on_wake(self, at: datetime, _payload) -> None:
-        self._dirty = True
+        self._changed(at)
 
-    def _on_complete(self, at: datetime, job_id: str) -> None:
-        run = self.running.get(job_id)
-        if run is None or run.end != at:
+    def _on_start(self, at: datetime, run: Run) -> None:
+        if self.running.get(run.job.id) is run:  # not killed while its data moved
+            run.started = True
+            self.busy[self.site_index[run.site]] += run.job.accelerators.count
+
+    def _on_complete(self, at: datetime, run: Run) -> None:
+        if self.running.get(run.job.id) is not run:
             return  # killed by a failure before it finished
         self._release(run, at)
-        self._dirty = True
+        self._changed(at)
         self.out.completed += 1
         arrived = run.job.submitted_at or run.start
         self.out.completion_h.append((at - arrived).total_seconds() / 3600)
 
-    def _on_fail(self, at: datetime, site: str) -> None:
-        self.down.add(site)
-        self._dirty = True
-        for run in [r for r in self.running.values() if r.site == site]:
+    def _kill(self, runs: list[Run], at: datetime) -> None:
+        for run in runs:
             self._release(run, at)
             self.out.preempted += 1
-            self.queue[run.job.id] = (run.job.submitted_at or at, run.job)
+            self._enqueue(at, run.job.submitted_at or at, run.job)
+
+    def _set_site_nodes(self, site: str, up: bool) -> None:
         for key in self.free:
             if key[0] == site:
-                self.free[key] = {n: 0 for n in self.free[key]}
+                self.free[key] = dict(self.capacity[key]) if up else {n: 0 for n in self.free[key]}
+                self.snapshots.pop(key, None)
+
+    def _on_fail(self, at: datetime, site: str) -> None:
+        self.down.add(site)
+        self._changed(at)
+        self._kill([r for r in self.running.values() if r.site == site], at)
+        self._set_site_nodes(site, up=False)
 
     def _on_repair(self, at: datetime, site: str) -> None:
         self.down.discard(site)
-        self._dirty = True
-        for key in self.free:
-            if key[0] == site:
-                self.free[key] = dict(self.capacity[key])
+        self._changed(at)
+        self._set_site_nodes(site, up=True)
 
     def _link_ids(self, lo: LinkOutage) -> set[int]:
         return {i for i, lk in enumerate(self.base_topo.links) if {lk.a, lk.b} == {lo.a, lo.b}}
 
-    def _apply_links(self) -> None:
+    def _apply_links(self, at: datetime) -> None:
         """The topology with down links unusable (kept in place, so link ids stay the same)."""
         links = tuple(
             replace(lk, bandwidth_gbps=1e-9, latency_ms=1e6) if i in self.links_down else lk
             for i, lk in enumerate(self.base_topo.links)
         )
         self.topo = replace(self.base_topo, links=links)
-        self._dirty = True
+        self._changed(at)
 
     def _on_link_down(self, at: datetime, lo: LinkOutage) -> None:
         ids = self._link_ids(lo)
         self.links_down |= ids
-        self._apply_links()
-        down = {
-            f"{self.base_topo.links[i].kind}:{self.base_topo.links[i].a}-{self.base_topo.links[i].b}#{i}" for i in ids
-        }
-        for run in [r for r in self.running.values() if down & set(r.links)]:  # their reserved path is gone
-            self._release(run, at)
-            self.out.preempted += 1
-            self.queue[run.job.id] = (run.job.submitted_at or at, run.job)
+        self._apply_links(at)
+        lks = self.base_topo.links
+        down = {f"{lks[i].kind}:{lks[i].a}-{lks[i].b}#{i}" for i in ids}
+        self._kill([r for r in self.running.values() if down & set(r.links)], at)  # their reserved path is gone
 
     def _on_link_up(self, at: datetime, lo: LinkOutage) -> None:
         self.links_down -= self._link_ids(lo)
-        self._apply_links()
+        self._apply_links(at)
 
-    def _on_tick(self, at: datetime, _payload) -> None:
+    def _changed(self, at: datetime) -> None:
+        """Something the plan depends on changed: plan at the next tick, or at once on events."""
+        self._dirty = True
+        if self.policy.on_events and self._plan_at != at:
+            self._plan_at = at
+            self._push(at, "plan", None)  # after the other events of this instant
+
+    def _on_plan(self, at: datetime, _payload) -> None:
         self._reject_hopeless(at)
         if self.queue and self._dirty:  # with nothing new, the same queue would get the same answer
             self._place(at)
             self._dirty = False
+
+    def _on_tick(self, at: datetime, _payload) -> None:
+        self._on_plan(at, None)
         self._sample(at)
 
     # -- placement ----------------------------------------------------------------------------------
     def _state(self) -> State:
-        power: dict[str, float] = defaultdict(float)
-        reserved: dict[str, float] = defaultdict(float)
-        for r in self.running.values():
-            power[r.site] += r.power_kw
-            for lk in r.links:
-                reserved[lk] += r.job.deterministic.bandwidth_gbps  # type: ignore[union-attr]
-        pools = {k: PoolState(tuple(v.items())) for k, v in self.free.items()}
-        return State(pools, dict(power), None, {}, tuple(self.down), dict(reserved))
+        pools = {}
+        for key, free in self.free.items():
+            snap = self.snapshots.get(key)
+            if snap is None:
+                snap = self.snapshots[key] = PoolState(tuple(free.items()))
+            pools[key] = snap
+        return State(pools, dict(self.power_kw), None, {}, tuple(self.down), dict(self.reserved_gbps))
 
     def _place(self, at: datetime) -> None:
         jobs = tuple(j for _, j in self.queue.values())
@@ -252,35 +298,39 @@ class Simulation:
         )
         plan = solve(problem, self.policy.solver, with_bound=False)
         self.out.solve_seconds += plan.solve_seconds + plan.build_seconds
+        self.out.plans[plan.status] += 1
         graph = graph_for(self.topo)
         for p in plan.placements:
             arrived, job = self.queue.pop(p.job)
             key = (p.site, p.accelerator)
+            free = self.free[key]
             for n in p.node_names:
-                self.free[key][n] -= job.accelerators.per_node
-                self.out.max_overcommit = max(self.out.max_overcommit, -self.free[key][n])
+                free[n] -= job.accelerators.per_node
+                self.out.max_overcommit = max(self.out.max_overcommit, -free[n])
+            self.snapshots.pop(key, None)
             links: tuple[str, ...] = ()
             if job.deterministic and job.origin:
                 route = graph.deterministic_routes_from(job.origin).get(p.site)
                 links = tuple(h.link_id for h in route.hops) if route else ()
                 self.out.deterministic_admitted += 1
+                for lk in links:
+                    self.reserved_gbps[lk] += job.deterministic.bandwidth_gbps
             start = at + timedelta(hours=p.transfer_h)
+            power = self._power(job, p.site, p.accelerator)
             run = Run(
-                job,
-                p.site,
-                p.accelerator,
-                p.node_names,
-                self._power(job, p.site, p.accelerator),
-                links,
-                start,
-                start + timedelta(hours=job.duration_h),
+                job, p.site, p.accelerator, p.node_names, power, links, start, start + timedelta(hours=job.duration_h)
             )
             self.running[job.id] = run
+            self.power_kw[p.site] += power
+            if start <= at:
+                self._on_start(at, run)
+            else:
+                self._push(start, "start", run)
             self.out.placed += 1
             self.out.waits_h.append((at - arrived).total_seconds() / 3600)
             if job.kind == "inference" and at - arrived <= self.on_time:
                 self.out.inference_on_time += 1
-            self._push(run.end, "complete", job.id)
+            self._push(run.end, "complete", run)
 
     def _power(self, job: Job, site: str, model: str) -> float:
         return job.accelerators.count * self.topo.accelerators[model].power_w / 1000.0 * self.sites[site].pue
@@ -289,48 +339,49 @@ class Simulation:
         self.running.pop(run.job.id, None)
         key = (run.site, run.model)
         if run.site not in self.down:
+            free = self.free[key]
             for n in run.nodes:
-                self.free[key][n] += run.job.accelerators.per_node
+                free[n] += run.job.accelerators.per_node
+            self.snapshots.pop(key, None)
+        self.power_kw[run.site] -= run.power_kw
+        if abs(self.power_kw[run.site]) < 1e-6:
+            self.power_kw[run.site] = 0.0  # no drift left behind by the running sum
+        for lk in run.links:
+            self.reserved_gbps[lk] -= run.job.deterministic.bandwidth_gbps  # type: ignore[union-attr]
+        if run.started:
+            self.busy[self.site_index[run.site]] -= run.job.accelerators.count
         self._account(run, at)
 
     def _account(self, run: Run, until: datetime) -> None:
-        hours = max(0.0, (min(until, run.end) - run.start).total_seconds() / 3600)
-        kwh = run.power_kw * hours
-        site = self.sites[run.site]
-        zone = self.topo.grid_zones[site.grid_zone]
-        self.out.energy_kwh += kwh
-        self.out.energy_by_site_kwh[run.site] += kwh
-        self.out.carbon_kg += kwh * zone.carbon_at(run.start) * (1 - site.green_share)
-        self.out.cost_cny += kwh * zone.price_at(run.start)
+        self.meter.add(run.site, run.power_kw, run.start, min(until, run.end))
 
     def _reject_hopeless(self, at: datetime) -> None:
-        for jid, (arrived, job) in list(self.queue.items()):
-            late = job.deadline is not None and at + timedelta(hours=job.duration_h) > job.deadline
-            if late or (at - arrived).total_seconds() / 3600 > self.policy.max_wait_h:
+        """Reject jobs that waited past ``max_wait_h`` or can no longer meet their deadline."""
+        while self.expiry and self.expiry[0][0] < at:
+            _, _, jid, arrived = heapq.heappop(self.expiry)
+            entry = self.queue.get(jid)
+            if entry is not None and entry[0] == arrived:
                 del self.queue[jid]
                 self.out.rejected += 1
 
     # -- sampling -----------------------------------------------------------------------------------
     def _sample(self, at: datetime) -> None:
-        o = self.out
-        o.series_t.append(at)
-        o.series_queue.append(len(self.queue))
-        busy: dict[str, float] = defaultdict(float)
-        for r in self.running.values():
-            if r.start <= at:
-                busy[r.site] += r.job.accelerators.count
-        tier_busy: dict[str, float] = defaultdict(float)
-        tier_total: dict[str, float] = defaultdict(float)
-        for s in self.topo.sites:
-            cards = self.cards[s.id]
-            o.series_util_site[s.id].append(busy[s.id] / cards if cards else 0.0)
-            tier_busy[s.tier] += busy[s.id]
-            tier_total[s.tier] += cards
-        for tier, total in tier_total.items():
-            o.series_util_tier[tier].append(tier_busy[tier] / total if total else 0.0)
-        hour = at.replace(minute=0, second=0, microsecond=0)
-        dt_h = self.policy.interval_min / 60
-        for r in self.running.values():
-            site = self.sites[r.site]
-            zone = self.topo.grid_zones[site.grid_zone]
-            o.carbon_by_hour[hour] += r.power_kw * dt_h * zone.carbon_at(at) * (1 - site.green_share)
+        self.out.series_t.append(at)
+        self.out.series_queue.append(len(self.queue))
+        self._busy_rows.append(self.busy.copy())
+
+    def _finish(self) -> None:
+        """Utilisation series per site and tier, and the metered totals, into the outcome."""
+        o, m = self.out, self.meter
+        busy = np.array(self._busy_rows).reshape(len(self._busy_rows), len(self.sites))
+        with np.errstate(divide="ignore", invalid="ignore"):
+            util = np.where(self.cards > 0, busy / np.where(self.cards > 0, self.cards, 1), 0.0)
+        for sid, i in self.site_index.items():
+            o.series_util_site[sid] = util[:, i].tolist()
+        for tier in sorted({s.tier for s in self.sites.values()}):
+            cols = [i for sid, i in self.site_index.items() if self.sites[sid].tier == tier]
+            total = self.cards[cols].sum()
+            o.series_util_tier[tier] = (busy[:, cols].sum(axis=1) / total if total else np.zeros(len(busy))).tolist()
+        o.energy_kwh, o.carbon_kg, o.cost_cny = m.energy_kwh, m.carbon_kg, m.cost_cny
+        o.energy_by_site_kwh.update(m.energy_by_site_kwh)
+        o.carbon_by_hour.update(m.carbon_by_hour())

@@ -15,6 +15,8 @@ changes:
   failures: [{site: nj-hub, start_h: 12, end_h: 36}]
   carbon_hourly: {jiangsu: [0.62, 0.61, ...]}      # 24 values, kg CO2/kWh
 policy: {solver: greedy, interval_min: 10, carbon_price_cny_per_t: 100}
+# policy also takes: on_events (plan at once on every arrival and completion, besides the
+# interval), time_limit_s, max_wait_h, value_per_pflops, transfer_cny_per_tb, aging_step_h
 ```
 Relative paths are read from the scenario file's folder.
 """
@@ -185,6 +187,7 @@ def _policy(doc, raw: Any) -> Policy:
         (
             "solver",
             "interval_min",
+            "on_events",
             "time_limit_s",
             "carbon_price_cny_per_t",
             "max_wait_h",
@@ -193,17 +196,28 @@ def _policy(doc, raw: Any) -> Policy:
             "aging_step_h",
         ),
     )
-    solver = doc.string(p, "solver", "policy", default="greedy", choices=SOLVERS)
-    interval = doc.number(p, "interval_min", "policy", default=10.0, positive=True)
-    limit = doc.number(p, "time_limit_s", "policy", default=1.0, positive=True)
-    price = doc.number(p, "carbon_price_cny_per_t", "policy", default=100.0, minimum=0.0)
-    wait = doc.number(p, "max_wait_h", "policy", default=72.0, positive=True)
+    base, w = Policy(), Weights()
+    solver = doc.string(p, "solver", "policy", default=base.solver, choices=SOLVERS)
+    interval = doc.number(p, "interval_min", "policy", default=base.interval_min, positive=True, unit="minutes")
+    limit = doc.number(p, "time_limit_s", "policy", default=base.time_limit_s, positive=True, unit="seconds")
+    wait = doc.number(p, "max_wait_h", "policy", default=base.max_wait_h, positive=True, unit="hours")
+    price = doc.number(p, "carbon_price_cny_per_t", "policy", default=100.0, minimum=0.0, unit="CNY per t CO2")
+    value = doc.number(p, "value_per_pflops", "policy", default=w.value_per_pflops, minimum=0.0)
+    transfer = doc.number(p, "transfer_cny_per_tb", "policy", default=w.transfer_cny_per_tb, minimum=0.0)
+    aging = doc.number(p, "aging_step_h", "policy", default=w.aging_step_h, minimum=0.0, unit="hours")
+    weights = Weights(
+        value_per_pflops=value if value is not None else w.value_per_pflops,
+        carbon_cny_per_kg=(price if price is not None else 100.0) / 1000.0,
+        transfer_cny_per_tb=transfer if transfer is not None else w.transfer_cny_per_tb,
+        aging_step_h=aging if aging is not None else w.aging_step_h,
+    )
     return Policy(
-        solver or "greedy",
-        interval or 10.0,
-        limit or 1.0,
-        Weights(carbon_cny_per_kg=(price if price is not None else 100.0) / 1000.0),
-        wait or 72.0,
+        solver or base.solver,
+        interval or base.interval_min,
+        limit or base.time_limit_s,
+        weights,
+        wait or base.max_wait_h,
+        doc.boolean(p, "on_events", "policy"),
     )
 
 

@@ -105,7 +105,8 @@ def _build(instance: Instance) -> Aggregate:
     ub = [len(instance.classes[c].jobs) for c in var_class]
     for pool, items in by_pool.items():
         levels = sorted({lv for _, lv, _ in items})
-        caps = block_capacity((f for _, f in instance.nodes.get(pool, [])), levels)
+        ps = instance.nodes.get(pool)
+        caps = block_capacity(ps.bit_counts if ps is not None else {}, levels)
         for a in levels:
             sel = [(v, d) for v, lv, d in items if lv >= a]
             rows.append(

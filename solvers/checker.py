@@ -21,7 +21,7 @@ def check_plan(problem: Problem, plan: Plan) -> list[str]:
     graph = NetworkGraph(topo)
     jobs = {j.id: j for j in problem.jobs}
     sites = {s.id: s for s in topo.sites}
-    nodes = {k: dict(v) for k, v in pool_nodes(topo, problem.state).items()}
+    nodes = {k: dict(v.free) for k, v in pool_nodes(topo, problem.state).items()}
     used: dict[tuple[str, str], dict[str, int]] = defaultdict(lambda: defaultdict(int))
     power: dict[str, float] = defaultdict(float)
     if problem.state is not None:
@@ -31,7 +31,7 @@ def check_plan(problem: Problem, plan: Plan) -> list[str]:
     if problem.state is not None:
         for lk, gbps in problem.state.reserved_gbps.items():
             bandwidth[lk] += gbps
-    link_cap = {d["link_id"]: d["bandwidth_gbps"] for d in graph.edges()}
+    link_cap = graph.link_bandwidth_gbps()
     out: list[str] = []
     seen: set[str] = set()
     unplaced = {u.job for u in plan.unplaced}

@@ -1,9 +1,15 @@
 """CP-SAT placement over job classes (model and constraint numbering in :mod:`solvers.aggregate`).
 
+Before any model: a greedy that gives each job its best-scoring candidate; if every job gets it,
+the plan is optimal and returned as is (the common case when capacity is ample). Otherwise it is
+one of the warm starts.
+
 Warm start: an LP-guided greedy (classes by value density, each trying first the pools the LP
 relaxation uses) and the three baselines; the best of these by score is the hint, and if CP-SAT
 finds nothing better within its time limit that solution is kept — CP-SAT is never below the best
-baseline. Large models are restricted to the columns the LP solution or the hint use.
+baseline. When the per-node demands are powers of two the LP relaxation bounds every plan, so a
+warm start that reaches the LP score is optimal and CP-SAT is not called. Large models are
+restricted to the columns the LP solution or the hint use.
 
 Integer scaling: scores in ¥0.1, power in W (coefficients rounded up, capacities down, so every
 CP-SAT solution is feasible in real numbers), bandwidth in Mbit/s. The model is written straight
@@ -12,11 +18,12 @@ into the CP-SAT proto, which keeps model building linear in the number of candid
 
 from __future__ import annotations
 
+import itertools
 import math
 import time
 
 import numpy as np
-from ortools.sat.python import cp_model
+from ortools.sat.python import cp_model_helper as cmh
 
 from solvers.aggregate import Aggregate, aggregate
 from solvers.assemble import Decision, assemble, place
@@ -31,8 +38,7 @@ _NEG_INF = -(2**62)
 
 
 def _score(problem: Problem, decisions: list[Decision]) -> float:
-    w = problem.weights.value_per_pflops
-    return sum(w * c.value - c.cost_cny for _, _, c, _ in decisions)
+    return sum(candidate_score(problem, c) for _, _, c, _ in decisions)
 
 
 def _counts(agg: Aggregate, instance: Instance, decisions: list[Decision]) -> list[int]:
@@ -92,13 +98,16 @@ def place_counts(instance: Instance, agg: Aggregate, counts, ledger: Ledger) -> 
     return out
 
 
-def lp_guided(instance: Instance, agg: Aggregate, lp_x: np.ndarray, ledger: Ledger) -> list[Decision]:
+def candidate_score(problem: Problem, cand) -> float:
+    return problem.weights.value_per_pflops * cand.value - cand.cost_cny
+
+
+def guided(instance: Instance, ledger: Ledger, first: dict[int, list[int]]) -> list[Decision]:
     """Greedy in order of value density (priority × PFLOPS per card, then larger jobs), each class
-    trying first the pools the LP relaxation uses most, then the rest by value and cost."""
-    by_class: dict[int, list[tuple[float, int]]] = {}
-    for v in np.flatnonzero(lp_x > 1e-6):
-        by_class.setdefault(agg.var_class[v], []).append((float(lp_x[v]), agg.var_cand[v]))
-    cat = instance.problem.topology.accelerators
+    trying first the candidates in ``first`` (the pools the LP relaxation uses most), then the rest
+    by score."""
+    problem = instance.problem
+    cat = problem.topology.accelerators
 
     def density(jc) -> tuple:
         best = max((cat[c.model].pflops for c in jc.candidates), default=0.0)
@@ -106,13 +115,13 @@ def lp_guided(instance: Instance, agg: Aggregate, lp_x: np.ndarray, ledger: Ledg
 
     out: list[Decision] = []
     for jc in sorted(instance.classes, key=density):
-        lp_first = [k for _, k in sorted(by_class.get(jc.index, []), reverse=True)]
-        seen = set(lp_first)
+        lead = first.get(jc.index, [])
+        seen = set(lead)
         rest = sorted(
             (k for k in range(len(jc.candidates)) if k not in seen),
-            key=lambda k: (-jc.candidates[k].value, jc.candidates[k].cost_cny),
+            key=lambda k: (-candidate_score(problem, jc.candidates[k]), k),
         )
-        order = lp_first + rest
+        order = lead + rest
         pos = 0
         for i in jc.jobs:
             while pos < len(order):
@@ -126,13 +135,32 @@ def lp_guided(instance: Instance, agg: Aggregate, lp_x: np.ndarray, ledger: Ledg
     return out
 
 
-def warm_starts(instance: Instance, agg: Aggregate, lp_x: np.ndarray):
+def unconstrained_bound(instance: Instance) -> float:
+    """Score if every job could take its best candidate regardless of capacity: a plan that
+    reaches it is optimal."""
+    p = instance.problem
+    return sum(len(jc.jobs) * max([0.0, *(candidate_score(p, c) for c in jc.candidates)]) for jc in instance.classes)
+
+
+def lp_first(agg: Aggregate, lp_x: np.ndarray) -> dict[int, list[int]]:
+    """Per class, the candidates the LP solution uses, most used first."""
+    by_class: dict[int, list[tuple[float, int]]] = {}
+    for v in np.flatnonzero(lp_x > 1e-6):
+        by_class.setdefault(agg.var_class[v], []).append((float(lp_x[v]), agg.var_cand[v]))
+    return {c: [k for _, k in sorted(pairs, reverse=True)] for c, pairs in by_class.items()}
+
+
+def warm_starts(instance: Instance, first: dict[int, list[int]]):
     """Yield (name, decisions, ledger): the LP-guided greedy and each baseline."""
     ledger = instance.ledger()
-    yield "lp-guided", lp_guided(instance, agg, lp_x, ledger), ledger
+    yield "lp-guided", guided(instance, ledger, first), ledger
     for name, run in POLICIES.items():
         ledger = instance.ledger()
         yield name, run(instance, ledger), ledger
+
+
+def _proven(score: float, bound: float) -> bool:
+    return score >= bound - 1e-9 * max(1.0, abs(bound))
 
 
 def _columns(agg: Aggregate, lp_x: np.ndarray, hint: list[int], full_below: int = 5000) -> list[int]:
@@ -147,18 +175,41 @@ def _columns(agg: Aggregate, lp_x: np.ndarray, hint: list[int], full_below: int 
 def solve_cpsat(problem: Problem, instance: Instance | None = None) -> Plan:
     t0 = time.perf_counter()
     inst = instance or build_instance(problem)
+
+    # A plan that gives every job its best candidate is optimal: no model needed.
+    ledger = inst.ledger()
+    quick = guided(inst, ledger, {})
+
+    def done(decisions: list[Decision], ledger: Ledger, status: str, search_s: float, build_end: float) -> Plan:
+        return assemble(
+            inst, ledger, decisions, solver="cpsat", status=status, bound=None, solve_seconds=search_s,
+            build_seconds=build_end - t0,
+        )  # fmt: skip
+
+    if _proven(_score(problem, quick), unconstrained_bound(inst)):
+        return done(quick, ledger, "OPTIMAL (every job at its best candidate)", 0.0, time.perf_counter())
+
     agg = aggregate(inst)
     lp = solve_lp(agg, objective="score")
-    best = max(warm_starts(inst, agg, lp.x), key=lambda t: _score(problem, t[1]))
-    best_score = _score(problem, best[1])
+    # With power-of-two per-node demands the block rows are exact, so the LP bound holds for every
+    # node-level plan (the baselines' included) and a warm start that meets it ends the search.
+    exact = all(jc.per_node == 1 << jc.level for jc in inst.classes)
+    best: tuple[str, list[Decision], Ledger] = ("best-candidate greedy", quick, ledger)
+    best_score = -math.inf
+    for start in itertools.chain([best], warm_starts(inst, lp_first(agg, lp.x))):
+        sc = _score(problem, start[1])
+        if sc > best_score:
+            best, best_score = start, sc
+        if exact and _proven(best_score, lp.bound):
+            status = f"OPTIMAL (warm start {best[0]} meets the LP bound)"
+            return done(best[1], best[2], status, 0.0, time.perf_counter())
     hint = _counts(agg, inst, best[1])
 
     # CP-SAT works on the columns the LP relaxation or the warm start use (all of them when the
     # model is small); the other candidates stay at zero.
     cols = _columns(agg, lp.x, hint)
     pos = {v: k for k, v in enumerate(cols)}
-    model = cp_model.CpModel()
-    proto = model.proto
+    proto = cmh.CpModelProto()
     # -- variables: x[c,p] = number of class-c jobs on pool p -----------------------------------
     for v in cols:
         proto.variables.add().domain.extend([0, max(0, int(agg.ub[v]))])
@@ -180,18 +231,20 @@ def solve_cpsat(problem: Problem, instance: Instance | None = None) -> Plan:
     proto.solution_hint.values.extend([hint[cols[k]] for k in nz])
     t1 = time.perf_counter()
     # -- solve ----------------------------------------------------------------------------------
-    solver = cp_model.CpSolver()
-    solver.parameters.max_time_in_seconds = max(0.05, problem.time_limit_s)
-    solver.parameters.num_workers = max(1, problem.workers)
-    solver.parameters.cp_model_presolve = len(cols) < 20000  # presolve costs more than it saves at scale
-    code = solver.solve(model)
-    status = solver.status_name(code)
+    params = cmh.SatParameters()
+    params.max_time_in_seconds = max(0.05, problem.time_limit_s)
+    params.num_workers = max(1, problem.workers)
+    params.cp_model_presolve = len(cols) < 20000  # presolve costs more than it saves at scale
+    wrapper = cmh.SolveWrapper()
+    wrapper.set_parameters(params)
+    response = wrapper.solve(proto)
+    status = response.status.name
     t2 = time.perf_counter()
     # -- extraction -----------------------------------------------------------------------------
     decisions, ledger = best[1], best[2]
-    if code in (cp_model.OPTIMAL, cp_model.FEASIBLE):
+    if response.status in (cmh.CpSolverStatus.OPTIMAL, cmh.CpSolverStatus.FEASIBLE):
         values = [0] * len(agg.ub)
-        for k, val in enumerate(solver.response_proto.solution):
+        for k, val in enumerate(response.solution):
             values[cols[k]] = val
         ledger_cp = inst.ledger()
         cp_decisions = place_counts(inst, agg, values, ledger_cp)
@@ -201,6 +254,4 @@ def solve_cpsat(problem: Problem, instance: Instance | None = None) -> Plan:
             status = f"{status} (warm start {best[0]} kept)"
     else:
         status = f"{status} (warm start {best[0]} kept)"
-    return assemble(
-        inst, ledger, decisions, solver="cpsat", status=status, bound=None, solve_seconds=t2 - t1, build_seconds=t1 - t0
-    )
+    return done(decisions, ledger, status, t2 - t1, t1)

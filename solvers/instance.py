@@ -22,7 +22,7 @@ from typing import NamedTuple
 import numpy as np
 
 from solvers.ledger import Demand, Ledger, PoolKey, ceil_pow2_level, pool_nodes
-from solvers.problem import Job, Placement, Problem
+from solvers.problem import Job, Placement, PoolState, Problem
 from topology.graph import NetworkGraph, Route, graph_for
 from topology.model import Site
 
@@ -73,21 +73,20 @@ class Instance:
     problem: Problem
     graph: NetworkGraph
     classes: list[JobClass]
-    nodes: dict[PoolKey, list[tuple[str, int]]]
+    nodes: dict[PoolKey, PoolState]  # free cards per node once running jobs hold theirs
     power_headroom_kw: dict[str, float]
     link_capacity_gbps: dict[str, float]
     fixed: list[Placement]
     not_ready: dict[int, str]  # job index -> reason it is outside its window
     sites: dict[str, Site]
-    free_sorted: dict[PoolKey, list[int]] = field(default_factory=dict)  # free cards per node, ascending
     aggregate_model: object = None  # solvers.aggregate.Aggregate, built once by aggregate()
 
     def nodes_with(self, pool: PoolKey, k: int) -> int:
         """Nodes of ``pool`` with at least ``k`` free cards before any placement of this plan."""
-        if pool not in self.free_sorted:
-            self.free_sorted[pool] = sorted(f for _, f in self.nodes.get(pool, ()))
-        lst = self.free_sorted[pool]
-        return len(lst) - bisect.bisect_left(lst, k)
+        ps = self.nodes.get(pool)
+        if ps is None:
+            return 0
+        return len(ps.free_ascending) - bisect.bisect_left(ps.free_ascending, k)
 
     def ledger(self) -> Ledger:
         return Ledger(self.nodes, self.power_headroom_kw, self.link_capacity_gbps)
@@ -128,7 +127,7 @@ def build_instance(problem: Problem) -> Instance:
     nodes = pool_nodes(topo, problem.state)
     draw = dict(problem.state.power_draw_kw) if problem.state else {}
     reserved = problem.state.reserved_gbps if problem.state else {}
-    links = {d["link_id"]: d["bandwidth_gbps"] - reserved.get(d["link_id"], 0.0) for d in graph.edges()}
+    links = {lk: gbps - reserved.get(lk, 0.0) for lk, gbps in graph.link_bandwidth_gbps().items()}
 
     # -- fixed (running) jobs: keep their nodes (when no state counts them), power and bandwidth --
     fixed: list[Placement] = []
@@ -170,7 +169,7 @@ def build_instance(problem: Problem) -> Instance:
                 fixed=True,
             )
         )
-    nodes_after = {k: sorted(base.free[k].items(), key=lambda t: t[0]) for k in base.free}
+    nodes_after = base.snapshot()
 
     # -- fine classes: identical requirements ---------------------------------------------------
     not_ready: dict[int, str] = {}
@@ -281,24 +280,22 @@ class _Context:
         problem: Problem,
         graph: NetworkGraph,
         sites: dict[str, Site],
-        nodes: dict[PoolKey, list[tuple[str, int]]],
+        nodes: dict[PoolKey, PoolState],
         base: Ledger,
     ) -> None:
         self.problem, self.graph, self.sites, self.base = problem, graph, sites, base
         self.by_model: dict[str, list[PoolKey]] = defaultdict(list)
-        self.sorted_free = {k: sorted((f for _, f in v), reverse=True) for k, v in nodes.items()}
+        self.nodes = nodes
         for key in nodes:
             self.by_model[key[1]].append(key)
         cat = problem.topology.accelerators
         self.kw_per_card = {k: cat[k[1]].power_w / 1000.0 * sites[k[0]].pue for k in nodes}
         start = problem.now
+        zones = {zid: (z.price_at(start), z.carbon_at(start)) for zid, z in problem.topology.grid_zones.items()}
         self.cny_per_kwh = {}
         for sid, site in sites.items():
-            zone = problem.topology.grid_zones[site.grid_zone]
-            self.cny_per_kwh[sid] = (
-                zone.price_at(start)
-                + zone.carbon_at(start) * (1.0 - site.green_share) * problem.weights.carbon_cny_per_kg
-            )
+            price, carbon = zones[site.grid_zone]
+            self.cny_per_kwh[sid] = price + carbon * (1.0 - site.green_share) * problem.weights.carbon_cny_per_kg
         self._pools: dict[tuple, list[PoolKey]] = {}
         self._user: dict[tuple, dict[str, Route]] = {}
         self._data: dict = {}
@@ -313,8 +310,8 @@ class _Context:
             out = []
             for model in allowed_models(self.problem, job):
                 for pool in self.by_model.get(model, ()):
-                    frees = self.sorted_free[pool]
-                    if len(frees) < a.nodes or frees[a.nodes - 1] < a.per_node:
+                    frees = self.nodes[pool].free_ascending  # the a.nodes-th fullest node must fit
+                    if len(frees) < a.nodes or frees[-a.nodes] < a.per_node:
                         continue
                     if a.count * self.kw_per_card[pool] > self.base.power.get(pool[0], 0.0) + 1e-9:
                         continue

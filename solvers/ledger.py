@@ -13,10 +13,10 @@ cards held in blocks of size ≥ ``2^a`` (largest-first filling is exact for div
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
 from typing import NamedTuple
 
-from solvers.problem import State
+from solvers.problem import PoolState, State, count_bits
 from topology.model import Topology
 
 PoolKey = tuple[str, str]  # (site id, accelerator model)
@@ -33,24 +33,25 @@ class Demand(NamedTuple):
     bandwidth_gbps: float = 0.0
 
 
-def pool_nodes(topology: Topology, state: State | None) -> dict[PoolKey, list[tuple[str, int]]]:
-    """Every pool's nodes as ``(name, free cards)``: from the state where given, else all free.
+def pool_nodes(topology: Topology, state: State | None) -> dict[PoolKey, PoolState]:
+    """Every pool's nodes: the state's snapshot where given, else all cards free.
 
     Node names without a state are ``<site>/<model>-<n>``, counted across the site's pools of
     that model.
     """
     given = state.pools if state is not None else {}
-    out: dict[PoolKey, list[tuple[str, int]]] = {}
+    out: dict[PoolKey, PoolState] = {}
+    fresh: dict[PoolKey, list[tuple[str, int]]] = {}
     for site in topology.sites:
         for pool in site.pools:
             key = (site.id, pool.accelerator)
             if key in given:
-                if key not in out:
-                    out[key] = [(name, max(0, int(free))) for name, free in given[key].free_per_node]
+                out[key] = given[key]
                 continue
-            nodes = out.setdefault(key, [])
+            nodes = fresh.setdefault(key, [])
             start = len(nodes)
             nodes.extend((f"{site.id}/{pool.accelerator}-{start + i:04d}", pool.per_node) for i in range(pool.nodes))
+    out.update((key, PoolState(tuple(nodes))) for key, nodes in fresh.items())
     return out
 
 
@@ -59,46 +60,56 @@ def ceil_pow2_level(k: int) -> int:
     return max(0, (k - 1).bit_length())
 
 
-def block_capacity(free: Iterable[int], levels: Iterable[int]) -> dict[int, int]:
-    """Cards held in binary blocks of size ≥ ``2^a`` over nodes with the given free cards, per ``a``."""
-    by_bit: dict[int, int] = {}
-    for f in free:
-        b = 0
-        while f:
-            if f & 1:
-                by_bit[b] = by_bit.get(b, 0) + 1
-            f >>= 1
-            b += 1
-    return {a: sum((1 << b) * n for b, n in by_bit.items() if b >= a) for a in levels}
+def bit_counts(free: Iterable[int]) -> dict[int, int]:
+    """Bit ``b`` → how many of the nodes with these free cards hold a binary block of ``2^b``."""
+    return count_bits((max(0, f), 1) for f in free)
+
+
+def block_capacity(bits: dict[int, int], levels: Iterable[int]) -> dict[int, int]:
+    """Cards held in binary blocks of size ≥ ``2^a``, per ``a``, from :func:`bit_counts`."""
+    return {a: sum((1 << b) * n for b, n in bits.items() if b >= a) for a in levels}
 
 
 class Ledger:
-    """Mutable remaining capacity while a plan is built. Solvers copy inputs into it; it never
-    touches the :class:`Problem`."""
+    """Mutable remaining capacity while a plan is built. It reads the problem's pool snapshots and
+    copies a pool only when a placement first changes it; it never touches the :class:`Problem`."""
 
     def __init__(
         self,
-        nodes: dict[PoolKey, list[tuple[str, int]]],
+        pools: Mapping[PoolKey, PoolState],
         power_headroom_kw: dict[str, float],
         link_headroom_gbps: dict[str, float],
     ) -> None:
-        self.levels: dict[PoolKey, dict[int, list[str]]] = {}
+        self._pools = pools
+        self.levels: dict[PoolKey, dict[int, list[str]]] = {}  # stacks of the pools changed so far
         self.free: dict[PoolKey, dict[str, int]] = {}
-        self.total: dict[PoolKey, int] = {}
-        for key, lst in nodes.items():
-            stacks: dict[int, list[str]] = {}
-            for name, f in reversed(lst):
-                stacks.setdefault(f, []).append(name)
-            self.levels[key] = stacks
-            self.free[key] = dict(lst)
-            self.total[key] = sum(f for _, f in lst)
+        self.total: dict[PoolKey, int] = {k: ps.free_cards for k, ps in pools.items()}
         self.power = dict(power_headroom_kw)
         self.links = dict(link_headroom_gbps)
+
+    def _stacks(self, pool: PoolKey) -> Mapping[int, Sequence[str]]:
+        own = self.levels.get(pool)
+        if own is not None:
+            return own
+        ps = self._pools.get(pool)
+        return ps.stacks if ps is not None else {}
+
+    def _own(self, pool: PoolKey) -> dict[int, list[str]]:
+        own = self.levels.get(pool)
+        if own is None:
+            ps = self._pools[pool]
+            own = self.levels[pool] = {f: list(names) for f, names in ps.stacks.items()}
+            self.free[pool] = dict(ps.free)
+        return own
+
+    def snapshot(self) -> dict[PoolKey, PoolState]:
+        """Every pool as it is now: unchanged pools as given, changed ones as new snapshots."""
+        return {k: PoolState(tuple(self.free[k].items())) if k in self.free else ps for k, ps in self._pools.items()}
 
     # -- queries ------------------------------------------------------------------------------
     def nodes_with(self, pool: PoolKey, k: int) -> int:
         """Number of nodes in ``pool`` with at least ``k`` free cards."""
-        return sum(len(v) for f, v in self.levels.get(pool, {}).items() if f >= k)
+        return sum(len(v) for f, v in self._stacks(pool).items() if f >= k)
 
     def free_cards(self, pool: PoolKey) -> int:
         return self.total.get(pool, 0)
@@ -113,7 +124,7 @@ class Ledger:
     def copies_that_fit(self, pool: PoolKey, d: Demand) -> int:
         """How many more identical jobs fit (a Karmada-style "available replicas")."""
         per_node, nodes, power_kw, links, bandwidth_gbps = d
-        stacks = self.levels.get(pool, {})
+        stacks = self._stacks(pool)
         slots = sum((f // per_node) * len(v) for f, v in stacks.items() if f >= per_node)
         n = slots // nodes
         if power_kw > 0:
@@ -130,7 +141,7 @@ class Ledger:
         if not self.fits(pool, d):
             return None
         per_node, nodes, power_kw, links, bandwidth_gbps = d
-        stacks = self.levels[pool]
+        stacks = self._own(pool)
         chosen: list[tuple[str, int]] = []
         for f in sorted(x for x in stacks if x >= per_node):
             stack = stacks[f]

@@ -8,8 +8,10 @@ summed jitter and reserve ``bandwidth_gbps`` on every link of it.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import cached_property
 from typing import Literal, NewType
 
 from topology.model import Topology
@@ -92,9 +94,55 @@ class Job:
 
 @dataclass(frozen=True)
 class PoolState:
-    """Free cards on each node of one pool (node name → free cards) and its unhealthy nodes."""
+    """Free cards on each node of one pool (node name → free cards).
+
+    A snapshot is immutable, so the views solvers read (by name, by free level, sorted, binary
+    blocks) are computed once per snapshot; a caller that keeps unchanged pools' snapshots from
+    one plan to the next pays for them once.
+    """
 
     free_per_node: tuple[tuple[str, int], ...]
+
+    @cached_property
+    def free(self) -> dict[str, int]:
+        """Node name → free cards, in name order; a negative reading counts as 0."""
+        out = dict(sorted(self.free_per_node))
+        if out and min(out.values()) < 0:
+            out = {name: max(0, f) for name, f in out.items()}
+        return out
+
+    @cached_property
+    def stacks(self) -> dict[int, tuple[str, ...]]:
+        """Free cards → node names in reverse name order (popping the end yields names in order)."""
+        out: dict[int, list[str]] = {}
+        for name, f in reversed(self.free.items()):
+            out.setdefault(f, []).append(name)
+        return {f: tuple(names) for f, names in out.items()}
+
+    @cached_property
+    def free_ascending(self) -> tuple[int, ...]:
+        return tuple(sorted(self.free.values()))
+
+    @cached_property
+    def free_cards(self) -> int:
+        return sum(self.free.values())
+
+    @cached_property
+    def bit_counts(self) -> dict[int, int]:
+        """Bit ``b`` → nodes whose free cards have bit ``b`` set (their binary blocks of ``2^b``)."""
+        return count_bits((f, len(names)) for f, names in self.stacks.items())
+
+
+def count_bits(free_with_counts: Iterable[tuple[int, int]]) -> dict[int, int]:
+    """Bit ``b`` → nodes holding a binary block of ``2^b``, from (free cards, nodes with that many)."""
+    out: dict[int, int] = {}
+    for f, n in free_with_counts:
+        b = 0
+        while f >> b:
+            if (f >> b) & 1:
+                out[b] = out.get(b, 0) + n
+            b += 1
+    return out
 
 
 @dataclass(frozen=True)

@@ -105,6 +105,7 @@ class NetworkGraph:
         self.topology = topology
         self._routes_cache: dict[str, dict[str, Route]] = {}
         self._det_cache: dict[str, dict[str, Route]] = {}
+        self._bandwidth: dict[str, float] | None = None
         self.g = nx.MultiGraph()
         for c in topology.cities.values():
             self.g.add_node(f"city:{c.name}", kind="city", lat=c.lat, lon=c.lon)
@@ -271,6 +272,12 @@ class NetworkGraph:
             raise InputError(f"{city!r} is a site, not a city; give a city name as the origin")
         out = [(sid, r.rtt_ms) for sid, r in self.routes_from(city).items() if r.rtt_ms <= rtt_budget_ms + 1e-12]
         return sorted(out, key=lambda t: (t[1], t[0]))
+
+    def link_bandwidth_gbps(self) -> dict[str, float]:
+        """Link id → bandwidth (metro edges included), computed once per graph."""
+        if self._bandwidth is None:
+            self._bandwidth = {d["link_id"]: d["bandwidth_gbps"] for _, _, d in self.g.edges(data=True)}
+        return self._bandwidth
 
     def edges(self) -> list[dict]:
         """Every edge with its endpoints' names and attributes (metro edges included)."""

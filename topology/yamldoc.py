@@ -108,6 +108,15 @@ class Checked:
                 return None
         return v
 
+    def boolean(self, obj: dict[str, Any], key: str, path: str, *, default: bool = False) -> bool:
+        v = obj.get(key)
+        if v is None:
+            return default
+        if not isinstance(v, bool):
+            self.fault(join(path, key), "must be true or false", f"write `{key}: true` or `{key}: false`", _show(v))
+            return default
+        return v
+
     def number(
         self,
         obj: dict[str, Any],

@@ -265,3 +265,87 @@ def test_yearly_growth_and_city_weights(jiangsu):
     assert sum(a.at >= late for a in growing) > 1.1 * sum(a.at >= late for a in flat)
     only_xz = synthetic(jiangsu, START, 48, 20, 11, city_weights={"Xuzhou": 1.0})
     assert {a.job.origin for a in only_xz if a.job.origin} == {"Xuzhou"}
+
+
+def test_energy_carbon_and_cost_are_charged_hour_by_hour(jiangsu):
+    """One 8-card job from 07:30 to 10:00: energy = cards × W × PUE × h; carbon and cost integrate
+    the zone's hourly figures over the three pieces, and the hourly carbon series sums to the total."""
+    from simulations.workload import Arrival
+    from tests.solvers.helpers import job
+
+    t0 = datetime(2026, 11, 25, 7, 30)
+    j = replace(job("one", 8, 8, ("H800",), duration_h=2.5), submitted_at=t0)
+    o = Simulation(jiangsu, [Arrival(t0, j)], t0, 4, Policy("greedy", 10)).run()
+    assert o.completed == 1 and list(o.energy_by_site_kwh) and o.waits_h == [0.0]
+    site = jiangsu.site(next(iter(o.energy_by_site_kwh)))
+    kw = 8 * jiangsu.accelerators["H800"].power_w / 1000 * site.pue
+    zone = jiangsu.grid_zones[site.grid_zone]
+    pieces = [(datetime(2026, 11, 25, 7), 0.5), (datetime(2026, 11, 25, 8), 1.0), (datetime(2026, 11, 25, 9), 1.0)]
+    assert len({zone.price_at(h) for h, _ in pieces}) > 1  # the tariff changes inside the run
+    assert o.energy_kwh == pytest.approx(kw * 2.5)
+    assert o.cost_cny == pytest.approx(sum(kw * h * zone.price_at(t) for t, h in pieces))
+    carbon = [kw * h * zone.carbon_at(t) * (1 - site.green_share) for t, h in pieces]
+    assert o.carbon_kg == pytest.approx(sum(carbon))
+    assert [o.carbon_by_hour[t] for t, _ in pieces] == pytest.approx(carbon)
+
+
+def test_running_sums_match_a_recount_at_every_tick(jiangsu):
+    """The engine keeps free cards, power draw, reserved bandwidth and busy cards as running sums;
+    at every tick, through failures and a link outage, they equal a recount from the running jobs."""
+    from simulations.engine import LinkOutage
+
+    arrivals = synthetic(jiangsu, START, 18, 60, 21)
+    fail = Failure("sz-hub", START + timedelta(hours=3), START + timedelta(hours=7))
+    cut = LinkOutage("Xuzhou", "Huai'an", START + timedelta(hours=2), START + timedelta(hours=5))
+    sim = Simulation(jiangsu, arrivals, START, 18, Policy("greedy", 10), [fail], outages=[cut])
+    checked = []
+
+    def recount(_fraction: float) -> None:
+        used: dict = {}
+        power: dict = {}
+        busy = [0.0] * len(sim.sites)
+        for r in sim.running.values():
+            for n in r.nodes:
+                used[(r.site, r.model, n)] = used.get((r.site, r.model, n), 0) + r.job.accelerators.per_node
+            power[r.site] = power.get(r.site, 0.0) + r.power_kw
+            if r.started:
+                busy[sim.site_index[r.site]] += r.job.accelerators.count
+        for key, nodes in sim.free.items():
+            for n, f in nodes.items():
+                want = 0 if key[0] in sim.down else sim.capacity[key][n] - used.get((*key, n), 0)
+                assert f == want >= 0, (key, n)
+        assert all(sim.power_kw[s] == pytest.approx(power.get(s, 0.0), abs=1e-6) for s in sim.sites)
+        assert list(sim.busy) == busy
+        assert not set(sim.queue) & set(sim.running)
+        checked.append(len(sim.running))
+
+    sim.progress = recount
+    o = sim.run()
+    assert len(checked) == 18 * 6 and max(checked) > 50 and o.preempted > 0
+    assert o.arrivals == o.completed + o.rejected + o.still_queued + o.still_running
+
+
+def test_on_events_policy_places_at_arrival_and_weights_are_read(jiangsu, tmp_path):
+    """With ``on_events`` a job is placed the instant it arrives (no wait for the next tick); the
+    scenario's policy keys all reach the policy."""
+    arrivals = synthetic(jiangsu, START, 6, 30, 8)
+    interval = Simulation(jiangsu, arrivals, START, 6, Policy("greedy", 30)).run()
+    events = Simulation(jiangsu, arrivals, START, 6, Policy("greedy", 30, on_events=True)).run()
+    assert max(interval.waits_h) > 0.1 and max(events.waits_h) == 0.0
+    assert all(o.placed + o.still_queued == o.arrivals for o in (events, interval))
+    assert events.still_queued < interval.still_queued  # the last arrivals did not wait for a tick
+    assert sum(events.plans.values()) > sum(interval.plans.values())
+    f = tmp_path / "w.yaml"
+    f.write_text(
+        SCENARIO.format(name="w", growth=1.0, carbon=[0.5] * 24).replace(
+            "interval_min: 15}",
+            "interval_min: 15, on_events: true, value_per_pflops: 10, transfer_cny_per_tb: 50, aging_step_h: 2}",
+        )
+    )
+    p = load_scenario(f).policy
+    assert p.on_events and (p.weights.value_per_pflops, p.weights.transfer_cny_per_tb) == (10, 50)
+    assert p.weights.aging_step_h == 2 and p.weights.carbon_cny_per_kg == pytest.approx(0.1)
+    f.write_text(f.read_text().replace("on_events: true", "on_events: sometimes"))
+    with pytest.raises(InputError) as e:
+        load_scenario(f)
+    assert any(x.path == "policy.on_events" and "true or false" in str(x) for x in e.value.faults)

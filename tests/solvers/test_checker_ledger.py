@@ -8,7 +8,8 @@ import random
 
 from solvers import solve
 from solvers.checker import check_plan
-from solvers.ledger import Demand, Ledger, block_capacity, ceil_pow2_level
+from solvers.ledger import Demand, Ledger, bit_counts, block_capacity, ceil_pow2_level
+from solvers.problem import PoolState
 from tests.solvers.helpers import job, problem
 
 
@@ -45,7 +46,7 @@ def test_checker_flags_overfull_node_and_power(mini):
 
 
 def test_block_capacity():
-    caps = block_capacity([7, 8, 3], [0, 1, 2, 3])
+    caps = block_capacity(bit_counts([7, 8, 3]), [0, 1, 2, 3])
     assert caps == {0: 18, 1: 16, 2: 12, 3: 8}
     assert ceil_pow2_level(1) == 0 and ceil_pow2_level(6) == 3 and ceil_pow2_level(8) == 3
 
@@ -57,18 +58,29 @@ def test_blocks_match_ledger_packing():
         free = [rng.choice([0, 1, 2, 3, 4, 5, 6, 7, 8]) for _ in range(rng.randint(1, 4))]
         items = sorted((rng.choice([1, 2, 4, 8]) for _ in range(rng.randint(1, 5))), reverse=True)
         levels = sorted({ceil_pow2_level(k) for k in items})
-        caps = block_capacity(free, levels)
+        caps = block_capacity(bit_counts(free), levels)
         blocks_ok = all(sum(k for k in items if ceil_pow2_level(k) >= a) <= caps[a] for a in levels)
-        ledger = Ledger({("s", "m"): [(f"n{i}", f) for i, f in enumerate(free)]}, {"s": 1e9}, {})
+        ledger = Ledger({("s", "m"): PoolState(tuple((f"n{i}", f) for i, f in enumerate(free)))}, {"s": 1e9}, {})
         packed = all(ledger.take(("s", "m"), Demand(k, 1, 0.0)) is not None for k in items)
         assert blocks_ok == packed, (free, items)
 
 
 def test_ledger_take_is_atomic():
-    ledger = Ledger({("s", "m"): [("a", 8), ("b", 4)]}, {"s": 100.0}, {"l": 10.0})
+    pools = {("s", "m"): PoolState((("a", 8), ("b", 4)))}
+    ledger = Ledger(pools, {"s": 100.0}, {"l": 10.0})
     assert ledger.take(("s", "m"), Demand(8, 2, 1.0)) is None
     assert ledger.free_cards(("s", "m")) == 12 and ledger.power["s"] == 100.0
     assert ledger.take(("s", "m"), Demand(4, 2, 1.0, ("l",), 6.0)) is not None
     assert ledger.free_cards(("s", "m")) == 4 and ledger.links["l"] == 4.0
     assert ledger.take(("s", "m"), Demand(4, 1, 1.0, ("l",), 6.0)) is None  # link full
     assert list(itertools.chain(ledger.levels[("s", "m")].values()))
+    assert pools[("s", "m")].free == {"a": 8, "b": 4}  # the snapshot it read is unchanged
+    assert ledger.snapshot()[("s", "m")].free == {"a": 4, "b": 0}
+
+
+def test_pool_state_views():
+    ps = PoolState((("n2", 3), ("n1", 8), ("n3", -2), ("n0", 3)))
+    assert list(ps.free) == ["n0", "n1", "n2", "n3"] and ps.free["n3"] == 0
+    assert ps.free_ascending == (0, 3, 3, 8) and ps.free_cards == 14
+    assert ps.stacks[3] == ("n2", "n0")  # popped from the end: n0 first
+    assert ps.bit_counts == bit_counts([3, 8, 0, 3]) == {0: 2, 1: 2, 3: 1}

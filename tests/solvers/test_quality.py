@@ -23,6 +23,7 @@ def test_cpsat_at_least_best_baseline_and_bound_holds(jiangsu, seed):
     best = max(plans[s].score for s in ("greedy", "bestfit", "karmada"))
     assert plans["cpsat"].score >= best - 1e-6
     assert plans["cpsat"].objective >= 0.99 * plans["cpsat"].bound
+    assert "best candidate" not in plans["cpsat"].status  # 400 jobs contend: the model is solved
 
 
 def test_cheapest_site_wins_ties(jiangsu):
@@ -61,3 +62,23 @@ def test_higher_priority_placed_first(mini):
     for s in SOLVERS:
         plan = solve(problem(mini, jobs), s)
         assert [p.job for p in plan.placements] == ["high"], s
+
+
+def test_cpsat_skips_the_search_only_when_optimality_is_proven(mini, jiangsu):
+    """Three ways CP-SAT ends: every job at its best candidate (no model), a warm start meeting the
+    LP bound (power-of-two demands, where the bound covers every node-level plan), and the search."""
+    ample = problem(jiangsu, generate_jobs(jiangsu, 60, NOW, seed=3))
+    plan = solve(ample, "cpsat")
+    assert plan.status == "OPTIMAL (every job at its best candidate)"
+    assert plan.objective == pytest.approx(plan.bound) and len(plan.unplaced) == 0
+    assert all(plan.score >= solve(ample, s).score - 1e-6 for s in ("greedy", "bestfit", "karmada"))
+
+    one_fits = [job("low", 32, 8, ("H800",), priority=1), job("high", 32, 8, ("H800",), priority=5)]
+    plan = solve(problem(mini, one_fits), "cpsat")
+    assert plan.status.startswith("OPTIMAL (warm start") and "LP bound" in plan.status
+    assert [p.job for p in plan.placements] == ["high"]
+
+    six_per_node = [job("low", 24, 6, ("H800",), priority=1), job("high", 24, 6, ("H800",), priority=5)]
+    plan = solve(problem(mini, six_per_node), "cpsat")
+    assert "(" not in plan.status  # 6 is not a power of two: the LP bound proves nothing, CP-SAT searches
+    assert [p.job for p in plan.placements] == ["high"]

@@ -1,0 +1,62 @@
+"""Energy, carbon and electricity cost of what runs, integrated hour by hour.
+
+Each site's carbon factor (its zone's intensity × the share not covered by green supply) and
+tariff are tabulated once per simulated hour; a run's interval is split at the hour boundaries
+and each piece is charged at that hour's figures. So the hourly carbon series adds up to the
+total, and a year-long zone series is applied as it changes during a long job.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from datetime import datetime, timedelta
+
+import numpy as np
+
+from topology.model import Topology
+
+
+class Meter:
+    def __init__(self, topology: Topology, start: datetime, end: datetime) -> None:
+        self.t0 = start.replace(minute=0, second=0, microsecond=0)
+        n = max(1, math.ceil((end - self.t0).total_seconds() / 3600))
+        self.hours = [self.t0 + timedelta(hours=h) for h in range(n)]
+        zones: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+        for zid, zone in topology.grid_zones.items():
+            carbon = np.array([zone.carbon_at(t) for t in self.hours])
+            price = np.array([zone.price_at(t) for t in self.hours])
+            zones[zid] = (carbon, price)
+        self.carbon_kg_per_kwh = {s.id: zones[s.grid_zone][0] * (1.0 - s.green_share) for s in topology.sites}
+        self.cny_per_kwh = {s.id: zones[s.grid_zone][1] for s in topology.sites}
+        self.carbon_hour_kg = np.zeros(n)
+        self.energy_kwh = 0.0
+        self.carbon_kg = 0.0
+        self.cost_cny = 0.0
+        self.energy_by_site_kwh: dict[str, float] = defaultdict(float)
+
+    def _hour(self, t: datetime) -> float:
+        return (t - self.t0).total_seconds() / 3600.0
+
+    def add(self, site: str, power_kw: float, start: datetime, end: datetime) -> None:
+        """Charge ``power_kw`` drawn at ``site`` from ``start`` to ``end``."""
+        a, b = self._hour(start), min(self._hour(end), len(self.hours))
+        if b <= a or power_kw <= 0:
+            return
+        h0, h1 = int(a), math.ceil(b)
+        if h1 - h0 == 1:  # within one hour
+            kwh = np.array([power_kw * (b - a)])
+        else:
+            edges = np.arange(h0, h1 + 1, dtype=float)
+            edges[0], edges[-1] = a, b
+            kwh = power_kw * np.diff(edges)
+        carbon = kwh * self.carbon_kg_per_kwh[site][h0:h1]
+        self.carbon_hour_kg[h0:h1] += carbon
+        energy = float(kwh.sum())
+        self.energy_kwh += energy
+        self.energy_by_site_kwh[site] += energy
+        self.carbon_kg += float(carbon.sum())
+        self.cost_cny += float(kwh @ self.cny_per_kwh[site][h0:h1])
+
+    def carbon_by_hour(self) -> dict[datetime, float]:
+        return {t: float(c) for t, c in zip(self.hours, self.carbon_hour_kg, strict=True) if c}
