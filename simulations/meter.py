@@ -44,19 +44,27 @@ class Meter:
         if b <= a or power_kw <= 0:
             return
         h0, h1 = int(a), math.ceil(b)
-        if h1 - h0 == 1:  # within one hour
-            kwh = np.array([power_kw * (b - a)])
+        factor, price = self.carbon_kg_per_kwh[site], self.cny_per_kwh[site]
+        energy = power_kw * (b - a)
+        if h1 - h0 <= 4:  # short runs: a few scalar pieces cost less than array calls
+            carbon = cost = 0.0
+            for h in range(h0, h1):
+                kwh = power_kw * (min(b, h + 1) - max(a, h))
+                c = kwh * factor[h]
+                self.carbon_hour_kg[h] += c
+                carbon += c
+                cost += kwh * price[h]
         else:
             edges = np.arange(h0, h1 + 1, dtype=float)
             edges[0], edges[-1] = a, b
-            kwh = power_kw * np.diff(edges)
-        carbon = kwh * self.carbon_kg_per_kwh[site][h0:h1]
-        self.carbon_hour_kg[h0:h1] += carbon
-        energy = float(kwh.sum())
+            kwh_h = power_kw * np.diff(edges)
+            per_hour = kwh_h * factor[h0:h1]
+            self.carbon_hour_kg[h0:h1] += per_hour
+            carbon, cost = float(per_hour.sum()), float(kwh_h @ price[h0:h1])
         self.energy_kwh += energy
         self.energy_by_site_kwh[site] += energy
-        self.carbon_kg += float(carbon.sum())
-        self.cost_cny += float(kwh @ self.cny_per_kwh[site][h0:h1])
+        self.carbon_kg += carbon
+        self.cost_cny += cost
 
     def carbon_by_hour(self) -> dict[datetime, float]:
         return {t: float(c) for t, c in zip(self.hours, self.carbon_hour_kg, strict=True) if c}

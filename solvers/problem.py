@@ -125,7 +125,7 @@ class PoolState:
 
     @cached_property
     def free_cards(self) -> int:
-        return sum(self.free.values())
+        return sum(max(0, f) for _, f in self.free_per_node)
 
     @cached_property
     def bit_counts(self) -> dict[int, int]:
