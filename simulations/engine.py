@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import heapq
 import itertools
+import time
 from collections import Counter, defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
@@ -296,8 +297,9 @@ class Simulation:
         problem = Problem(
             self.topo, jobs, at, self._state(), self.policy.weights, time_limit_s=self.policy.time_limit_s
         )
+        t = time.perf_counter()
         plan = solve(problem, self.policy.solver, with_bound=False)
-        self.out.solve_seconds += plan.solve_seconds + plan.build_seconds
+        self.out.solve_seconds += time.perf_counter() - t  # the whole call, instance build included
         self.out.plans[plan.status] += 1
         graph = graph_for(self.topo)
         for p in plan.placements:

@@ -15,7 +15,16 @@ from simulations.scenario import Scenario
 
 def run_scenario(sc: Scenario, progress: Callable[[float], None] | None = None) -> tuple[dict[str, Any], Outcome]:
     t = time.perf_counter()
-    out = Simulation(sc.topology, list(sc.arrivals), sc.start, sc.hours, sc.policy, list(sc.failures), progress).run()
+    out = Simulation(
+        sc.topology,
+        list(sc.arrivals),
+        sc.start,
+        sc.hours,
+        sc.policy,
+        list(sc.failures),
+        progress,
+        outages=list(sc.outages),
+    ).run()
     return metrics(out, time.perf_counter() - t), out
 
 

@@ -176,9 +176,11 @@ def solve_cpsat(problem: Problem, instance: Instance | None = None) -> Plan:
     t0 = time.perf_counter()
     inst = instance or build_instance(problem)
 
-    # A plan that gives every job its best candidate is optimal: no model needed.
+    # A plan that gives every job its best candidate is optimal: no model needed. Tried only when
+    # the free cards could hold every job; it then also serves as a warm start.
     ledger = inst.ledger()
-    quick = guided(inst, ledger, {})
+    asked = sum(len(jc.jobs) * jc.rep.accelerators.count for jc in inst.classes)
+    quick = guided(inst, ledger, {}) if asked <= sum(ledger.total.values()) else []
 
     def done(decisions: list[Decision], ledger: Ledger, status: str, search_s: float, build_end: float) -> Plan:
         return assemble(
@@ -186,7 +188,7 @@ def solve_cpsat(problem: Problem, instance: Instance | None = None) -> Plan:
             build_seconds=build_end - t0,
         )  # fmt: skip
 
-    if _proven(_score(problem, quick), unconstrained_bound(inst)):
+    if quick and _proven(_score(problem, quick), unconstrained_bound(inst)):
         return done(quick, ledger, "OPTIMAL (every job at its best candidate)", 0.0, time.perf_counter())
 
     agg = aggregate(inst)

@@ -20,6 +20,7 @@ from solvers.problem import PoolState, State, count_bits
 from topology.model import Topology
 
 PoolKey = tuple[str, str]  # (site id, accelerator model)
+_NONE: dict[int, list[str]] = {}
 
 
 class Demand(NamedTuple):
@@ -82,23 +83,17 @@ class Ledger:
     ) -> None:
         self._pools = pools
         self.levels: dict[PoolKey, dict[int, list[str]]] = {}  # stacks of the pools changed so far
+        self._view: dict[PoolKey, Mapping[int, Sequence[str]]] = {k: ps.stacks for k, ps in pools.items()}
         self.free: dict[PoolKey, dict[str, int]] = {}
         self.total: dict[PoolKey, int] = {k: ps.free_cards for k, ps in pools.items()}
         self.power = dict(power_headroom_kw)
         self.links = dict(link_headroom_gbps)
 
-    def _stacks(self, pool: PoolKey) -> Mapping[int, Sequence[str]]:
-        own = self.levels.get(pool)
-        if own is not None:
-            return own
-        ps = self._pools.get(pool)
-        return ps.stacks if ps is not None else {}
-
     def _own(self, pool: PoolKey) -> dict[int, list[str]]:
         own = self.levels.get(pool)
         if own is None:
             ps = self._pools[pool]
-            own = self.levels[pool] = {f: list(names) for f, names in ps.stacks.items()}
+            own = self.levels[pool] = self._view[pool] = {f: list(names) for f, names in ps.stacks.items()}
             self.free[pool] = dict(ps.free)
         return own
 
@@ -109,7 +104,7 @@ class Ledger:
     # -- queries ------------------------------------------------------------------------------
     def nodes_with(self, pool: PoolKey, k: int) -> int:
         """Number of nodes in ``pool`` with at least ``k`` free cards."""
-        return sum(len(v) for f, v in self._stacks(pool).items() if f >= k)
+        return sum(len(v) for f, v in self._view.get(pool, _NONE).items() if f >= k)
 
     def free_cards(self, pool: PoolKey) -> int:
         return self.total.get(pool, 0)
@@ -124,7 +119,7 @@ class Ledger:
     def copies_that_fit(self, pool: PoolKey, d: Demand) -> int:
         """How many more identical jobs fit (a Karmada-style "available replicas")."""
         per_node, nodes, power_kw, links, bandwidth_gbps = d
-        stacks = self._stacks(pool)
+        stacks = self._view.get(pool, _NONE)
         slots = sum((f // per_node) * len(v) for f, v in stacks.items() if f >= per_node)
         n = slots // nodes
         if power_kw > 0:

@@ -12,6 +12,7 @@ from typer.testing import CliRunner
 
 from scheduler.cli import app
 from simulations.engine import Failure, Policy, Simulation
+from simulations.runner import run_scenario
 from simulations.scenario import load_scenario
 from simulations.workload import grow, pai_trace, synthetic
 from tests.conftest import SHARED_DATA
@@ -225,6 +226,8 @@ policy: {{solver: greedy, interval_min: 10}}
     assert sc.topology.site("sq-edge").pools[0].accelerator == "H20" and sc.outages[0].a == "Nanjing"
     o = Simulation(sc.topology, list(sc.arrivals), sc.start, sc.hours, sc.policy, outages=list(sc.outages)).run()
     assert o.arrivals == o.completed + o.rejected + o.still_queued + o.still_running and o.max_overcommit == 0
+    without = Simulation(sc.topology, list(sc.arrivals), sc.start, sc.hours, sc.policy).run()
+    assert run_scenario(sc)[1].events == o.events != without.events  # `suanwang simulate` has the outage too
     bad = tmp_path / "bad.yaml"
     bad.write_text(f.read_text().replace("pue: 1.4", "pue: 0.4").replace("to: Suzhou", "to: Lianyungang"))
     with pytest.raises(InputError) as e:
