@@ -67,4 +67,4 @@ class Meter:
         self.cost_cny += cost
 
     def carbon_by_hour(self) -> dict[datetime, float]:
-        return {t: float(c) for t, c in zip(self.hours, self.carbon_hour_kg, strict=True) if c}
+        return {t: float(c) for t, c in zip(self.hours, self.carbon_hour_kg, strict=True)}
