@@ -3,8 +3,9 @@
 Events: arrivals, placement ticks every ``interval_min`` (the same solvers as the scheduler, on the
 queue and the nodes' current occupancy) and, with ``Policy.on_events``, a placement right after
 any arrival, completion, failure or repair; completions; centre failures and repairs; link
-outages. Occupancy is kept per node, as the placement engine sees it. A failure kills the site's running jobs (they
-return to the queue) and takes its nodes away until the repair. A job waiting longer than
+outages. Occupancy is kept per node, as the placement engine sees it. A failure kills the site's
+running jobs (they return to the queue) and takes its nodes away until the repair; a link outage
+kills the deterministic jobs whose reserved path uses it. A job waiting longer than
 ``max_wait_h``, or past the point where its deadline can still be met, is rejected.
 
 Bookkeeping is incremental, so a tick costs what changed, not the size of the network: pool
