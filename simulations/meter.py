@@ -14,6 +14,7 @@ from datetime import datetime, timedelta
 
 import numpy as np
 
+from topology.hourly import factors_for
 from topology.model import Topology
 
 
@@ -22,13 +23,9 @@ class Meter:
         self.t0 = start.replace(minute=0, second=0, microsecond=0)
         n = max(1, math.ceil((end - self.t0).total_seconds() / 3600))
         self.hours = [self.t0 + timedelta(hours=h) for h in range(n)]
-        zones: dict[str, tuple[np.ndarray, np.ndarray]] = {}
-        for zid, zone in topology.grid_zones.items():
-            carbon = np.array([zone.carbon_at(t) for t in self.hours])
-            price = np.array([zone.price_at(t) for t in self.hours])
-            zones[zid] = (carbon, price)
-        self.carbon_kg_per_kwh = {s.id: zones[s.grid_zone][0] * (1.0 - s.green_share) for s in topology.sites}
-        self.cny_per_kwh = {s.id: zones[s.grid_zone][1] for s in topology.sites}
+        zones = {zid: factors_for(z, self.t0).hours_from(self.t0, n) for zid, z in topology.grid_zones.items()}
+        self.carbon_kg_per_kwh = {s.id: np.array(zones[s.grid_zone][1]) * (1.0 - s.green_share) for s in topology.sites}
+        self.cny_per_kwh = {s.id: np.array(zones[s.grid_zone][0]) for s in topology.sites}
         self.carbon_hour_kg = np.zeros(n)
         self.energy_kwh = 0.0
         self.carbon_kg = 0.0

@@ -1,8 +1,9 @@
 """Turn a solver's decisions into a :class:`Plan`: exact per-job figures, node names, reasons.
 
 Every solver ends here, so placements are computed one way: energy at PUE over the job's own
-duration, tariff and carbon factor at the planned start (after any data transfer), carbon priced
-at ``carbon_cny_per_kg``, data moved between cities at ``transfer_cny_per_tb``.
+duration, priced at the zone's tariff and carbon intensity averaged over the hours it runs from
+its planned start (after any data transfer), carbon priced at ``carbon_cny_per_kg``, data moved
+between cities at ``transfer_cny_per_tb``.
 """
 
 from __future__ import annotations

@@ -24,6 +24,7 @@ import numpy as np
 from solvers.ledger import Demand, Ledger, PoolKey, ceil_pow2_level, pool_nodes
 from solvers.problem import Job, Placement, PoolState, Problem
 from topology.graph import NetworkGraph, Route, graph_for
+from topology.hourly import factors_for
 from topology.model import Site
 
 TB_TO_GBIT = 8000.0  # 1 TB = 8,000 Gbit
@@ -261,12 +262,13 @@ def _power_kw(problem: Problem, job: Job, site: Site, model: str) -> float:
 def _energy_cost(
     problem: Problem, job: Job, site: Site, model: str, duration_h: float, transfer_h: float
 ) -> tuple[float, float, float]:
-    """(energy kWh at PUE, cost CNY, carbon kg) of running ``job`` at ``site`` on ``model``."""
+    """(energy kWh at PUE, cost CNY, carbon kg) of running ``job`` at ``site`` on ``model``, at the
+    zone's tariff and intensity averaged over the run."""
     start = problem.now + timedelta(hours=transfer_h)
-    zone = problem.topology.grid_zones[site.grid_zone]
+    price, intensity = factors_for(problem.topology.grid_zones[site.grid_zone], start).mean(start, duration_h)
     energy = _power_kw(problem, job, site, model) * duration_h
-    carbon = energy * zone.carbon_at(start) * (1.0 - site.green_share)
-    cost = energy * zone.price_at(start) + carbon * problem.weights.carbon_cny_per_kg
+    carbon = energy * intensity * (1.0 - site.green_share)
+    cost = energy * price + carbon * problem.weights.carbon_cny_per_kg
     if job.data is not None and job.data.location != site.id and job.data.location != site.city:
         cost += job.data.size_tb * problem.weights.transfer_cny_per_tb
     return energy, cost, carbon
@@ -290,12 +292,11 @@ class _Context:
             self.by_model[key[1]].append(key)
         cat = problem.topology.accelerators
         self.kw_per_card = {k: cat[k[1]].power_w / 1000.0 * sites[k[0]].pue for k in nodes}
-        start = problem.now
-        zones = {zid: (z.price_at(start), z.carbon_at(start)) for zid, z in problem.topology.grid_zones.items()}
-        self.cny_per_kwh = {}
-        for sid, site in sites.items():
-            price, carbon = zones[site.grid_zone]
-            self.cny_per_kwh[sid] = price + carbon * (1.0 - site.green_share) * problem.weights.carbon_cny_per_kg
+        zone_ids = list(problem.topology.grid_zones)
+        self._zones = [factors_for(problem.topology.grid_zones[z], problem.now) for z in zone_ids]
+        self._site_zone = np.array([zone_ids.index(site.grid_zone) for site in sites.values()], dtype=int)
+        self._site_dirty = np.array([1.0 - site.green_share for site in sites.values()])
+        self._cny_per_kwh: dict[float, np.ndarray] = {}
         self._pools: dict[tuple, list[PoolKey]] = {}
         self._user: dict[tuple, dict[str, Route]] = {}
         self._data: dict = {}
@@ -375,13 +376,11 @@ class _Context:
         else:
             idx = np.flatnonzero(datas[reach.site_idx] <= slack_h + 1e-12)
         if idx is None:
-            el = _Eligible(reach.pools, reach.links, reach.signature, reach.kwh_cny, reach.site_idx, {})
+            el = _Eligible(reach.pools, reach.links, reach.signature, reach.kw, reach.site_idx, {})
         else:
             pools = [reach.pools[i] for i in idx]
             links = [reach.links[i] for i in idx]
-            el = _Eligible(
-                pools, links, tuple(zip(pools, links, strict=True)), reach.kwh_cny[idx], reach.site_idx[idx], {}
-            )
+            el = _Eligible(pools, links, tuple(zip(pools, links, strict=True)), reach.kw[idx], reach.site_idx[idx], {})
         self._eligible[key] = el
         return el
 
@@ -396,15 +395,26 @@ class _Context:
                 links = [tuple(h.link_id for h in users[p[0]].hops) for p in pools]
             else:
                 links = [()] * len(pools)
-            kwh = np.array([self.kw_per_card[p] * self.cny_per_kwh[p[0]] for p in pools])
+            kw = np.array([self.kw_per_card[p] for p in pools])
             site_idx = np.array([self.site_index[p[0]] for p in pools], dtype=int)
-            hit = _Eligible(pools, links, tuple(zip(pools, links, strict=True)), kwh, site_idx, {})
+            hit = _Eligible(pools, links, tuple(zip(pools, links, strict=True)), kw, site_idx, {})
             self._reach[key] = hit
+        return hit
+
+    def site_cny_per_kwh(self, hours: float) -> np.ndarray:
+        """CNY per kWh at each site for a run of ``hours`` from now: the zone's mean tariff and
+        carbon intensity over those hours, carbon priced and reduced by the site's green share."""
+        hit = self._cny_per_kwh.get(hours)
+        if hit is None:
+            means = np.array([z.mean(self.problem.now, hours) for z in self._zones]).reshape(-1, 2)
+            price, carbon = means[self._site_zone, 0], means[self._site_zone, 1]
+            hit = price + carbon * self._site_dirty * self.problem.weights.carbon_cny_per_kg
+            self._cny_per_kwh[hours] = hit
         return hit
 
     def cost_vector(self, job: Job, el: _Eligible, mean_h: float) -> np.ndarray:
         """Cost in CNY of one job on each eligible pool, at duration ``mean_h``."""
-        cost = el.kwh_cny * (job.accelerators.count * mean_h)
+        cost = el.kw * self.site_cny_per_kwh(mean_h)[el.site_idx] * (job.accelerators.count * mean_h)
         if job.data is not None and job.data.size_tb > 0:
             loc = job.data.location
             remote = el.remote.get(loc)
@@ -421,6 +431,6 @@ class _Eligible:
     pools: list[PoolKey]
     links: list[tuple[str, ...]]
     signature: tuple
-    kwh_cny: np.ndarray  # CNY per card-hour at each pool (energy at PUE, carbon priced)
+    kw: np.ndarray  # kW per card at each pool (at PUE)
     site_idx: np.ndarray  # index of each pool's site
     remote: dict[str, np.ndarray]  # data location -> 1 where the pool is in another city

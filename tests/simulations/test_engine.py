@@ -290,6 +290,13 @@ def test_energy_carbon_and_cost_are_charged_hour_by_hour(jiangsu):
     carbon = [kw * h * zone.carbon_at(t) * (1 - site.green_share) for t, h in pieces]
     assert o.carbon_kg == pytest.approx(sum(carbon))
     assert [o.carbon_by_hour[t] for t, _ in pieces] == pytest.approx(carbon)
+    # the placement engine prices the same run the same way (carbon unpriced: electricity alone)
+    from solvers import solve
+    from solvers.problem import Problem, Weights
+
+    plan = solve(Problem(jiangsu, (j,), t0, weights=Weights(carbon_cny_per_kg=0.0)), "greedy")
+    assert plan.placements[0].site == site.id and plan.placements[0].cost_cny == pytest.approx(o.cost_cny)
+    assert plan.placements[0].carbon_kg == pytest.approx(o.carbon_kg)
 
 
 def test_running_sums_match_a_recount_at_every_tick(jiangsu):
