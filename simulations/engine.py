@@ -31,7 +31,7 @@ from simulations.workload import Arrival
 from solvers import solve
 from solvers.ledger import pool_nodes
 from solvers.problem import Job, PoolState, Problem, State, Weights
-from topology.graph import graph_for
+from topology.graph import graph_for, link_id
 from topology.model import Topology
 from topology.totals import site_totals
 
@@ -258,8 +258,7 @@ class Simulation:
         ids = self._link_ids(lo)
         self.links_down |= ids
         self._apply_links(at)
-        lks = self.base_topo.links
-        down = {f"{lks[i].kind}:{lks[i].a}-{lks[i].b}#{i}" for i in ids}
+        down = {link_id(i, self.base_topo.links[i]) for i in ids}
         self._kill([r for r in self.running.values() if down & set(r.links)], at)  # their reserved path is gone
 
     def _on_link_up(self, at: datetime, lo: LinkOutage) -> None:
@@ -377,8 +376,7 @@ class Simulation:
         """Utilisation series per site and tier, and the metered totals, into the outcome."""
         o, m = self.out, self.meter
         busy = np.array(self._busy_rows).reshape(len(self._busy_rows), len(self.sites))
-        with np.errstate(divide="ignore", invalid="ignore"):
-            util = np.where(self.cards > 0, busy / np.where(self.cards > 0, self.cards, 1), 0.0)
+        util = busy / np.maximum(self.cards, 1)  # a site without cards is never busy
         for sid, i in self.site_index.items():
             o.series_util_site[sid] = util[:, i].tolist()
         for tier in sorted({s.tier for s in self.sites.values()}):

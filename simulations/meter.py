@@ -12,8 +12,6 @@ import math
 from collections import defaultdict
 from datetime import datetime, timedelta
 
-import numpy as np
-
 from topology.hourly import factors_for
 from topology.model import Topology
 
@@ -24,9 +22,11 @@ class Meter:
         n = max(1, math.ceil((end - self.t0).total_seconds() / 3600))
         self.hours = [self.t0 + timedelta(hours=h) for h in range(n)]
         zones = {zid: factors_for(z, self.t0).hours_from(self.t0, n) for zid, z in topology.grid_zones.items()}
-        self.carbon_kg_per_kwh = {s.id: np.array(zones[s.grid_zone][1]) * (1.0 - s.green_share) for s in topology.sites}
-        self.cny_per_kwh = {s.id: np.array(zones[s.grid_zone][0]) for s in topology.sites}
-        self.carbon_hour_kg = np.zeros(n)
+        self.carbon_kg_per_kwh = {
+            s.id: [c * (1.0 - s.green_share) for c in zones[s.grid_zone][1]] for s in topology.sites
+        }
+        self.cny_per_kwh = {s.id: zones[s.grid_zone][0] for s in topology.sites}
+        self.carbon_hour_kg = [0.0] * n
         self.energy_kwh = 0.0
         self.carbon_kg = 0.0
         self.cost_cny = 0.0
@@ -43,25 +43,17 @@ class Meter:
         h0, h1 = int(a), math.ceil(b)
         factor, price = self.carbon_kg_per_kwh[site], self.cny_per_kwh[site]
         energy = power_kw * (b - a)
-        if h1 - h0 <= 4:  # short runs: a few scalar pieces cost less than array calls
-            carbon = cost = 0.0
-            for h in range(h0, h1):
-                kwh = power_kw * (min(b, h + 1) - max(a, h))
-                c = kwh * factor[h]
-                self.carbon_hour_kg[h] += c
-                carbon += c
-                cost += kwh * price[h]
-        else:
-            edges = np.arange(h0, h1 + 1, dtype=float)
-            edges[0], edges[-1] = a, b
-            kwh_h = power_kw * np.diff(edges)
-            per_hour = kwh_h * factor[h0:h1]
-            self.carbon_hour_kg[h0:h1] += per_hour
-            carbon, cost = float(per_hour.sum()), float(kwh_h @ price[h0:h1])
+        carbon = cost = 0.0
+        for h in range(h0, h1):
+            kwh = power_kw * (min(b, h + 1) - max(a, h))
+            c = kwh * factor[h]
+            self.carbon_hour_kg[h] += c
+            carbon += c
+            cost += kwh * price[h]
         self.energy_kwh += energy
         self.energy_by_site_kwh[site] += energy
         self.carbon_kg += carbon
         self.cost_cny += cost
 
     def carbon_by_hour(self) -> dict[datetime, float]:
-        return {t: float(c) for t, c in zip(self.hours, self.carbon_hour_kg, strict=True)}
+        return dict(zip(self.hours, self.carbon_hour_kg, strict=True))

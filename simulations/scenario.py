@@ -197,26 +197,22 @@ def _policy(doc, raw: Any) -> Policy:
         ),
     )
     base, w = Policy(), Weights()
-    solver = doc.string(p, "solver", "policy", default=base.solver, choices=SOLVERS)
-    interval = doc.number(p, "interval_min", "policy", default=base.interval_min, positive=True, unit="minutes")
-    limit = doc.number(p, "time_limit_s", "policy", default=base.time_limit_s, positive=True, unit="seconds")
-    wait = doc.number(p, "max_wait_h", "policy", default=base.max_wait_h, positive=True, unit="hours")
-    price = doc.number(p, "carbon_price_cny_per_t", "policy", default=100.0, minimum=0.0, unit="CNY per t CO2")
-    value = doc.number(p, "value_per_pflops", "policy", default=w.value_per_pflops, minimum=0.0)
-    transfer = doc.number(p, "transfer_cny_per_tb", "policy", default=w.transfer_cny_per_tb, minimum=0.0)
-    aging = doc.number(p, "aging_step_h", "policy", default=w.aging_step_h, minimum=0.0, unit="hours")
-    weights = Weights(
-        value_per_pflops=value if value is not None else w.value_per_pflops,
-        carbon_cny_per_kg=(price if price is not None else 100.0) / 1000.0,
-        transfer_cny_per_tb=transfer if transfer is not None else w.transfer_cny_per_tb,
-        aging_step_h=aging if aging is not None else w.aging_step_h,
-    )
+
+    def num(key: str, default: float, **checks: Any) -> float:
+        v = doc.number(p, key, "policy", default=default, **checks)
+        return default if v is None else v  # a fault is recorded and raised with the others
+
     return Policy(
-        solver or base.solver,
-        interval or base.interval_min,
-        limit or base.time_limit_s,
-        weights,
-        wait or base.max_wait_h,
+        doc.string(p, "solver", "policy", default=base.solver, choices=SOLVERS) or base.solver,
+        num("interval_min", base.interval_min, positive=True, unit="minutes"),
+        num("time_limit_s", base.time_limit_s, positive=True, unit="seconds"),
+        Weights(
+            value_per_pflops=num("value_per_pflops", w.value_per_pflops, minimum=0.0),
+            carbon_cny_per_kg=num("carbon_price_cny_per_t", 100.0, minimum=0.0, unit="CNY per t CO2") / 1000.0,
+            transfer_cny_per_tb=num("transfer_cny_per_tb", w.transfer_cny_per_tb, minimum=0.0),
+            aging_step_h=num("aging_step_h", w.aging_step_h, minimum=0.0, unit="hours"),
+        ),
+        num("max_wait_h", base.max_wait_h, positive=True, unit="hours"),
         doc.boolean(p, "on_events", "policy"),
     )
 

@@ -180,7 +180,8 @@ def solve_cpsat(problem: Problem, instance: Instance | None = None) -> Plan:
     # the free cards could hold every job; it then also serves as a warm start.
     ledger = inst.ledger()
     asked = sum(len(jc.jobs) * jc.rep.accelerators.count for jc in inst.classes)
-    quick = guided(inst, ledger, {}) if asked <= sum(ledger.total.values()) else []
+    tried = asked <= sum(ledger.total.values())
+    quick = guided(inst, ledger, {}) if tried else []
 
     def done(decisions: list[Decision], ledger: Ledger, status: str, search_s: float, build_end: float) -> Plan:
         return assemble(
@@ -188,7 +189,7 @@ def solve_cpsat(problem: Problem, instance: Instance | None = None) -> Plan:
             build_seconds=build_end - t0,
         )  # fmt: skip
 
-    if quick and _proven(_score(problem, quick), unconstrained_bound(inst)):
+    if tried and _proven(_score(problem, quick), unconstrained_bound(inst)):
         return done(quick, ledger, "OPTIMAL (every job at its best candidate)", 0.0, time.perf_counter())
 
     agg = aggregate(inst)
@@ -196,9 +197,10 @@ def solve_cpsat(problem: Problem, instance: Instance | None = None) -> Plan:
     # With power-of-two per-node demands the block rows are exact, so the LP bound holds for every
     # node-level plan (the baselines' included) and a warm start that meets it ends the search.
     exact = all(jc.per_node == 1 << jc.level for jc in inst.classes)
-    best: tuple[str, list[Decision], Ledger] = ("best-candidate greedy", quick, ledger)
+    quick_start = [("best-candidate greedy", quick, ledger)] if tried else []
+    best: tuple[str, list[Decision], Ledger] = ("none", [], ledger)
     best_score = -math.inf
-    for start in itertools.chain([best], warm_starts(inst, lp_first(agg, lp.x))):
+    for start in itertools.chain(quick_start, warm_starts(inst, lp_first(agg, lp.x))):
         sc = _score(problem, start[1])
         if sc > best_score:
             best, best_score = start, sc

@@ -94,6 +94,11 @@ class Route:
         }
 
 
+def link_id(index: int, link: Link) -> str:
+    """The id of the topology's ``index``-th link, as routes and reservations name it."""
+    return f"{link.kind}:{link.a}-{link.b}#{index}"
+
+
 def node_name(node: str) -> str:
     return node.split(":", 1)[1]
 
@@ -142,7 +147,7 @@ class NetworkGraph:
             link.bandwidth_gbps,
             link.latency_ms,
             link.jitter_us,
-            f"{link.kind}:{link.a}-{link.b}#{i}",
+            link_id(i, link),
             HOP_DELAY_MS,
         )
 
