@@ -26,8 +26,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from scheduler.db import repo  # noqa: E402
-from scheduler.db.engine import make_engine, sessions, upgrade  # noqa: E402
+from suanwang.scheduler.db import repo  # noqa: E402
+from suanwang.scheduler.db.engine import make_engine, sessions, upgrade  # noqa: E402
+
 from tests.pgcluster import postgres_cluster  # noqa: E402
 from tests.ports import free_port  # noqa: E402
 
@@ -100,7 +101,7 @@ def run_db(name: str, url: str, args) -> list[dict]:
     port = free_port()
     env = {**os.environ, "SUANWANG_DATABASE_URL": url}
     server = subprocess.Popen(
-        [sys.executable, "-m", "scheduler.cli", "serve", "--no-loop", "--port", str(port)],
+        [sys.executable, "-m", "suanwang.scheduler.cli", "serve", "--no-loop", "--port", str(port)],
         env=env,
         cwd=ROOT,
         stdout=subprocess.DEVNULL,

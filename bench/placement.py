@@ -25,15 +25,15 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from simulations.synthetic import demand_scale, generate_jobs, generate_topology  # noqa: E402
-from solvers.aggregate import aggregate  # noqa: E402
-from solvers.baselines import solve_baseline  # noqa: E402
-from solvers.checker import check_plan  # noqa: E402
-from solvers.cpsat import solve_cpsat  # noqa: E402
-from solvers.instance import build_instance  # noqa: E402
-from solvers.lp_bound import solve_lp  # noqa: E402
-from solvers.problem import Problem  # noqa: E402
-from topology.loader import load_topology  # noqa: E402
+from suanwang.simulations.synthetic import demand_scale, generate_jobs, generate_topology  # noqa: E402
+from suanwang.solvers.aggregate import aggregate  # noqa: E402
+from suanwang.solvers.baselines import solve_baseline  # noqa: E402
+from suanwang.solvers.checker import check_plan  # noqa: E402
+from suanwang.solvers.cpsat import solve_cpsat  # noqa: E402
+from suanwang.solvers.instance import build_instance  # noqa: E402
+from suanwang.solvers.lp_bound import solve_lp  # noqa: E402
+from suanwang.solvers.problem import Problem  # noqa: E402
+from suanwang.topology.loader import load_topology  # noqa: E402
 
 NOW = datetime(2026, 11, 25, 9, 0)
 

@@ -22,9 +22,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from simulations.engine import Outcome, Policy, Simulation  # noqa: E402
-from simulations.workload import grow, pai_trace  # noqa: E402
-from topology.loader import load_topology  # noqa: E402
+from suanwang.simulations.engine import Outcome, Policy, Simulation  # noqa: E402
+from suanwang.simulations.workload import grow, pai_trace  # noqa: E402
+from suanwang.topology.loader import load_topology  # noqa: E402
 
 TRACE = Path(__file__).resolve().parents[2] / "shared" / "data" / "gaia-job-traces" / "pai-100k.csv"
 

@@ -17,12 +17,13 @@ from collections import defaultdict
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
-from collectors.config import CollectorConfig
-from collectors.promapi import PromClient, Result
-from collectors.snapshot import LinkMeasure, PoolSnapshot, SiteSnapshot, Snapshot
-from topology.errors import TemporaryError
-from topology.model import Topology
-from topology.timeutil import CST, now_local
+from suanwang.collectors.config import CollectorConfig
+from suanwang.collectors.promapi import PromClient, Result
+from suanwang.collectors.snapshot import LinkMeasure, PoolSnapshot, SiteSnapshot, Snapshot
+from suanwang.topology.model import Topology
+
+from suanwang.errors import TemporaryError
+from suanwang.timeutil import CST, now_local
 
 ClientFactory = Callable[[str, float, int], PromClient]
 _INSTANT = (

@@ -17,8 +17,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from topology.model import Topology
-from topology.yamldoc import join, read_document
+from suanwang.topology.model import Topology
+
+from suanwang.yamldoc import join, read_document
 
 # Default PromQL per source. Resource names follow kube-state-metrics' sanitising of extended
 # resources (nvidia.com/gpu → nvidia_com_gpu); DCGM and npu-exporter names are those the exporters

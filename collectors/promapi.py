@@ -16,7 +16,7 @@ import urllib.request
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from topology.errors import InputError, TemporaryError
+from suanwang.errors import InputError, TemporaryError
 
 
 @dataclass(frozen=True)

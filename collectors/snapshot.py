@@ -12,7 +12,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
-from topology.timeutil import parse_time
+from suanwang.timeutil import parse_time
 
 _OFFSET = "+08:00"
 

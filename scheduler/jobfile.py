@@ -12,7 +12,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from solvers.problem import (
+from suanwang.solvers.problem import (
     JOB_KINDS,
     AcceleratorRequest,
     Container,
@@ -22,10 +22,11 @@ from solvers.problem import (
     JobId,
     Running,
 )
-from topology.graph import NetworkGraph, graph_for
-from topology.model import Topology
-from topology.timeutil import parse_time
-from topology.yamldoc import Checked, join, read_document
+from suanwang.topology.graph import NetworkGraph, graph_for
+from suanwang.topology.model import Topology
+
+from suanwang.timeutil import parse_time
+from suanwang.yamldoc import Checked, join, read_document
 
 _QUANTITY = re.compile(r"[0-9]+(\.[0-9]+)?(m|k|M|G|T|P|E|Ki|Mi|Gi|Ti|Pi|Ei)?")
 _JOB_KEYS = (

@@ -15,11 +15,12 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from pathlib import Path
 
-from scheduler.k8s.client import SiteApi, workload_phase
-from scheduler.k8s.dryrun import manifests_by_site, plan_id
-from solvers.problem import Plan, Problem
-from topology.errors import InputError, PermanentError, TemporaryError
-from topology.timeutil import parse_time
+from suanwang.scheduler.k8s.client import SiteApi, workload_phase
+from suanwang.scheduler.k8s.dryrun import manifests_by_site, plan_id
+from suanwang.solvers.problem import Plan, Problem
+
+from suanwang.errors import InputError, PermanentError, TemporaryError
+from suanwang.timeutil import parse_time
 
 ALLOWED = {
     "pending": {"placed", "cancelled", "failed"},

@@ -11,9 +11,8 @@ from collections import Counter
 
 from prometheus_client import CollectorRegistry, Gauge, Histogram
 from prometheus_client import Counter as PromCounter
-
-from solvers.problem import Plan, State
-from topology.model import Topology
+from suanwang.solvers.problem import Plan, State
+from suanwang.topology.model import Topology
 
 
 class ServiceMetrics:

@@ -20,21 +20,21 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import select
+from suanwang.collectors.collect import collect
+from suanwang.collectors.config import CollectorConfig
+from suanwang.collectors.snapshot import snapshot_from_dict
+from suanwang.scheduler.db import repo
+from suanwang.scheduler.db.models import JobRow, Submission
+from suanwang.scheduler.jobfile import jobs_from_data
+from suanwang.scheduler.k8s.client import SiteApi, workload_phase
+from suanwang.scheduler.k8s.dryrun import manifests_by_site, plan_id, write_manifests
+from suanwang.scheduler.lifecycle import ALLOWED
+from suanwang.scheduler.statefile import parse_state, without_sites
+from suanwang.solvers import solve
+from suanwang.solvers.problem import Problem
 
-from collectors.collect import collect
-from collectors.config import CollectorConfig
-from collectors.snapshot import snapshot_from_dict
-from scheduler.db import repo
-from scheduler.db.models import JobRow, Submission
-from scheduler.jobfile import jobs_from_data
-from scheduler.k8s.client import SiteApi, workload_phase
-from scheduler.k8s.dryrun import manifests_by_site, plan_id, write_manifests
-from scheduler.lifecycle import ALLOWED
-from scheduler.statefile import parse_state, without_sites
-from solvers import solve
-from solvers.problem import Problem
-from topology.errors import InputError, SuanwangError, TemporaryError
-from topology.yamldoc import read_document
+from suanwang.errors import InputError, SuanwangError, TemporaryError
+from suanwang.yamldoc import read_document
 
 log = logging.getLogger("suanwang.loop")
 

@@ -19,10 +19,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from solvers.problem import PoolState, State
-from topology.model import Topology
-from topology.timeutil import parse_time
-from topology.yamldoc import Checked, join, read_document
+from suanwang.solvers.problem import PoolState, State
+from suanwang.topology.model import Topology
+
+from suanwang.timeutil import parse_time
+from suanwang.yamldoc import Checked, join, read_document
 
 
 def load_state(source: str | Path, topology: Topology, text: str | None = None) -> State:

@@ -25,15 +25,14 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
 import numpy as np
-
-from simulations.meter import Meter
-from simulations.workload import Arrival
-from solvers import solve
-from solvers.ledger import pool_nodes
-from solvers.problem import Job, PoolState, Problem, State, Weights
-from topology.graph import graph_for, link_id
-from topology.model import Topology
-from topology.totals import site_totals
+from suanwang.simulations.meter import Meter
+from suanwang.simulations.workload import Arrival
+from suanwang.solvers import solve
+from suanwang.solvers.ledger import pool_nodes
+from suanwang.solvers.problem import Job, PoolState, Problem, State, Weights
+from suanwang.topology.graph import graph_for, link_id
+from suanwang.topology.model import Topology
+from suanwang.topology.totals import site_totals
 
 
 @dataclass(frozen=True)

@@ -12,8 +12,8 @@ import math
 from collections import defaultdict
 from datetime import datetime, timedelta
 
-from topology.hourly import factors_for
-from topology.model import Topology
+from suanwang.topology.hourly import factors_for
+from suanwang.topology.model import Topology
 
 
 class Meter:

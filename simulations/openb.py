@@ -106,7 +106,7 @@ def published(path: str | Path, workload: str = "openb_pod_list_default", policy
 
 
 def main() -> None:
-    """Print our best-fit replay beside the published curves (``python -m simulations.openb``)."""
+    """Print our best-fit replay beside the published curves (``python -m suanwang.simulations.openb``)."""
     import sys
 
     data = Path(sys.argv[1]) if len(sys.argv) > 1 else Path(__file__).resolve().parents[2] / "shared" / "data"

@@ -8,8 +8,9 @@ import statistics
 from pathlib import Path
 from typing import Any
 
-from simulations.engine import Outcome
+from suanwang.simulations.engine import Outcome
 
+PLOTS = ("utilisation.png", "queue.png", "carbon.png", "comparison.png")
 ROWS = [  # (key, label, format)
     ("arrivals", "arrivals", "{:,.0f}"),
     ("completed", "completed", "{:,.0f}"),
@@ -76,61 +77,14 @@ def table_rows(results: dict[str, dict[str, Any]]) -> list[list[str]]:
     return [[label] + [fmt.format(results[name][key]) for name in results] for key, label, fmt in ROWS]
 
 
-def write_report(folder: Path, results: dict[str, dict[str, Any]], outcomes: dict[str, Outcome]) -> list[Path]:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+def write_report(folder: Path, results: dict[str, dict[str, Any]]) -> list[Path]:
+    """``metrics.json`` and ``summary.md`` in ``folder``; the plots are drawn by the caller's edge."""
     folder.mkdir(parents=True, exist_ok=True)
     paths = [folder / "metrics.json", folder / "summary.md"]
     paths[0].write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
     names = list(results)
     lines = ["# What-if comparison", "", "| metric | " + " | ".join(names) + " |", "|---|" + "---:|" * len(names)]
     lines += ["| " + " | ".join(row) + " |" for row in table_rows(results)]
-    lines += ["", "Plots: utilisation.png, queue.png, carbon.png, comparison.png."]
+    lines += ["", "Plots: " + ", ".join(PLOTS) + "."]
     paths[1].write_text("\n".join(lines) + "\n", encoding="utf-8")
-
-    fig, axes = plt.subplots(len(names), 1, figsize=(10, 3 * len(names)), dpi=100, squeeze=False)
-    for ax, name in zip(axes[:, 0], names, strict=True):
-        o = outcomes[name]
-        top = sorted(o.series_util_site, key=lambda s: -max(o.series_util_site[s] or [0]))[:8]
-        for sid in top:
-            ax.plot(o.series_t, o.series_util_site[sid], label=sid, linewidth=1)
-        ax.set_title(f"{name}: utilisation per site (busiest 8)")
-        ax.set_ylim(0, 1.05)
-        ax.legend(fontsize=7, ncol=4)
-    fig.tight_layout()
-    fig.savefig(folder / "utilisation.png")
-    plt.close(fig)
-    for fname, title, getter in (
-        ("queue.png", "jobs waiting", lambda o: (o.series_t, o.series_queue)),
-        (
-            "carbon.png",
-            "kg CO2 per hour",
-            lambda o: (sorted(o.carbon_by_hour), [o.carbon_by_hour[h] for h in sorted(o.carbon_by_hour)]),
-        ),
-    ):
-        fig, ax = plt.subplots(figsize=(10, 3.5), dpi=100)
-        for name in names:
-            x, y = getter(outcomes[name])
-            ax.plot(x, y, label=name, linewidth=1.2)
-        ax.set_title(title)
-        ax.legend(fontsize=8)
-        fig.tight_layout()
-        fig.savefig(folder / fname)
-        plt.close(fig)
-    keys = ["wait_p95_min", "util_hub", "util_city", "energy_mwh", "carbon_t", "cost_cny", "rejected"]
-    fig, ax = plt.subplots(figsize=(10, 4), dpi=100)
-    width = 0.8 / len(names)
-    for i, name in enumerate(names):
-        vals = [results[name][k] / max(1e-9, max(results[n][k] for n in names)) for k in keys]
-        ax.bar([j + i * width for j in range(len(keys))], vals, width, label=name)
-    ax.set_xticks([j + width * (len(names) - 1) / 2 for j in range(len(keys))], keys, rotation=20, fontsize=8)
-    ax.set_ylabel("relative to the largest")
-    ax.set_title("scenario comparison")
-    ax.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(folder / "comparison.png")
-    plt.close(fig)
-    return paths + [folder / n for n in ("utilisation.png", "queue.png", "carbon.png", "comparison.png")]
+    return paths

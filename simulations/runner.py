@@ -8,9 +8,9 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import replace
 from typing import Any
 
-from simulations.engine import Outcome, Simulation
-from simulations.report import metrics
-from simulations.scenario import Scenario
+from suanwang.simulations.engine import Outcome, Simulation
+from suanwang.simulations.report import metrics
+from suanwang.simulations.scenario import Scenario
 
 
 def run_scenario(sc: Scenario, progress: Callable[[float], None] | None = None) -> tuple[dict[str, Any], Outcome]:

@@ -12,8 +12,8 @@ import random
 from dataclasses import replace
 from datetime import datetime, timedelta
 
-from solvers.problem import AcceleratorRequest, DataLocation, Deterministic, Job, JobId
-from topology.model import KubeTarget, Metro, Pool, Site, SiteId, Topology
+from suanwang.solvers.problem import AcceleratorRequest, DataLocation, Deterministic, Job, JobId
+from suanwang.topology.model import KubeTarget, Metro, Pool, Site, SiteId, Topology
 
 TENANTS = (
     "nju-ai-lab",

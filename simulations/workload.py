@@ -22,10 +22,11 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from simulations.synthetic import TENANTS, generate_jobs
-from solvers.problem import AcceleratorRequest, Job, JobId
-from topology.errors import InputError
-from topology.model import Topology
+from suanwang.simulations.synthetic import TENANTS, generate_jobs
+from suanwang.solvers.problem import AcceleratorRequest, Job, JobId
+from suanwang.topology.model import Topology
+
+from suanwang.errors import InputError
 
 # hour-of-day weight of arrivals (working hours busier), mean 1
 _DIURNAL = [

@@ -28,8 +28,8 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass
 
-from solvers.instance import Instance
-from solvers.ledger import block_capacity
+from suanwang.solvers.instance import Instance
+from suanwang.solvers.ledger import block_capacity
 
 
 @dataclass(frozen=True)

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from solvers.explain import explain
-from solvers.instance import (
+from suanwang.solvers.explain import explain
+from suanwang.solvers.instance import (
     Candidate,
     Instance,
     JobClass,
@@ -20,8 +20,8 @@ from solvers.instance import (
     requirement_key,
     transfer_hours,
 )
-from solvers.ledger import Demand, Ledger
-from solvers.problem import Placement, Plan, Unplaced
+from suanwang.solvers.ledger import Demand, Ledger
+from suanwang.solvers.problem import Placement, Plan, Unplaced
 
 Decision = tuple[int, JobClass, Candidate, tuple[str, ...]]  # (job index, class, candidate, node names)
 

@@ -15,10 +15,10 @@ from __future__ import annotations
 import heapq
 import time
 
-from solvers.assemble import Decision, assemble, place
-from solvers.instance import Instance, JobClass, build_instance
-from solvers.ledger import Demand, Ledger
-from solvers.problem import Plan, Problem
+from suanwang.solvers.assemble import Decision, assemble, place
+from suanwang.solvers.instance import Instance, JobClass, build_instance
+from suanwang.solvers.ledger import Demand, Ledger
+from suanwang.solvers.problem import Plan, Problem
 
 
 def class_order(instance: Instance) -> list[JobClass]:

@@ -9,9 +9,9 @@ from __future__ import annotations
 from collections import defaultdict
 from datetime import timedelta
 
-from solvers.ledger import pool_nodes
-from solvers.problem import Plan, Problem
-from topology.graph import NetworkGraph
+from suanwang.solvers.ledger import pool_nodes
+from suanwang.solvers.problem import Plan, Problem
+from suanwang.topology.graph import NetworkGraph
 
 _TOL = 1e-6
 

@@ -24,14 +24,13 @@ import time
 
 import numpy as np
 from ortools.sat.python import cp_model_helper as cmh
-
-from solvers.aggregate import Aggregate, aggregate
-from solvers.assemble import Decision, assemble, place
-from solvers.baselines import POLICIES
-from solvers.instance import Instance, build_instance
-from solvers.ledger import Ledger
-from solvers.lp_bound import solve_lp
-from solvers.problem import Plan, Problem
+from suanwang.solvers.aggregate import Aggregate, aggregate
+from suanwang.solvers.assemble import Decision, assemble, place
+from suanwang.solvers.baselines import POLICIES
+from suanwang.solvers.instance import Instance, build_instance
+from suanwang.solvers.ledger import Ledger
+from suanwang.solvers.lp_bound import solve_lp
+from suanwang.solvers.problem import Plan, Problem
 
 _SCALE = {"class": 1, "nodes": 1, "power": 1000, "bandwidth": 1000}
 _NEG_INF = -(2**62)

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from solvers.instance import Instance, JobClass, allowed_models, job_route, transfer_hours
-from solvers.ledger import Demand, Ledger
+from suanwang.solvers.instance import Instance, JobClass, allowed_models, job_route, transfer_hours
+from suanwang.solvers.ledger import Demand, Ledger
 
 _SHOW = 3  # sites quoted per reason
 

@@ -20,12 +20,11 @@ from datetime import datetime, timedelta
 from typing import NamedTuple
 
 import numpy as np
-
-from solvers.ledger import Demand, Ledger, PoolKey, ceil_pow2_level, pool_nodes
-from solvers.problem import Job, Placement, PoolState, Problem
-from topology.graph import NetworkGraph, Route, graph_for
-from topology.hourly import factors_for
-from topology.model import Site
+from suanwang.solvers.ledger import Demand, Ledger, PoolKey, ceil_pow2_level, pool_nodes
+from suanwang.solvers.problem import Job, Placement, PoolState, Problem
+from suanwang.topology.graph import NetworkGraph, Route, graph_for
+from suanwang.topology.hourly import factors_for
+from suanwang.topology.model import Site
 
 TB_TO_GBIT = 8000.0  # 1 TB = 8,000 Gbit
 

@@ -16,8 +16,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from typing import NamedTuple
 
-from solvers.problem import PoolState, State, count_bits
-from topology.model import Topology
+from suanwang.solvers.problem import PoolState, State, count_bits
+from suanwang.topology.model import Topology
 
 PoolKey = tuple[str, str]  # (site id, accelerator model)
 _NONE: dict[int, list[str]] = {}

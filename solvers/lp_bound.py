@@ -14,9 +14,9 @@ from dataclasses import dataclass
 import numpy as np
 from ortools.linear_solver.python import model_builder_helper as mbh
 from scipy import sparse
+from suanwang.solvers.aggregate import Aggregate
 
-from solvers.aggregate import Aggregate
-from topology.errors import PermanentError
+from suanwang.errors import PermanentError
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ from datetime import datetime
 from functools import cached_property
 from typing import Literal, NewType
 
-from topology.model import Topology
+from suanwang.topology.model import Topology
 
 JobId = NewType("JobId", str)
 JobKind = Literal["training", "inference", "batch"]

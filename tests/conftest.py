@@ -6,9 +6,8 @@ import textwrap
 from pathlib import Path
 
 import pytest
-
-from topology.graph import NetworkGraph
-from topology.loader import load_topology
+from suanwang.topology.graph import NetworkGraph
+from suanwang.topology.loader import load_topology
 
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 

@@ -3,11 +3,12 @@
 Imports nothing of Kubernetes, FastAPI, Prometheus or HTTP clients.
 """
 
-from topology.errors import Fault, InfeasibleError, InputError, PermanentError, SuanwangError, TemporaryError
-from topology.graph import NetworkGraph, Route
-from topology.loader import BUILTIN, builtin_path, load_topology
-from topology.model import Accelerator, City, GridZone, Link, Pool, Site, Tariff, Topology
-from topology.totals import Totals, province_totals, site_totals, totals_by
+from suanwang.topology.graph import NetworkGraph, Route
+from suanwang.topology.loader import BUILTIN, builtin_path, load_topology
+from suanwang.topology.model import Accelerator, City, GridZone, Link, Pool, Site, Tariff, Topology
+from suanwang.topology.totals import Totals, province_totals, site_totals, totals_by
+
+from suanwang.errors import Fault, InfeasibleError, InputError, PermanentError, SuanwangError, TemporaryError
 
 __all__ = [
     "BUILTIN",

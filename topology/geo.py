@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import math
 
-from topology.constants import (
+from suanwang.topology.constants import (
     CENI_JITTER_US_PER_KM,
     CENI_MIN_JITTER_US,
     EARTH_RADIUS_KM,

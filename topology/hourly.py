@@ -12,7 +12,7 @@ from __future__ import annotations
 import weakref
 from datetime import datetime, timedelta
 
-from topology.model import GridZone
+from suanwang.topology.model import GridZone
 
 
 class HourlyFactors:

@@ -12,8 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import networkx as nx
-
-from topology.model import (
+from suanwang.topology.model import (
     LINK_KINDS,
     TIERS,
     Accelerator,
@@ -32,7 +31,8 @@ from topology.model import (
     Topology,
     ZoneId,
 )
-from topology.yamldoc import Checked, join, read_document
+
+from suanwang.yamldoc import Checked, join, read_document
 
 BUILTIN = "jiangsu"
 _TOP_KEYS = ("name", "accelerators", "cities", "grid_zones", "sites", "links")
@@ -40,7 +40,7 @@ _TOP_KEYS = ("name", "accelerators", "cities", "grid_zones", "sites", "links")
 
 def builtin_path(name: str = BUILTIN) -> Path:
     """Path of a topology shipped inside the package."""
-    return Path(str(resources.files("topology") / "data" / f"{name}.yaml"))
+    return Path(str(resources.files("suanwang.topology") / "data" / f"{name}.yaml"))
 
 
 def load_topology(source: str | Path | None = None, text: str | None = None) -> Topology:

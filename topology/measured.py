@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from topology.model import Topology
+from suanwang.topology.model import Topology
 
 
 def with_measured_links(topology: Topology, links: dict[tuple[str, str], tuple[float, float | None]]) -> Topology:

@@ -5,8 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import yaml
-
-from topology.model import Metro, Site, Topology
+from suanwang.topology.model import Metro, Site, Topology
 
 
 def _site(s: Site) -> dict[str, Any]:

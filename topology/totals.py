@@ -6,7 +6,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 from typing import Literal
 
-from topology.model import Pool, Site, Topology
+from suanwang.topology.model import Pool, Site, Topology
 
 GroupBy = Literal["tier", "city", "accelerator", "site"]
 

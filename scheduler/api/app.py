@@ -10,14 +10,14 @@ from datetime import datetime
 from fastapi import FastAPI, Request
 from prometheus_client import CollectorRegistry, Histogram
 from sqlalchemy.engine import Engine
+from suanwang.scheduler.api import problems, routes_jobs, routes_ops
+from suanwang.scheduler.db.engine import sessions
+from suanwang.scheduler.metrics import ServiceMetrics
+from suanwang.scheduler.statefile import without_sites
+from suanwang.solvers.problem import State
+from suanwang.topology.model import Topology
 
-from scheduler.api import problems, routes_jobs, routes_ops
-from scheduler.db.engine import sessions
-from scheduler.metrics import ServiceMetrics
-from scheduler.statefile import without_sites
-from solvers.problem import State
-from topology.model import Topology
-from topology.timeutil import now_local
+from suanwang.timeutil import now_local
 
 
 def create_app(
@@ -42,7 +42,7 @@ def create_app(
     app.state.live_state = None  # the same as a solvers.problem.State
 
     def current_state() -> State | None:
-        from scheduler.db import repo
+        from suanwang.scheduler.db import repo
 
         with app.state.sessions() as s:
             drained = list(repo.drained_sites(s))

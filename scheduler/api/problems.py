@@ -7,7 +7,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from topology.errors import InfeasibleError, InputError, PermanentError, SuanwangError, TemporaryError
+from suanwang.errors import InfeasibleError, InputError, PermanentError, SuanwangError, TemporaryError
 
 PROBLEM = "application/problem+json"
 _STATUS: tuple[tuple[type[SuanwangError], int, str], ...] = (

@@ -7,13 +7,12 @@ from typing import Any
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from pydantic import BaseModel, Field
 from sqlalchemy import func, select
-
-from scheduler.api.auth import Principal, require
-from scheduler.db import repo
-from scheduler.db.models import JobRow
-from scheduler.jobfile import jobs_from_data, jobs_to_dict
-from solvers import solve
-from solvers.problem import Problem
+from suanwang.scheduler.api.auth import Principal, require
+from suanwang.scheduler.db import repo
+from suanwang.scheduler.db.models import JobRow
+from suanwang.scheduler.jobfile import jobs_from_data, jobs_to_dict
+from suanwang.solvers import solve
+from suanwang.solvers.problem import Problem
 
 router = APIRouter(prefix="/v1")
 

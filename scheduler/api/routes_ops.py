@@ -9,12 +9,11 @@ from fastapi import APIRouter, Depends, HTTPException, Request, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel, Field
 from sqlalchemy import text
-
-from scheduler.api.auth import Principal, require
-from scheduler.db import repo
-from topology.loader import load_topology
-from topology.serialize import topology_to_dict
-from topology.totals import site_totals
+from suanwang.scheduler.api.auth import Principal, require
+from suanwang.scheduler.db import repo
+from suanwang.topology.loader import load_topology
+from suanwang.topology.serialize import topology_to_dict
+from suanwang.topology.totals import site_totals
 
 router = APIRouter()
 

@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import typer
-
-from scheduler.cli.collect_cmd import collect, state_app
-from scheduler.cli.errors import SuanwangGroup
-from scheduler.cli.plan_cmd import demo, plan
-from scheduler.cli.serve_cmd import serve, token_app
-from scheduler.cli.server_cmd import sites_app
-from scheduler.cli.simulate_cmd import simulate
-from scheduler.cli.submit_cmd import jobs_app, submit
-from scheduler.cli.topology_cmd import app as topology_app
+from suanwang.scheduler.cli.collect_cmd import collect, state_app
+from suanwang.scheduler.cli.errors import SuanwangGroup
+from suanwang.scheduler.cli.plan_cmd import demo, plan
+from suanwang.scheduler.cli.serve_cmd import serve, token_app
+from suanwang.scheduler.cli.server_cmd import sites_app
+from suanwang.scheduler.cli.simulate_cmd import simulate
+from suanwang.scheduler.cli.submit_cmd import jobs_app, submit
+from suanwang.scheduler.cli.topology_cmd import app as topology_app
 
 app = typer.Typer(
     cls=SuanwangGroup,

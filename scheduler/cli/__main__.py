@@ -1,5 +1,5 @@
-"""``python -m scheduler.cli``: the ``suanwang`` command."""
+"""``python -m suanwang.scheduler.cli``: the ``suanwang`` command."""
 
-from scheduler.cli import main
+from suanwang.scheduler.cli import main
 
 main()

@@ -6,15 +6,15 @@ import json
 from pathlib import Path
 
 import typer
+from suanwang.collectors.collect import collect as run_collect
+from suanwang.collectors.config import CollectorConfig, Source, load_collector_config
+from suanwang.collectors.snapshot import snapshot_from_dict
+from suanwang.scheduler.cli.errors import SuanwangGroup
+from suanwang.scheduler.cli.output import Format, console, print_json, table
+from suanwang.scheduler.statefile import load_state
+from suanwang.topology.loader import load_topology
 
-from collectors.collect import collect as run_collect
-from collectors.config import CollectorConfig, Source, load_collector_config
-from collectors.snapshot import snapshot_from_dict
-from scheduler.cli.errors import SuanwangGroup
-from scheduler.cli.output import Format, console, print_json, table
-from scheduler.statefile import load_state
-from topology.errors import InputError, TemporaryError
-from topology.loader import load_topology
+from suanwang.errors import InputError, TemporaryError
 
 state_app = typer.Typer(cls=SuanwangGroup, no_args_is_help=True, help="Inspect state files.")
 TopologyOpt = typer.Option(None, "--topology", "-t", help="Topology YAML file (default: built-in jiangsu).")

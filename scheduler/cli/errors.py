@@ -7,7 +7,7 @@ import sys
 import typer
 from typer.core import TyperGroup
 
-from topology.errors import InfeasibleError, InputError, PermanentError, SuanwangError, TemporaryError
+from suanwang.errors import InfeasibleError, InputError, PermanentError, SuanwangError, TemporaryError
 
 EXIT_OK = 0
 EXIT_FAILURE = 1  # an unexpected failure or a permanent error

@@ -9,18 +9,18 @@ from importlib import resources
 from pathlib import Path
 
 import typer
+from suanwang.scheduler.cli.output import Format, console, print_json, table
+from suanwang.scheduler.cli.remote import ServerOpt, TokenOpt
+from suanwang.scheduler.cli.server_cmd import remote_plan
+from suanwang.scheduler.jobfile import load_jobs
+from suanwang.scheduler.statefile import load_state
+from suanwang.solvers import SOLVERS, solve
+from suanwang.solvers.problem import Plan, Problem, Weights
+from suanwang.topology.loader import load_topology
+from suanwang.topology.measured import with_measured_links
 
-from scheduler.cli.output import Format, console, print_json, table
-from scheduler.cli.remote import ServerOpt, TokenOpt
-from scheduler.cli.server_cmd import remote_plan
-from scheduler.jobfile import load_jobs
-from scheduler.statefile import load_state
-from solvers import SOLVERS, solve
-from solvers.problem import Plan, Problem, Weights
-from topology.errors import InputError
-from topology.loader import load_topology
-from topology.measured import with_measured_links
-from topology.timeutil import now_local, parse_time
+from suanwang.errors import InputError
+from suanwang.timeutil import now_local, parse_time
 
 TopologyOpt = typer.Option(None, "--topology", "-t", help="Topology YAML file (default: built-in jiangsu).")
 FormatOpt = typer.Option(Format.table, "--format", "-f", help="Output format.")
@@ -41,7 +41,7 @@ _RIGHT = (
 
 
 def demo_jobs_path() -> Path:
-    return Path(str(resources.files("scheduler") / "data" / "demo_jobs.yaml"))
+    return Path(str(resources.files("suanwang.scheduler") / "data" / "demo_jobs.yaml"))
 
 
 def _now(value: str | None, from_file: datetime | None) -> datetime:

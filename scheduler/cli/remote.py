@@ -11,7 +11,7 @@ from typing import Any
 
 import typer
 
-from topology.errors import Fault, InputError, TemporaryError
+from suanwang.errors import Fault, InputError, TemporaryError
 
 ServerOpt = typer.Option(None, "--server", envvar="SUANWANG_SERVER", help="URL of a suanwang server.")
 TokenOpt = typer.Option(None, "--token", envvar="SUANWANG_TOKEN", help="Bearer token for the server.")

@@ -7,14 +7,14 @@ import threading
 from pathlib import Path
 
 import typer
+from suanwang.collectors.config import load_collector_config
+from suanwang.scheduler.cli.errors import SuanwangGroup
+from suanwang.scheduler.cli.output import console
+from suanwang.scheduler.db import repo
+from suanwang.scheduler.db.engine import make_engine, sessions, upgrade
+from suanwang.topology.loader import load_topology
 
-from collectors.config import load_collector_config
-from scheduler.cli.errors import SuanwangGroup
-from scheduler.cli.output import console
-from scheduler.db import repo
-from scheduler.db.engine import make_engine, sessions, upgrade
-from topology.loader import load_topology
-from topology.timeutil import now_local
+from suanwang.timeutil import now_local
 
 token_app = typer.Typer(cls=SuanwangGroup, no_args_is_help=True, help="API tokens.")
 DbOpt = typer.Option(
@@ -50,9 +50,9 @@ def serve(
     database_url: str | None = DbOpt,
 ) -> None:
     """Run the operations API and the control loop (collect → plan → submit → reconcile)."""
-    from scheduler.api.app import create_app
-    from scheduler.k8s.client import SiteApi, site_clients
-    from scheduler.service import ControlLoop
+    from suanwang.scheduler.api.app import create_app
+    from suanwang.scheduler.k8s.client import SiteApi, site_clients
+    from suanwang.scheduler.service import ControlLoop
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     topo = load_topology(topology)

@@ -7,11 +7,11 @@ from pathlib import Path
 
 import typer
 import yaml
+from suanwang.scheduler.cli.errors import SuanwangGroup
+from suanwang.scheduler.cli.output import Format, console, print_json, table
+from suanwang.scheduler.cli.remote import ServerOpt, TokenOpt, call
 
-from scheduler.cli.errors import SuanwangGroup
-from scheduler.cli.output import Format, console, print_json, table
-from scheduler.cli.remote import ServerOpt, TokenOpt, call
-from topology.errors import InputError
+from suanwang.errors import InputError
 
 sites_app = typer.Typer(cls=SuanwangGroup, no_args_is_help=True, help="Sites on a server.")
 FormatOpt = typer.Option(Format.table, "--format", "-f")

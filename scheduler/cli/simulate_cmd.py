@@ -6,13 +6,14 @@ from pathlib import Path
 
 import typer
 from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+from suanwang.scheduler.cli.output import Format, console, print_json, table
+from suanwang.scheduler.plots import draw_simulation
+from suanwang.simulations.report import write_report
+from suanwang.simulations.runner import run_all, with_solver
+from suanwang.simulations.scenario import load_scenario
+from suanwang.solvers import SOLVERS
 
-from scheduler.cli.output import Format, console, print_json, table
-from simulations.report import write_report
-from simulations.runner import run_all, with_solver
-from simulations.scenario import load_scenario
-from solvers import SOLVERS
-from topology.errors import InputError
+from suanwang.errors import InputError
 
 
 def simulate(
@@ -35,8 +36,7 @@ def simulate(
     loaded = [load_scenario(p) for p in scenarios]  # check every file before anything runs
     if emit_job is not None:
         import yaml
-
-        from simulations.sweep import indexed_job
+        from suanwang.scheduler.k8s.sweep import indexed_job
 
         docs = indexed_job(scenarios, emit_job.stem, image)
         emit_job.write_text(yaml.safe_dump_all(docs, sort_keys=False), encoding="utf-8")
@@ -64,11 +64,12 @@ def simulate(
             tasks = {sc.name: bar.add_task(sc.name, total=1.0) for sc in loaded}
             results = run_all(loaded, 1, lambda name, f: bar.update(tasks[name], completed=f))
     metrics = {name: m for name, (m, _) in results.items()}
-    paths = write_report(output, metrics, {name: o for name, (_, o) in results.items()})
+    paths = write_report(output, metrics)
+    paths += draw_simulation(output, metrics, {name: o for name, (_, o) in results.items()})
     if fmt is Format.json:
         print_json(metrics)
         return
-    from simulations.report import table_rows
+    from suanwang.simulations.report import table_rows
 
     if compare or len(metrics) == 1:
         console().print(table("what-if comparison", ["metric", *metrics], table_rows(metrics), right=list(metrics)))

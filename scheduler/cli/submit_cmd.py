@@ -6,20 +6,20 @@ import os
 from pathlib import Path
 
 import typer
+from suanwang.scheduler.cli.errors import SuanwangGroup
+from suanwang.scheduler.cli.output import Format, console, print_json, table
+from suanwang.scheduler.cli.plan_cmd import TimeLimitOpt, TopologyOpt, _problem
+from suanwang.scheduler.cli.remote import ServerOpt, TokenOpt, call
+from suanwang.scheduler.cli.server_cmd import jobs_explain, jobs_get, jobs_list, remote_submit
+from suanwang.scheduler.k8s.client import SiteApi, site_clients
+from suanwang.scheduler.k8s.dryrun import plan_id, write_manifests
+from suanwang.scheduler.lifecycle import JobStore, Lifecycle
+from suanwang.scheduler.statefile import without_sites
+from suanwang.solvers import SOLVERS, solve
+from suanwang.topology.loader import load_topology
 
-from scheduler.cli.errors import SuanwangGroup
-from scheduler.cli.output import Format, console, print_json, table
-from scheduler.cli.plan_cmd import TimeLimitOpt, TopologyOpt, _problem
-from scheduler.cli.remote import ServerOpt, TokenOpt, call
-from scheduler.cli.server_cmd import jobs_explain, jobs_get, jobs_list, remote_submit
-from scheduler.k8s.client import SiteApi, site_clients
-from scheduler.k8s.dryrun import plan_id, write_manifests
-from scheduler.lifecycle import JobStore, Lifecycle
-from scheduler.statefile import without_sites
-from solvers import SOLVERS, solve
-from topology.errors import InputError
-from topology.loader import load_topology
-from topology.timeutil import now_local
+from suanwang.errors import InputError
+from suanwang.timeutil import now_local
 
 jobs_app = typer.Typer(cls=SuanwangGroup, no_args_is_help=True, help="Follow submitted jobs.")
 KubeconfigOpt = typer.Option(

@@ -5,15 +5,15 @@ from __future__ import annotations
 from pathlib import Path
 
 import typer
+from suanwang.scheduler.cli.errors import EXIT_INPUT, SuanwangGroup
+from suanwang.scheduler.cli.output import Format, console, print_json, table
+from suanwang.scheduler.plots import draw_map
+from suanwang.topology.graph import NetworkGraph, Route
+from suanwang.topology.loader import load_topology
+from suanwang.topology.model import Topology
+from suanwang.topology.totals import province_totals, site_totals, totals_by
 
-from scheduler.cli.errors import EXIT_INPUT, SuanwangGroup
-from scheduler.cli.output import Format, console, print_json, table
-from topology.errors import InfeasibleError, InputError
-from topology.graph import NetworkGraph, Route
-from topology.loader import load_topology
-from topology.mapplot import draw_map
-from topology.model import Topology
-from topology.totals import province_totals, site_totals, totals_by
+from suanwang.errors import InfeasibleError, InputError
 
 app = typer.Typer(cls=SuanwangGroup, no_args_is_help=True, help="Inspect and check a topology.")
 

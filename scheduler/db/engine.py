@@ -12,7 +12,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import ArgumentError, OperationalError
 from sqlalchemy.orm import sessionmaker
 
-from topology.errors import InputError, TemporaryError
+from suanwang.errors import InputError, TemporaryError
 
 DEFAULT_URL = "sqlite:///suanwang.db"
 MIGRATIONS = Path(__file__).with_name("migrations")

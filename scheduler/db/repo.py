@@ -10,8 +10,7 @@ from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
-
-from scheduler.db.models import (
+from suanwang.scheduler.db.models import (
     ApiToken,
     AuditEntry,
     JobRow,
@@ -21,8 +20,9 @@ from scheduler.db.models import (
     Submission,
     TopologyVersion,
 )
-from scheduler.lifecycle import ALLOWED
-from topology.errors import InputError, PermanentError
+from suanwang.scheduler.lifecycle import ALLOWED
+
+from suanwang.errors import InputError, PermanentError
 
 ROLES = ("admin", "operator", "submitter", "viewer")
 

@@ -7,9 +7,8 @@ import hashlib
 from pathlib import Path
 
 import yaml
-
-from scheduler.k8s.manifests import build, to_dict
-from solvers.problem import Plan, Problem
+from suanwang.scheduler.k8s.manifests import build, to_dict
+from suanwang.solvers.problem import Plan, Problem
 
 
 def plan_id(problem: Problem, plan: Plan) -> str:

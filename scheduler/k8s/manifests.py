@@ -22,9 +22,8 @@ from typing import Any
 
 from kubernetes import client as k
 from kubernetes.client import ApiClient
-
-from solvers.problem import Container, Job, Placement
-from topology.model import Accelerator, Site
+from suanwang.solvers.problem import Container, Job, Placement
+from suanwang.topology.model import Accelerator, Site
 
 MASTER_PORT = 29500
 BACKOFF_LIMIT = 3

@@ -9,12 +9,12 @@ import json
 from datetime import timedelta
 
 import pytest
+from suanwang.collectors.collect import collect
+from suanwang.collectors.config import CollectorConfig, Source
+from suanwang.scheduler.cli import app
+from suanwang.scheduler.statefile import load_state
 from typer.testing import CliRunner
 
-from collectors.collect import collect
-from collectors.config import CollectorConfig, Source
-from scheduler.cli import app
-from scheduler.statefile import load_state
 from tests.collectors.conftest import NJ
 from tests.collectors.exporters import expected_free, mean_util
 
@@ -26,7 +26,7 @@ def config(url: str, timeout_s: float = 5) -> CollectorConfig:
 
 @pytest.fixture(scope="module")
 def snapshot(prometheus):
-    from topology.loader import load_topology
+    from suanwang.topology.loader import load_topology
 
     return collect(load_topology(), config(prometheus[1]))
 

@@ -8,12 +8,12 @@ from __future__ import annotations
 import urllib.parse
 
 import pytest
+from suanwang.collectors.collect import collect
+from suanwang.collectors.config import DEFAULT_QUERIES, CollectorConfig, Source, load_collector_config
+from suanwang.collectors.promapi import PromClient
 
-from collectors.collect import collect
-from collectors.config import DEFAULT_QUERIES, CollectorConfig, Source, load_collector_config
-from collectors.promapi import PromClient
+from suanwang.errors import InputError, TemporaryError
 from tests.jsonhttp import serve_json
-from topology.errors import InputError, TemporaryError
 
 
 def vector(*series, warnings=()):

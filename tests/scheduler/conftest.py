@@ -20,9 +20,8 @@ def postgres_url():
 @pytest.fixture(params=["sqlite", "postgresql"])
 def engine(request, tmp_path):
     from sqlalchemy import text
-
-    from scheduler.db.engine import make_engine, upgrade
-    from scheduler.db.models import Base
+    from suanwang.scheduler.db.engine import make_engine, upgrade
+    from suanwang.scheduler.db.models import Base
 
     if request.param == "sqlite":
         url = f"sqlite:///{tmp_path / 'suanwang.db'}"

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import json
 
+from suanwang.scheduler.cli import app
+from suanwang.scheduler.cli.errors import EXIT_INPUT, EXIT_USAGE
 from typer.testing import CliRunner
 
-from scheduler.cli import app
-from scheduler.cli.errors import EXIT_INPUT, EXIT_USAGE
 from tests.scheduler.test_jobfile import GOOD
 
 PLACEMENT_KEYS = {

@@ -8,12 +8,12 @@ import time
 
 import pytest
 import uvicorn
+from suanwang.scheduler.api.app import create_app
+from suanwang.scheduler.cli import app as cli
+from suanwang.scheduler.db import repo
+from suanwang.scheduler.db.engine import make_engine, sessions, upgrade
 from typer.testing import CliRunner
 
-from scheduler.api.app import create_app
-from scheduler.cli import app as cli
-from scheduler.db import repo
-from scheduler.db.engine import make_engine, sessions, upgrade
 from tests.ports import free_port
 from tests.scheduler.test_service import NOW
 

@@ -6,10 +6,10 @@ import json
 
 import pytest
 from PIL import Image
+from suanwang.scheduler.cli import app
+from suanwang.scheduler.cli.errors import EXIT_INFEASIBLE, EXIT_INPUT, EXIT_USAGE
 from typer.testing import CliRunner
 
-from scheduler.cli import app
-from scheduler.cli.errors import EXIT_INFEASIBLE, EXIT_INPUT, EXIT_USAGE
 from tests.topology.test_builtin import CITIES
 
 

@@ -6,10 +6,10 @@ import textwrap
 
 import pytest
 import yaml
+from suanwang.scheduler.jobfile import jobs_to_dict, load_jobs
 
-from scheduler.jobfile import jobs_to_dict, load_jobs
-from topology.errors import InputError
-from topology.timeutil import parse_time
+from suanwang.errors import InputError
+from suanwang.timeutil import parse_time
 
 GOOD = textwrap.dedent("""\
     plan_time: 2026-11-25T09:00:00+08:00

@@ -9,15 +9,15 @@ from datetime import datetime, timedelta
 
 import pytest
 from sqlalchemy import select
+from suanwang.scheduler.api.app import create_app
+from suanwang.scheduler.cli import app as cli
+from suanwang.scheduler.db import repo
+from suanwang.scheduler.db.engine import sessions
+from suanwang.scheduler.db.models import ApiToken, JobRow
+from suanwang.scheduler.k8s.client import SiteApi, site_clients
+from suanwang.scheduler.service import ControlLoop
 from typer.testing import CliRunner
 
-from scheduler.api.app import create_app
-from scheduler.cli import app as cli
-from scheduler.db import repo
-from scheduler.db.engine import sessions
-from scheduler.db.models import ApiToken, JobRow
-from scheduler.k8s.client import SiteApi, site_clients
-from scheduler.service import ControlLoop
 from tests.scheduler.k8s.apiserver_double import ApiServerDouble
 from tests.scheduler.k8s.test_lifecycle import kubeconfig
 
@@ -114,7 +114,7 @@ def test_token_create_and_serve_once(tmp_path, mini_file):
     url = f"sqlite:///{tmp_path / 'svc.db'}"
     r = CliRunner().invoke(cli, ["token", "create", "--role", "submitter", "--tenant", "t", "--database-url", url])
     assert r.exit_code == 0 and r.output.strip().startswith("sw_")
-    from scheduler.db.engine import make_engine
+    from suanwang.scheduler.db.engine import make_engine
 
     engine = make_engine(url)
     with sessions(engine)() as s:

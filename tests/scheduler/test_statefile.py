@@ -5,12 +5,12 @@ from __future__ import annotations
 import json
 
 import pytest
+from suanwang.scheduler.statefile import load_state
+from suanwang.solvers import solve
+from suanwang.solvers.checker import check_plan
 
-from scheduler.statefile import load_state
-from solvers import solve
-from solvers.checker import check_plan
+from suanwang.errors import InputError
 from tests.solvers.helpers import job, problem
-from topology.errors import InputError
 
 
 def write(tmp_path, data) -> str:

@@ -8,15 +8,15 @@ from dataclasses import replace
 from datetime import datetime, timedelta
 
 import pytest
+from suanwang.scheduler.cli import app
+from suanwang.simulations.engine import Failure, Policy, Simulation
+from suanwang.simulations.runner import run_scenario
+from suanwang.simulations.scenario import load_scenario
+from suanwang.simulations.workload import grow, pai_trace, synthetic
 from typer.testing import CliRunner
 
-from scheduler.cli import app
-from simulations.engine import Failure, Policy, Simulation
-from simulations.runner import run_scenario
-from simulations.scenario import load_scenario
-from simulations.workload import grow, pai_trace, synthetic
+from suanwang.errors import InputError
 from tests.conftest import SHARED_DATA
-from topology.errors import InputError
 
 START = datetime(2026, 11, 25, 0, 0)
 PAI = SHARED_DATA / "gaia-job-traces" / "pai-100k.csv"
@@ -134,7 +134,7 @@ def test_simulate_command_writes_report(tmp_path):
 
 
 def test_parallel_processes_match_serial(tmp_path):
-    from simulations.runner import run_all
+    from suanwang.simulations.runner import run_all
 
     f = tmp_path / "s.yaml"
     f.write_text(SCENARIO.format(name="p", growth=1.0, carbon=[0.58] * 24))
@@ -173,7 +173,7 @@ def load_scenario_text(text, folder):
 
 
 def test_azure_and_openb_importers(jiangsu, tmp_path):
-    from simulations.workload import azure_llm, openb_pods
+    from suanwang.simulations.workload import azure_llm, openb_pods
 
     azure = azure_llm(
         SHARED_DATA / "azure-llm-inference-2023" / "AzureLLMInferenceTrace_conv.csv", START, "Suzhou", hours=1
@@ -237,9 +237,9 @@ policy: {{solver: greedy, interval_min: 10}}
 
 
 def test_link_outage_kills_deterministic_jobs_on_it(jiangsu):
-    from simulations.engine import LinkOutage
-    from simulations.workload import Arrival
-    from solvers.problem import AcceleratorRequest, Deterministic, Job, JobId
+    from suanwang.simulations.engine import LinkOutage
+    from suanwang.simulations.workload import Arrival
+    from suanwang.solvers.problem import AcceleratorRequest, Deterministic, Job, JobId
 
     # Xuzhou's only CENI path runs Xuzhou–Huai'an–Nanjing; H800 cards are at the hubs
     det = Job(
@@ -273,7 +273,8 @@ def test_yearly_growth_and_city_weights(jiangsu):
 def test_energy_carbon_and_cost_are_charged_hour_by_hour(jiangsu):
     """One 8-card job from 07:30 to 10:00: energy = cards × W × PUE × h; carbon and cost integrate
     the zone's hourly figures over the three pieces, and the hourly carbon series sums to the total."""
-    from simulations.workload import Arrival
+    from suanwang.simulations.workload import Arrival
+
     from tests.solvers.helpers import job
 
     t0 = datetime(2026, 11, 25, 7, 30)
@@ -291,8 +292,8 @@ def test_energy_carbon_and_cost_are_charged_hour_by_hour(jiangsu):
     assert o.carbon_kg == pytest.approx(sum(carbon))
     assert [o.carbon_by_hour[t] for t, _ in pieces] == pytest.approx(carbon)
     # the placement engine prices the same run the same way (carbon unpriced: electricity alone)
-    from solvers import solve
-    from solvers.problem import Problem, Weights
+    from suanwang.solvers import solve
+    from suanwang.solvers.problem import Problem, Weights
 
     plan = solve(Problem(jiangsu, (j,), t0, weights=Weights(carbon_cny_per_kg=0.0)), "greedy")
     assert plan.placements[0].site == site.id and plan.placements[0].cost_cny == pytest.approx(o.cost_cny)
@@ -302,7 +303,7 @@ def test_energy_carbon_and_cost_are_charged_hour_by_hour(jiangsu):
 def test_running_sums_match_a_recount_at_every_tick(jiangsu):
     """The engine keeps free cards, power draw, reserved bandwidth and busy cards as running sums;
     at every tick, through failures and a link outage, they equal a recount from the running jobs."""
-    from simulations.engine import LinkOutage
+    from suanwang.simulations.engine import LinkOutage
 
     arrivals = synthetic(jiangsu, START, 18, 60, 21)
     fail = Failure("sz-hub", START + timedelta(hours=3), START + timedelta(hours=7))

@@ -4,7 +4,16 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from solvers.problem import AcceleratorRequest, DataLocation, Deterministic, Job, JobId, Problem, State, Weights
+from suanwang.solvers.problem import (
+    AcceleratorRequest,
+    DataLocation,
+    Deterministic,
+    Job,
+    JobId,
+    Problem,
+    State,
+    Weights,
+)
 
 NOW = datetime(2026, 11, 25, 3, 0)
 

@@ -6,10 +6,11 @@ import dataclasses
 import itertools
 import random
 
-from solvers import solve
-from solvers.checker import check_plan
-from solvers.ledger import Demand, Ledger, bit_counts, block_capacity, ceil_pow2_level
-from solvers.problem import PoolState
+from suanwang.solvers import solve
+from suanwang.solvers.checker import check_plan
+from suanwang.solvers.ledger import Demand, Ledger, bit_counts, block_capacity, ceil_pow2_level
+from suanwang.solvers.problem import PoolState
+
 from tests.solvers.helpers import job, problem
 
 

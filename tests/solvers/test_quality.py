@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import pytest
+from suanwang.simulations.synthetic import generate_jobs
+from suanwang.solvers import SOLVERS, solve
+from suanwang.solvers.checker import check_plan
+from suanwang.solvers.instance import effective_priority
 
-from simulations.synthetic import generate_jobs
-from solvers import SOLVERS, solve
-from solvers.checker import check_plan
-from solvers.instance import effective_priority
 from tests.solvers.helpers import NOW, job, problem
 
 
@@ -40,7 +40,7 @@ def test_data_gravity_in_cost(jiangsu):
 
 
 def test_carbon_price_moves_work_to_green_sites(jiangsu):
-    from solvers.problem import Weights
+    from suanwang.solvers.problem import Weights
 
     j = job("c", models=("Ascend910B",), duration_h=24, data=("Yancheng", 1.0))
     cheap = solve(problem(jiangsu, [j], weights=Weights(carbon_cny_per_kg=0.0)), "cpsat").placements[0]

@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import pytest
-
-from topology.loader import builtin_path
-from topology.totals import province_totals, site_totals, totals_by
+from suanwang.topology.loader import builtin_path
+from suanwang.topology.totals import province_totals, site_totals, totals_by
 
 CITIES = {
     "Nanjing",

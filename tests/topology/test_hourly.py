@@ -7,8 +7,7 @@ from dataclasses import replace
 from datetime import datetime
 
 import pytest
-
-from topology.hourly import factors_for
+from suanwang.topology.hourly import factors_for
 
 
 def test_mean_across_tariff_bands(jiangsu):

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import pytest
 import yaml
+from suanwang.topology.loader import load_topology
+from suanwang.topology.serialize import topology_to_yaml
 
+from suanwang.errors import InputError
 from tests.conftest import MINI
-from topology.errors import InputError
-from topology.loader import load_topology
-from topology.serialize import topology_to_yaml
 
 
 def faults_of(text: str, tmp_path) -> list:

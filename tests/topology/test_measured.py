@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import pytest
-
-from topology.graph import NetworkGraph
-from topology.measured import with_measured_links
+from suanwang.topology.graph import NetworkGraph
+from suanwang.topology.measured import with_measured_links
 
 
 def test_measured_latency_and_jitter_override(jiangsu):

@@ -8,10 +8,9 @@ from datetime import datetime
 
 import pytest
 from fastapi.testclient import TestClient
-
-from scheduler.api.app import create_app
-from scheduler.db import repo
-from scheduler.db.engine import sessions
+from suanwang.scheduler.api.app import create_app
+from suanwang.scheduler.db import repo
+from suanwang.scheduler.db.engine import sessions
 
 NOW = datetime(2026, 11, 25, 9, 0)
 
@@ -174,8 +173,7 @@ def test_operators_add_and_update_sites(api, engine):
     assert api("GET", "/v1/sites/sq-edge", "viewer").json()["cards"] == 128  # the bad update changed nothing
     assert api("POST", "/v1/sites", "submitter:lab-a", json={"site": SUQIAN_EDGE}).status_code == 403
     from sqlalchemy import func, select
-
-    from scheduler.db.models import TopologyVersion
+    from suanwang.scheduler.db.models import TopologyVersion
 
     with sessions(engine)() as s:
         assert s.scalar(select(func.count()).select_from(TopologyVersion)) == 2

@@ -8,11 +8,10 @@ from datetime import datetime
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, given, settings
-
-from scheduler.api.app import create_app
-from scheduler.db import repo
-from scheduler.db.engine import make_engine, sessions, upgrade
-from topology.loader import load_topology
+from suanwang.scheduler.api.app import create_app
+from suanwang.scheduler.db import repo
+from suanwang.scheduler.db.engine import make_engine, sessions, upgrade
+from suanwang.topology.loader import load_topology
 
 TOKENS: dict[str, str] = {}
 

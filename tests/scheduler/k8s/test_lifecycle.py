@@ -9,13 +9,13 @@ from datetime import timedelta
 
 import pytest
 import yaml
+from suanwang.scheduler.k8s.client import SiteApi, site_clients
+from suanwang.scheduler.lifecycle import JobStore, Lifecycle
+from suanwang.solvers import solve
 
-from scheduler.k8s.client import SiteApi, site_clients
-from scheduler.lifecycle import JobStore, Lifecycle
-from solvers import solve
+from suanwang.errors import PermanentError
 from tests.scheduler.k8s.apiserver_double import ApiServerDouble
 from tests.solvers.helpers import NOW, job, problem
-from topology.errors import PermanentError
 
 
 def kubeconfig(tmp_path, topology, url: str):
@@ -146,7 +146,7 @@ def test_double_rejects_what_an_api_server_would():
 
 
 def test_failed_over_job_is_placed_elsewhere(world, mini):
-    from scheduler.statefile import without_sites
+    from suanwang.scheduler.statefile import without_sites
 
     api, life, store = world
     j = job("g", 8, 8, ("Ascend910B",))
@@ -166,9 +166,8 @@ def test_failed_over_job_is_placed_elsewhere(world, mini):
 
 
 def test_cli_submit_status_cancel(tmp_path, mini_file, mini):
+    from suanwang.scheduler.cli import app
     from typer.testing import CliRunner
-
-    from scheduler.cli import app
 
     jobs = tmp_path / "jobs.yaml"
     jobs.write_text(
@@ -194,7 +193,7 @@ def test_cli_submit_status_cancel(tmp_path, mini_file, mini):
 
 
 def test_unreachable_api_server_is_temporary(tmp_path, mini):
-    from topology.errors import TemporaryError
+    from suanwang.errors import TemporaryError
 
     clients = site_clients(mini, kubeconfig(tmp_path, mini, "http://127.0.0.1:9"))
     api = SiteApi(clients["nj-hub"], "nj-hub", retries=1, backoff_s=0.01, timeout_s=1)

@@ -9,11 +9,11 @@ from datetime import timedelta
 import kubernetes_validate
 import pytest
 import yaml
+from suanwang.scheduler.cli import app
+from suanwang.scheduler.k8s.manifests import build, resource_name, to_dict
+from suanwang.solvers.problem import Container, Placement
 from typer.testing import CliRunner
 
-from scheduler.cli import app
-from scheduler.k8s.manifests import build, resource_name, to_dict
-from solvers.problem import Container, Placement
 from tests.solvers.helpers import NOW, job
 
 K8S_VERSIONS = ("1.30.0", "1.37.0")

@@ -16,7 +16,7 @@ import yaml
 from yaml.constructor import SafeConstructor
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
-from topology.errors import Fault, InputError
+from suanwang.errors import Fault, InputError
 
 _MISSING = object()
 

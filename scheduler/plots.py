@@ -1,12 +1,17 @@
-"""Map of the network as a PNG: sites on lon/lat axes sized by PFLOPS and coloured by tier,
-links styled by kind, city names."""
+"""Pictures people would rather look at than read: the network map and the what-if report's plots.
+
+Drawing lives at the edge; the domain, the solvers and the simulator hand over plain data.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
-from topology.graph import NetworkGraph
-from topology.totals import site_totals
+from suanwang.simulations.engine import Outcome
+from suanwang.simulations.report import PLOTS
+from suanwang.topology.graph import NetworkGraph
+from suanwang.topology.totals import site_totals
 
 TIER_COLOURS = {"hub": "#c0392b", "city": "#2471a3", "edge": "#27ae60"}
 LINK_STYLES = {  # kind -> (colour, line style, width)
@@ -16,12 +21,18 @@ LINK_STYLES = {  # kind -> (colour, line style, width)
 }
 
 
-def draw_map(graph: NetworkGraph, out: str | Path, title: str | None = None) -> Path:
-    """Write the map to ``out`` (PNG) and return its path."""
+def _pyplot() -> Any:
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+
+    return plt
+
+
+def draw_map(graph: NetworkGraph, out: str | Path, title: str | None = None) -> Path:
+    """Write the map to ``out`` (PNG) and return its path."""
+    plt = _pyplot()
     from matplotlib.lines import Line2D
 
     topo = graph.topology
@@ -85,3 +96,54 @@ def draw_map(graph: NetworkGraph, out: str | Path, title: str | None = None) -> 
     fig.savefig(out, bbox_inches="tight")
     plt.close(fig)
     return out
+
+
+def draw_simulation(folder: Path, results: dict[str, dict[str, Any]], outcomes: dict[str, Outcome]) -> list[Path]:
+    """The what-if report's plots: utilisation per site, queue length, carbon per hour, comparison."""
+    plt = _pyplot()
+    folder.mkdir(parents=True, exist_ok=True)
+    names = list(results)
+
+    fig, axes = plt.subplots(len(names), 1, figsize=(10, 3 * len(names)), dpi=100, squeeze=False)
+    for ax, name in zip(axes[:, 0], names, strict=True):
+        o = outcomes[name]
+        top = sorted(o.series_util_site, key=lambda s: -max(o.series_util_site[s] or [0]))[:8]
+        for sid in top:
+            ax.plot(o.series_t, o.series_util_site[sid], label=sid, linewidth=1)
+        ax.set_title(f"{name}: utilisation per site (busiest 8)")
+        ax.set_ylim(0, 1.05)
+        ax.legend(fontsize=7, ncol=4)
+    fig.tight_layout()
+    fig.savefig(folder / "utilisation.png")
+    plt.close(fig)
+    for fname, title, getter in (
+        ("queue.png", "jobs waiting", lambda o: (o.series_t, o.series_queue)),
+        (
+            "carbon.png",
+            "kg CO2 per hour",
+            lambda o: (sorted(o.carbon_by_hour), [o.carbon_by_hour[h] for h in sorted(o.carbon_by_hour)]),
+        ),
+    ):
+        fig, ax = plt.subplots(figsize=(10, 3.5), dpi=100)
+        for name in names:
+            x, y = getter(outcomes[name])
+            ax.plot(x, y, label=name, linewidth=1.2)
+        ax.set_title(title)
+        ax.legend(fontsize=8)
+        fig.tight_layout()
+        fig.savefig(folder / fname)
+        plt.close(fig)
+    keys = ["wait_p95_min", "util_hub", "util_city", "energy_mwh", "carbon_t", "cost_cny", "rejected"]
+    fig, ax = plt.subplots(figsize=(10, 4), dpi=100)
+    width = 0.8 / len(names)
+    for i, name in enumerate(names):
+        vals = [results[name][k] / max(1e-9, max(results[n][k] for n in names)) for k in keys]
+        ax.bar([j + i * width for j in range(len(keys))], vals, width, label=name)
+    ax.set_xticks([j + width * (len(names) - 1) / 2 for j in range(len(keys))], keys, rotation=20, fontsize=8)
+    ax.set_ylabel("relative to the largest")
+    ax.set_title("scenario comparison")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(folder / "comparison.png")
+    plt.close(fig)
+    return [folder / n for n in PLOTS]
