@@ -28,7 +28,6 @@ sys.path.insert(0, str(ROOT))
 
 from suanwang.scheduler.db import repo  # noqa: E402
 from suanwang.scheduler.db.engine import make_engine, sessions, upgrade  # noqa: E402
-
 from tests.pgcluster import postgres_cluster  # noqa: E402
 from tests.ports import free_port  # noqa: E402
 

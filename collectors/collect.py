@@ -20,10 +20,9 @@ from datetime import datetime, timedelta
 from suanwang.collectors.config import CollectorConfig
 from suanwang.collectors.promapi import PromClient, Result
 from suanwang.collectors.snapshot import LinkMeasure, PoolSnapshot, SiteSnapshot, Snapshot
-from suanwang.topology.model import Topology
-
 from suanwang.errors import TemporaryError
 from suanwang.timeutil import CST, now_local
+from suanwang.topology.model import Topology
 
 ClientFactory = Callable[[str, float, int], PromClient]
 _INSTANT = (

@@ -18,7 +18,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from suanwang.topology.model import Topology
-
 from suanwang.yamldoc import join, read_document
 
 # Default PromQL per source. Resource names follow kube-state-metrics' sanitising of extended

@@ -22,10 +22,9 @@ from suanwang.solvers.problem import (
     JobId,
     Running,
 )
+from suanwang.timeutil import parse_time
 from suanwang.topology.graph import NetworkGraph, graph_for
 from suanwang.topology.model import Topology
-
-from suanwang.timeutil import parse_time
 from suanwang.yamldoc import Checked, join, read_document
 
 _QUANTITY = re.compile(r"[0-9]+(\.[0-9]+)?(m|k|M|G|T|P|E|Ki|Mi|Gi|Ti|Pi|Ei)?")

@@ -15,11 +15,10 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from pathlib import Path
 
+from suanwang.errors import InputError, PermanentError, TemporaryError
 from suanwang.scheduler.k8s.client import SiteApi, workload_phase
 from suanwang.scheduler.k8s.dryrun import manifests_by_site, plan_id
 from suanwang.solvers.problem import Plan, Problem
-
-from suanwang.errors import InputError, PermanentError, TemporaryError
 from suanwang.timeutil import parse_time
 
 ALLOWED = {

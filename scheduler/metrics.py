@@ -11,6 +11,7 @@ from collections import Counter
 
 from prometheus_client import CollectorRegistry, Gauge, Histogram
 from prometheus_client import Counter as PromCounter
+
 from suanwang.solvers.problem import Plan, State
 from suanwang.topology.model import Topology
 

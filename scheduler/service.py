@@ -20,9 +20,11 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import select
+
 from suanwang.collectors.collect import collect
 from suanwang.collectors.config import CollectorConfig
 from suanwang.collectors.snapshot import snapshot_from_dict
+from suanwang.errors import InputError, SuanwangError, TemporaryError
 from suanwang.scheduler.db import repo
 from suanwang.scheduler.db.models import JobRow, Submission
 from suanwang.scheduler.jobfile import jobs_from_data
@@ -32,8 +34,6 @@ from suanwang.scheduler.lifecycle import ALLOWED
 from suanwang.scheduler.statefile import parse_state, without_sites
 from suanwang.solvers import solve
 from suanwang.solvers.problem import Problem
-
-from suanwang.errors import InputError, SuanwangError, TemporaryError
 from suanwang.yamldoc import read_document
 
 log = logging.getLogger("suanwang.loop")

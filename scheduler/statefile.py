@@ -20,9 +20,8 @@ from pathlib import Path
 from typing import Any
 
 from suanwang.solvers.problem import PoolState, State
-from suanwang.topology.model import Topology
-
 from suanwang.timeutil import parse_time
+from suanwang.topology.model import Topology
 from suanwang.yamldoc import Checked, join, read_document
 
 

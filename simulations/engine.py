@@ -25,6 +25,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
 import numpy as np
+
 from suanwang.simulations.meter import Meter
 from suanwang.simulations.workload import Arrival
 from suanwang.solvers import solve

@@ -29,16 +29,16 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+
+from suanwang.errors import InputError
 from suanwang.simulations.engine import Failure, LinkOutage, Policy
 from suanwang.simulations.workload import Arrival, azure_llm, grow, openb_pods, pai_trace, synthetic, year_series
 from suanwang.solvers import SOLVERS
 from suanwang.solvers.problem import Weights
+from suanwang.timeutil import parse_time
 from suanwang.topology.loader import load_topology
 from suanwang.topology.model import AcceleratorModel, Pool, Topology
 from suanwang.topology.serialize import topology_to_dict
-
-from suanwang.errors import InputError
-from suanwang.timeutil import parse_time
 from suanwang.yamldoc import join, read_document
 
 _KEYS = ("name", "topology", "start", "hours", "seed", "demand", "changes", "policy")

@@ -22,11 +22,10 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from pathlib import Path
 
+from suanwang.errors import InputError
 from suanwang.simulations.synthetic import TENANTS, generate_jobs
 from suanwang.solvers.problem import AcceleratorRequest, Job, JobId
 from suanwang.topology.model import Topology
-
-from suanwang.errors import InputError
 
 # hour-of-day weight of arrivals (working hours busier), mean 1
 _DIURNAL = [

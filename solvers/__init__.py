@@ -16,13 +16,12 @@ SOLVERS = ("cpsat", "greedy", "bestfit", "karmada")
 
 def solve(problem: Problem, solver: str = "cpsat", *, with_bound: bool = True) -> Plan:
     """Place ``problem``'s jobs with the named solver; attach the LP relaxation bound and gap."""
+    from suanwang.errors import InputError
     from suanwang.solvers.aggregate import aggregate
     from suanwang.solvers.baselines import solve_baseline
     from suanwang.solvers.cpsat import solve_cpsat
     from suanwang.solvers.instance import build_instance
     from suanwang.solvers.lp_bound import solve_lp
-
-    from suanwang.errors import InputError
 
     if solver not in SOLVERS:
         raise InputError(f"unknown solver {solver!r}; use one of {', '.join(SOLVERS)}")

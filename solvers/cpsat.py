@@ -24,6 +24,7 @@ import time
 
 import numpy as np
 from ortools.sat.python import cp_model_helper as cmh
+
 from suanwang.solvers.aggregate import Aggregate, aggregate
 from suanwang.solvers.assemble import Decision, assemble, place
 from suanwang.solvers.baselines import POLICIES

@@ -20,6 +20,7 @@ from datetime import datetime, timedelta
 from typing import NamedTuple
 
 import numpy as np
+
 from suanwang.solvers.ledger import Demand, Ledger, PoolKey, ceil_pow2_level, pool_nodes
 from suanwang.solvers.problem import Job, Placement, PoolState, Problem
 from suanwang.topology.graph import NetworkGraph, Route, graph_for

@@ -14,9 +14,9 @@ from dataclasses import dataclass
 import numpy as np
 from ortools.linear_solver.python import model_builder_helper as mbh
 from scipy import sparse
-from suanwang.solvers.aggregate import Aggregate
 
 from suanwang.errors import PermanentError
+from suanwang.solvers.aggregate import Aggregate
 
 
 @dataclass(frozen=True)

@@ -6,6 +6,7 @@ import textwrap
 from pathlib import Path
 
 import pytest
+
 from suanwang.topology.graph import NetworkGraph
 from suanwang.topology.loader import load_topology
 

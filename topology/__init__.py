@@ -3,12 +3,11 @@
 Imports nothing of Kubernetes, FastAPI, Prometheus or HTTP clients.
 """
 
+from suanwang.errors import Fault, InfeasibleError, InputError, PermanentError, SuanwangError, TemporaryError
 from suanwang.topology.graph import NetworkGraph, Route
 from suanwang.topology.loader import BUILTIN, builtin_path, load_topology
 from suanwang.topology.model import Accelerator, City, GridZone, Link, Pool, Site, Tariff, Topology
 from suanwang.topology.totals import Totals, province_totals, site_totals, totals_by
-
-from suanwang.errors import Fault, InfeasibleError, InputError, PermanentError, SuanwangError, TemporaryError
 
 __all__ = [
     "BUILTIN",

@@ -17,11 +17,11 @@ from dataclasses import dataclass
 from functools import cached_property
 
 import networkx as nx
+
+from suanwang.errors import InputError
 from suanwang.topology.constants import HOP_DELAY_MS, METRO_HOP_DELAY_MS
 from suanwang.topology.geo import derived_ceni_jitter_us, derived_latency_ms, great_circle_km
 from suanwang.topology.model import Link, LinkKind, Site, Topology
-
-from suanwang.errors import InputError
 
 _EPS_PER_MS = 1e-6  # tie-break weight of latency when choosing a deterministic path by jitter
 

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import networkx as nx
+
 from suanwang.topology.model import (
     LINK_KINDS,
     TIERS,
@@ -31,7 +32,6 @@ from suanwang.topology.model import (
     Topology,
     ZoneId,
 )
-
 from suanwang.yamldoc import Checked, join, read_document
 
 BUILTIN = "jiangsu"

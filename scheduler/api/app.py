@@ -10,14 +10,14 @@ from datetime import datetime
 from fastapi import FastAPI, Request
 from prometheus_client import CollectorRegistry, Histogram
 from sqlalchemy.engine import Engine
+
 from suanwang.scheduler.api import problems, routes_jobs, routes_ops
 from suanwang.scheduler.db.engine import sessions
 from suanwang.scheduler.metrics import ServiceMetrics
 from suanwang.scheduler.statefile import without_sites
 from suanwang.solvers.problem import State
-from suanwang.topology.model import Topology
-
 from suanwang.timeutil import now_local
+from suanwang.topology.model import Topology
 
 
 def create_app(

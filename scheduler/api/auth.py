@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from fastapi import Depends, HTTPException, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
 from suanwang.scheduler.db import repo
 
 RANK = {"viewer": 0, "submitter": 1, "operator": 2, "admin": 3}

@@ -7,6 +7,7 @@ from typing import Any
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from pydantic import BaseModel, Field
 from sqlalchemy import func, select
+
 from suanwang.scheduler.api.auth import Principal, require
 from suanwang.scheduler.db import repo
 from suanwang.scheduler.db.models import JobRow

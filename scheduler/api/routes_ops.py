@@ -9,6 +9,7 @@ from fastapi import APIRouter, Depends, HTTPException, Request, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel, Field
 from sqlalchemy import text
+
 from suanwang.scheduler.api.auth import Principal, require
 from suanwang.scheduler.db import repo
 from suanwang.topology.loader import load_topology

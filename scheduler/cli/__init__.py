@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import typer
+
+from suanwang import __version__
 from suanwang.scheduler.cli.collect_cmd import collect, state_app
 from suanwang.scheduler.cli.errors import SuanwangGroup
 from suanwang.scheduler.cli.plan_cmd import demo, plan
@@ -16,7 +18,7 @@ app = typer.Typer(
     cls=SuanwangGroup,
     no_args_is_help=True,
     pretty_exceptions_enable=False,
-    add_completion=False,
+    add_completion=True,
     help="suanwang (算网): schedule and plan AI compute across a province's network of compute centres.",
 )
 app.add_typer(topology_app, name="topology")
@@ -30,6 +32,21 @@ app.add_typer(token_app, name="token")
 app.add_typer(sites_app, name="sites")
 app.command()(simulate)
 app.add_typer(state_app, name="state")
+
+
+def _version(value: bool) -> None:
+    if value:
+        print(f"suanwang {__version__}")
+        raise typer.Exit(0)
+
+
+@app.callback()
+def _root(
+    version: bool = typer.Option(
+        False, "--version", callback=_version, is_eager=True, help="Print the version and exit."
+    ),
+) -> None:
+    """suanwang (算网): schedule and plan AI compute across a province's network of compute centres."""
 
 
 def main() -> None:

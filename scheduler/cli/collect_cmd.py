@@ -6,35 +6,37 @@ import json
 from pathlib import Path
 
 import typer
+
 from suanwang.collectors.collect import collect as run_collect
 from suanwang.collectors.config import CollectorConfig, Source, load_collector_config
 from suanwang.collectors.snapshot import snapshot_from_dict
+from suanwang.errors import InputError, TemporaryError
 from suanwang.scheduler.cli.errors import SuanwangGroup
-from suanwang.scheduler.cli.output import Format, console, print_json, table
+from suanwang.scheduler.cli.flags import FilenameOpt, Output, OutputOpt, TopologyOpt, emit, one_file, read_input
+from suanwang.scheduler.cli.output import console, table
 from suanwang.scheduler.statefile import load_state
 from suanwang.topology.loader import load_topology
 
-from suanwang.errors import InputError, TemporaryError
-
 state_app = typer.Typer(cls=SuanwangGroup, no_args_is_help=True, help="Inspect state files.")
-TopologyOpt = typer.Option(None, "--topology", "-t", help="Topology YAML file (default: built-in jiangsu).")
 _RIGHT = ("free cards", "nodes", "util %", "power kW", "age s")
 
 
 def collect(
     config: Path | None = typer.Option(None, "--config", "-c", help="Collector config YAML."),
     prometheus: str = typer.Option("http://127.0.0.1:9090", "--prometheus", help="Central Prometheus (no --config)."),
-    output: Path = typer.Option(Path("state.json"), "--output", "-o", help="State JSON to write."),
-    previous: Path | None = typer.Option(None, "--previous", help="Last state (default: the output file)."),
+    previous: Path | None = typer.Option(
+        None, "--previous", help="The last state (its values are kept for sites that fail)."
+    ),
     topology: Path | None = TopologyOpt,
-    fmt: Format = typer.Option(Format.table, "--format", "-f"),
+    output: Output = OutputOpt,
 ) -> None:
-    """Read utilisation, free cards, power and link probes from Prometheus into a state file."""
+    """Read utilisation, free cards, power and link probes from Prometheus into a state
+    (`-o json > state.json` saves it for `plan --state`)."""
     topo = load_topology(topology)
     cfg = load_collector_config(config, topo) if config else CollectorConfig(central=Source(prometheus))
     before = None
-    prev_path = previous or (output if output.exists() else None)
-    if prev_path is not None and prev_path.exists():
+    prev_path = previous
+    if prev_path is not None:
         try:
             before = snapshot_from_dict(json.loads(prev_path.read_text(encoding="utf-8")))
         except (ValueError, KeyError, TypeError) as e:
@@ -43,12 +45,8 @@ def collect(
                 "give another --previous or remove it"
             ) from e
     snap = run_collect(topo, cfg, before)
-    output.write_text(json.dumps(snap.to_dict(), indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-    if fmt is Format.json:
-        print_json(snap.to_dict())
-    else:
-        _show(snap.to_dict(), topo)
-        console().print(f"wrote {output}")
+    data = snap.to_dict()
+    emit(data, output, human=lambda wide: _show(data, topo), names=[f"site/{sid}" for sid in data.get("sites", {})])
     if not any(not s.stale for s in snap.sites.values()):
         raise TemporaryError(
             "no site could be read fresh from Prometheus; the state keeps last-known values", retry_after_s=30
@@ -98,20 +96,20 @@ def _show(data: dict, topo) -> None:
 
 @state_app.command("show")
 def state_show(
-    file: Path = typer.Argument(..., help="State JSON."),
+    filename: list[Path] = FilenameOpt,
     topology: Path | None = TopologyOpt,
-    fmt: Format = typer.Option(Format.table, "--format", "-f"),
+    output: Output = OutputOpt,
 ) -> None:
     """Per site: free cards by model, utilisation, power, staleness."""
     topo = load_topology(topology)
-    state = load_state(file, topo)  # validates, with field paths
-    data = json.loads(file.read_text(encoding="utf-8"))
+    source, text = read_input(one_file(filename))
+    if text is None:
+        text = Path(source).read_text(encoding="utf-8")
+    state = load_state(source, topo, text)  # validates, with field paths
+    data = json.loads(text)
     if "sites" in data:  # hand-written histograms: show what the loader understood
         for (sid, model), ps in state.pools.items():
             site = data["sites"].setdefault(sid, {})
             pool = site.setdefault("pools", {}).setdefault(model, {})
             pool["free_per_node"] = dict(ps.free_per_node)
-    if fmt is Format.json:
-        print_json(data)
-        return
-    _show(data, topo)
+    emit(data, output, human=lambda wide: _show(data, topo), names=[f"site/{sid}" for sid in data.get("sites", {})])

@@ -1,9 +1,7 @@
-"""Printing helpers shared by the CLI commands: rich tables or JSON."""
+"""Printing helpers shared by the CLI commands: rich tables on stdout, notes on stderr."""
 
 from __future__ import annotations
 
-import enum
-import json
 import sys
 from collections.abc import Iterable, Sequence
 from typing import Any
@@ -12,18 +10,14 @@ from rich.console import Console
 from rich.table import Table
 
 
-class Format(enum.StrEnum):
-    table = "table"
-    json = "json"
-
-
 def console() -> Console:
     """A console on the current stdout; wide when not a terminal so tables never truncate."""
     return Console(file=sys.stdout, width=None if sys.stdout.isatty() else 180, highlight=False)
 
 
-def print_json(data: Any) -> None:
-    sys.stdout.write(json.dumps(data, indent=2, ensure_ascii=False, default=str) + "\n")
+def note(message: str) -> None:
+    """A remark beside the result (stderr), so that ``-o json`` output stays parseable."""
+    Console(file=sys.stderr, highlight=False).print(message)
 
 
 def table(title: str, columns: Sequence[str], rows: Iterable[Sequence[Any]], *, right: Iterable[str] = ()) -> Table:

@@ -2,29 +2,37 @@
 
 from __future__ import annotations
 
-import json
 import time
 from datetime import datetime
 from importlib import resources
 from pathlib import Path
 
 import typer
-from suanwang.scheduler.cli.output import Format, console, print_json, table
-from suanwang.scheduler.cli.remote import ServerOpt, TokenOpt
+
+from suanwang.errors import InputError
+from suanwang.scheduler.cli.flags import (
+    FilenameOpt,
+    Output,
+    OutputOpt,
+    ServerOpt,
+    SolverOpt,
+    StateOpt,
+    TimeLimitOpt,
+    TokenOpt,
+    TopologyOpt,
+    emit,
+    read_input,
+)
+from suanwang.scheduler.cli.output import console, table
 from suanwang.scheduler.cli.server_cmd import remote_plan
 from suanwang.scheduler.jobfile import load_jobs
 from suanwang.scheduler.statefile import load_state
 from suanwang.solvers import SOLVERS, solve
-from suanwang.solvers.problem import Plan, Problem, Weights
+from suanwang.solvers.problem import Job, Plan, Problem, Weights
+from suanwang.timeutil import now_local, parse_time
 from suanwang.topology.loader import load_topology
 from suanwang.topology.measured import with_measured_links
 
-from suanwang.errors import InputError
-from suanwang.timeutil import now_local, parse_time
-
-TopologyOpt = typer.Option(None, "--topology", "-t", help="Topology YAML file (default: built-in jiangsu).")
-FormatOpt = typer.Option(Format.table, "--format", "-f", help="Output format.")
-TimeLimitOpt = typer.Option(5.0, "--time-limit", min=0.05, help="CP-SAT time limit in seconds.")
 _RIGHT = (
     "nodes",
     "cards",
@@ -54,7 +62,7 @@ def _now(value: str | None, from_file: datetime | None) -> datetime:
 
 
 def _problem(
-    jobs_file: Path,
+    job_files: list[Path],
     topology: Path | None,
     state: Path | None,
     now: str | None,
@@ -62,7 +70,17 @@ def _problem(
     carbon_price: float | None,
 ) -> Problem:
     topo = load_topology(topology)
-    jobs, plan_time = load_jobs(jobs_file, topo)
+    jobs: list[Job] = []
+    plan_time: datetime | None = None
+    for f in job_files:
+        source, text = read_input(f)
+        more, t = load_jobs(source, topo, text)
+        jobs += more
+        plan_time = plan_time or t
+    seen: set[str] = set()
+    dup = [j.id for j in jobs if j.id in seen or seen.add(j.id)]
+    if dup:
+        raise InputError(f"job id {dup[0]!r} is in more than one file; give every job its own id")
     st = load_state(state, topo) if state is not None else None
     if st is not None and st.links:
         topo = with_measured_links(topo, st.links)
@@ -70,7 +88,7 @@ def _problem(
     return Problem(topo, tuple(jobs), _now(now, plan_time), st, weights, time_limit_s=time_limit)
 
 
-def _print_plan(plan: Plan, problem: Problem, limit: int) -> None:
+def _print_plan(plan: Plan, problem: Problem, limit: int, wide: bool = False) -> None:
     out = console()
     jobs = {j.id: j for j in problem.jobs}
     rows = []
@@ -88,19 +106,37 @@ def _print_plan(plan: Plan, problem: Problem, limit: int) -> None:
                 "" if p.rtt_ms is None else round(p.rtt_ms, 2),
                 " → ".join(p.path),
                 round(p.cost_cny, 1),
+                round(p.energy_kwh, 1),
+                round(p.carbon_kg, 1),
                 "fixed" if p.fixed else "",
             )
         )
+    columns = (
+        "job",
+        "kind",
+        "tenant",
+        "site",
+        "model",
+        "nodes",
+        "cards",
+        "RTT ms",
+        "path",
+        "cost ¥",
+        "kWh",
+        "carbon kg",
+        "",
+    )
+    keep = range(len(columns)) if wide else [0, 1, 2, 3, 4, 5, 7, 9, 12]
     out.print(
         table(
             f"placements ({len(plan.placements)})",
-            ("job", "kind", "tenant", "site", "model", "nodes", "cards", "RTT ms", "path", "cost ¥", ""),
-            rows,
+            [columns[i] for i in keep],
+            ([r[i] for i in keep] for r in rows),
             right=_RIGHT,
         )
     )
     if len(plan.placements) > limit:
-        out.print(f"… {len(plan.placements) - limit} more placements (use --limit, --format json or -o)")
+        out.print(f"… {len(plan.placements) - limit} more placements (use --limit or -o json)")
     if plan.unplaced:
         out.print(
             table(
@@ -124,15 +160,16 @@ def _print_plan(plan: Plan, problem: Problem, limit: int) -> None:
 
 
 def plan(
-    jobs: Path = typer.Option(..., "--jobs", "-j", help="Job YAML file."),
+    filename: list[Path] = FilenameOpt,
     topology: Path | None = TopologyOpt,
-    state: Path | None = typer.Option(None, "--state", "-s", help="State JSON (free cards per node, power draw)."),
-    solver: str = typer.Option("cpsat", "--solver", help=f"One of: {', '.join(SOLVERS)}."),
+    state: Path | None = StateOpt,
+    solver: str = SolverOpt,
     time_limit: float = TimeLimitOpt,
-    output: Path | None = typer.Option(None, "--output", "-o", help="Write the plan JSON here."),
-    fmt: Format = FormatOpt,
+    output: Output = OutputOpt,
     now: str | None = typer.Option(None, "--now", help="Plan time (ISO 8601; default: the file's plan_time or now)."),
-    carbon_price: float | None = typer.Option(None, "--carbon-price", min=0.0, help="Carbon price in ¥ per tonne."),
+    carbon_price: float | None = typer.Option(
+        None, "--carbon-price", min=0.0, max=1e5, help="Carbon price in ¥ per tonne."
+    ),
     limit: int = typer.Option(50, "--limit", min=1, help="Rows shown per table."),
     server: str | None = ServerOpt,
     token: str | None = TokenOpt,
@@ -140,45 +177,38 @@ def plan(
     """Place jobs on the network; print placements, the unplaced with reasons, and the gap.
     With --server, the server plans them (dry run) against its live state."""
     if server:
-        remote_plan(server, token, jobs, time_limit, fmt)
+        remote_plan(server, token, filename, time_limit, output)
         return
-    if solver not in SOLVERS:
-        raise InputError(f"unknown solver {solver!r}; use one of {', '.join(SOLVERS)}")
-    problem = _problem(jobs, topology, state, now, time_limit, carbon_price)
+    problem = _problem(filename, topology, state, now, time_limit, carbon_price)
     result = solve(problem, solver)
-    if output is not None:
-        output.write_text(
-            json.dumps(result.to_dict(), indent=2, ensure_ascii=False, default=str) + "\n", encoding="utf-8"
-        )
-    if fmt is Format.json:
-        print_json(result.to_dict())
-        return
-    _print_plan(result, problem, limit)
-    if output is not None:
-        console().print(f"wrote {output}")
+    emit(
+        result.to_dict(),
+        output,
+        human=lambda wide: _print_plan(result, problem, limit, wide),
+        names=[f"placement/{p.job}" for p in result.placements] + [f"unplaced/{u.job}" for u in result.unplaced],
+    )
 
 
-def demo(
-    time_limit: float = TimeLimitOpt,
-    output: Path | None = typer.Option(None, "--output", "-o", help="Write the CP-SAT plan JSON here."),
-    fmt: Format = FormatOpt,
-) -> None:
+def demo(time_limit: float = TimeLimitOpt, output: Output = OutputOpt) -> None:
     """Plan the built-in sample batch on the built-in Jiangsu network, CP-SAT beside the baselines."""
-    problem = _problem(demo_jobs_path(), None, None, None, time_limit, None)
-    out = console()
+    problem = _problem([demo_jobs_path()], None, None, None, time_limit, None)
+    human = output in (Output.table, Output.wide)
     plans: dict[str, Plan] = {}
     for name in SOLVERS:
         t = time.perf_counter()
         plans[name] = solve(problem, name)
-        if fmt is Format.table:
-            out.print(f"  {name}: {time.perf_counter() - t:.2f} s")
-    if output is not None:
-        output.write_text(
-            json.dumps(plans["cpsat"].to_dict(), indent=2, ensure_ascii=False, default=str) + "\n", encoding="utf-8"
-        )
-    if fmt is Format.json:
-        print_json({name: p.to_dict() for name, p in plans.items()})
-        return
+        if human:
+            console().print(f"  {name}: {time.perf_counter() - t:.2f} s")
+    emit(
+        {name: p.to_dict() for name, p in plans.items()},
+        output,
+        human=lambda wide: _print_demo(problem, plans),
+        names=[f"plan/{name}" for name in plans],
+    )
+
+
+def _print_demo(problem: Problem, plans: dict[str, Plan]) -> None:
+    out = console()
     kinds = {k: sum(1 for j in problem.jobs if j.kind == k) for k in ("training", "inference", "batch")}
     out.print(
         f"[bold]demo[/bold]: {len(problem.jobs)} jobs ({', '.join(f'{v} {k}' for k, v in kinds.items())}), "
@@ -219,5 +249,3 @@ def demo(
                 ((u.job, " | ".join(u.reasons)) for u in best.unplaced[:8]),
             )
         )
-    if output is not None:
-        out.print(f"wrote {output}")

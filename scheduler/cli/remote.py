@@ -1,57 +1,58 @@
 """Calls from the CLI to a running ``suanwang serve`` (``--server``/``SUANWANG_SERVER``, token from
-``--token``/``SUANWANG_TOKEN``). Problem details come back as the product's errors: a client
-mistake as :class:`InputError` (exit 3), an unreachable or failing server as :class:`TemporaryError`."""
+``--token``/``SUANWANG_TOKEN``), through the product's one HTTP client. Problem details come back
+as the product's errors: a client mistake as :class:`InputError` (exit 3), an unreachable or
+failing server as :class:`TemporaryError` (exit 75)."""
 
 from __future__ import annotations
 
-import json
-import urllib.error
-import urllib.request
 from typing import Any
-
-import typer
+from urllib.parse import quote
 
 from suanwang.errors import Fault, InputError, TemporaryError
+from suanwang.httpclient import HttpClient, RetryPolicy
 
-ServerOpt = typer.Option(None, "--server", envvar="SUANWANG_SERVER", help="URL of a suanwang server.")
-TokenOpt = typer.Option(None, "--token", envvar="SUANWANG_TOKEN", help="Bearer token for the server.")
+
+def seg(value: str) -> str:
+    """One URL path segment: an id as given, never able to reach another path."""
+    return quote(value, safe="")
 
 
 def call(server: str, token: str | None, method: str, path: str, body: Any = None, timeout_s: float = 60) -> Any:
-    data = None if body is None else json.dumps(body).encode()
-    req = urllib.request.Request(server.rstrip("/") + path, data=data, method=method)
-    req.add_header("Accept", "application/json")
-    if data is not None:
-        req.add_header("Content-Type", "application/json")
+    headers = {"Accept": "application/json"}
     if token:
-        req.add_header("Authorization", f"Bearer {token}")
+        headers["Authorization"] = f"Bearer {token}"
+    # only idempotent reads are retried; a POST that timed out may have been carried out
+    retry = RetryPolicy(attempts=3 if method == "GET" else 1)
+    http = HttpClient(server, timeout_s=timeout_s, retry=retry, headers=headers)
     try:
-        with urllib.request.urlopen(req, timeout=timeout_s) as resp:  # noqa: S310 (operator-given URL)
-            return json.loads(resp.read().decode() or "null")
-    except urllib.error.HTTPError as e:
-        try:
-            problem = json.loads(e.read().decode())
-        except ValueError:
-            problem = {"detail": e.reason}
-        detail = problem.get("detail") or problem.get("title") or str(e.code)
-        if e.code >= 500:
-            raise TemporaryError(f"{server} answered {e.code}: {detail}; retry later") from e
-        faults = [
-            Fault(
-                f.get("file") or "request",
-                f.get("path", ""),
-                f.get("message", ""),
-                f.get("fix") or "fix the field",
-                f.get("value"),
-                f.get("line"),
-            )
-            for f in problem.get("errors", [])
-        ]
-        hint = {
-            401: "; give a token with --token or SUANWANG_TOKEN",
-            403: "; ask an admin for a token with that role",
-            404: "",
-        }.get(e.code, "")
-        raise InputError(f"{server}{path}: {e.code} {detail}{hint}", faults) from e
-    except (urllib.error.URLError, TimeoutError, OSError) as e:
-        raise TemporaryError(f"cannot reach {server} ({e}); check the URL and that `suanwang serve` runs") from e
+        resp = http.request(method, path, body=body)
+    finally:
+        http.close()
+    try:
+        data = resp.json() if resp.body else None
+    except ValueError:
+        data = None
+    if resp.status < 300:
+        return data
+    problem = data if isinstance(data, dict) else {}
+    detail = problem.get("detail") or problem.get("title") or f"HTTP {resp.status}"
+    if resp.status >= 500 or resp.status == 429:
+        raise TemporaryError(f"{server} answered {resp.status}: {detail}; retry later")
+    faults = [
+        Fault(
+            f.get("file") or "request",
+            f.get("path", ""),
+            f.get("message", ""),
+            f.get("fix") or "fix the field",
+            f.get("value"),
+            f.get("line"),
+        )
+        for f in problem.get("errors", [])
+        if isinstance(f, dict)
+    ]
+    hint = {
+        401: "; give a token with --token or SUANWANG_TOKEN",
+        403: "; ask an admin for a token with that role",
+        404: "",
+    }.get(resp.status, "")
+    raise InputError(f"{server}{path}: {resp.status} {detail}{hint}", faults)

@@ -7,14 +7,14 @@ import threading
 from pathlib import Path
 
 import typer
+
 from suanwang.collectors.config import load_collector_config
 from suanwang.scheduler.cli.errors import SuanwangGroup
 from suanwang.scheduler.cli.output import console
 from suanwang.scheduler.db import repo
 from suanwang.scheduler.db.engine import make_engine, sessions, upgrade
-from suanwang.topology.loader import load_topology
-
 from suanwang.timeutil import now_local
+from suanwang.topology.loader import load_topology
 
 token_app = typer.Typer(cls=SuanwangGroup, no_args_is_help=True, help="API tokens.")
 DbOpt = typer.Option(

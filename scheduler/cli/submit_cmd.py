@@ -1,31 +1,49 @@
-"""``suanwang submit`` and ``suanwang jobs``: plan, create workloads per site, follow them."""
+"""``suanwang submit`` and ``suanwang jobs get|describe|cancel|explain``: the same verbs against a
+server (``--server``) or against the local job records (``--store``) and the sites' clusters."""
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from pathlib import Path
+from typing import Any
 
 import typer
-from suanwang.scheduler.cli.errors import SuanwangGroup
-from suanwang.scheduler.cli.output import Format, console, print_json, table
-from suanwang.scheduler.cli.plan_cmd import TimeLimitOpt, TopologyOpt, _problem
-from suanwang.scheduler.cli.remote import ServerOpt, TokenOpt, call
-from suanwang.scheduler.cli.server_cmd import jobs_explain, jobs_get, jobs_list, remote_submit
-from suanwang.scheduler.k8s.client import SiteApi, site_clients
-from suanwang.scheduler.k8s.dryrun import plan_id, write_manifests
-from suanwang.scheduler.lifecycle import JobStore, Lifecycle
-from suanwang.scheduler.statefile import without_sites
-from suanwang.solvers import SOLVERS, solve
-from suanwang.topology.loader import load_topology
 
 from suanwang.errors import InputError
-from suanwang.timeutil import now_local
-
-jobs_app = typer.Typer(cls=SuanwangGroup, no_args_is_help=True, help="Follow submitted jobs.")
-KubeconfigOpt = typer.Option(
-    None, "--kubeconfig", help="Kubeconfig with one context per site (default: $KUBECONFIG or ~/.kube/config)."
+from suanwang.scheduler.cli.errors import SuanwangGroup
+from suanwang.scheduler.cli.flags import (
+    FilenameOpt,
+    KubeconfigOpt,
+    Output,
+    OutputOpt,
+    ServerOpt,
+    SolverOpt,
+    StateOpt,
+    StoreOpt,
+    TimeLimitOpt,
+    TokenOpt,
+    TopologyOpt,
+    emit,
 )
-StoreOpt = typer.Option(Path(".suanwang/jobs.json"), "--store", help="Where job records are kept.")
+from suanwang.scheduler.cli.output import console, note, table
+from suanwang.scheduler.cli.plan_cmd import _problem
+from suanwang.scheduler.cli.server_cmd import (
+    remote_cancel,
+    remote_explain,
+    remote_job,
+    remote_jobs,
+    remote_submit,
+)
+from suanwang.scheduler.k8s.client import SiteApi, site_clients
+from suanwang.scheduler.k8s.dryrun import plan_id, write_manifests
+from suanwang.scheduler.lifecycle import JobRecord, JobStore, Lifecycle
+from suanwang.scheduler.statefile import without_sites
+from suanwang.solvers import solve
+from suanwang.timeutil import now_local
+from suanwang.topology.loader import load_topology
+
+jobs_app = typer.Typer(cls=SuanwangGroup, no_args_is_help=True, help="Get, describe, cancel and explain jobs.")
 
 
 def _lifecycle(topology, kubeconfig: Path | None, store: Path) -> Lifecycle:
@@ -37,95 +55,172 @@ def _lifecycle(topology, kubeconfig: Path | None, store: Path) -> Lifecycle:
 
 
 def submit(
-    file: Path | None = typer.Argument(None, help="Job YAML file (or --jobs)."),
-    jobs: Path | None = typer.Option(None, "--jobs", "-j", help="Job YAML file."),
+    filename: list[Path] = FilenameOpt,
     dry_run: bool = typer.Option(False, "--dry-run", help="Write the manifests instead of creating them."),
-    output: Path = typer.Option(Path("manifests"), "--output", "-o", help="Folder for --dry-run, one per site."),
+    manifests_dir: Path = typer.Option(
+        Path("manifests"), "--manifests-dir", help="Folder for --dry-run, one per site."
+    ),
     topology: Path | None = TopologyOpt,
-    state: Path | None = typer.Option(None, "--state", "-s", help="State JSON."),
-    solver: str = typer.Option("cpsat", "--solver", help=f"One of: {', '.join(SOLVERS)}."),
+    state: Path | None = StateOpt,
+    solver: str = SolverOpt,
     time_limit: float = TimeLimitOpt,
     kubeconfig: Path | None = KubeconfigOpt,
     store: Path = StoreOpt,
     server: str | None = ServerOpt,
     token: str | None = TokenOpt,
+    output: Output = OutputOpt,
 ) -> None:
     """Queue the jobs on a server (--server), or plan them here and create their workloads in the
     chosen sites (or write them: --dry-run)."""
-    jobs = file or jobs
-    if jobs is None:
-        raise InputError("give the job file: `suanwang submit FILE` or --jobs FILE")
     if server:
-        remote_submit(server, token, jobs)
+        remote_submit(server, token, filename, output)
         return
-    if solver not in SOLVERS:
-        raise InputError(f"unknown solver {solver!r}; use one of {', '.join(SOLVERS)}")
-    problem = _problem(jobs, topology, state, None, time_limit, None)
+    problem = _problem(filename, topology, state, None, time_limit, None)
     out = console()
     if dry_run:
         plan = solve(problem, solver)
-        paths = write_manifests(problem, plan, output)
+        paths = write_manifests(problem, plan, manifests_dir)
         sites = sorted({p.parent.name for p in paths})
-        out.print(
-            f"{plan_id(problem, plan)}: {len(plan.placements)} placed, {len(plan.unplaced)} unplaced; "
-            f"wrote {len(paths)} files for {len(sites)} sites under {output}/; apply with:"
-        )
         contexts = {s.id: s.kube.context for s in problem.topology.sites}
-        for sid in sites:
-            out.print(f"  kubectl --context {contexts[sid]} apply -f {output / sid}/")
+
+        def human(wide: bool) -> None:
+            out.print(
+                f"{plan_id(problem, plan)}: {len(plan.placements)} placed, {len(plan.unplaced)} unplaced; "
+                f"wrote {len(paths)} files for {len(sites)} sites under {manifests_dir}/; apply with:"
+            )
+            for sid in sites:
+                out.print(f"  kubectl --context {contexts[sid]} apply -f {manifests_dir / sid}/")
+
+        emit(
+            {"plan_id": plan_id(problem, plan), "files": [str(p) for p in paths], "sites": sites},
+            output,
+            human=human,
+            names=[str(p) for p in paths],
+        )
         return
     life = _lifecycle(problem.topology, kubeconfig, store)
     now = now_local()
     life.reconcile(now)
     down = life.down_sites(now)
     if down:
-        import dataclasses
-
         problem = dataclasses.replace(problem, state=without_sites(problem.state, problem.topology, down))
         out.print(f"not planning on unreachable sites: {', '.join(down)}")
     plan = solve(problem, solver)
     results = life.submit(problem, plan, now)
-    out.print(table(f"{plan_id(problem, plan)}", ("job", "outcome"), sorted(results.items())))
-    for u in plan.unplaced:
-        out.print(f"[yellow]unplaced[/yellow] {u.job}: {' | '.join(u.reasons)}")
+
+    def human(wide: bool) -> None:
+        out.print(table(f"{plan_id(problem, plan)}", ("job", "outcome"), sorted(results.items())))
+        for u in plan.unplaced:
+            out.print(f"[yellow]unplaced[/yellow] {u.job}: {' | '.join(u.reasons)}")
+
+    emit(
+        {
+            "plan_id": plan_id(problem, plan),
+            "results": results,
+            "unplaced": [dataclasses.asdict(u) for u in plan.unplaced],
+        },
+        output,
+        human=human,
+        names=[f"job/{j}" for j in sorted(results)],
+    )
 
 
-@jobs_app.command("status")
-def status(
+def _local(rec: JobRecord) -> dict[str, Any]:
+    """A local job record in the shape the server's API gives a job."""
+    return {
+        "id": rec.job_id,
+        "state": rec.state,
+        "site": rec.site,
+        "plan_id": rec.plan_id,
+        "workloads": ["/".join(o) for o in rec.objects],
+        "history": [{"at": t.at, "from": t.source, "to": t.target, "reason": t.reason} for t in rec.history],
+    }
+
+
+def _rows(jobs: list[dict[str, Any]], wide: bool) -> None:
+    cols = ["id", "tenant", "kind", "priority", "state", "site"] + (["plan_id", "workloads"] if wide else [])
+    console().print(
+        table(
+            f"jobs ({len(jobs)})",
+            cols,
+            ([", ".join(v) if isinstance(v := j.get(c), list) else v for c in cols] for j in jobs),
+        )
+    )
+
+
+@jobs_app.command("get")
+def jobs_get(
+    job_ids: list[str] = typer.Argument(None, help="Job ids (default: every job)."),
+    state: str | None = typer.Option(None, "--state", help="Only jobs in this state."),
+    tenant: str | None = typer.Option(None, "--tenant", help="Only this tenant's jobs (--server)."),
+    limit: int = typer.Option(50, "--limit", min=1, max=500, help="Page size (--server)."),
+    offset: int = typer.Option(0, "--offset", min=0, help="Page start (--server)."),
+    store: Path = StoreOpt,
+    server: str | None = ServerOpt,
+    token: str | None = TokenOpt,
+    output: Output = OutputOpt,
+) -> None:
+    """List jobs, or the named ones: id, tenant, kind, priority, state, site."""
+    if server and job_ids:
+        jobs = [remote_job(server, token, j) for j in job_ids]
+    elif server:
+        jobs = remote_jobs(server, token, state, tenant, limit, offset)["items"]
+    else:
+        records = JobStore(store).records
+        missing = [j for j in job_ids or [] if j not in records]
+        if missing:
+            raise InputError(f"no job {missing[0]!r} in {store}; submit it first or give --store")
+        jobs = [_local(records[j]) for j in (job_ids or sorted(records))]
+    if state:
+        jobs = [j for j in jobs if j["state"] == state]
+    emit(jobs, output, human=lambda wide: _rows(jobs, wide), names=[f"job/{j['id']}" for j in jobs])
+
+
+@jobs_app.command("describe")
+def jobs_describe(
     job_id: str = typer.Argument(...),
     topology: Path | None = TopologyOpt,
     kubeconfig: Path | None = KubeconfigOpt,
     store: Path = StoreOpt,
-    fmt: Format = typer.Option(Format.table, "--format", "-f"),
+    server: str | None = ServerOpt,
+    token: str | None = TokenOpt,
+    output: Output = OutputOpt,
 ) -> None:
     """A job's state, site, workloads and every transition with its reason (read back first)."""
-    st = JobStore(store)
-    if job_id not in st.records:
-        raise InputError(f"no job {job_id!r} in {store}; submit it first or give --store")
-    try:
-        life = _lifecycle(load_topology(topology), kubeconfig, store)
-        life.reconcile(now_local(), [job_id])
-        st = life.store
-    except InputError as e:
-        console().print(f"[yellow]not read back[/yellow]: {e.summary}")
-    rec = st.records[job_id]
-    if fmt is Format.json:
-        from dataclasses import asdict
+    if server:
+        job = remote_job(server, token, job_id)
+    else:
+        st = JobStore(store)
+        if job_id not in st.records:
+            raise InputError(f"no job {job_id!r} in {store}; submit it first or give --store")
+        try:
+            life = _lifecycle(load_topology(topology), kubeconfig, store)
+            life.reconcile(now_local(), [job_id])
+            st = life.store
+        except InputError as e:
+            note(f"not read back: {e.summary}")
+        job = _local(st.records[job_id])
 
-        print_json(asdict(rec))
-        return
-    out = console()
-    out.print(
-        f"[bold]{rec.job_id}[/bold]: {rec.state} at {rec.site or '—'} ({rec.plan_id or 'no plan'}); "
-        f"workloads: {', '.join('/'.join(o) for o in rec.objects) or 'none'}"
-    )
-    out.print(
-        table("history", ("at", "from", "to", "reason"), ((t.at, t.source, t.target, t.reason) for t in rec.history))
-    )
+    def human(wide: bool) -> None:
+        out = console()
+        who = ", ".join(str(job[k]) for k in ("tenant", "kind") if job.get(k))
+        out.print(
+            f"[bold]{job['id']}[/bold]{f' ({who})' if who else ''}: {job['state']} at {job.get('site') or '—'}"
+            + (f"; workloads: {', '.join(job['workloads']) or 'none'}" if "workloads" in job else "")
+        )
+        out.print(
+            table(
+                "history",
+                ("at", "from", "to", "reason"),
+                ((h["at"], h["from"], h["to"], h["reason"]) for h in job["history"]),
+            )
+        )
+
+    emit(job, output, human=human, names=[f"job/{job['id']}"])
 
 
 @jobs_app.command("cancel")
-def cancel(
+def jobs_cancel(
     job_id: str = typer.Argument(...),
     topology: Path | None = TopologyOpt,
     kubeconfig: Path | None = KubeconfigOpt,
@@ -135,13 +230,24 @@ def cancel(
 ) -> None:
     """Cancel a job: on a server, or here (delete its workloads, foreground propagation) and record why."""
     if server:
-        out = call(server, token, "POST", f"/v1/jobs/{job_id}/cancel", {"reason": "cancelled from the CLI"})
-        console().print(f"{job_id}: {out['state']}")
-        return
-    life = _lifecycle(load_topology(topology), kubeconfig, store)
-    console().print(f"{job_id}: {life.cancel(job_id, now_local())}")
+        state = remote_cancel(server, token, job_id)["state"]
+    else:
+        state = _lifecycle(load_topology(topology), kubeconfig, store).cancel(job_id, now_local())
+    console().print(f"job/{job_id}: {state}")
 
 
-jobs_app.command("list")(jobs_list)
-jobs_app.command("get")(jobs_get)
-jobs_app.command("explain")(jobs_explain)
+@jobs_app.command("explain")
+def jobs_explain(
+    job_id: str, server: str | None = ServerOpt, token: str | None = TokenOpt, output: Output = OutputOpt
+) -> None:
+    """Why a job is not placed (asks the server, which plans against its live state)."""
+    if not server:
+        raise InputError("explain asks a server; give --server URL or set SUANWANG_SERVER")
+    out = remote_explain(server, token, job_id)
+
+    def human(wide: bool) -> None:
+        console().print(f"{job_id} ({out['state']}):")
+        for r in out["reasons"]:
+            console().print(f"  - {r}")
+
+    emit(out, output, human=human, names=[f"job/{job_id}"])

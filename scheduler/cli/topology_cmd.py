@@ -5,20 +5,19 @@ from __future__ import annotations
 from pathlib import Path
 
 import typer
-from suanwang.scheduler.cli.errors import EXIT_INPUT, SuanwangGroup
-from suanwang.scheduler.cli.output import Format, console, print_json, table
+
+from suanwang.errors import InfeasibleError, InputError
+from suanwang.scheduler.cli.errors import EXIT_INFEASIBLE, EXIT_INPUT, SuanwangGroup
+from suanwang.scheduler.cli.flags import FilenameOpt, Output, OutputOpt, TopologyOpt, emit, one_file, read_input
+from suanwang.scheduler.cli.output import console, table
 from suanwang.scheduler.plots import draw_map
 from suanwang.topology.graph import NetworkGraph, Route
 from suanwang.topology.loader import load_topology
 from suanwang.topology.model import Topology
 from suanwang.topology.totals import province_totals, site_totals, totals_by
 
-from suanwang.errors import InfeasibleError, InputError
-
 app = typer.Typer(cls=SuanwangGroup, no_args_is_help=True, help="Inspect and check a topology.")
 
-TopologyOpt = typer.Option(None, "--topology", "-t", help="Topology YAML file (default: built-in jiangsu).")
-FormatOpt = typer.Option(Format.table, "--format", "-f", help="Output format.")
 _RIGHT = ("sites", "nodes", "cards", "PFLOPS", "kW at PUE", "cap kW", "PUE", "RTT ms")
 
 
@@ -27,33 +26,37 @@ def _load(path: Path | None) -> Topology:
 
 
 @app.command()
-def show(topology: Path | None = TopologyOpt, fmt: Format = FormatOpt) -> None:
+def show(topology: Path | None = TopologyOpt, output: Output = OutputOpt) -> None:
     """Sites, totals by city, tier and accelerator, and the province totals."""
     topo = _load(topology)
     by = {k: totals_by(topo, k) for k in ("city", "tier", "accelerator")}
     total = province_totals(topo)
-    if fmt is Format.json:
-        print_json(
-            {
-                "name": topo.name,
-                "source": topo.source,
-                "sites": [
-                    {
-                        "id": s.id,
-                        "city": s.city,
-                        "tier": s.tier,
-                        "pue": s.pue,
-                        "power_cap_kw": s.power_cap_kw,
-                        "green_share": s.green_share,
-                        **site_totals(topo, s).to_dict(),
-                    }
-                    for s in topo.sites
-                ],
-                **{f"by_{k}": {name: t.to_dict() for name, t in v.items()} for k, v in by.items()},
-                "province": total.to_dict(),
-            }
-        )
-        return
+    emit(
+        {
+            "name": topo.name,
+            "source": topo.source,
+            "sites": [
+                {
+                    "id": s.id,
+                    "city": s.city,
+                    "tier": s.tier,
+                    "pue": s.pue,
+                    "power_cap_kw": s.power_cap_kw,
+                    "green_share": s.green_share,
+                    **site_totals(topo, s).to_dict(),
+                }
+                for s in topo.sites
+            ],
+            **{f"by_{k}": {name: t.to_dict() for name, t in v.items()} for k, v in by.items()},
+            "province": total.to_dict(),
+        },
+        output,
+        human=lambda wide: _print_show(topo, by, total),
+        names=[f"site/{s.id}" for s in topo.sites],
+    )
+
+
+def _print_show(topo: Topology, by: dict, total) -> None:
     out = console()
     out.print(
         table(
@@ -84,13 +87,15 @@ def show(topology: Path | None = TopologyOpt, fmt: Format = FormatOpt) -> None:
 
 
 @app.command()
-def validate(file: Path = typer.Argument(..., help="Topology YAML file to check."), fmt: Format = FormatOpt) -> None:
+def validate(filename: list[Path] = FilenameOpt, output: Output = OutputOpt) -> None:
     """Check a topology file; list every fault with its field path (exit 3 if any)."""
+    source, text = read_input(one_file(filename))
+    file = source
     try:
-        topo = load_topology(file)
+        topo = load_topology(source, text)
     except InputError as e:
-        if fmt is Format.json:
-            print_json({"file": str(file), "valid": False, "faults": [f.to_dict() for f in e.faults]})
+        if output in (Output.json, Output.yaml):
+            emit({"file": str(file), "valid": False, "faults": [f.to_dict() for f in e.faults]}, output)
             raise typer.Exit(EXIT_INPUT) from e
         raise
     total = province_totals(topo)
@@ -102,13 +107,15 @@ def validate(file: Path = typer.Argument(..., help="Topology YAML file to check.
         "cities": len(topo.cities),
         "pflops": round(total.pflops, 3),
     }
-    if fmt is Format.json:
-        print_json(summary)
-    else:
-        console().print(
+    emit(
+        summary,
+        output,
+        human=lambda wide: console().print(
             f"{file}: valid — {len(topo.cities)} cities, {total.sites} sites, {len(topo.links)} links, "
             f"{total.pflops:,.1f} PFLOPS"
-        )
+        ),
+        names=[f"topology/{topo.name}"],
+    )
 
 
 def _print_route(r: Route, title: str, max_jitter_us: float | None) -> None:
@@ -147,7 +154,7 @@ def route(
     deterministic: bool = typer.Option(False, "--deterministic", help="CENI links only, least summed jitter."),
     max_jitter_us: float | None = typer.Option(None, "--max-jitter-us", help="Check the path against this bound."),
     topology: Path | None = TopologyOpt,
-    fmt: Format = FormatOpt,
+    output: Output = OutputOpt,
 ) -> None:
     """Lowest-latency (or deterministic) path, with RTT, jitter and bottleneck bandwidth."""
     g = NetworkGraph(_load(topology))
@@ -163,7 +170,7 @@ def route(
             )
     else:
         r = g.path(from_, to)
-    if fmt is Format.json:
+    if output not in (Output.table, Output.wide):
         d = r.to_dict()
         if max_jitter_us is not None:
             d["max_jitter_us"] = max_jitter_us
@@ -179,10 +186,12 @@ def route(
             }
             for h in r.hops
         ]
-        print_json(d)
-        return
-    kind = "deterministic" if deterministic else "lowest-latency"
-    _print_route(r, f"{kind} path {from_} → {to}", max_jitter_us)
+        emit(d, output, names=[f"route/{from_}-{to}"])
+    else:
+        kind = "deterministic" if deterministic else "lowest-latency"
+        _print_route(r, f"{kind} path {from_} → {to}", max_jitter_us)
+    if max_jitter_us is not None and not r.meets_jitter(max_jitter_us):
+        raise typer.Exit(EXIT_INFEASIBLE)
 
 
 @app.command()
@@ -190,7 +199,7 @@ def reach(
     from_: str = typer.Option(..., "--from", help="Origin city."),
     rtt_ms: float = typer.Option(..., "--rtt-ms", min=0.0, help="Round-trip budget in ms."),
     topology: Path | None = TopologyOpt,
-    fmt: Format = FormatOpt,
+    output: Output = OutputOpt,
 ) -> None:
     """Sites within an RTT budget of a city, nearest first."""
     topo = _load(topology)
@@ -207,26 +216,28 @@ def reach(
                 "pflops": round(site_totals(topo, s).pflops, 3),
             }
         )
-    if fmt is Format.json:
-        print_json({"from": from_, "rtt_budget_ms": rtt_ms, "sites": rows})
-        return
-    console().print(
-        table(
-            f"sites within {rtt_ms:g} ms RTT of {from_}: {len(rows)}",
-            ("site", "city", "tier", "RTT ms", "PFLOPS"),
-            ((r["site"], r["city"], r["tier"], r["rtt_ms"], r["pflops"]) for r in rows),
-            right=_RIGHT,
-        )
+    emit(
+        {"from": from_, "rtt_budget_ms": rtt_ms, "sites": rows},
+        output,
+        human=lambda wide: console().print(
+            table(
+                f"sites within {rtt_ms:g} ms RTT of {from_}: {len(rows)}",
+                ("site", "city", "tier", "RTT ms", "PFLOPS"),
+                ((r["site"], r["city"], r["tier"], r["rtt_ms"], r["pflops"]) for r in rows),
+                right=_RIGHT,
+            )
+        ),
+        names=[f"site/{r['site']}" for r in rows],
     )
 
 
 @app.command("map")
 def map_(
-    output: Path = typer.Option(..., "--output", "-o", help="PNG file to write."),
+    png: Path = typer.Option(..., "--png", help="PNG file to write."),
     topology: Path | None = TopologyOpt,
 ) -> None:
     """Draw the network: sites by tier and PFLOPS, links by kind, city names."""
-    if output.suffix.lower() != ".png":
-        raise InputError(f"{output}: the map is written as PNG; give a file name ending in .png")
-    path = draw_map(NetworkGraph(_load(topology)), output)
+    if png.suffix.lower() != ".png":
+        raise InputError(f"{png}: the map is written as PNG; give a file name ending in .png")
+    path = draw_map(NetworkGraph(_load(topology)), png)
     console().print(f"wrote {path}")

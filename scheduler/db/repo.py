@@ -10,6 +10,8 @@ from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
+
+from suanwang.errors import InputError, PermanentError
 from suanwang.scheduler.db.models import (
     ApiToken,
     AuditEntry,
@@ -21,8 +23,6 @@ from suanwang.scheduler.db.models import (
     TopologyVersion,
 )
 from suanwang.scheduler.lifecycle import ALLOWED
-
-from suanwang.errors import InputError, PermanentError
 
 ROLES = ("admin", "operator", "submitter", "viewer")
 

@@ -18,9 +18,9 @@ import urllib3
 from kubernetes import client as k
 from kubernetes import config as kube_config
 from kubernetes.client.rest import ApiException
-from suanwang.topology.model import Topology
 
 from suanwang.errors import InputError, PermanentError, TemporaryError
+from suanwang.topology.model import Topology
 
 _VOLCANO = ("scheduling.volcano.sh", "v1beta1", "podgroups")
 

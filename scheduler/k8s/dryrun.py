@@ -7,6 +7,7 @@ import hashlib
 from pathlib import Path
 
 import yaml
+
 from suanwang.scheduler.k8s.manifests import build, to_dict
 from suanwang.solvers.problem import Plan, Problem
 

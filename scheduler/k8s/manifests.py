@@ -22,6 +22,7 @@ from typing import Any
 
 from kubernetes import client as k
 from kubernetes.client import ApiClient
+
 from suanwang.solvers.problem import Container, Job, Placement
 from suanwang.topology.model import Accelerator, Site
 

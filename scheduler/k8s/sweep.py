@@ -1,6 +1,6 @@
 """A sweep that outgrows one machine, as a Kubernetes Indexed Job: one scenario per completion
 index. The scenario files go into a ConfigMap mounted at ``/scenarios``; pod ``i`` runs
-``suanwang simulate /scenarios/scenario-i.yaml`` and writes its report to ``/reports/i`` (an
+``suanwang simulate -f /scenarios/scenario-i.yaml`` and writes its report to ``/reports/i`` (an
 emptyDir by default; mount a shared volume there to keep the reports)."""
 
 from __future__ import annotations
@@ -33,8 +33,8 @@ def indexed_job(
         metadata=k.V1ObjectMeta(name=f"{name}-scenarios", namespace=namespace, labels=labels),
     )
     run = (
-        "suanwang simulate /scenarios/scenario-${JOB_COMPLETION_INDEX}.yaml "
-        "-o /reports/${JOB_COMPLETION_INDEX} --format json"
+        "suanwang simulate -f /scenarios/scenario-${JOB_COMPLETION_INDEX}.yaml "
+        "--report-dir /reports/${JOB_COMPLETION_INDEX} -o json"
     )
     container = k.V1Container(
         name="simulate",

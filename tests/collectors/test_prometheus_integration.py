@@ -9,12 +9,12 @@ import json
 from datetime import timedelta
 
 import pytest
+from typer.testing import CliRunner
+
 from suanwang.collectors.collect import collect
 from suanwang.collectors.config import CollectorConfig, Source
 from suanwang.scheduler.cli import app
 from suanwang.scheduler.statefile import load_state
-from typer.testing import CliRunner
-
 from tests.collectors.conftest import NJ
 from tests.collectors.exporters import expected_free, mean_util
 
@@ -87,9 +87,9 @@ def test_collected_state_changes_the_plan(snapshot, tmp_path):
         "     accelerators: {count: 16, per_node: 8, models: [H800]}}\n"
     )
     runner = CliRunner()
-    empty = json.loads(runner.invoke(app, ["plan", "--jobs", str(jobs), "--time-limit", "1", "-f", "json"]).output)
+    empty = json.loads(runner.invoke(app, ["plan", "-f", str(jobs), "--time-limit", "1", "-o", "json"]).output)
     assert [p["site"] for p in empty["placements"]] == ["nj-hub"]
-    r = runner.invoke(app, ["plan", "--jobs", str(jobs), "--state", str(state), "--time-limit", "1", "-f", "json"])
+    r = runner.invoke(app, ["plan", "-f", str(jobs), "--state", str(state), "--time-limit", "1", "-o", "json"])
     assert r.exit_code == 0, r.output
     live = json.loads(r.output)
     assert not live["placements"]
@@ -105,16 +105,22 @@ def test_state_show_and_stale_site_unusable(snapshot, jiangsu, tmp_path):
     st = load_state(f, jiangsu)
     assert "nj-hub" in st.unusable
     assert all(free == 0 for _, free in st.pools[("nj-hub", "H800")].free_per_node)
-    r = CliRunner().invoke(app, ["state", "show", str(f)])
+    r = CliRunner().invoke(app, ["state", "show", "-f", str(f)])
     assert r.exit_code == 0 and "nj-hub" in r.output and "NO" in r.output
 
 
 def test_collect_command(prometheus, tmp_path):
     out = tmp_path / "state.json"
-    r = CliRunner().invoke(app, ["collect", "--prometheus", prometheus[1], "-o", str(out)])
+    table = CliRunner().invoke(app, ["collect", "--prometheus", prometheus[1]])
+    assert table.exit_code == 0, table.output
+    assert "nj-hub" in table.output and "fresh" in table.output
+    r = CliRunner().invoke(app, ["collect", "--prometheus", prometheus[1], "-o", "json"])
     assert r.exit_code == 0, r.output
-    assert "nj-hub" in r.output and json.loads(out.read_text())["sites"]["nj-hub"]["stale"] is False
-    dead = CliRunner().invoke(app, ["collect", "--prometheus", "http://127.0.0.1:9", "-o", str(out)])
+    out.write_text(r.stdout)
+    assert json.loads(out.read_text())["sites"]["nj-hub"]["stale"] is False
+    dead = CliRunner().invoke(
+        app, ["collect", "--prometheus", "http://127.0.0.1:9", "--previous", str(out), "-o", "json"]
+    )
     assert dead.exit_code == 75  # nothing fresh: last-known values kept, marked stale
-    data = json.loads(out.read_text())
+    data = json.loads(dead.stdout)
     assert data["sites"]["nj-hub"]["stale"] is True and "127.0.0.1:9" in data["sites"]["nj-hub"]["cause"]

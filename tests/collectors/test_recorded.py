@@ -8,10 +8,10 @@ from __future__ import annotations
 import urllib.parse
 
 import pytest
+
 from suanwang.collectors.collect import collect
 from suanwang.collectors.config import DEFAULT_QUERIES, CollectorConfig, Source, load_collector_config
 from suanwang.collectors.promapi import PromClient
-
 from suanwang.errors import InputError, TemporaryError
 from tests.jsonhttp import serve_json
 

@@ -20,6 +20,7 @@ def postgres_url():
 @pytest.fixture(params=["sqlite", "postgresql"])
 def engine(request, tmp_path):
     from sqlalchemy import text
+
     from suanwang.scheduler.db.engine import make_engine, upgrade
     from suanwang.scheduler.db.models import Base
 

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import json
 
-from suanwang.scheduler.cli import app
-from suanwang.scheduler.cli.errors import EXIT_INPUT, EXIT_USAGE
+import yaml
 from typer.testing import CliRunner
 
+from suanwang.scheduler.cli import app
+from suanwang.scheduler.cli.errors import EXIT_INPUT, EXIT_USAGE
 from tests.scheduler.test_jobfile import GOOD
 
 PLACEMENT_KEYS = {
@@ -27,11 +28,15 @@ PLACEMENT_KEYS = {
 def test_plan_json_follows_contract(tmp_path):
     jobs = tmp_path / "jobs.yaml"
     jobs.write_text(GOOD)
-    out = tmp_path / "plan.json"
-    r = CliRunner().invoke(app, ["plan", "--jobs", str(jobs), "--time-limit", "1", "-o", str(out), "-f", "json"])
+    r = CliRunner().invoke(app, ["plan", "-f", str(jobs), "--time-limit", "1", "-o", "json"])
     assert r.exit_code == 0, r.output
-    plan = json.loads(out.read_text())
-    assert json.loads(r.output) == plan
+    plan = json.loads(r.stdout)
+    as_yaml = CliRunner().invoke(app, ["plan", "-f", str(jobs), "--time-limit", "1", "-o", "yaml"])
+    assert as_yaml.exit_code == 0 and yaml.safe_load(as_yaml.stdout)["placements"]
+    names = CliRunner().invoke(app, ["plan", "-f", str(jobs), "--time-limit", "1", "-o", "name"]).stdout.split()
+    assert sorted(names) == sorted(
+        [f"placement/{p['job']}" for p in plan["placements"]] + [f"unplaced/{u['job']}" for u in plan["unplaced"]]
+    )
     assert {"status", "objective", "bound", "gap", "solve_seconds", "placements", "unplaced"} <= set(plan)
     assert {p["job"] for p in plan["placements"]} | {u["job"] for u in plan["unplaced"]} == {
         "pretrain",
@@ -47,7 +52,7 @@ def test_plan_json_follows_contract(tmp_path):
 def test_plan_table_and_baseline(tmp_path):
     jobs = tmp_path / "jobs.yaml"
     jobs.write_text(GOOD)
-    r = CliRunner().invoke(app, ["plan", "--jobs", str(jobs), "--solver", "karmada"])
+    r = CliRunner().invoke(app, ["plan", "-f", str(jobs), "--solver", "karmada"])
     assert r.exit_code == 0, r.output
     assert "placements" in r.output and "karmada" in r.output and "gap" in r.output
 
@@ -55,20 +60,44 @@ def test_plan_table_and_baseline(tmp_path):
 def test_plan_bad_inputs(tmp_path):
     jobs = tmp_path / "jobs.yaml"
     jobs.write_text(GOOD.replace("kind: training", "kind: train"))
-    r = CliRunner().invoke(app, ["plan", "--jobs", str(jobs)])
+    r = CliRunner().invoke(app, ["plan", "-f", str(jobs)])
     assert r.exit_code == EXIT_INPUT and "jobs[0].kind" in r.output
     jobs.write_text(GOOD)
-    assert CliRunner().invoke(app, ["plan", "--jobs", str(jobs), "--solver", "magic"]).exit_code == EXIT_INPUT
-    assert CliRunner().invoke(app, ["plan", "--jobs", str(jobs), "--now", "yesterday"]).exit_code == EXIT_INPUT
+    assert CliRunner().invoke(app, ["plan", "-f", str(jobs), "--solver", "magic"]).exit_code == EXIT_INPUT
+    assert CliRunner().invoke(app, ["plan", "-f", str(jobs), "--now", "yesterday"]).exit_code == EXIT_INPUT
     assert CliRunner().invoke(app, ["plan"]).exit_code == EXIT_USAGE
 
 
 def test_demo_beside_baselines(tmp_path):
-    out = tmp_path / "demo.json"
-    r = CliRunner().invoke(app, ["demo", "--time-limit", "1", "-o", str(out)])
+    r = CliRunner().invoke(app, ["demo", "--time-limit", "1"])
     assert r.exit_code == 0, r.output
     for name in ("cpsat", "greedy", "bestfit", "karmada"):
         assert name in r.output
-    plan = json.loads(out.read_text())
+    as_json = CliRunner().invoke(app, ["demo", "--time-limit", "1", "-o", "json"])
+    plan = json.loads(as_json.stdout)["cpsat"]
     assert len(plan["placements"]) + len(plan["unplaced"]) >= 200
     assert plan["objective"] <= plan["bound"] + 1e-6
+
+
+def test_plan_reads_several_files_and_stdin(tmp_path):
+    jobs = tmp_path / "jobs.yaml"
+    jobs.write_text(GOOD)
+    other = tmp_path / "more.yaml"
+    other.write_text(
+        GOOD.replace("id: pretrain", "id: pretrain-2")
+        .replace("id: chat", "id: chat-2")
+        .replace("id: running", "id: running-2")
+    )
+    r = CliRunner().invoke(
+        app, ["plan", "-f", str(jobs), "-f", "-", "--time-limit", "1", "-o", "json"], input=other.read_text()
+    )
+    assert r.exit_code == 0, r.output
+    plan = json.loads(r.stdout)
+    assert len(plan["placements"]) + len(plan["unplaced"]) == 6
+    dup = CliRunner().invoke(app, ["plan", "-f", str(jobs), "-f", str(jobs)])
+    assert dup.exit_code == EXIT_INPUT and "more than one file" in dup.output
+
+
+def test_version():
+    r = CliRunner().invoke(app, ["--version"])
+    assert r.exit_code == 0 and r.stdout.startswith("suanwang ") and r.stdout.split()[1][0].isdigit()

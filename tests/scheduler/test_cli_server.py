@@ -8,12 +8,12 @@ import time
 
 import pytest
 import uvicorn
+from typer.testing import CliRunner
+
 from suanwang.scheduler.api.app import create_app
 from suanwang.scheduler.cli import app as cli
 from suanwang.scheduler.db import repo
 from suanwang.scheduler.db.engine import make_engine, sessions, upgrade
-from typer.testing import CliRunner
-
 from tests.ports import free_port
 from tests.scheduler.test_service import NOW
 
@@ -57,32 +57,34 @@ def run(server, who, *args):
 def test_submit_list_get_explain_cancel(server):
     jobs = server[2] / "jobs.yaml"
     jobs.write_text(JOBS)
-    r = run(server, "submitter", "submit", str(jobs))
+    r = run(server, "submitter", "submit", "-f", str(jobs))
     assert r.exit_code == 0 and "queued 2 job(s)" in r.output
-    assert "already queued: srv-1, srv-far" in run(server, "submitter", "submit", str(jobs)).output
-    listed = run(server, "viewer", "jobs", "list", "--state", "pending")
-    assert listed.exit_code == 0 and "srv-1" in listed.output and "of 2" in listed.output
-    got = run(server, "submitter", "jobs", "get", "srv-1")
+    assert "already queued: srv-1, srv-far" in run(server, "submitter", "submit", "-f", str(jobs)).output
+    listed = run(server, "viewer", "jobs", "get", "--state", "pending")
+    assert listed.exit_code == 0 and "srv-1" in listed.output and "jobs (2)" in listed.output
+    names = run(server, "viewer", "jobs", "get", "-o", "name")
+    assert sorted(names.stdout.split()) == ["job/srv-1", "job/srv-far"]
+    got = run(server, "submitter", "jobs", "describe", "srv-1")
     assert "pending" in got.output and "submitted by" in got.output
     why = run(server, "submitter", "jobs", "explain", "srv-far")
     assert why.exit_code == 0 and ("Lianyungang" in why.output or "next planning cycle" in why.output)
     assert run(server, "viewer", "jobs", "cancel", "srv-1").exit_code == 3  # a viewer may not cancel
     c = run(server, "submitter", "jobs", "cancel", "srv-1")
     assert c.exit_code == 0 and "cancelled" in c.output, c.output
-    plan = run(server, "submitter", "plan", "--jobs", str(jobs), "--time-limit", "1")
+    plan = run(server, "submitter", "plan", "-f", str(jobs), "--time-limit", "1")
     assert plan.exit_code == 0 and "dry-run plan" in plan.output
 
 
 def test_sites_and_errors(server):
-    assert "nj-hub" in run(server, "viewer", "sites", "list").output
+    assert "nj-hub" in run(server, "viewer", "sites", "get").output
     assert run(server, "viewer", "sites", "drain", "nj-hub").exit_code == 3
     assert run(server, "operator", "sites", "drain", "nj-hub", "--reason", "works").exit_code == 0
-    assert "yes: works" in run(server, "viewer", "sites", "list").output
+    assert "yes: works" in run(server, "viewer", "sites", "get").output
     assert run(server, "operator", "sites", "undrain", "nj-hub").exit_code == 0
     bad = server[2] / "bad.yaml"
     bad.write_text(JOBS.replace("count: 8, per_node: 8, models: [H800]", "count: 12, per_node: 8, models: [H800]"))
-    r = run(server, "submitter", "submit", str(bad))
+    r = run(server, "submitter", "submit", "-f", str(bad))
     assert r.exit_code == 3 and "jobs[0].accelerators.per_node" in r.output
-    assert run(server, "nobody", "jobs", "list").exit_code == 3
-    down = CliRunner().invoke(cli, ["jobs", "list", "--server", f"http://127.0.0.1:{free_port()}"])
+    assert run(server, "nobody", "jobs", "get").exit_code == 3
+    down = CliRunner().invoke(cli, ["jobs", "get", "--server", f"http://127.0.0.1:{free_port()}"])
     assert down.exit_code == 75

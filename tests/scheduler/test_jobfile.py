@@ -6,9 +6,9 @@ import textwrap
 
 import pytest
 import yaml
-from suanwang.scheduler.jobfile import jobs_to_dict, load_jobs
 
 from suanwang.errors import InputError
+from suanwang.scheduler.jobfile import jobs_to_dict, load_jobs
 from suanwang.timeutil import parse_time
 
 GOOD = textwrap.dedent("""\

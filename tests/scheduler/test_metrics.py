@@ -9,9 +9,9 @@ from pathlib import Path
 
 from fastapi.testclient import TestClient
 from prometheus_client.parser import text_string_to_metric_families
+
 from suanwang.scheduler.api.app import create_app
 from suanwang.scheduler.service import ControlLoop
-
 from tests.scheduler.test_service import NOW, queue, spec
 
 DASHBOARD = Path(__file__).resolve().parents[2] / "helm" / "dashboards" / "suanwang.json"

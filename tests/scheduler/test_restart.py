@@ -9,10 +9,10 @@ import time
 from pathlib import Path
 
 from sqlalchemy import func, select
+
 from suanwang.scheduler.db import repo
 from suanwang.scheduler.db.engine import make_engine, sessions, upgrade
 from suanwang.scheduler.db.models import JobRow, Submission
-
 from tests.scheduler.k8s.apiserver_double import ApiServerDouble
 from tests.scheduler.k8s.test_lifecycle import kubeconfig
 from tests.scheduler.test_service import NOW, spec

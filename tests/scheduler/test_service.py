@@ -9,6 +9,8 @@ from datetime import datetime, timedelta
 
 import pytest
 from sqlalchemy import select
+from typer.testing import CliRunner
+
 from suanwang.scheduler.api.app import create_app
 from suanwang.scheduler.cli import app as cli
 from suanwang.scheduler.db import repo
@@ -16,8 +18,6 @@ from suanwang.scheduler.db.engine import sessions
 from suanwang.scheduler.db.models import ApiToken, JobRow
 from suanwang.scheduler.k8s.client import SiteApi, site_clients
 from suanwang.scheduler.service import ControlLoop
-from typer.testing import CliRunner
-
 from tests.scheduler.k8s.apiserver_double import ApiServerDouble
 from tests.scheduler.k8s.test_lifecycle import kubeconfig
 

@@ -5,11 +5,11 @@ from __future__ import annotations
 import json
 
 import pytest
+
+from suanwang.errors import InputError
 from suanwang.scheduler.statefile import load_state
 from suanwang.solvers import solve
 from suanwang.solvers.checker import check_plan
-
-from suanwang.errors import InputError
 from tests.solvers.helpers import job, problem
 
 

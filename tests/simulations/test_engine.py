@@ -8,14 +8,14 @@ from dataclasses import replace
 from datetime import datetime, timedelta
 
 import pytest
+from typer.testing import CliRunner
+
+from suanwang.errors import InputError
 from suanwang.scheduler.cli import app
 from suanwang.simulations.engine import Failure, Policy, Simulation
 from suanwang.simulations.runner import run_scenario
 from suanwang.simulations.scenario import load_scenario
 from suanwang.simulations.workload import grow, pai_trace, synthetic
-from typer.testing import CliRunner
-
-from suanwang.errors import InputError
 from tests.conftest import SHARED_DATA
 
 START = datetime(2026, 11, 25, 0, 0)
@@ -116,7 +116,8 @@ def test_simulate_command_writes_report(tmp_path):
     b.write_text(SCENARIO.format(name="grown", growth=1.5, carbon=[0.58] * 24))
     out = tmp_path / "report"
     r = CliRunner().invoke(
-        app, ["simulate", str(a), str(b), "-o", str(out), "--solvers", "greedy,karmada", "--compare"]
+        app,
+        ["simulate", "-f", str(a), "-f", str(b), "--report-dir", str(out), "--solvers", "greedy,karmada", "--compare"],
     )
     assert r.exit_code == 0, r.output
     for name in ("base/greedy", "grown/karmada", "wait p95", "carbon (t CO2)", "rejected"):
@@ -129,7 +130,7 @@ def test_simulate_command_writes_report(tmp_path):
         "carbon.png",
         "comparison.png",
     }
-    dup = CliRunner().invoke(app, ["simulate", str(a), str(a)])
+    dup = CliRunner().invoke(app, ["simulate", "-f", str(a), "-f", str(a)])
     assert dup.exit_code == 3
 
 
@@ -154,10 +155,10 @@ def test_sweep_as_indexed_job(tmp_path):
         f = tmp_path / f"{name}.yaml"
         f.write_text(SCENARIO.format(name=name, growth=1.0, carbon=[0.58] * 24))
         files.append(f)
-    out = tmp_path / "sweep-q4.yaml"
-    r = CliRunner().invoke(app, ["simulate", *map(str, files), "--emit-indexed-job", str(out), "--image", "reg/sw:1"])
+    args = [a for f in files for a in ("-f", str(f))]
+    r = CliRunner().invoke(app, ["simulate", *args, "--indexed-job", "sweep-q4", "--image", "reg/sw:1"])
     assert r.exit_code == 0, r.output
-    cm, job = list(yaml.safe_load_all(out.read_text()))
+    cm, job = list(yaml.safe_load_all(r.stdout))
     for d in (cm, job):
         kubernetes_validate.validate(d, "1.30.0", strict=True)
     assert job["spec"]["completionMode"] == "Indexed" and job["spec"]["completions"] == 3
@@ -274,7 +275,6 @@ def test_energy_carbon_and_cost_are_charged_hour_by_hour(jiangsu):
     """One 8-card job from 07:30 to 10:00: energy = cards × W × PUE × h; carbon and cost integrate
     the zone's hourly figures over the three pieces, and the hourly carbon series sums to the total."""
     from suanwang.simulations.workload import Arrival
-
     from tests.solvers.helpers import job
 
     t0 = datetime(2026, 11, 25, 7, 30)

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import numpy as np
-from suanwang.simulations.openb import load_nodes, load_pods, published, replay_best_fit
 
+from suanwang.simulations.openb import load_nodes, load_pods, published, replay_best_fit
 from tests.conftest import SHARED_DATA
 
 OPENB = SHARED_DATA / "openb-fgd"

@@ -10,7 +10,6 @@ from suanwang.solvers import solve
 from suanwang.solvers.checker import check_plan
 from suanwang.solvers.ledger import Demand, Ledger, bit_counts, block_capacity, ceil_pow2_level
 from suanwang.solvers.problem import PoolState
-
 from tests.solvers.helpers import job, problem
 
 

@@ -6,10 +6,10 @@ import copy
 from datetime import timedelta
 
 import pytest
+
 from suanwang.solvers import SOLVERS, solve
 from suanwang.solvers.checker import check_plan
 from suanwang.solvers.problem import PoolState, Running, State
-
 from tests.solvers.helpers import NOW, job, problem
 
 

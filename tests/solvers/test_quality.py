@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import pytest
+
 from suanwang.simulations.synthetic import generate_jobs
 from suanwang.solvers import SOLVERS, solve
 from suanwang.solvers.checker import check_plan
 from suanwang.solvers.instance import effective_priority
-
 from tests.solvers.helpers import NOW, job, problem
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from suanwang.topology.loader import builtin_path
 from suanwang.topology.totals import province_totals, site_totals, totals_by
 

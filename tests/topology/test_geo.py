@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from suanwang.topology.geo import derived_ceni_jitter_us, derived_latency_ms, great_circle_km
 
 NANJING = (32.07, 118.78)

@@ -6,9 +6,9 @@ from __future__ import annotations
 from datetime import datetime
 
 import pytest
-from suanwang.topology.geo import derived_latency_ms, great_circle_km
 
 from suanwang.errors import InputError
+from suanwang.topology.geo import derived_latency_ms, great_circle_km
 
 
 def test_lowest_latency_path_uses_direct_link(mini_graph):

@@ -7,6 +7,7 @@ from dataclasses import replace
 from datetime import datetime
 
 import pytest
+
 from suanwang.topology.hourly import factors_for
 
 

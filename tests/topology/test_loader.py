@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 import yaml
-from suanwang.topology.loader import load_topology
-from suanwang.topology.serialize import topology_to_yaml
 
 from suanwang.errors import InputError
+from suanwang.topology.loader import load_topology
+from suanwang.topology.serialize import topology_to_yaml
 from tests.conftest import MINI
 
 

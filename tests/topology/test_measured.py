@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from suanwang.topology.graph import NetworkGraph
 from suanwang.topology.measured import with_measured_links
 

@@ -1,6 +1,7 @@
 """Alembic environment: runs on the connection handed in by :func:`scheduler.db.engine.upgrade`."""
 
 from alembic import context
+
 from suanwang.scheduler.db.models import Base
 
 connection = context.config.attributes["connection"]

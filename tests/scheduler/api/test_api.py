@@ -8,6 +8,7 @@ from datetime import datetime
 
 import pytest
 from fastapi.testclient import TestClient
+
 from suanwang.scheduler.api.app import create_app
 from suanwang.scheduler.db import repo
 from suanwang.scheduler.db.engine import sessions
@@ -173,6 +174,7 @@ def test_operators_add_and_update_sites(api, engine):
     assert api("GET", "/v1/sites/sq-edge", "viewer").json()["cards"] == 128  # the bad update changed nothing
     assert api("POST", "/v1/sites", "submitter:lab-a", json={"site": SUQIAN_EDGE}).status_code == 403
     from sqlalchemy import func, select
+
     from suanwang.scheduler.db.models import TopologyVersion
 
     with sessions(engine)() as s:

@@ -8,6 +8,7 @@ from datetime import datetime
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, given, settings
+
 from suanwang.scheduler.api.app import create_app
 from suanwang.scheduler.db import repo
 from suanwang.scheduler.db.engine import make_engine, sessions, upgrade

@@ -7,12 +7,12 @@ from datetime import datetime
 
 import pytest
 from sqlalchemy import inspect, select
+
+from suanwang.errors import InputError, PermanentError, TemporaryError
 from suanwang.scheduler.db import repo
 from suanwang.scheduler.db.engine import database_url, make_engine, sessions, upgrade
 from suanwang.scheduler.db.models import ApiToken, AuditEntry, JobRow
 from suanwang.scheduler.jobfile import jobs_to_dict, load_jobs
-
-from suanwang.errors import InputError, PermanentError, TemporaryError
 
 AT = datetime(2026, 11, 25, 9, 0)
 

@@ -9,11 +9,11 @@ from datetime import timedelta
 
 import pytest
 import yaml
+
+from suanwang.errors import PermanentError
 from suanwang.scheduler.k8s.client import SiteApi, site_clients
 from suanwang.scheduler.lifecycle import JobStore, Lifecycle
 from suanwang.solvers import solve
-
-from suanwang.errors import PermanentError
 from tests.scheduler.k8s.apiserver_double import ApiServerDouble
 from tests.solvers.helpers import NOW, job, problem
 
@@ -166,8 +166,9 @@ def test_failed_over_job_is_placed_elsewhere(world, mini):
 
 
 def test_cli_submit_status_cancel(tmp_path, mini_file, mini):
-    from suanwang.scheduler.cli import app
     from typer.testing import CliRunner
+
+    from suanwang.scheduler.cli import app
 
     jobs = tmp_path / "jobs.yaml"
     jobs.write_text(
@@ -179,17 +180,21 @@ def test_cli_submit_status_cancel(tmp_path, mini_file, mini):
         kc = kubeconfig(tmp_path, mini, api.url)
         common = ["--topology", str(mini_file), "--kubeconfig", str(kc), "--store", str(tmp_path / "s.json")]
         run = CliRunner().invoke
-        r = run(app, ["submit", "--jobs", str(jobs), "--time-limit", "0.5", *common])
+        r = run(app, ["submit", "-f", str(jobs), "--time-limit", "0.5", *common])
         assert r.exit_code == 0, r.output
         assert "submitted to nj-hub" in r.output and api.names("jobs") == {"cli-job"}
         api.set_job_status("suanwang", "cli-job", active=2)
-        s = run(app, ["jobs", "status", "cli-job", *common])
+        s = run(app, ["jobs", "describe", "cli-job", *common])
         assert s.exit_code == 0 and "running" in s.output and "2 pods active" in s.output
-        again = run(app, ["submit", "--jobs", str(jobs), "--time-limit", "0.5", *common])
+        got = run(app, ["jobs", "get", "-o", "json", "--store", str(tmp_path / "s.json")])
+        assert [(j["id"], j["state"], j["site"]) for j in json.loads(got.stdout)] == [("cli-job", "running", "nj-hub")]
+        names = run(app, ["jobs", "get", "cli-job", "-o", "name", "--store", str(tmp_path / "s.json")])
+        assert names.stdout.split() == ["job/cli-job"]
+        again = run(app, ["submit", "-f", str(jobs), "--time-limit", "0.5", *common])
         assert "already running" in again.output and len([c for c in api.calls if c[0] == "POST"]) == 2
         c = run(app, ["jobs", "cancel", "cli-job", *common])
         assert c.exit_code == 0 and "cancelled" in c.output and not api.objects
-        assert run(app, ["jobs", "status", "nope", *common]).exit_code == 3
+        assert run(app, ["jobs", "describe", "nope", *common]).exit_code == 3
 
 
 def test_unreachable_api_server_is_temporary(tmp_path, mini):

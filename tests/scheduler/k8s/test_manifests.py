@@ -9,11 +9,11 @@ from datetime import timedelta
 import kubernetes_validate
 import pytest
 import yaml
+from typer.testing import CliRunner
+
 from suanwang.scheduler.cli import app
 from suanwang.scheduler.k8s.manifests import build, resource_name, to_dict
 from suanwang.solvers.problem import Container, Placement
-from typer.testing import CliRunner
-
 from tests.solvers.helpers import NOW, job
 
 K8S_VERSIONS = ("1.30.0", "1.37.0")
@@ -108,7 +108,17 @@ def test_names_are_deterministic_dns_labels():
 def test_dry_run_folders_apply_cleanly(tmp_path):
     out = tmp_path / "m"
     r = CliRunner().invoke(
-        app, ["submit", "--jobs", "scheduler/data/demo_jobs.yaml", "--dry-run", "-o", str(out), "--time-limit", "1"]
+        app,
+        [
+            "submit",
+            "-f",
+            "scheduler/data/demo_jobs.yaml",
+            "--dry-run",
+            "--manifests-dir",
+            str(out),
+            "--time-limit",
+            "1",
+        ],
     )
     assert r.exit_code == 0, r.output
     assert "kubectl --context js-nj-hub apply -f" in r.output
@@ -130,7 +140,7 @@ def test_submit_without_kubeconfig_says_what_to_do(tmp_path):
         app,
         [
             "submit",
-            "--jobs",
+            "-f",
             "scheduler/data/demo_jobs.yaml",
             "--time-limit",
             "0.5",

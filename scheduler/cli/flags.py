@@ -1,0 +1,90 @@
+"""Options shared by every ``suanwang`` command, defined once, following kubectl's habits:
+``-o/--output json|yaml|wide|name`` picks the format of what a command prints (to stdout; redirect
+to save), ``-f/--filename`` names input files (several allowed, ``-`` for stdin)."""
+
+from __future__ import annotations
+
+import enum
+import json
+import sys
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any
+
+import typer
+import yaml
+
+from suanwang.errors import InputError
+from suanwang.solvers import SOLVERS
+
+STDIN = Path("-")
+MAX_STDIN_BYTES = 64 * 1024 * 1024  # a job or topology file larger than this is not a file people write
+
+
+class Output(enum.StrEnum):
+    table = "table"
+    wide = "wide"
+    json = "json"
+    yaml = "yaml"
+    name = "name"
+
+
+OutputOpt = typer.Option(
+    Output.table, "--output", "-o", help="Output format: json, yaml, wide, name (default: a table)."
+)
+FilenameOpt = typer.Option(..., "--filename", "-f", help="Input file; repeat for several; - reads stdin.")
+TopologyOpt = typer.Option(None, "--topology", "-t", help="Topology YAML file (default: built-in jiangsu).")
+StateOpt = typer.Option(None, "--state", "-s", help="State JSON (free cards per node, power draw).")
+TimeLimitOpt = typer.Option(5.0, "--time-limit", min=0.05, max=3600.0, help="Solver time limit in seconds.")
+ServerOpt = typer.Option(None, "--server", envvar="SUANWANG_SERVER", help="URL of a suanwang server.")
+TokenOpt = typer.Option(None, "--token", envvar="SUANWANG_TOKEN", help="Bearer token for the server.")
+KubeconfigOpt = typer.Option(
+    None, "--kubeconfig", help="Kubeconfig with one context per site (default: $KUBECONFIG or ~/.kube/config)."
+)
+StoreOpt = typer.Option(Path(".suanwang/jobs.json"), "--store", help="Where job records are kept (no --server).")
+
+
+def _solver(value: str) -> str:
+    if value not in SOLVERS:
+        raise InputError(f"--solver {value!r} is not a solver; use one of {', '.join(SOLVERS)}")
+    return value
+
+
+SolverOpt = typer.Option("cpsat", "--solver", callback=_solver, help=f"One of: {', '.join(SOLVERS)}.")
+
+
+def read_input(path: Path) -> tuple[str, str | None]:
+    """``(source, text)`` for a loader: standard input is read here (capped), a file by the loader."""
+    if path == STDIN:
+        text = sys.stdin.read(MAX_STDIN_BYTES + 1)
+        if len(text) > MAX_STDIN_BYTES:
+            raise InputError(f"<stdin>: more than {MAX_STDIN_BYTES:,} bytes; give a smaller file")
+        return "<stdin>", text
+    return str(path), None
+
+
+def one_file(paths: list[Path]) -> Path:
+    if len(paths) != 1:
+        raise InputError(f"this command reads one file; got {len(paths)}: give -f once")
+    return paths[0]
+
+
+def emit(
+    data: Any,
+    output: Output,
+    *,
+    human: Callable[[bool], None] | None = None,
+    names: Iterable[str] = (),
+) -> None:
+    """Print ``data`` as ``output`` asks: JSON, YAML, resource names, or through ``human(wide)``."""
+    if output is Output.json:
+        sys.stdout.write(json.dumps(data, indent=2, ensure_ascii=False, default=str) + "\n")
+    elif output is Output.yaml:
+        sys.stdout.write(yaml.safe_dump(json.loads(json.dumps(data, default=str)), sort_keys=False, allow_unicode=True))
+    elif output is Output.name:
+        for n in names:
+            sys.stdout.write(f"{n}\n")
+    elif human is not None:
+        human(output is Output.wide)
+    else:
+        sys.stdout.write(json.dumps(data, indent=2, ensure_ascii=False, default=str) + "\n")
