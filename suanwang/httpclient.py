@@ -93,10 +93,10 @@ class HttpClient:
         self._client.close()
 
     def request(self, method: str, path: str, *, params: dict[str, str] | None = None, body: Any = None) -> Response:
-        """The server's last answer (any status but a retryable one while tries are left).
+        """The server's answer: the first one that is not retryable, or the last one.
 
-        Raises :class:`TemporaryError` when the server cannot be reached or keeps answering a
-        retryable status, and :class:`PermanentError` when a body is larger than the cap.
+        Raises :class:`TemporaryError` when the server could not be reached on the last try, and
+        :class:`PermanentError` when a body is larger than the cap.
         """
         url = self.base_url + path
         last = ""
