@@ -19,6 +19,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from suanwang.solvers.ledger import node_name
 from suanwang.solvers.problem import PoolState, State
 from suanwang.timeutil import parse_time
 from suanwang.topology.model import Topology
@@ -97,7 +98,7 @@ def parse_state(doc: Checked, raw: Any, topo: Topology) -> State:
                         continue
                     n = doc.number({free: count}, free, hp, integer=True, minimum=0)
                     if n:
-                        nodes.extend((f"{sid}/{model}-{len(nodes) + k:04d}", f) for k in range(n))
+                        nodes.extend((node_name(sid, model, len(nodes) + k), f) for k in range(n))
             else:
                 doc.fault(pp, "gives no nodes", "add `free_per_node` or `free_histogram`")
                 continue

@@ -32,7 +32,7 @@ from suanwang.solvers import solve
 from suanwang.solvers.ledger import pool_nodes
 from suanwang.solvers.problem import Job, PoolState, Problem, State, Weights
 from suanwang.topology.graph import graph_for, link_id
-from suanwang.topology.model import Topology
+from suanwang.topology.model import Topology, facility_kw
 from suanwang.topology.totals import site_totals
 
 
@@ -335,7 +335,7 @@ class Simulation:
             self._push(run.end, "complete", run)
 
     def _power(self, job: Job, site: str, model: str) -> float:
-        return job.accelerators.count * self.topo.accelerators[model].power_w / 1000.0 * self.sites[site].pue
+        return facility_kw(job.accelerators.count, self.topo.accelerators[model], self.sites[site].pue)
 
     def _release(self, run: Run, at: datetime) -> None:
         self.running.pop(run.job.id, None)

@@ -37,7 +37,7 @@ from suanwang.solvers import SOLVERS
 from suanwang.solvers.problem import Weights
 from suanwang.timeutil import parse_time
 from suanwang.topology.loader import load_topology
-from suanwang.topology.model import AcceleratorModel, Pool, Topology
+from suanwang.topology.model import AcceleratorModel, Pool, Topology, facility_kw
 from suanwang.topology.serialize import topology_to_dict
 from suanwang.yamldoc import join, read_document
 
@@ -118,7 +118,7 @@ def _changes(doc, raw: Any, topo: Topology, start: datetime, base: Path):
         per_node = doc.number(spec, "per_node", p, default=8, positive=True, integer=True)
         if None not in (sid, model, nodes, per_node):
             s = sites[sid]
-            added_kw = nodes * per_node * topo.accelerators[model].power_w / 1000 * s.pue
+            added_kw = facility_kw(nodes * per_node, topo.accelerators[model], s.pue)
             sites[sid] = replace(
                 s,
                 pools=s.pools + (Pool(AcceleratorModel(model), nodes, per_node),),

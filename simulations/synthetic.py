@@ -13,7 +13,7 @@ from dataclasses import replace
 from datetime import datetime, timedelta
 
 from suanwang.solvers.problem import AcceleratorRequest, DataLocation, Deterministic, Job, JobId
-from suanwang.topology.model import KubeTarget, Metro, Pool, Site, SiteId, Topology
+from suanwang.topology.model import KubeTarget, Metro, Pool, Site, SiteId, Topology, facility_kw
 
 TENANTS = (
     "nju-ai-lab",
@@ -157,7 +157,7 @@ def generate_topology(base: Topology, n_sites: int, seed: int = 11, scale: float
     scaled = []
     for s in sites:
         pools = tuple(Pool(p.accelerator, max(1, round(p.nodes * factor)), p.per_node) for p in s.pools)
-        full_kw = sum(p.nodes * p.per_node * base.accelerators[p.accelerator].power_w for p in pools) / 1000 * s.pue
+        full_kw = sum(facility_kw(p.nodes * p.per_node, base.accelerators[p.accelerator], s.pue) for p in pools)
         # some sites are power-limited below full load, as when a grid connection lags the build-out
         scaled.append(replace(s, pools=pools, power_cap_kw=round(full_kw * rng.uniform(0.8, 1.1), 1)))
     return replace(base, name=f"{base.name}-gen{n_sites}", sites=tuple(scaled), source=f"generated({n_sites})")

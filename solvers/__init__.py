@@ -1,8 +1,22 @@
-"""Placement and planning solvers: pure functions ``problem -> result``.
+"""Placement solvers: pure functions ``problem -> result``.
 
-Will hold the CP-SAT placement model, the LP relaxation bound, PuLP capacity planning and the
-baseline policies (greedy first-fit, best-fit, Karmada-like). No I/O, no printing, no mutation
-of inputs; depends only on :mod:`topology`.
+The CP-SAT placement model (:mod:`.cpsat` over :mod:`.aggregate`), its LP relaxation bound
+(:mod:`.lp_bound`), the baseline policies (greedy first-fit, best-fit, Karmada-like,
+:mod:`.baselines`), an independent checker (:mod:`.checker`) and plain-word reasons
+(:mod:`.explain`). No I/O, no printing, no mutation of inputs; depends only on
+:mod:`suanwang.topology`.
+
+Constraints — one numbering across instance, aggregate, cpsat, checker and explain
+    (1) model and memory: the pool's accelerator is allowed and has the memory asked for
+    (2) latency: the round trip from the job's origin to the site is within its SLO
+    (3) deterministic path: a CENI path from the origin within the jitter bound
+    (4) data and deadline: moving the data plus the run ends before the deadline
+    (5) each job placed at most once, all its nodes in one site (gang, all or nothing)
+    (6) node-granular capacity: every node keeps its free cards
+    (7) deterministic bandwidth: reservations stay within each link's bandwidth
+    (8) site power: draw at PUE stays under the site's power cap
+(1)–(4) decide which (job class, pool) candidates exist (:mod:`.instance`); (5)–(8) are the rows
+of the model (:mod:`.aggregate`).
 """
 
 from __future__ import annotations
@@ -15,7 +29,11 @@ SOLVERS = ("cpsat", "greedy", "bestfit", "karmada")
 
 
 def solve(problem: Problem, solver: str = "cpsat", *, with_bound: bool = True) -> Plan:
-    """Place ``problem``'s jobs with the named solver; attach the LP relaxation bound and gap."""
+    """Place ``problem``'s jobs with the named solver (one of :data:`SOLVERS`).
+
+    With ``with_bound`` the plan carries the LP relaxation's bound and the gap to it. Raises
+    :class:`~suanwang.errors.InputError` for an unknown solver name.
+    """
     from suanwang.errors import InputError
     from suanwang.solvers.aggregate import aggregate
     from suanwang.solvers.baselines import solve_baseline

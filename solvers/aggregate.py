@@ -10,12 +10,13 @@ Notation
     w_c            power per job at PUE (kW); H_s site power headroom (cap − current draw)
     b_c            bandwidth a deterministic job reserves on each link of its CENI path; R_l link headroom
 
-Constraints (numbered as in the placement issue)
-    (1) model, memory, latency, jitter and deadline: only candidates in E get a variable
-    (2) Σ_p x[c,p] ≤ n_c                                       each job placed at most once
-    (3) Σ_{c: a_c ≥ a} d_c · x[c,p] ≤ B[p,a]   ∀ p, a            node-granular capacity (gang in one site)
-    (4) Σ_{(c,p): l ∈ path(c,p)} b_c · x[c,p] ≤ R_l   ∀ l        deterministic bandwidth per link
-    (5) Σ_{p: s(p)=s} w_c · x[c,p] ≤ H_s   ∀ s                   site power cap
+Constraints (the numbering of :mod:`suanwang.solvers`)
+    (1)–(4) model and memory, latency, deterministic path, data and deadline: only candidates in
+            E get a variable
+    (5) Σ_p x[c,p] ≤ n_c                                       each job placed at most once
+    (6) Σ_{c: a_c ≥ a} d_c · x[c,p] ≤ B[p,a]   ∀ p, a            node-granular capacity (gang in one site)
+    (7) Σ_{(c,p): l ∈ path(c,p)} b_c · x[c,p] ≤ R_l   ∀ l        deterministic bandwidth per link
+    (8) Σ_{p: s(p)=s} w_c · x[c,p] ≤ H_s   ∀ s                   site power cap
 
 Objective
     max Σ x[c,p] · (W · v[c,p] − cost[c,p])
@@ -34,6 +35,8 @@ from suanwang.solvers.ledger import block_capacity
 
 @dataclass(frozen=True)
 class Row:
+    """One row of the model: Σ coeffs · x[vars] ≤ rhs, of a kind numbered in :mod:`suanwang.solvers`."""
+
     name: str
     vars: list[int]
     coeffs: list[float]
@@ -44,6 +47,8 @@ class Row:
 
 @dataclass
 class Aggregate:
+    """The model over candidate columns: bounds, value and score per column, and its rows (5)–(8)."""
+
     var_class: list[int]  # var -> class index in instance.classes
     var_cand: list[int]  # var -> candidate index in that class
     ub: list[int]

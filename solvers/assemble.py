@@ -43,6 +43,8 @@ def assemble(
     solve_seconds: float,
     build_seconds: float = 0.0,
 ) -> Plan:
+    """Turn decisions (job, class, candidate, nodes) into a :class:`Plan`: placements with their
+    figures, and the jobs left out with plain-word reasons computed against what is left."""
     problem = instance.problem
     placements: list[Placement] = list(instance.fixed)
     placed: set[int] = set()

@@ -31,6 +31,7 @@ def _site_rank(instance: Instance) -> dict[str, int]:
 
 
 def run_greedy(instance: Instance, ledger: Ledger) -> list[Decision]:
+    """First fit: classes by priority, each job on the first pool (sites by rank) that still fits."""
     rank = _site_rank(instance)
     out: list[Decision] = []
     for jc in class_order(instance):
@@ -89,10 +90,12 @@ def _most_replicas(ledger: Ledger, jc: JobClass, c) -> tuple:
 
 
 def run_bestfit(instance: Instance, ledger: Ledger) -> list[Decision]:
+    """Best fit: each job on the pool whose nodes it leaves with the fewest free cards."""
     return _run_keyed(instance, ledger, _tightest)
 
 
 def run_karmada(instance: Instance, ledger: Ledger) -> list[Decision]:
+    """Karmada-like: a class's jobs divided over pools in proportion to their available replicas."""
     out: list[Decision] = []
     for jc in class_order(instance):
         jobs = list(jc.jobs)
@@ -131,6 +134,7 @@ POLICIES = {"greedy": run_greedy, "bestfit": run_bestfit, "karmada": run_karmada
 
 
 def solve_baseline(problem: Problem, policy: str, instance: Instance | None = None) -> Plan:
+    """Place ``problem``'s jobs with one of the baseline policies (``greedy``, ``bestfit``, ``karmada``)."""
     t0 = time.perf_counter()
     inst = instance or build_instance(problem)
     t1 = time.perf_counter()

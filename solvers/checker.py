@@ -2,6 +2,7 @@
 
 It recomputes from the problem and the topology graph alone — nothing from the solvers' own
 bookkeeping — and returns the violations in plain words (an empty list for a valid plan).
+Constraints are numbered as in :mod:`suanwang.solvers`.
 """
 
 from __future__ import annotations
@@ -9,9 +10,11 @@ from __future__ import annotations
 from collections import defaultdict
 from datetime import timedelta
 
+from suanwang.solvers.instance import transfer_hours
 from suanwang.solvers.ledger import pool_nodes
 from suanwang.solvers.problem import Plan, Problem
 from suanwang.topology.graph import NetworkGraph
+from suanwang.topology.model import facility_kw
 
 _TOL = 1e-6
 
@@ -56,12 +59,12 @@ def check_plan(problem: Problem, plan: Plan) -> list[str]:
                 out.append(f"{p.job}: marked fixed but is not running at {p.site}/{p.accelerator}")
         elif job.running is not None:
             out.append(f"{p.job}: running job was moved")
-        # (a) model and memory
+        # (1) model and memory
         acc = topo.accelerators.get(p.accelerator)
         if acc is None or (a.models and p.accelerator not in a.models) or acc.memory_gb < a.min_memory_gb:
             out.append(f"{p.job}: accelerator {p.accelerator} not allowed (models {a.models}, ≥ {a.min_memory_gb} GB)")
             continue
-        # (b) node-granular capacity, gang in one site
+        # (5) gang in one site, (6) node-granular capacity
         if p.cards != a.count or p.nodes != a.nodes:
             out.append(f"{p.job}: {p.cards} cards on {p.nodes} nodes, asked {a.count} on {a.nodes}")
         count_nodes = problem.state is not None and p.fixed
@@ -74,7 +77,7 @@ def check_plan(problem: Problem, plan: Plan) -> list[str]:
                     out.append(f"{p.job}: node {n} is not in {p.site}/{p.accelerator}")
                 used[(p.site, p.accelerator)][n] += a.per_node
         if not (problem.state is not None and p.fixed):
-            power[p.site] += a.count * acc.power_w / 1000.0 * site.pue
+            power[p.site] += facility_kw(a.count, acc, site.pue)
         if p.fixed:
             if job.deterministic and job.origin:
                 r = graph.deterministic_path(job.origin, p.site)
@@ -84,7 +87,7 @@ def check_plan(problem: Problem, plan: Plan) -> list[str]:
         # window
         if job.earliest is not None and p.start < job.earliest:
             out.append(f"{p.job}: starts {p.start} before its window opens {job.earliest}")
-        # (c) latency and (d) deterministic path
+        # (2) latency and (3) deterministic path
         if job.kind == "inference" and job.origin:
             r = graph.deterministic_path(job.origin, p.site) if job.deterministic else graph.path(job.origin, p.site)
             if r is None:
@@ -99,28 +102,28 @@ def check_plan(problem: Problem, plan: Plan) -> list[str]:
                     out.append(f"{p.job}: path jitter {r.jitter_us} µs exceeds {job.deterministic.max_jitter_us} µs")
                 for h in r.hops:
                     bandwidth[h.link_id] += job.deterministic.bandwidth_gbps
-        # (e) data gravity and deadline
+        # (4) data and deadline
         transfer_h = 0.0
         if job.data is not None and job.data.size_tb > 0 and job.data.location != p.site:
             bw = graph.path(job.data.location, p.site).bottleneck_gbps
-            transfer_h = job.data.size_tb * 8000.0 / bw / 3600.0
+            transfer_h = transfer_hours(job.data.size_tb, bw)
         if abs(transfer_h - p.transfer_h) > 1e-6:
             out.append(f"{p.job}: transfer {p.transfer_h:.4f} h reported, {transfer_h:.4f} h computed")
         if job.deadline is not None:
             finish = problem.now + timedelta(hours=transfer_h + job.duration_h)
             if finish > job.deadline:
                 out.append(f"{p.job}: finishes {finish} after its deadline {job.deadline}")
-    # node capacity
+    # (6) node capacity
     for pool, per_node in used.items():
         for n, cards in per_node.items():
             free = nodes.get(pool, {}).get(n, 0)
             if cards > free:
                 out.append(f"node {n} at {pool[0]}: {cards} cards placed, {free} free")
-    # (f) site power
+    # (8) site power
     for s, kw in power.items():
         if kw > sites[s].power_cap_kw + _TOL:
             out.append(f"site {s}: {kw:.1f} kW exceeds power cap {sites[s].power_cap_kw:.1f} kW")
-    # (d) link bandwidth for deterministic reservations
+    # (7) link bandwidth for deterministic reservations
     for lk, gbps in bandwidth.items():
         if gbps > link_cap.get(lk, 0.0) + _TOL:
             out.append(f"link {lk}: {gbps:g} Gbit/s reserved exceeds {link_cap.get(lk, 0.0):g}")

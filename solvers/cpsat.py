@@ -1,4 +1,5 @@
-"""CP-SAT placement over job classes (model and constraint numbering in :mod:`solvers.aggregate`).
+"""CP-SAT placement over job classes (the model in :mod:`.aggregate`; constraints numbered as in
+:mod:`suanwang.solvers`).
 
 Before any model: a greedy that gives each job its best-scoring candidate; if every job gets it,
 the plan is optimal and returned as is (the common case when capacity is ample). Otherwise it is
@@ -99,6 +100,7 @@ def place_counts(instance: Instance, agg: Aggregate, counts, ledger: Ledger) -> 
 
 
 def candidate_score(problem: Problem, cand) -> float:
+    """A candidate's score in the objective: value weighted by ¥ per PFLOPS, less its cost in ¥."""
     return problem.weights.value_per_pflops * cand.value - cand.cost_cny
 
 
@@ -173,6 +175,7 @@ def _columns(agg: Aggregate, lp_x: np.ndarray, hint: list[int], full_below: int 
 
 
 def solve_cpsat(problem: Problem, instance: Instance | None = None) -> Plan:
+    """Place ``problem``'s jobs with CP-SAT over the aggregate model, never below the best baseline."""
     t0 = time.perf_counter()
     inst = instance or build_instance(problem)
 
@@ -217,7 +220,7 @@ def solve_cpsat(problem: Problem, instance: Instance | None = None) -> Plan:
     # -- variables: x[c,p] = number of class-c jobs on pool p -----------------------------------
     for v in cols:
         proto.variables.add().domain.extend([0, max(0, int(agg.ub[v]))])
-    # -- constraints (2)–(5) --------------------------------------------------------------------
+    # -- constraints (5)–(8) --------------------------------------------------------------------
     for row in agg.rows:
         f = _SCALE[row.kind]
         terms = [(pos[v], math.ceil(c * f - 1e-9)) for v, c in zip(row.vars, row.coeffs, strict=True) if v in pos]

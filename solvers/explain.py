@@ -2,7 +2,9 @@
 
 Reasons name the binding constraint and by how much, e.g. "no site within 5 ms RTT of Xuzhou has
 2 nodes with 8 free H800 (xz-city: 0.4 ms, 1 such node; nj-hub: 4.3 ms, power cap leaves 3.1 kW)".
-They are computed against the capacity left once the plan's placements are made.
+They are computed against the capacity left once the plan's placements are made, and follow the
+constraint numbering of :mod:`suanwang.solvers`: eligibility (1)–(4) first, then capacity (6),
+power (8) and bandwidth (7).
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from datetime import timedelta
 
 from suanwang.solvers.instance import Instance, JobClass, allowed_models, job_route, transfer_hours
 from suanwang.solvers.ledger import Demand, Ledger
+from suanwang.topology.model import facility_kw
 
 _SHOW = 3  # sites quoted per reason
 
@@ -20,6 +23,7 @@ def _models(job) -> str:
 
 
 def explain(instance: Instance, ledger: Ledger, jc: JobClass, job_index: int) -> tuple[str, ...]:
+    """Why job ``job_index`` of class ``jc`` is not placed, against the capacity left in ``ledger``."""
     problem, graph = instance.problem, instance.graph
     job = problem.jobs[job_index]
     a = job.accelerators
@@ -101,7 +105,7 @@ def explain(instance: Instance, ledger: Ledger, jc: JobClass, job_index: int) ->
             Demand(
                 a.per_node,
                 a.nodes,
-                a.count * cat[r[0][1]].power_w / 1000.0 * r[1].pue,
+                facility_kw(a.count, cat[r[0][1]], r[1].pue),
                 tuple(h.link_id for h in r[2].hops) if bw and r[2] is not None else (),
                 bw,
             ),
@@ -117,7 +121,7 @@ def explain(instance: Instance, ledger: Ledger, jc: JobClass, job_index: int) ->
     need_kw = None
     for p, site, user, _ in sorted(rows, key=lambda r: (r[2].rtt_ms if r[2] else 0.0, r[1].id)):
         if need_kw is None:
-            need_kw = a.count * problem.topology.accelerators[p[1]].power_w / 1000.0 * site.pue
+            need_kw = facility_kw(a.count, problem.topology.accelerators[p[1]], site.pue)
         n = ledger.nodes_with(p, a.per_node)
         head = ledger.power.get(site.id, 0.0)
         rtt = f" {user.rtt_ms:.2f} ms" if user is not None and job.origin else ""

@@ -5,9 +5,9 @@ SLO, deterministic needs, data, deadline, effective priority); solvers decide ho
 class go to each candidate pool, so model size follows the number of distinct shapes, not jobs.
 
 A candidate ``(class, pool)`` exists when the pool can ever host a job of the class: model and
-memory (constraint 1), RTT from the origin within the SLO (3), a CENI path within the jitter bound
-with room for its bandwidth (4), data transfer plus duration before the deadline (5), and a job
-that fits the empty pool's nodes and the site's power cap.
+memory (constraint 1 of :mod:`suanwang.solvers`), RTT from the origin within the SLO (2), a CENI
+path within the jitter bound (3) with room for its bandwidth (7), data transfer plus duration
+before the deadline (4), and a job that fits the empty pool's nodes (6) and the site's power cap (8).
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from suanwang.solvers.ledger import Demand, Ledger, PoolKey, ceil_pow2_level, po
 from suanwang.solvers.problem import Job, Placement, PoolState, Problem
 from suanwang.topology.graph import NetworkGraph, Route, graph_for
 from suanwang.topology.hourly import factors_for
-from suanwang.topology.model import Site
+from suanwang.topology.model import Site, facility_kw
 
 TB_TO_GBIT = 8000.0  # 1 TB = 8,000 Gbit
 
@@ -50,6 +50,8 @@ class Candidate(NamedTuple):
 
 @dataclass
 class JobClass:
+    """Jobs with identical requirements, and the pools that can ever host them."""
+
     index: int
     jobs: list[int]  # indices into problem.jobs
     rep: Job
@@ -71,6 +73,8 @@ class JobClass:
 
 @dataclass
 class Instance:
+    """What every solver shares: the problem, its graph, the job classes and the free-node ledger."""
+
     problem: Problem
     graph: NetworkGraph
     classes: list[JobClass]
@@ -102,6 +106,7 @@ def effective_priority(job: Job, now: datetime, aging_step_h: float) -> int:
 
 
 def requirement_key(job: Job, prio: int) -> tuple:
+    """What makes two jobs interchangeable for placement (their class), at effective priority ``prio``."""
     a = job.accelerators
     deadline = None
     if job.deadline is not None:
@@ -122,6 +127,7 @@ def requirement_key(job: Job, prio: int) -> tuple:
 
 
 def build_instance(problem: Problem) -> Instance:
+    """Classes and candidates for ``problem``, checking constraints (1)–(4) and fit in an empty pool."""
     topo, now, w = problem.topology, problem.now, problem.weights
     graph = graph_for(topo)
     sites = {s.id: s for s in topo.sites}
@@ -235,6 +241,8 @@ def allowed_models(problem: Problem, job: Job) -> list[str]:
 
 
 def transfer_hours(size_tb: float, bottleneck_gbps: float) -> float:
+    """Hours to move ``size_tb`` over a path whose narrowest link has ``bottleneck_gbps``
+    (0 for no data or an unbounded path, ∞ for a path with no bandwidth)."""
     if size_tb <= 0:
         return 0.0
     if bottleneck_gbps <= 0 or math.isinf(bottleneck_gbps):
@@ -256,7 +264,7 @@ def job_route(graph: NetworkGraph, job: Job, site_id: str) -> tuple[Route | None
 
 
 def _power_kw(problem: Problem, job: Job, site: Site, model: str) -> float:
-    return job.accelerators.count * problem.topology.accelerators[model].power_w / 1000.0 * site.pue
+    return facility_kw(job.accelerators.count, problem.topology.accelerators[model], site.pue)
 
 
 def _energy_cost(
@@ -291,7 +299,7 @@ class _Context:
         for key in nodes:
             self.by_model[key[1]].append(key)
         cat = problem.topology.accelerators
-        self.kw_per_card = {k: cat[k[1]].power_w / 1000.0 * sites[k[0]].pue for k in nodes}
+        self.kw_per_card = {k: cat[k[1]].kw_per_card(sites[k[0]].pue) for k in nodes}
         zone_ids = list(problem.topology.grid_zones)
         self._zones = [factors_for(problem.topology.grid_zones[z], problem.now) for z in zone_ids]
         self._site_zone = np.array([zone_ids.index(site.grid_zone) for site in sites.values()], dtype=int)

@@ -20,6 +20,13 @@ from suanwang.solvers.problem import PoolState, State, count_bits
 from suanwang.topology.model import Topology
 
 PoolKey = tuple[str, str]  # (site id, accelerator model)
+
+
+def node_name(site: str, model: str, index: int) -> str:
+    """The name of a pool's ``index``-th node when no collector names it: ``nj-hub/H800-0003``."""
+    return f"{site}/{model}-{index:04d}"
+
+
 _NONE: dict[int, list[str]] = {}
 
 
@@ -51,7 +58,7 @@ def pool_nodes(topology: Topology, state: State | None) -> dict[PoolKey, PoolSta
                 continue
             nodes = fresh.setdefault(key, [])
             start = len(nodes)
-            nodes.extend((f"{site.id}/{pool.accelerator}-{start + i:04d}", pool.per_node) for i in range(pool.nodes))
+            nodes.extend((node_name(site.id, pool.accelerator, start + i), pool.per_node) for i in range(pool.nodes))
     out.update((key, PoolState(tuple(nodes))) for key, nodes in fresh.items())
     return out
 

@@ -21,6 +21,8 @@ from suanwang.solvers.aggregate import Aggregate
 
 @dataclass(frozen=True)
 class LpResult:
+    """The LP relaxation's optimum (an upper bound on every plan's objective), solution and time."""
+
     bound: float
     x: np.ndarray
     seconds: float

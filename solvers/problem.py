@@ -74,6 +74,8 @@ class Container:
 
 @dataclass(frozen=True)
 class Job:
+    """A job as the job file gives it, normalised: times local, sizes in the units of the field names."""
+
     id: JobId
     kind: JobKind
     tenant: str
@@ -182,6 +184,8 @@ class Weights:
 
 @dataclass(frozen=True)
 class Problem:
+    """What a solver is asked: the topology, the jobs, the plan time, the live state and the weights."""
+
     topology: Topology
     jobs: tuple[Job, ...]
     now: datetime
@@ -193,6 +197,8 @@ class Problem:
 
 @dataclass(frozen=True)
 class Placement:
+    """Where one job goes: site, model, nodes, start, path and what it costs in kWh, ¥ and kg CO₂."""
+
     job: str
     site: str
     accelerator: str
@@ -229,6 +235,8 @@ class Placement:
 
 @dataclass(frozen=True)
 class Unplaced:
+    """A job left out, with the reasons in plain words (which constraint, by how much)."""
+
     job: str
     reasons: tuple[str, ...]
 

@@ -36,6 +36,16 @@ class Accelerator:
     def pflops(self) -> float:
         return self.fp16_tflops / 1000.0
 
+    def kw_per_card(self, pue: float) -> float:
+        """Facility power of one card at full load in a site of this PUE (kW)."""
+        return self.power_w / 1000.0 * pue
+
+
+def facility_kw(cards: int, accelerator: Accelerator, pue: float) -> float:
+    """Facility power of ``cards`` at full load: cards × board power × PUE (kW). The one formula
+    for a job's, a pool's or a site's draw."""
+    return cards * accelerator.kw_per_card(pue)
+
 
 @dataclass(frozen=True)
 class City:

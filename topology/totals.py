@@ -6,7 +6,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 from typing import Literal
 
-from suanwang.topology.model import Pool, Site, Topology
+from suanwang.topology.model import Pool, Site, Topology, facility_kw
 
 GroupBy = Literal["tier", "city", "accelerator", "site"]
 
@@ -48,8 +48,10 @@ class Totals:
 
 def pool_totals(topo: Topology, site: Site, pool: Pool) -> Totals:
     acc = topo.accelerators[pool.accelerator]
-    it_kw = pool.cards * acc.power_w / 1000.0
-    return Totals(0, pool.nodes, pool.cards, pool.cards * acc.pflops, it_kw, it_kw * site.pue, 0.0)
+    it_kw = facility_kw(pool.cards, acc, 1.0)
+    return Totals(
+        0, pool.nodes, pool.cards, pool.cards * acc.pflops, it_kw, facility_kw(pool.cards, acc, site.pue), 0.0
+    )
 
 
 def site_totals(topo: Topology, site: Site) -> Totals:
