@@ -12,6 +12,7 @@ from collections import Counter
 from prometheus_client import CollectorRegistry, Gauge, Histogram
 from prometheus_client import Counter as PromCounter
 
+from suanwang.collectors.snapshot import Snapshot
 from suanwang.solvers.problem import Plan, State
 from suanwang.topology.model import Topology
 
@@ -71,19 +72,24 @@ class ServiceMetrics:
         self.unplaced = Gauge("suanwang_plan_unplaced_jobs", "Jobs the latest plan could not place.", registry=registry)
 
     def refresh_sites(
-        self, topology: Topology, state: State | None, allocated: Counter, drained: set[str], snapshot: dict | None, now
+        self,
+        topology: Topology,
+        state: State | None,
+        allocated: Counter,
+        drained: set[str],
+        snapshot: Snapshot | None,
+        now,
     ) -> None:
-        sites_json = (snapshot or {}).get("sites", {})
+        observed = snapshot.sites if snapshot is not None else {}
         for site in topology.sites:
             zone = topology.grid_zones[site.grid_zone]
             self.carbon.labels(site.id).set(zone.carbon_at(now) * (1.0 - site.green_share))
             self.power_cap.labels(site.id).set(site.power_cap_kw * 1000.0)
             self.drained.labels(site.id).set(1 if site.id in drained else 0)
-            sj = sites_json.get(site.id, {})
-            self.stale.labels(site.id).set(1 if sj.get("stale") else 0)
-            self.power.labels(site.id).set(
-                1000.0 * float(sj.get("power_draw_kw") or (state.power_draw_kw.get(site.id, 0.0) if state else 0.0))
-            )
+            seen = observed.get(site.id)
+            self.stale.labels(site.id).set(1 if seen is not None and seen.stale else 0)
+            kw = seen.power_draw_kw if seen is not None else 0.0
+            self.power.labels(site.id).set(1000.0 * (kw or (state.power_draw_kw.get(site.id, 0.0) if state else 0.0)))
             for model in dict.fromkeys(p.accelerator for p in site.pools):
                 total = sum(p.cards for p in site.pools if p.accelerator == model)
                 ps = state.pools.get((site.id, model)) if state else None
@@ -91,7 +97,8 @@ class ServiceMetrics:
                 self.cards.labels(site.id, model, "total").set(total)
                 self.cards.labels(site.id, model, "free").set(free)
                 self.cards.labels(site.id, model, "allocated").set(max(0, total - free))
-                util = ((sj.get("pools") or {}).get(model) or {}).get("utilisation")
+                pool = seen.pools.get(model) if seen is not None else None
+                util = pool.utilisation if pool is not None else None
                 self.utilisation.labels(site.id, model).set(
                     util if util is not None else (total - free) / total if total else 0.0
                 )

@@ -9,7 +9,6 @@ manifests folder, is written there as a dry run.
 from __future__ import annotations
 
 import dataclasses
-import json
 import logging
 import threading
 import time
@@ -23,7 +22,7 @@ from sqlalchemy import select
 
 from suanwang.collectors.collect import collect
 from suanwang.collectors.config import CollectorConfig
-from suanwang.collectors.snapshot import snapshot_from_dict
+from suanwang.collectors.statefile import snapshot_state, without_sites
 from suanwang.errors import InputError, SuanwangError, TemporaryError
 from suanwang.scheduler.db import repo
 from suanwang.scheduler.db.models import JobRow, Submission
@@ -31,10 +30,8 @@ from suanwang.scheduler.jobfile import jobs_from_data
 from suanwang.scheduler.k8s.client import SiteApi, workload_phase
 from suanwang.scheduler.k8s.dryrun import manifests_by_site, plan_id, write_manifests
 from suanwang.scheduler.lifecycle import ALLOWED
-from suanwang.scheduler.statefile import parse_state, without_sites
 from suanwang.solvers import solve
 from suanwang.solvers.problem import Problem
-from suanwang.yamldoc import read_document
 
 log = logging.getLogger("suanwang.loop")
 
@@ -78,10 +75,8 @@ class ControlLoop:
         if self.collector is None:
             return
         st = self.app.state
-        before = snapshot_from_dict(st.snapshot) if st.snapshot else None
-        snap = collect(st.topology, self.collector, before, now).to_dict()
-        doc = read_document("collected state", json.dumps(snap))
-        st.snapshot, st.live_state = snap, parse_state(doc, doc.data, st.topology)
+        snap = collect(st.topology, self.collector, st.snapshot, now)
+        st.snapshot, st.live_state = snap, snapshot_state(snap, st.topology)
 
     def _plan(self, now: datetime, report: CycleReport):
         st = self.app.state

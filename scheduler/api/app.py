@@ -11,10 +11,10 @@ from fastapi import FastAPI, Request
 from prometheus_client import CollectorRegistry, Histogram
 from sqlalchemy.engine import Engine
 
+from suanwang.collectors.statefile import without_sites
 from suanwang.scheduler.api import problems, routes_jobs, routes_ops
 from suanwang.scheduler.db.engine import sessions
 from suanwang.scheduler.metrics import ServiceMetrics
-from suanwang.scheduler.statefile import without_sites
 from suanwang.solvers.problem import State
 from suanwang.timeutil import now_local
 from suanwang.topology.model import Topology
@@ -38,7 +38,7 @@ def create_app(
     app.state.metrics = ServiceMetrics(app.state.registry)
     app.state.now = now
     app.state.wake = wake
-    app.state.snapshot = None  # latest collected state (dict), set by the control loop
+    app.state.snapshot = None  # latest collected Snapshot, set by the control loop
     app.state.live_state = None  # the same as a solvers.problem.State
 
     def current_state() -> State | None:

@@ -10,6 +10,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel, Field
 from sqlalchemy import text
 
+from suanwang.collectors.statefile import snapshot_to_dict
 from suanwang.scheduler.api.auth import Principal, require
 from suanwang.scheduler.db import repo
 from suanwang.topology.loader import load_topology
@@ -136,7 +137,7 @@ def state(request: Request, who: Principal = Depends(require("viewer"))) -> dict
     snap = request.app.state.snapshot
     if snap is None:
         raise HTTPException(404, "no state collected yet; configure a collector or wait for the next cycle")
-    return snap
+    return snapshot_to_dict(snap)
 
 
 @router.get("/healthz", summary="The process is alive")

@@ -9,12 +9,11 @@ import typer
 
 from suanwang.collectors.collect import collect as run_collect
 from suanwang.collectors.config import CollectorConfig, Source, load_collector_config
-from suanwang.collectors.snapshot import snapshot_from_dict
+from suanwang.collectors.statefile import load_state, snapshot_from_dict, snapshot_to_dict
 from suanwang.errors import InputError, TemporaryError
 from suanwang.scheduler.cli.errors import SuanwangGroup
 from suanwang.scheduler.cli.flags import FilenameOpt, Output, OutputOpt, TopologyOpt, emit, one_file, read_input
 from suanwang.scheduler.cli.output import console, table
-from suanwang.scheduler.statefile import load_state
 from suanwang.topology.loader import load_topology
 
 state_app = typer.Typer(cls=SuanwangGroup, no_args_is_help=True, help="Inspect state files.")
@@ -45,7 +44,7 @@ def collect(
                 "give another --previous or remove it"
             ) from e
     snap = run_collect(topo, cfg, before)
-    data = snap.to_dict()
+    data = snapshot_to_dict(snap)
     emit(data, output, human=lambda wide: _show(data, topo), names=[f"site/{sid}" for sid in data.get("sites", {})])
     if not any(not s.stale for s in snap.sites.values()):
         raise TemporaryError(

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import typer
 
+from suanwang.collectors.statefile import load_state
 from suanwang.errors import InputError
 from suanwang.scheduler.cli.flags import (
     FilenameOpt,
@@ -26,7 +27,6 @@ from suanwang.scheduler.cli.flags import (
 from suanwang.scheduler.cli.output import console, table
 from suanwang.scheduler.cli.server_cmd import remote_plan
 from suanwang.scheduler.jobfile import load_jobs
-from suanwang.scheduler.statefile import load_state
 from suanwang.solvers import SOLVERS, solve
 from suanwang.solvers.problem import Job, Plan, Problem, Weights
 from suanwang.timeutil import now_local, parse_time

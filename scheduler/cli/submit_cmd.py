@@ -10,6 +10,7 @@ from typing import Any
 
 import typer
 
+from suanwang.collectors.statefile import without_sites
 from suanwang.errors import InputError
 from suanwang.scheduler.cli.errors import SuanwangGroup
 from suanwang.scheduler.cli.flags import (
@@ -38,7 +39,6 @@ from suanwang.scheduler.cli.server_cmd import (
 from suanwang.scheduler.k8s.client import SiteApi, site_clients
 from suanwang.scheduler.k8s.dryrun import plan_id, write_manifests
 from suanwang.scheduler.lifecycle import JobRecord, JobStore, Lifecycle
-from suanwang.scheduler.statefile import without_sites
 from suanwang.solvers import solve
 from suanwang.timeutil import now_local
 from suanwang.topology.loader import load_topology

@@ -13,8 +13,8 @@ from typer.testing import CliRunner
 
 from suanwang.collectors.collect import collect
 from suanwang.collectors.config import CollectorConfig, Source
+from suanwang.collectors.statefile import load_state, snapshot_state, snapshot_to_dict
 from suanwang.scheduler.cli import app
-from suanwang.scheduler.statefile import load_state
 from tests.collectors.conftest import NJ
 from tests.collectors.exporters import expected_free, mean_util
 
@@ -79,7 +79,7 @@ def test_prometheus_stopped_mid_run_keeps_last_known(own_prometheus, jiangsu):
 
 def test_collected_state_changes_the_plan(snapshot, tmp_path):
     state = tmp_path / "state.json"
-    state.write_text(json.dumps(snapshot.to_dict()))
+    state.write_text(json.dumps(snapshot_to_dict(snapshot)))
     jobs = tmp_path / "jobs.yaml"
     jobs.write_text(
         "plan_time: 2026-11-25T09:00:00+08:00\njobs:\n"
@@ -98,7 +98,7 @@ def test_collected_state_changes_the_plan(snapshot, tmp_path):
 
 
 def test_state_show_and_stale_site_unusable(snapshot, jiangsu, tmp_path):
-    data = snapshot.to_dict()
+    data = snapshot_to_dict(snapshot)
     data["sites"]["nj-hub"]["usable"] = False
     f = tmp_path / "state.json"
     f.write_text(json.dumps(data))
@@ -124,3 +124,14 @@ def test_collect_command(prometheus, tmp_path):
     assert dead.exit_code == 75  # nothing fresh: last-known values kept, marked stale
     data = json.loads(dead.stdout)
     assert data["sites"]["nj-hub"]["stale"] is True and "127.0.0.1:9" in data["sites"]["nj-hub"]["cause"]
+
+
+def test_collected_snapshot_reaches_the_planner_typed(snapshot, jiangsu, tmp_path):
+    """The in-process path (no text) gives the planner exactly what the state file gives it."""
+    f = tmp_path / "state.json"
+    f.write_text(json.dumps(snapshot_to_dict(snapshot)))
+    from_file = load_state(f, jiangsu)
+    direct = snapshot_state(snapshot, jiangsu)
+    assert direct.pools and direct.pools == from_file.pools
+    assert direct.power_draw_kw == from_file.power_draw_kw and direct.links == from_file.links
+    assert set(direct.unusable) == set(from_file.unusable)

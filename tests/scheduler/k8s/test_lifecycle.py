@@ -146,7 +146,7 @@ def test_double_rejects_what_an_api_server_would():
 
 
 def test_failed_over_job_is_placed_elsewhere(world, mini):
-    from suanwang.scheduler.statefile import without_sites
+    from suanwang.collectors.statefile import without_sites
 
     api, life, store = world
     j = job("g", 8, 8, ("Ascend910B",))

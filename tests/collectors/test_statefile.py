@@ -6,8 +6,8 @@ import json
 
 import pytest
 
+from suanwang.collectors.statefile import load_state
 from suanwang.errors import InputError
-from suanwang.scheduler.statefile import load_state
 from suanwang.solvers import solve
 from suanwang.solvers.checker import check_plan
 from tests.solvers.helpers import job, problem

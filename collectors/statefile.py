@@ -1,4 +1,7 @@
-"""Load a state file: current usage per site and pool, and power draw (JSON).
+"""The state file format, read and written in this one module, and the typed :class:`State` the
+planner gets — from a file, or straight from a collected :class:`Snapshot` within a process.
+
+Current usage per site and pool, and power draw (JSON):
 
 ```json
 {"observed_at": "2026-11-25T09:00:00+08:00",
@@ -16,9 +19,11 @@ jitter between cities, which replace the derived latency of the links they measu
 
 from __future__ import annotations
 
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from suanwang.collectors.snapshot import LinkMeasure, PoolSnapshot, SiteSnapshot, Snapshot
 from suanwang.solvers.ledger import node_name
 from suanwang.solvers.problem import PoolState, State
 from suanwang.timeutil import parse_time
@@ -27,6 +32,7 @@ from suanwang.yamldoc import Checked, join, read_document
 
 
 def load_state(source: str | Path, topology: Topology, text: str | None = None) -> State:
+    """A state file as the planner's :class:`State`; raises InputError listing every fault."""
     doc = read_document(source, text)
     state = parse_state(doc, doc.data, topology)
     doc.raise_if_faulty("state file")
@@ -140,7 +146,131 @@ def without_sites(state: State | None, topo: Topology, sites: list[str]) -> Stat
                 names = (
                     [n for n, _ in old.free_per_node]
                     if old
-                    else [f"{site.id}/{pl.accelerator}-{k:04d}" for k in range(pl.nodes)]
+                    else [node_name(site.id, pl.accelerator, k) for k in range(pl.nodes)]
                 )
                 pools[(site.id, pl.accelerator)] = PoolState(tuple((n, 0) for n in names))
     return State(pools, base.power_draw_kw, base.observed_at, base.links, tuple(set(base.unusable) | set(sites)))
+
+
+def snapshot_state(snap: Snapshot, topology: Topology) -> State:
+    """The planner's :class:`State` from a collected snapshot, with no text in between.
+
+    The same as writing the snapshot with :func:`snapshot_to_dict` and reading it back with
+    :func:`load_state` (a test holds the two equal): sites too stale to plan on offer nothing.
+    """
+    sizes: dict[tuple[str, str], tuple[int, int]] = {}
+    for site in topology.sites:
+        for p in site.pools:
+            per_node, nodes = sizes.get((site.id, p.accelerator), (0, 0))
+            sizes[(site.id, p.accelerator)] = (max(per_node, p.per_node), nodes + p.nodes)
+    known = {site.id for site in topology.sites}
+    pools: dict[tuple[str, str], PoolState] = {}
+    draw: dict[str, float] = {}
+    unusable: list[str] = []
+    for sid, s in snap.sites.items():
+        if sid not in known:
+            continue
+        if not s.usable:
+            unusable.append(sid)
+        if s.power_draw_kw:
+            draw[sid] = s.power_draw_kw
+        for model, p in s.pools.items():
+            size = sizes.get((sid, model))
+            if size is None:
+                continue
+            nodes = tuple((name, max(0, min(size[0], free))) for name, free in sorted(p.free_per_node.items()))
+            pools[(sid, model)] = PoolState(nodes[: size[1]])
+    links = {
+        (lk.a, lk.b): (lk.rtt_ms, lk.jitter_us)
+        for lk in snap.links
+        if lk.a in topology.cities and lk.b in topology.cities
+    }
+    return without_sites(State(pools, draw, snap.observed_at, links), topology, unusable) or State()
+
+
+_OFFSET = "+08:00"
+
+
+def _iso(t: datetime | None) -> str | None:
+    return None if t is None else t.isoformat(timespec="seconds") + _OFFSET
+
+
+def snapshot_to_dict(snap: Snapshot) -> dict[str, Any]:
+    """A snapshot in the state-file format (what ``suanwang collect -o json`` prints)."""
+    sites = {}
+    for sid, s in sorted(snap.sites.items()):
+        sites[sid] = {
+            "power_draw_kw": round(s.power_draw_kw, 3),
+            "utilisation": None if s.utilisation is None else round(s.utilisation, 4),
+            "observed_at": _iso(s.observed_at),
+            "stale": s.stale,
+            "age_s": round(s.age_s, 1),
+            "cause": s.cause,
+            "usable": s.usable,
+            "pools": {
+                m: {
+                    "free_per_node": dict(sorted(p.free_per_node.items())),
+                    "utilisation": None if p.utilisation is None else round(p.utilisation, 4),
+                    "unhealthy": sorted(p.unhealthy),
+                    "memory_used_gb": None if p.memory_used_gb is None else round(p.memory_used_gb, 3),
+                }
+                for m, p in sorted(s.pools.items())
+            },
+        }
+    return {
+        "observed_at": _iso(snap.observed_at),
+        "policy": {"max_stale_s": snap.max_stale_s},
+        "sites": sites,
+        "links": [
+            {
+                "from": lk.a,
+                "to": lk.b,
+                "rtt_ms": round(lk.rtt_ms, 4),
+                "jitter_us": None if lk.jitter_us is None else round(lk.jitter_us, 2),
+                "samples": lk.samples,
+                "observed_at": _iso(lk.observed_at),
+            }
+            for lk in snap.links
+        ],
+        "unmatched": list(snap.unmatched),
+        "anomalies": list(snap.anomalies),
+    }
+
+
+def snapshot_from_dict(d: dict[str, Any]) -> Snapshot:
+    """Read back a snapshot written by :meth:`Snapshot.to_dict` (the previous collection)."""
+    snap = Snapshot(
+        parse_time(d.get("observed_at")) or datetime.min, float((d.get("policy") or {}).get("max_stale_s", 900.0))
+    )
+    for sid, s in (d.get("sites") or {}).items():
+        pools = {
+            m: PoolSnapshot(
+                {str(k): int(v) for k, v in (p.get("free_per_node") or {}).items()},
+                p.get("utilisation"),
+                list(p.get("unhealthy") or []),
+                p.get("memory_used_gb"),
+            )
+            for m, p in (s.get("pools") or {}).items()
+        }
+        snap.sites[sid] = SiteSnapshot(
+            pools,
+            float(s.get("power_draw_kw") or 0.0),
+            s.get("utilisation"),
+            parse_time(s.get("observed_at")),
+            bool(s.get("stale")),
+            float(s.get("age_s") or 0.0),
+            s.get("cause"),
+            bool(s.get("usable", True)),
+        )
+    for lk in d.get("links") or []:
+        snap.links.append(
+            LinkMeasure(
+                lk["from"],
+                lk["to"],
+                float(lk["rtt_ms"]),
+                lk.get("jitter_us"),
+                int(lk.get("samples", 0)),
+                parse_time(lk.get("observed_at")),
+            )
+        )
+    return snap
