@@ -1,190 +1,196 @@
-"""Job lifecycle: pending → placed → submitted → running → succeeded | failed | cancelled.
+"""The one job lifecycle: place, submit, reconcile, fail over, remove stale objects, cancel —
+the same code for the CLI (over :class:`~.store.JsonStore`) and the service's control loop (over
+:class:`~.db.store.SqlStore`); the states and transitions are those of :mod:`.jobstate`.
 
-Every transition is recorded with its time and reason. Submission is idempotent (a job already
-submitted to a site is not submitted again; an object found under its deterministic name is
-adopted if it is ours). When a site's API server stays unreachable past ``unreachable_after_s``,
-its jobs that are not yet running go back to pending, eligible for re-placement elsewhere, and
-their stale objects are deleted once the site answers again.
+Submission is idempotent: a job already submitted to a site is not submitted again, and an object
+found under its deterministic name is adopted if it is ours. Workloads go to the sites' API
+servers, or, with a manifests folder, are written there as a dry run. When a site's API server has
+not answered for ``unreachable_after_s``, its jobs not yet running go back to pending, to be placed
+elsewhere; their objects become stale and are deleted once the site answers again. A workload that
+disappears from its cluster fails its job. Cancelling deletes a job's objects (foreground).
 """
 
 from __future__ import annotations
 
-import json
-import os
-from dataclasses import asdict, dataclass, field
+import dataclasses
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
 from suanwang.errors import InputError, PermanentError, TemporaryError
+from suanwang.scheduler.jobstate import ACTIVE, JobState, allowed
 from suanwang.scheduler.k8s.client import SiteApi, workload_phase
-from suanwang.scheduler.k8s.dryrun import manifests_by_site, plan_id
+from suanwang.scheduler.k8s.dryrun import manifests_by_site, plan_id, write_manifests
+from suanwang.scheduler.store import ObjectRef, Store
 from suanwang.solvers.problem import Plan, Problem
-from suanwang.timeutil import parse_time
-
-ALLOWED = {
-    "pending": {"placed", "cancelled", "failed"},
-    "placed": {"submitted", "pending", "failed", "cancelled"},
-    "submitted": {"running", "succeeded", "failed", "pending", "cancelled"},
-    "running": {"succeeded", "failed", "cancelled"},
-    "succeeded": set(),
-    "failed": set(),
-    "cancelled": set(),
-}
-ACTIVE = ("submitted", "running")
 
 
 @dataclass
-class Transition:
-    at: str
-    source: str
-    target: str
-    reason: str
+class Outcome:
+    """What one call did: per job, and the transitions and errors met on the way."""
 
-
-@dataclass
-class JobRecord:
-    job_id: str
-    state: str = "pending"
-    site: str | None = None
-    objects: list[list[str]] = field(default_factory=list)  # [kind, namespace, name]
-    plan_id: str | None = None
-    unreachable_since: str | None = None
-    history: list[Transition] = field(default_factory=list)
-
-    def move(self, target: str, reason: str, at: datetime) -> None:
-        if target not in ALLOWED[self.state]:
-            raise PermanentError(f"job {self.job_id}: cannot go from {self.state} to {target} ({reason})")
-        self.history.append(Transition(at.isoformat(timespec="seconds"), self.state, target, reason))
-        self.state = target
-
-
-class JobStore:
-    """Job records and stale submissions in a JSON file (written atomically)."""
-
-    def __init__(self, path: str | Path) -> None:
-        self.path = Path(path)
-        self.records: dict[str, JobRecord] = {}
-        self.stale: list[dict] = []  # {"site": ..., "objects": [[kind, ns, name], ...]}
-        self.down: dict[str, str] = {}  # site -> since when its API server has not answered
-        if self.path.exists():
-            try:
-                data = json.loads(self.path.read_text(encoding="utf-8"))
-                for r in data.get("jobs", []):
-                    hist = [Transition(**t) for t in r.pop("history", [])]
-                    self.records[r["job_id"]] = JobRecord(**r, history=hist)
-                self.stale = list(data.get("stale", []))
-                self.down = dict(data.get("down", {}))
-            except (ValueError, TypeError, KeyError) as e:
-                raise InputError(f"{self.path}: not a suanwang job store ({e}); move it away and retry") from e
-
-    def get(self, job_id: str) -> JobRecord:
-        return self.records.setdefault(job_id, JobRecord(job_id))
-
-    def save(self) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.path.with_suffix(".tmp")
-        data = {"jobs": [asdict(r) for r in self.records.values()], "stale": self.stale, "down": self.down}
-        tmp.write_text(json.dumps(data, indent=1), encoding="utf-8")
-        os.replace(tmp, self.path)
+    jobs: dict[str, str] = field(default_factory=dict)
+    transitions: int = 0
+    submitted: int = 0
+    errors: list[str] = field(default_factory=list)
 
 
 class Lifecycle:
-    def __init__(self, store: JobStore, apis: dict[str, SiteApi], unreachable_after_s: float = 300.0) -> None:
-        self.store, self.apis, self.unreachable_after_s = store, apis, unreachable_after_s
+    def __init__(
+        self,
+        store: Store,
+        apis: dict[str, SiteApi] | None = None,
+        *,
+        manifests_dir: Path | None = None,
+        unreachable_after_s: float = 300.0,
+        on_transition: Callable[[str], None] = lambda target: None,
+    ) -> None:
+        self.store, self.apis, self.manifests_dir = store, apis or {}, manifests_dir
+        self.unreachable_after_s = unreachable_after_s
+        self.on_transition = on_transition
 
-    def submit(self, problem: Problem, plan: Plan, now: datetime) -> dict[str, str]:
-        """Create the plan's workloads; returns job id → what happened."""
+    def _move(self, job_id: str, target: str, reason: str, at: datetime, out: Outcome) -> None:
+        self.store.move(job_id, target, reason, at)
+        self.on_transition(target)
+        out.transitions += 1
+
+    # -- place and submit -------------------------------------------------------------------------
+    def place(self, problem: Problem, plan: Plan, now: datetime, out: Outcome | None = None) -> Outcome:
+        """Move the plan's pending jobs to placed at their sites (the next plans keep them there)."""
+        out = out or Outcome()
         pid = plan_id(problem, plan)
-        by_site = manifests_by_site(problem, plan)
-        out: dict[str, str] = {}
+        jobs = {j.id: j for j in problem.jobs}
         for p in plan.placements:
-            if p.fixed:
-                continue
             rec = self.store.get(p.job)
-            if rec.state in ACTIVE and rec.site == p.site:
-                out[p.job] = f"already {rec.state} at {p.site}"
+            if rec is None and not p.fixed:
+                rec = self.store.ensure(jobs[p.job], now)
+            if rec is None or rec.state != JobState.pending:
                 continue
-            if rec.state not in ("pending", "placed"):
-                out[p.job] = f"left alone: {rec.state}"
-                continue
-            if rec.state == "pending":
-                rec.move("placed", f"{pid}: {p.site}/{p.accelerator}, {p.nodes} nodes", now)
-            rec.site, rec.plan_id = p.site, pid
-            docs = [d for d in by_site[p.site] if d["metadata"]["annotations"].get("suanwang.io/job-id") == p.job]
-            try:
-                results = [self.apis[p.site].create(d, p.job) for d in docs]
-            except TemporaryError as e:
-                out[p.job] = f"placed; submission retried later: {e}"
-                continue
-            except PermanentError as e:
-                rec.move("failed", str(e), now)
-                out[p.job] = f"failed: {e}"
-                continue
-            finally:
-                self.store.save()
-            rec.objects = [[d["kind"], d["metadata"]["namespace"], d["metadata"]["name"]] for d in docs]
-            actions = ", ".join(f"{r.action} {r.kind} {r.name}" for r in results)
-            rec.move("submitted", f"{p.site}: {actions}", now)
-            out[p.job] = f"submitted to {p.site} ({actions})"
-        self.store.save()
+            self.store.place(
+                p.job, p.site, p.accelerator, pid, f"{pid}: {p.site}/{p.accelerator}, {p.nodes} nodes", now
+            )
+            self.on_transition(JobState.placed)
+            out.transitions += 1
         return out
 
-    def reconcile(self, now: datetime, job_ids: list[str] | None = None) -> None:
-        """Read statuses back; fail over jobs of unreachable sites; remove stale submissions."""
-        for rec in list(self.store.records.values()):
-            if rec.state not in ACTIVE or (job_ids is not None and rec.job_id not in job_ids):
+    def submit(self, problem: Problem, plan: Plan, now: datetime) -> Outcome:
+        """Place the plan's pending jobs and create the workloads of every placed one."""
+        out = self.place(problem, plan, now)
+        pid = plan_id(problem, plan)
+        todo = []
+        for p in plan.placements:
+            rec = self.store.get(p.job)
+            if rec is None:
+                continue  # runs outside suanwang's records
+            if rec.state in ACTIVE and rec.site == p.site:
+                out.jobs[p.job] = f"already {rec.state} at {p.site}"
+            elif rec.state != JobState.placed:
+                out.jobs[p.job] = f"left alone: {rec.state}"
+            else:
+                todo.append(dataclasses.replace(p, fixed=False))
+        if not todo:
+            return out
+        ids = {p.job for p in todo}
+        sub_plan = dataclasses.replace(plan, placements=tuple(todo), unplaced=())
+        sub_problem = dataclasses.replace(problem, jobs=tuple(j for j in problem.jobs if j.id in ids), state=None)
+        if self.manifests_dir is not None:
+            write_manifests(sub_problem, sub_plan, self.manifests_dir, pid)
+        by_site = manifests_by_site(sub_problem, sub_plan, pid)
+        for p in todo:
+            docs = [d for d in by_site[p.site] if d["metadata"]["annotations"].get("suanwang.io/job-id") == p.job]
+            refs = [ObjectRef(d["kind"], d["metadata"]["namespace"], d["metadata"]["name"]) for d in docs]
+            if self.manifests_dir is not None:
+                reason = f"written to {self.manifests_dir / p.site} (dry run)"
+            else:
+                try:
+                    reason = self._create(p.site, docs, p.job)
+                except TemporaryError as e:
+                    out.jobs[p.job] = f"placed; submission retried later: {e}"
+                    out.errors.append(str(e))
+                    continue
+                except PermanentError as e:
+                    self._move(p.job, JobState.failed, str(e), now, out)
+                    out.jobs[p.job] = f"failed: {e}"
+                    continue
+            self.store.submitted(p.job, p.site, refs, reason, now)
+            self.on_transition(JobState.submitted)
+            out.transitions += 1
+            out.submitted += 1
+            out.jobs[p.job] = f"submitted to {p.site} ({reason})"
+        return out
+
+    def _create(self, site: str, docs: list[dict], job_id: str) -> str:
+        if site not in self.apis:
+            raise TemporaryError(f"no API server configured for site {site}; add its context to the kubeconfig")
+        results = [self.apis[site].create(d, job_id) for d in docs]
+        return f"{site}: " + ", ".join(f"{r.action} {r.kind} {r.name}" for r in results)
+
+    # -- reconcile ----------------------------------------------------------------------------------
+    def reconcile(self, now: datetime, job_ids: list[str] | None = None) -> Outcome:
+        """Read statuses back; fail over jobs of sites unreachable past the threshold; delete
+        stale objects of sites that answer."""
+        out = Outcome()
+        for rec in self.store.in_states(ACTIVE):
+            if job_ids is not None and rec.id not in job_ids:
                 continue
-            main = next((o for o in rec.objects if o[0] in ("Job", "Deployment")), None)
-            if main is None:
+            main = next((o for o in rec.objects if o.kind in ("Job", "Deployment")), None)
+            if main is None or rec.site not in self.apis:
                 continue
             try:
-                phase, reason = workload_phase(main[0], self.apis[rec.site].read(*main))
+                phase, reason = workload_phase(
+                    main.kind, self.apis[rec.site].read(main.kind, main.namespace, main.name)
+                )
             except TemporaryError as e:
-                self.store.down.setdefault(rec.site, now.isoformat(timespec="seconds"))
-                since = parse_time(rec.unreachable_since) if rec.unreachable_since else now
-                rec.unreachable_since = since.isoformat(timespec="seconds")
-                down_s = (now - since).total_seconds()
-                if rec.state == "submitted" and down_s >= self.unreachable_after_s:
-                    self.store.stale.append({"site": rec.site, "objects": rec.objects})
-                    rec.move(
-                        "pending",
-                        f"site {rec.site} unreachable for {down_s:.0f} s ({e}); eligible for re-placement",
-                        now,
-                    )
-                    rec.site, rec.objects, rec.unreachable_since = None, [], None
+                out.errors.append(str(e))
+                self.store.set_down(rec.site, now)
+                down_s = (now - self.store.down()[rec.site]).total_seconds()
+                if rec.state == JobState.submitted and down_s >= self.unreachable_after_s:
+                    why = f"site {rec.site} unreachable for {down_s:.0f} s ({e}); eligible for re-placement elsewhere"
+                    self.store.release(rec.id, JobState.pending, why, now)
+                    self.on_transition(JobState.pending)
+                    out.transitions += 1
                 continue
-            rec.unreachable_since = None
-            self.store.down.pop(rec.site, None)
+            self.store.set_down(rec.site, None)
             if phase == "missing":
-                rec.move("failed", f"{main[0]} {main[2]} disappeared from {rec.site}", now)
-            elif phase != rec.state and phase in ALLOWED[rec.state]:
-                rec.move(phase, reason, now)
-        keep = []
-        for entry in self.store.stale:
-            try:
-                for kind, ns, name in entry["objects"]:
-                    self.apis[entry["site"]].delete(kind, ns, name)
-                self.store.down.pop(entry["site"], None)
-            except TemporaryError:
-                keep.append(entry)
-        self.store.stale = keep
-        self.store.save()
+                self._move(rec.id, JobState.failed, f"{main.kind} {main.name} disappeared from {rec.site}", now, out)
+            elif phase != rec.state and allowed(rec.state, phase):
+                self._move(rec.id, phase, reason, now, out)
+        self.remove_stale(out)
+        return out
+
+    def remove_stale(self, out: Outcome | None = None) -> Outcome:
+        """Delete objects left behind by failed-over or cancelled jobs, where the site answers."""
+        out = out or Outcome()
+        for st in self.store.stale():
+            if self.manifests_dir is not None and not self.apis:
+                (self.manifests_dir / st.site / f"{st.ref.name}.yaml").unlink(missing_ok=True)
+            elif st.site in self.apis:
+                try:
+                    self.apis[st.site].delete(st.ref.kind, st.ref.namespace, st.ref.name)
+                except TemporaryError as e:
+                    out.errors.append(str(e))
+                    continue
+                self.store.set_down(st.site, None)
+            else:
+                continue
+            self.store.drop_stale(st.key)
+        return out
 
     def down_sites(self, now: datetime) -> list[str]:
         """Sites whose API server has not answered for ``unreachable_after_s``: not to be planned on."""
         return [
-            sid
-            for sid, since in self.store.down.items()
-            if (now - parse_time(since)).total_seconds() >= self.unreachable_after_s
+            sid for sid, since in self.store.down().items() if (now - since).total_seconds() >= self.unreachable_after_s
         ]
 
-    def cancel(self, job_id: str, now: datetime) -> str:
-        rec = self.store.records.get(job_id)
+    # -- cancel ---------------------------------------------------------------------------------------
+    def cancel(self, job_id: str, now: datetime, reason: str = "cancelled by request") -> str:
+        """Cancel a job: record it, then delete its objects (now if the site answers, else later)."""
+        rec = self.store.get(job_id)
         if rec is None:
-            raise InputError(f"no job {job_id!r} in {self.store.path}; check the id with `suanwang jobs status`")
-        if rec.state in ACTIVE:
-            for kind, ns, name in rec.objects:
-                self.apis[rec.site].delete(kind, ns, name)
-        rec.move("cancelled", "cancelled by request" + (f"; deleted from {rec.site}" if rec.objects else ""), now)
-        self.store.save()
-        return rec.state
+            raise InputError(f"no job {job_id!r}; check the id with `suanwang jobs get`")
+        where = f"; deleting its objects at {rec.site}" if rec.objects else ""
+        self.store.release(job_id, JobState.cancelled, reason + where, now)
+        self.on_transition(JobState.cancelled)
+        self.remove_stale()
+        return JobState.cancelled.value

@@ -6,12 +6,13 @@ from typing import Any
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from pydantic import BaseModel, Field
-from sqlalchemy import func, select
 
 from suanwang.scheduler.api.auth import Principal, require
 from suanwang.scheduler.db import repo
 from suanwang.scheduler.db.models import JobRow
+from suanwang.scheduler.db.store import release
 from suanwang.scheduler.jobfile import jobs_from_data, jobs_to_dict
+from suanwang.scheduler.jobstate import JobState
 from suanwang.solvers import solve
 from suanwang.solvers.problem import Problem
 
@@ -73,13 +74,8 @@ def list_jobs(
 ) -> dict[str, Any]:
     if who.role == "submitter":
         tenant = who.tenant
-    q = select(JobRow)
-    for col, val in ((JobRow.state, state), (JobRow.tenant, tenant), (JobRow.kind, kind)):
-        if val is not None:
-            q = q.where(col == val)
     with request.app.state.sessions() as s:
-        total = s.scalar(select(func.count()).select_from(q.subquery()))
-        rows = s.scalars(q.order_by(JobRow.created_at, JobRow.id).limit(limit).offset(offset)).all()
+        rows, total = repo.page_jobs(s, state=state, tenant=tenant, kind=kind, limit=limit, offset=offset)
         return {"items": [_view(r) for r in rows], "total": total, "limit": limit, "offset": offset}
 
 
@@ -108,10 +104,11 @@ def cancel(
     now = request.app.state.now()
     with request.app.state.sessions.begin() as s:
         _visible(s, job_id, who)
-        row = repo.transition(s, job_id, "cancelled", f"{reason} ({who.name})", now)
+        # its objects become stale in the same transaction; the control loop deletes them
+        row = release(s, job_id, JobState.cancelled, f"{reason} ({who.name})", now)
         repo.audit(s, who.name, "jobs.cancel", job_id, {"reason": reason}, now)
         view = _view(row)
-    request.app.state.metrics.transitions.labels("cancelled").inc()
+    request.app.state.metrics.transitions.labels(JobState.cancelled).inc()
     request.app.state.wake()
     return view
 

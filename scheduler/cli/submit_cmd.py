@@ -38,7 +38,8 @@ from suanwang.scheduler.cli.server_cmd import (
 )
 from suanwang.scheduler.k8s.client import SiteApi, site_clients
 from suanwang.scheduler.k8s.dryrun import plan_id, write_manifests
-from suanwang.scheduler.lifecycle import JobRecord, JobStore, Lifecycle
+from suanwang.scheduler.lifecycle import Lifecycle
+from suanwang.scheduler.store import JobView, JsonStore
 from suanwang.solvers import solve
 from suanwang.timeutil import now_local
 from suanwang.topology.loader import load_topology
@@ -51,7 +52,7 @@ def _lifecycle(topology, kubeconfig: Path | None, store: Path) -> Lifecycle:
     if not path.exists():
         raise InputError(f"{path}: no kubeconfig; give --kubeconfig with one context per site")
     apis = {sid: SiteApi(c, sid) for sid, c in site_clients(topology, path).items()}
-    return Lifecycle(JobStore(store), apis)
+    return Lifecycle(JsonStore(store), apis)
 
 
 def submit(
@@ -106,7 +107,7 @@ def submit(
         problem = dataclasses.replace(problem, state=without_sites(problem.state, problem.topology, down))
         out.print(f"not planning on unreachable sites: {', '.join(down)}")
     plan = solve(problem, solver)
-    results = life.submit(problem, plan, now)
+    results = life.submit(problem, plan, now).jobs
 
     def human(wide: bool) -> None:
         out.print(table(f"{plan_id(problem, plan)}", ("job", "outcome"), sorted(results.items())))
@@ -125,14 +126,14 @@ def submit(
     )
 
 
-def _local(rec: JobRecord) -> dict[str, Any]:
+def _local(rec: JobView) -> dict[str, Any]:
     """A local job record in the shape the server's API gives a job."""
     return {
-        "id": rec.job_id,
+        "id": rec.id,
         "state": rec.state,
         "site": rec.site,
         "plan_id": rec.plan_id,
-        "workloads": ["/".join(o) for o in rec.objects],
+        "workloads": [f"{o.kind}/{o.namespace}/{o.name}" for o in rec.objects],
         "history": [{"at": t.at, "from": t.source, "to": t.target, "reason": t.reason} for t in rec.history],
     }
 
@@ -166,11 +167,11 @@ def jobs_get(
     elif server:
         jobs = remote_jobs(server, token, state, tenant, limit, offset)["items"]
     else:
-        records = JobStore(store).records
-        missing = [j for j in job_ids or [] if j not in records]
+        local = JsonStore(store)
+        missing = [j for j in job_ids or [] if local.get(j) is None]
         if missing:
             raise InputError(f"no job {missing[0]!r} in {store}; submit it first or give --store")
-        jobs = [_local(records[j]) for j in (job_ids or sorted(records))]
+        jobs = [_local(local.get(j)) for j in (job_ids or sorted(local.records))]
     if state:
         jobs = [j for j in jobs if j["state"] == state]
     emit(jobs, output, human=lambda wide: _rows(jobs, wide), names=[f"job/{j['id']}" for j in jobs])
@@ -190,8 +191,8 @@ def jobs_describe(
     if server:
         job = remote_job(server, token, job_id)
     else:
-        st = JobStore(store)
-        if job_id not in st.records:
+        st = JsonStore(store)
+        if st.get(job_id) is None:
             raise InputError(f"no job {job_id!r} in {store}; submit it first or give --store")
         try:
             life = _lifecycle(load_topology(topology), kubeconfig, store)
@@ -199,7 +200,7 @@ def jobs_describe(
             st = life.store
         except InputError as e:
             note(f"not read back: {e.summary}")
-        job = _local(st.records[job_id])
+        job = _local(st.get(job_id))
 
     def human(wide: bool) -> None:
         out = console()

@@ -8,10 +8,10 @@ import secrets
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from suanwang.errors import InputError, PermanentError
+from suanwang.errors import InputError
 from suanwang.scheduler.db.models import (
     ApiToken,
     AuditEntry,
@@ -22,7 +22,7 @@ from suanwang.scheduler.db.models import (
     Submission,
     TopologyVersion,
 )
-from suanwang.scheduler.lifecycle import ALLOWED
+from suanwang.scheduler.jobstate import check
 
 ROLES = ("admin", "operator", "submitter", "viewer")
 
@@ -83,9 +83,8 @@ def add_jobs(s: Session, specs: list[dict[str, Any]], actor: str, at: datetime) 
 def transition(s: Session, job_id: str, target: str, reason: str, at: datetime, site: str | None = None) -> JobRow:
     row = s.get(JobRow, job_id)
     if row is None:
-        raise InputError(f"no job {job_id!r}; check the id with `suanwang jobs list`")
-    if target not in ALLOWED[row.state]:
-        raise PermanentError(f"job {job_id}: cannot go from {row.state} to {target} ({reason})")
+        raise InputError(f"no job {job_id!r}; check the id with `suanwang jobs get`")
+    check(job_id, row.state, target, reason)
     row.history.append(JobTransition(at=at, source=row.state, target=target, reason=reason))
     row.state, row.updated_at = target, at
     if site is not None or target == "pending":
@@ -98,6 +97,19 @@ def jobs_in(s: Session, states: tuple[str, ...], tenant: str | None = None) -> l
     if tenant is not None:
         q = q.where(JobRow.tenant == tenant)
     return list(s.scalars(q))
+
+
+def page_jobs(
+    s: Session, *, state: str | None, tenant: str | None, kind: str | None, limit: int, offset: int
+) -> tuple[list[JobRow], int]:
+    """One page of jobs, oldest first, with the total that match the filters."""
+    q = select(JobRow)
+    for col, val in ((JobRow.state, state), (JobRow.tenant, tenant), (JobRow.kind, kind)):
+        if val is not None:
+            q = q.where(col == val)
+    total = s.scalar(select(func.count()).select_from(q.subquery())) or 0
+    rows = list(s.scalars(q.order_by(JobRow.created_at, JobRow.id).limit(limit).offset(offset)))
+    return rows, total
 
 
 def record_plan(s: Session, plan_id: str, body: dict[str, Any], at: datetime) -> PlanRow:

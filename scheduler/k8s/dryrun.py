@@ -18,9 +18,10 @@ def plan_id(problem: Problem, plan: Plan) -> str:
     return "plan-" + hashlib.sha256(text.encode()).hexdigest()[:10]
 
 
-def manifests_by_site(problem: Problem, plan: Plan) -> dict[str, list[dict]]:
-    """{site: [manifest dicts]} for every placement the plan makes (running jobs are left alone)."""
-    pid = plan_id(problem, plan)
+def manifests_by_site(problem: Problem, plan: Plan, pid: str | None = None) -> dict[str, list[dict]]:
+    """{site: [manifest dicts]} for every placement the plan makes (running jobs are left alone),
+    annotated with the plan's id (``pid``: that of a larger plan this one is part of)."""
+    pid = pid or plan_id(problem, plan)
     jobs = {j.id: j for j in problem.jobs}
     sites = {s.id: s for s in problem.topology.sites}
     out: dict[str, list[dict]] = {}
@@ -33,10 +34,11 @@ def manifests_by_site(problem: Problem, plan: Plan) -> dict[str, list[dict]]:
     return out
 
 
-def write_manifests(problem: Problem, plan: Plan, out_dir: Path) -> list[Path]:
+def write_manifests(problem: Problem, plan: Plan, out_dir: Path, pid: str | None = None) -> list[Path]:
+    """Write each site's manifests under ``out_dir/<site>/`` (a Namespace, then a file per job)."""
     written = []
     sites = {s.id: s for s in problem.topology.sites}
-    for sid, docs in sorted(manifests_by_site(problem, plan).items()):
+    for sid, docs in sorted(manifests_by_site(problem, plan, pid).items()):
         folder = out_dir / sid
         folder.mkdir(parents=True, exist_ok=True)
         ns = {

@@ -1,6 +1,8 @@
-"""Submission, status, cancel and failover through the official Kubernetes client, against the
-API server test double of :mod:`tests.scheduler.k8s.apiserver_double` (not a cluster), reached
-through a kubeconfig file with one context per site; and the double's own behaviour."""
+"""The one job lifecycle — submission, status, cancel and failover through the official Kubernetes
+client — run over both stores (the CLI's JSON file and the service's database, SQLite and
+PostgreSQL), against the API server test double of :mod:`tests.scheduler.k8s.apiserver_double`
+(not a cluster) reached through a kubeconfig file with one context per site; and the double's own
+behaviour."""
 
 from __future__ import annotations
 
@@ -12,7 +14,8 @@ import yaml
 
 from suanwang.errors import PermanentError
 from suanwang.scheduler.k8s.client import SiteApi, site_clients
-from suanwang.scheduler.lifecycle import JobStore, Lifecycle
+from suanwang.scheduler.lifecycle import Lifecycle
+from suanwang.scheduler.store import JsonStore
 from suanwang.solvers import solve
 from tests.scheduler.k8s.apiserver_double import ApiServerDouble
 from tests.solvers.helpers import NOW, job, problem
@@ -33,12 +36,45 @@ def kubeconfig(tmp_path, topology, url: str):
     return path
 
 
+@pytest.fixture(params=["json", "sqlite", "postgresql"])
+def make_store(request, tmp_path):
+    """A factory of empty stores of one kind: the CLI's JSON file or the service's database."""
+    engines = []
+
+    def make(name: str = "jobs"):
+        if request.param == "json":
+            return JsonStore(tmp_path / f"{name}.json")
+        from sqlalchemy import text
+
+        from suanwang.scheduler.db.engine import make_engine, sessions, upgrade
+        from suanwang.scheduler.db.models import Base
+        from suanwang.scheduler.db.store import SqlStore
+
+        if request.param == "sqlite":
+            url = f"sqlite:///{tmp_path / (name + '.db')}"
+        else:
+            url = request.getfixturevalue("postgres_url")
+        eng = make_engine(url)
+        if eng.dialect.name == "postgresql":
+            with eng.begin() as conn:
+                for table in reversed(Base.metadata.sorted_tables):
+                    conn.execute(text(f"DROP TABLE IF EXISTS {table.name} CASCADE"))
+                conn.execute(text("DROP TABLE IF EXISTS alembic_version"))
+        upgrade(eng)
+        engines.append(eng)
+        return SqlStore(sessions(eng))
+
+    yield make
+    for eng in engines:
+        eng.dispose()
+
+
 @pytest.fixture()
-def world(tmp_path, mini):
+def world(tmp_path, mini, make_store):
     with ApiServerDouble() as api:
         clients = site_clients(mini, kubeconfig(tmp_path, mini, api.url))
         apis = {sid: SiteApi(c, sid, retries=2, backoff_s=0.01, timeout_s=2) for sid, c in clients.items()}
-        store = JobStore(tmp_path / "jobs.json")
+        store = make_store()
         yield api, Lifecycle(store, apis, unreachable_after_s=300), store
 
 
@@ -47,27 +83,27 @@ def plan_for(mini, jobs):
     return prob, solve(prob, "greedy")
 
 
-def test_submit_creates_once_and_repeats_create_nothing(world, mini, tmp_path):
+def test_submit_creates_once_and_repeats_create_nothing(world, mini, make_store):
     api, life, store = world
     prob, plan = plan_for(mini, [job("train-a", 16, 8, ("H800",))])
-    out = life.submit(prob, plan, NOW)
+    out = life.submit(prob, plan, NOW).jobs
     assert "submitted to nj-hub" in out["train-a"]
     assert api.names("jobs") == {"train-a"} and api.names("services") == {"train-a"}
     posts = [c for c in api.calls if c[0] == "POST"]
-    again = life.submit(prob, plan, NOW)
+    again = life.submit(prob, plan, NOW).jobs
     assert "already submitted" in again["train-a"] and [c for c in api.calls if c[0] == "POST"] == posts
-    fresh = Lifecycle(JobStore(tmp_path / "other.json"), life.apis)  # records lost: adopt, never duplicate
-    assert "adopted Job train-a" in fresh.submit(prob, plan, NOW)["train-a"]
+    fresh = Lifecycle(make_store("other"), life.apis)  # records lost: adopt, never duplicate
+    assert "adopted Job train-a" in fresh.submit(prob, plan, NOW).jobs["train-a"]
     assert len(api.objects) == 2
-    rec = store.records["train-a"]
-    assert [t.target for t in rec.history] == ["placed", "submitted"] and all(t.reason for t in rec.history)
+    rec = store.get("train-a")
+    assert [t.target for t in rec.history] == ["pending", "placed", "submitted"] and all(t.reason for t in rec.history)
 
 
 def test_retries_server_errors(world, mini):
     api, life, _ = world
     api.fail_next = [500, 503]
     prob, plan = plan_for(mini, [job("r", 8, 8, ("H800",))])
-    assert "submitted" in life.submit(prob, plan, NOW)["r"]
+    assert "submitted" in life.submit(prob, plan, NOW).jobs["r"]
     assert api.names("jobs") == {"r"}
 
 
@@ -75,8 +111,8 @@ def test_conflict_with_foreign_object(world, mini):
     api, life, store = world
     api.objects[("jobs", "suanwang", "x")] = {"kind": "Job", "metadata": {"name": "x", "annotations": {}}}
     prob, plan = plan_for(mini, [job("x", 8, 8, ("H800",))])
-    assert "not suanwang's job" in life.submit(prob, plan, NOW)["x"]
-    assert store.records["x"].state == "failed"
+    assert "not suanwang's job" in life.submit(prob, plan, NOW).jobs["x"]
+    assert store.get("x").state == "failed"
 
 
 def test_status_read_back(world, mini):
@@ -86,7 +122,7 @@ def test_status_read_back(world, mini):
     api.set_job_status("suanwang", "t", active=1)
     api.set_deployment_available("suanwang", "s", 1)
     life.reconcile(NOW + timedelta(minutes=1))
-    assert store.records["t"].state == "running" and store.records["s"].state == "running"
+    assert store.get("t").state == "running" and store.get("s").state == "running"
     api.set_job_status(
         "suanwang",
         "t",
@@ -100,8 +136,18 @@ def test_status_read_back(world, mini):
         ],
     )
     life.reconcile(NOW + timedelta(minutes=2))
-    rec = store.records["t"]
+    rec = store.get("t")
     assert rec.state == "failed" and "BackoffLimitExceeded" in rec.history[-1].reason
+
+
+def test_workload_deleted_from_its_cluster_fails_the_job(world, mini):
+    api, life, store = world
+    prob, plan = plan_for(mini, [job("gone", 8, 8, ("H800",))])
+    life.submit(prob, plan, NOW)
+    api.objects.pop(("jobs", "suanwang", "gone"))
+    life.reconcile(NOW + timedelta(minutes=1))
+    rec = store.get("gone")
+    assert rec.state == "failed" and "disappeared from nj-hub" in rec.history[-1].reason
 
 
 def test_cancel_deletes_with_foreground_propagation(world, mini):
@@ -110,8 +156,21 @@ def test_cancel_deletes_with_foreground_propagation(world, mini):
     life.submit(prob, plan, NOW)
     assert life.cancel("c", NOW) == "cancelled"
     assert not api.objects and {p for _, p in api.deleted} == {"Foreground"}
+    assert not store.stale() and store.get("c").history[-1].target == "cancelled"
     with pytest.raises(PermanentError):
-        store.records["c"].move("running", "too late", NOW)
+        store.move("c", "running", "too late", NOW)
+
+
+def test_cancel_while_the_site_is_down_deletes_when_it_returns(world, mini):
+    api, life, store = world
+    prob, plan = plan_for(mini, [job("late", 8, 8, ("H800",))])
+    life.submit(prob, plan, NOW)
+    api.down = True
+    assert life.cancel("late", NOW) == "cancelled"
+    assert store.stale() and api.names("jobs") == {"late"}
+    api.down = False
+    life.reconcile(NOW + timedelta(minutes=1))
+    assert not store.stale() and not api.names("jobs")
 
 
 def test_failover_after_site_unreachable(world, mini):
@@ -120,16 +179,17 @@ def test_failover_after_site_unreachable(world, mini):
     life.submit(prob, plan, NOW)
     api.down = True
     life.reconcile(NOW + timedelta(seconds=60))
-    assert store.records["f"].state == "submitted"  # not yet past the threshold
+    assert store.get("f").state == "submitted"  # not yet past the threshold
     life.reconcile(NOW + timedelta(seconds=400))
-    rec = store.records["f"]
+    rec = store.get("f")
     assert rec.state == "pending" and "unreachable" in rec.history[-1].reason and rec.site is None
-    assert store.stale and api.names("jobs") == {"f"}  # still there while the site is down
+    assert store.stale() and api.names("jobs") == {"f"}  # still there while the site is down
     api.down = False
     life.reconcile(NOW + timedelta(seconds=500))
-    assert not store.stale and not api.names("jobs")  # stale submission removed on return
-    saved = json.loads(store.path.read_text())
-    assert saved["jobs"][0]["state"] == "pending"
+    assert not store.stale() and not api.names("jobs")  # stale submission removed on return
+    if isinstance(store, JsonStore):
+        saved = json.loads(store.path.read_text())
+        assert saved["jobs"][0]["state"] == "pending"
 
 
 def test_double_rejects_what_an_api_server_would():
@@ -152,13 +212,13 @@ def test_failed_over_job_is_placed_elsewhere(world, mini):
     j = job("g", 8, 8, ("Ascend910B",))
     prob, plan = plan_for(mini, [j])
     life.submit(prob, plan, NOW)
-    first = store.records["g"].history[0].reason
+    first = store.get("g").history[1].reason
     api.down = True
     later = NOW + timedelta(seconds=400)
     life.reconcile(NOW)
     life.reconcile(later)
     down = life.down_sites(later)
-    assert down and store.records["g"].state == "pending"
+    assert down and store.get("g").state == "pending"
     prob2 = problem(mini, [j], without_sites(None, mini, down), now=later)
     plan2 = solve(prob2, "greedy")
     assert plan2.placements[0].site not in down and plan2.placements[0].site in ("sz-hub", "xz-city")

@@ -1,0 +1,154 @@
+"""The service's job store: the lifecycle's :class:`~suanwang.scheduler.store.Store` over the
+database. Each call is one transaction; a job placed at a site is pinned there (its spec gains
+``running: {site, accelerator}``) so the next plans keep it, until it is released."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from suanwang.errors import InputError
+from suanwang.scheduler.db import repo
+from suanwang.scheduler.db.models import JobRow, Submission
+from suanwang.scheduler.jobfile import jobs_to_dict
+from suanwang.scheduler.jobstate import JobState
+from suanwang.scheduler.store import JobView, ObjectRef, StaleObject, Transition
+from suanwang.solvers.problem import Job
+
+
+@dataclass(frozen=True)
+class JobSummary:
+    id: str
+    state: str
+    tenant: str
+    priority: int
+    cards: int
+    running: tuple[str, str] | None
+
+
+def _view(s: Session, row: JobRow) -> JobView:
+    subs = s.scalars(select(Submission).where(Submission.job_id == row.id, Submission.stale.is_(False)))
+    return JobView(
+        row.id,
+        row.state,
+        row.site,
+        None,
+        tuple(ObjectRef(x.kind, x.namespace, x.name) for x in subs),
+        tuple(Transition(t.at.isoformat(timespec="seconds"), t.source, t.target, t.reason) for t in row.history),
+    )
+
+
+class SqlStore:
+    def __init__(self, sessions: sessionmaker) -> None:
+        self.sessions = sessions
+        self._down: dict[str, datetime] = {}  # kept by the running service
+
+    def _row(self, s: Session, job_id: str) -> JobRow:
+        row = s.get(JobRow, job_id)
+        if row is None:
+            raise InputError(f"no job {job_id!r}; check the id with `suanwang jobs get`")
+        return row
+
+    def get(self, job_id: str) -> JobView | None:
+        with self.sessions() as s:
+            row = s.get(JobRow, job_id)
+            return None if row is None else _view(s, row)
+
+    def ensure(self, job: Job, at: datetime) -> JobView:
+        with self.sessions.begin() as s:
+            row = s.get(JobRow, job.id)
+            if row is None:
+                repo.add_jobs(s, jobs_to_dict([job])["jobs"], "lifecycle", at)
+                row = s.get(JobRow, job.id)
+            return _view(s, row)
+
+    def in_states(self, states: tuple[str, ...]) -> list[JobView]:
+        with self.sessions() as s:
+            return [_view(s, r) for r in repo.jobs_in(s, states)]
+
+    def move(self, job_id: str, target: str, reason: str, at: datetime) -> JobView:
+        with self.sessions.begin() as s:
+            row = repo.transition(s, job_id, target, reason, at)
+            return _view(s, row)
+
+    def place(self, job_id: str, site: str, accelerator: str, plan_id: str, reason: str, at: datetime) -> None:
+        with self.sessions.begin() as s:
+            row = repo.transition(s, job_id, JobState.placed, reason, at, site)
+            row.spec = {**row.spec, "running": {"site": site, "accelerator": accelerator}}
+
+    def submitted(self, job_id: str, site: str, objects: list[ObjectRef], reason: str, at: datetime) -> None:
+        with self.sessions.begin() as s:
+            for o in objects:
+                repo.record_submission(s, job_id, site, o.kind, o.namespace, o.name, at)
+            if self._row(s, job_id).state == JobState.placed:
+                repo.transition(s, job_id, JobState.submitted, reason, at, site)
+
+    def release(self, job_id: str, target: str, reason: str, at: datetime) -> None:
+        with self.sessions.begin() as s:
+            release(s, job_id, target, reason, at)
+
+    def stale(self) -> list[StaleObject]:
+        with self.sessions() as s:
+            return [
+                StaleObject(str(x.id), x.site, ObjectRef(x.kind, x.namespace, x.name))
+                for x in s.scalars(select(Submission).where(Submission.stale.is_(True)))
+            ]
+
+    def drop_stale(self, key: str) -> None:
+        with self.sessions.begin() as s:
+            row = s.get(Submission, int(key))
+            if row is not None:
+                s.delete(row)
+
+    def down(self) -> dict[str, datetime]:
+        return dict(self._down)
+
+    # -- what the control loop reads and records besides the lifecycle ---------------------------
+    def specs(self, states: tuple[str, ...]) -> list[dict]:
+        """Specs (the job-file contract) of the jobs in ``states``, oldest first."""
+        with self.sessions() as s:
+            return [r.spec for r in repo.jobs_in(s, states)]
+
+    def drained(self) -> list[str]:
+        with self.sessions() as s:
+            return list(repo.drained_sites(s))
+
+    def record_plan(self, plan_id: str, body: dict, at: datetime) -> None:
+        with self.sessions.begin() as s:
+            repo.record_plan(s, plan_id, body, at)
+
+    def summaries(self) -> list[JobSummary]:
+        """Every job's state, tenant, priority, cards and pinned (site, model), for the metrics."""
+        with self.sessions() as s:
+            return [
+                JobSummary(
+                    r.id,
+                    r.state,
+                    r.tenant,
+                    r.priority,
+                    int((r.spec.get("accelerators") or {}).get("count", 0)),
+                    (run["site"], run["accelerator"]) if (run := r.spec.get("running")) else None,
+                )
+                for r in s.scalars(select(JobRow))
+            ]
+
+    def set_down(self, site: str, since: datetime | None) -> None:
+        if since is None:
+            self._down.pop(site, None)
+        else:
+            self._down.setdefault(site, since)
+
+
+def release(s: Session, job_id: str, target: str, reason: str, at: datetime) -> JobRow:
+    """In the caller's transaction: move the job to ``target``, unpin it from its site and mark
+    its objects stale (the control loop deletes them once the site answers)."""
+    row = repo.transition(s, job_id, target, reason, at)
+    if target == JobState.pending:
+        row.spec = {k: v for k, v in row.spec.items() if k != "running"}
+        row.site = None
+    for sub in s.scalars(select(Submission).where(Submission.job_id == job_id)):
+        sub.stale = True
+    return row
