@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from suanwang.contract import explain, path_of
 from suanwang.errors import InfeasibleError, InputError, PermanentError, SuanwangError, TemporaryError
 
 PROBLEM = "application/problem+json"
@@ -46,9 +50,15 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError):
-        errors = [
-            {"path": ".".join(str(p) for p in e["loc"]), "message": e["msg"], "type": e["type"]} for e in exc.errors()
-        ]
+        route = request.scope.get("route")
+        body_model, context = _body_contract(request, route)
+        raw = list(exc.errors())
+        if body_model is not None and context is not None and isinstance(exc.body, dict):
+            try:  # again with the topology at hand: every fault of the body at once
+                body_model.model_validate(exc.body, context=context)
+            except ValidationError as again:
+                raw = [{**e, "loc": ("body", *e["loc"])} for e in again.errors(include_url=False)]
+        errors = [_fault(e, body_model) for e in raw]
         return problem(
             422,
             "invalid request",
@@ -65,3 +75,20 @@ def install(app: FastAPI) -> None:
             str(exc.detail),
             request.url.path,
         )
+
+
+def _body_contract(request: Request, route: Any) -> tuple[type[BaseModel] | None, Any]:
+    """The route's body model and the validation context its references need, where declared."""
+    endpoint = getattr(route, "endpoint", None)
+    model = getattr(endpoint, "body_model", None)
+    refs = getattr(endpoint, "body_refs", None)
+    return model, refs(request) if refs is not None else None
+
+
+def _fault(error: dict[str, Any], model: type[BaseModel] | None) -> dict[str, Any]:
+    """A request validation error in the shape of the product's faults."""
+    loc = tuple(error.get("loc") or ())
+    where = "request body" if loc[:1] == ("body",) else f"request {loc[0]}" if loc else "request"
+    inner = loc[1:] if loc and loc[0] in ("body", "query", "path", "header") else loc
+    message, fix, value = explain({**error, "loc": inner}, model)
+    return {"file": where, "line": None, "path": path_of(inner), "value": value, "message": message, "fix": fix}

@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
+from suanwang.contract import Refs
 from suanwang.scheduler.api.auth import Principal, require
 from suanwang.scheduler.db import repo
 from suanwang.scheduler.db.models import JobRow
 from suanwang.scheduler.db.store import release
-from suanwang.scheduler.jobfile import jobs_from_data, jobs_to_dict
+from suanwang.scheduler.jobfile import job_refs, jobs_from_data, jobs_to_dict
+from suanwang.scheduler.jobspec import MAX_JOBS, JobSpec
 from suanwang.scheduler.jobstate import JobState
 from suanwang.solvers import solve
 from suanwang.solvers.problem import Problem
@@ -22,16 +24,20 @@ router = APIRouter(prefix="/v1")
 class JobsIn(BaseModel):
     """Jobs in the job-file contract (the same fields as a `jobs:` list in YAML)."""
 
-    jobs: list[dict[str, Any]] = Field(min_length=1, max_length=10000)
+    model_config = ConfigDict(extra="forbid")
+    jobs: Annotated[list[JobSpec], Field(min_length=1, max_length=MAX_JOBS)]
 
 
-def _parse(request: Request, specs: list[dict[str, Any]], who: Principal):
+def _parse(request: Request, specs: list[JobSpec] | list[dict[str, Any]], who: Principal):
+    data = []
     for spec in specs:
+        d = spec.model_dump(by_alias=True, exclude_unset=True) if isinstance(spec, JobSpec) else dict(spec)
         if who.role == "submitter":
-            spec.setdefault("tenant", who.tenant)
-            if spec["tenant"] != who.tenant:
-                raise HTTPException(403, f"a {who.tenant} token cannot submit jobs of tenant {spec['tenant']}")
-    return jobs_from_data(specs, request.app.state.topology, "request body")
+            d.setdefault("tenant", who.tenant)
+            if d["tenant"] != who.tenant:
+                raise HTTPException(403, f"a {who.tenant} token cannot submit jobs of tenant {d['tenant']}")
+        data.append(d)
+    return jobs_from_data(data, request.app.state.topology, "request body")
 
 
 def _view(row: JobRow, history: bool = False) -> dict[str, Any]:
@@ -51,6 +57,10 @@ def _view(row: JobRow, history: bool = False) -> dict[str, Any]:
             {"at": t.at.isoformat(), "from": t.source, "to": t.target, "reason": t.reason} for t in row.history
         ]
     return d
+
+
+def _body_refs(request: Request) -> Refs:
+    return job_refs(request.app.state.topology)
 
 
 @router.post("/jobs", status_code=201, summary="Submit one job or a batch")
@@ -155,3 +165,7 @@ def dry_run(
     who: Principal = Depends(require("submitter")),
 ) -> dict[str, Any]:
     return _plan(request, _parse(request, body.jobs, who), time_limit_s).to_dict()
+
+
+for _endpoint in (submit, dry_run):
+    _endpoint.body_model, _endpoint.body_refs = JobsIn, _body_refs  # type: ignore[attr-defined]

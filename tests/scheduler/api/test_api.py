@@ -78,7 +78,8 @@ def test_validation_errors_are_422_with_field_paths(api):
     paths = {e["path"] for e in body["errors"]}
     assert {"jobs[0].accelerators.models[0]", "jobs[0].accelerators.per_node"} <= paths
     shape = api("POST", "/v1/jobs", "submitter:lab-a", json={"jobs": "nope"})
-    assert shape.status_code == 422 and shape.json()["errors"][0]["path"].startswith("body")
+    assert shape.status_code == 422 and shape.json()["errors"][0]["path"] == "jobs"
+    assert shape.json()["errors"][0]["message"] == "must be a list" and shape.json()["errors"][0]["fix"]
     other = api("POST", "/v1/jobs", "submitter:lab-a", json={"jobs": [training("x2", tenant="lab-b")]})
     assert other.status_code == 403
 
@@ -183,4 +184,5 @@ def test_operators_add_and_update_sites(api, engine):
 
 def test_huge_offset_is_a_client_error(api):
     r = api("GET", "/v1/jobs?limit=1&offset=9223372036854775808", "viewer")
-    assert r.status_code == 422 and r.json()["errors"][0]["path"] == "query.offset"
+    err = r.json()["errors"][0]
+    assert r.status_code == 422 and (err["file"], err["path"]) == ("request query", "offset") and err["fix"]
