@@ -16,9 +16,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Annotated, Literal
 
+from pydantic import AfterValidator, Field, StringConstraints, ValidationInfo
+
+from suanwang.contract import Contract, Name, Number, Refs, Text, fault, refs, validate, whole
 from suanwang.topology.model import Topology
-from suanwang.yamldoc import join, read_document
+from suanwang.yamldoc import read_document
 
 # Default PromQL per source. Resource names follow kube-state-metrics' sanitising of extended
 # resources (nvidia.com/gpu → nvidia_com_gpu); DCGM and npu-exporter names are those the exporters
@@ -76,80 +80,72 @@ class CollectorConfig:
         return own
 
 
+def _url(value: str) -> str:
+    if not value.startswith(("http://", "https://")):
+        raise fault("must be an http(s) URL", "write e.g. http://127.0.0.1:9090")
+    return value
+
+
+def _site(value: str, info: ValidationInfo) -> str:
+    r = refs(info)
+    if r is not None and value not in r["sites"]:
+        raise fault("unknown site", "use a site id of the topology")
+    return value
+
+
+def _model(value: str, info: ValidationInfo) -> str:
+    r = refs(info)
+    if r is not None and value not in r["accelerators"]:
+        raise fault("maps to an unknown model", f"use one of: {', '.join(r['accelerators'])}")
+    return value
+
+
+QueryName = Literal[tuple(DEFAULT_QUERIES)]  # type: ignore[valid-type]
+LabelRole = Literal[tuple(DEFAULT_LABELS)]  # type: ignore[valid-type]
+PromQL = Annotated[str, StringConstraints(min_length=1, max_length=10_000)]
+
+
+class SourceSpec(Contract):
+    url: Annotated[str, StringConstraints(max_length=2048), AfterValidator(_url)]
+    timeout_s: Annotated[Number, Field(gt=0, le=300)] = 5.0
+    retries: whole(ge=0, le=10) = 2
+
+
+class CollectorConfigFile(Contract):
+    """The collector config file (format in this module's docstring)."""
+
+    prometheus: SourceSpec | None = None
+    sites: Annotated[dict[Annotated[str, AfterValidator(_site)], SourceSpec], Field(max_length=10_000)] = {}
+    site_label: Name = "site"
+    queries: dict[QueryName, PromQL] = {}
+    labels: dict[LabelRole, Name] = {}
+    model_labels: Annotated[list[Name], Field(max_length=64)] = []
+    model_aliases: Annotated[dict[Text, Annotated[Text, AfterValidator(_model)]], Field(max_length=1000)] = {}
+    probe_window_s: Annotated[Number, Field(gt=0, le=86_400)] = 300.0
+    max_stale_s: Annotated[Number, Field(gt=0, le=7 * 86_400)] = 900.0
+
+
 def load_collector_config(path: str | Path, topology: Topology) -> CollectorConfig:
+    """The collector config at ``path``; raises InputError listing every fault."""
     doc = read_document(path)
-    root = doc.mapping(doc.data, "")
-    doc.keys(
-        root,
-        "",
-        (
-            "prometheus",
-            "sites",
-            "site_label",
-            "queries",
-            "labels",
-            "model_labels",
-            "model_aliases",
-            "probe_window_s",
-            "max_stale_s",
-        ),
-    )
-
-    def source(raw, p) -> Source | None:
-        spec = doc.mapping(raw, p)
-        doc.keys(spec, p, ("url", "timeout_s", "retries"))
-        url = doc.string(spec, "url", p)
-        if url is not None and not url.startswith(("http://", "https://")):
-            doc.fault(join(p, "url"), "must be an http(s) URL", "write e.g. http://127.0.0.1:9090", url)
-            return None
-        t = doc.number(spec, "timeout_s", p, default=5.0, positive=True)
-        r = doc.number(spec, "retries", p, default=2, integer=True, minimum=0)
-        return Source(url, t, r) if None not in (url, t, r) else None
-
-    central = source(root["prometheus"], "prometheus") if root.get("prometheus") is not None else None
-    sites = {}
-    known = {s.id for s in topology.sites}
-    for sid, raw in doc.mapping(root.get("sites"), "sites", required=False).items():
-        if sid not in known:
-            doc.fault(join("sites", sid), "unknown site", "use a site id of the topology", sid)
-            continue
-        src = source(raw, join("sites", sid))
-        if src:
-            sites[sid] = src
-    if central is None and not sites and not doc.faults:
+    context = Refs(sites=[s.id for s in topology.sites], accelerators=list(topology.accelerators))
+    spec = validate(CollectorConfigFile, doc, doc.data, context)
+    if spec is not None and spec.prometheus is None and not spec.sites:
         doc.fault("prometheus", "no Prometheus configured", "add `prometheus: {url: ...}` or per-site `sites:`")
-    queries = dict(DEFAULT_QUERIES)
-    for key, q in doc.mapping(root.get("queries"), "queries", required=False).items():
-        if key not in DEFAULT_QUERIES:
-            doc.fault(join("queries", key), "unknown query name", f"use one of: {', '.join(DEFAULT_QUERIES)}", key)
-        elif not isinstance(q, str) or not q.strip():
-            doc.fault(join("queries", key), "must be PromQL text", "write the query as a string", q)
-        else:
-            queries[key] = q
-    labels = dict(DEFAULT_LABELS)
-    for key, v in doc.mapping(root.get("labels"), "labels", required=False).items():
-        if key not in DEFAULT_LABELS:
-            doc.fault(join("labels", key), "unknown label role", f"use one of: {', '.join(DEFAULT_LABELS)}", key)
-        else:
-            labels[key] = str(v)
-    aliases = {}
-    for k, v in doc.mapping(root.get("model_aliases"), "model_aliases", required=False).items():
-        if str(v) not in topology.accelerators:
-            doc.fault(
-                join("model_aliases", k),
-                "maps to an unknown model",
-                f"use one of: {', '.join(topology.accelerators)}",
-                v,
-            )
-        else:
-            aliases[str(k)] = str(v)
-    model_labels = (
-        tuple(str(x) for x in doc.sequence(root.get("model_labels"), "model_labels", required=False))
-        or DEFAULT_MODEL_LABELS
-    )
-    window = doc.number(root, "probe_window_s", "", default=300.0, positive=True)
-    max_stale = doc.number(root, "max_stale_s", "", default=900.0, positive=True)
     doc.raise_if_faulty("collector config")
+    assert spec is not None
+
+    def source(s: SourceSpec) -> Source:
+        return Source(s.url, s.timeout_s, s.retries)
+
     return CollectorConfig(
-        central, sites, str(root.get("site_label") or "site"), queries, labels, model_labels, aliases, window, max_stale
+        source(spec.prometheus) if spec.prometheus else None,
+        {sid: source(s) for sid, s in spec.sites.items()},
+        spec.site_label,
+        {**DEFAULT_QUERIES, **spec.queries},
+        {**DEFAULT_LABELS, **spec.labels},
+        tuple(spec.model_labels) or DEFAULT_MODEL_LABELS,
+        dict(spec.model_aliases),
+        spec.probe_window_s,
+        spec.max_stale_s,
     )

@@ -16,7 +16,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BeforeValidator, Field, StringConstraints, ValidationInfo, field_validator
 
-from suanwang.contract import Contract, Name, Number, Text, Whole, fault, must_be_one_of, refs
+from suanwang.contract import Contract, Name, Number, Text, fault, must_be_one_of, refs, whole
 from suanwang.timeutil import parse_time
 
 MAX_JOBS = 10_000  # jobs in one file or request
@@ -62,8 +62,8 @@ Args = Annotated[list[Arg], BeforeValidator(_listed), Field(max_length=256)]
 
 
 class AcceleratorsSpec(Contract):
-    count: Annotated[Whole, Field(ge=1, le=100_000, description="cards")]
-    per_node: Annotated[Whole, Field(ge=1, le=64, description="cards per node; default min(count, 8)")] | None = Field(
+    count: whole(ge=1, le=100_000, description="cards")
+    per_node: whole(ge=1, le=64, description="cards per node; default min(count, 8)") | None = Field(
         None, validate_default=True
     )
     models: Annotated[
@@ -149,7 +149,7 @@ class ContainerSpec(Contract):
     ] = {}
     cpu: Quantity = "1"
     memory: Quantity = "4Gi"
-    port: Annotated[Whole, Field(ge=1, le=65535)] = 8000
+    port: whole(ge=1, le=65535) = 8000
 
 
 class JobSpec(Contract):
@@ -158,7 +158,7 @@ class JobSpec(Contract):
     id: Name
     kind: Literal["training", "inference", "batch"]
     tenant: Name = "default"
-    priority: Annotated[Whole, Field(ge=0, le=1000)] = 1
+    priority: whole(ge=0, le=1000) = 1
     accelerators: AcceleratorsSpec
     duration_h: Annotated[Number, Field(gt=0, le=8760, description="hours")] | None = Field(None, validate_default=True)
     data: DataSpec | None = None

@@ -33,6 +33,11 @@ def _whole(v: Any) -> Any:
     return int(v) if isinstance(v, float) and v.is_integer() and abs(v) < 2**63 else v
 
 
+def whole(**constraints: Any) -> Any:
+    """A whole number with ``constraints`` (``ge``, ``le``, …) that also shows in the JSON schema."""
+    return Annotated[int, Field(strict=True, **constraints), BeforeValidator(_whole)]
+
+
 Number = Annotated[float, Field(strict=True, allow_inf_nan=False)]
 Whole = Annotated[int, BeforeValidator(_whole), Field(strict=True)]
 Text = Annotated[str, StringConstraints(max_length=MAX_TEXT)]
@@ -71,8 +76,11 @@ def fault(message: str, fix: str) -> PydanticCustomError:
 
 # -- from pydantic's errors to faults --------------------------------------------------------------
 def path_of(loc: Iterable[Any]) -> str:
+    """``sites[3].pools`` from pydantic's location tuple (a mapping key's own error is at the key)."""
     path = ""
     for part in loc:
+        if part == "[key]":
+            continue
         path = join(path, part if isinstance(part, int) else str(part))
     return path
 

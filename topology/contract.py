@@ -14,7 +14,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field, ValidationInfo, field_validator
 
-from suanwang.contract import Contract, Name, Number, Text, Whole, fault, must_be_one_of, refs
+from suanwang.contract import Contract, Name, Number, Text, fault, must_be_one_of, refs, whole
 from suanwang.topology.model import LinkKind, Metro, Tier
 
 Lat = Annotated[Number, Field(ge=-90, le=90)]
@@ -39,10 +39,10 @@ class CitySpec(Contract):
 
 class TariffBand(Contract):
     name: Text | None = None
-    start_hour: Annotated[Whole, Field(ge=0, le=23)]
-    end_hour: Annotated[Whole, Field(ge=1, le=24)]
+    start_hour: whole(ge=0, le=23)
+    end_hour: whole(ge=1, le=24)
     cny_per_kwh: Annotated[Number, Field(ge=0, le=100)]
-    months: list[Annotated[Whole, Field(ge=1, le=12)]] = []
+    months: list[whole(ge=1, le=12)] = []
 
     @field_validator("end_hour")
     @classmethod
@@ -74,8 +74,8 @@ class ZoneSpec(Contract):
 
 class PoolSpec(Contract):
     accelerator: Text
-    nodes: Annotated[Whole, Field(gt=0, le=1_000_000)]
-    per_node: Annotated[Whole, Field(gt=0, le=64)]
+    nodes: whole(gt=0, le=1_000_000)
+    per_node: whole(gt=0, le=64)
 
     @field_validator("accelerator")
     @classmethod

@@ -105,6 +105,16 @@ def _refs(raw: dict[str, Any]) -> Refs:
     )
 
 
+def topology_refs(topology: Topology) -> Refs:
+    """What a site or link added to ``topology`` may name."""
+    return Refs(
+        accelerators=list(topology.accelerators),
+        cities=list(topology.cities),
+        zones=list(topology.grid_zones),
+        endpoints=list(topology.cities) + [s.id for s in topology.sites],
+    )
+
+
 def _duplicate_ids(doc: Checked, raw: dict[str, Any]) -> None:
     seen: dict[str, int] = {}
     for i, s in enumerate(raw.get("sites") if isinstance(raw.get("sites"), list) else []):

@@ -11,8 +11,9 @@ from fastapi import FastAPI, Request
 from prometheus_client import CollectorRegistry, Histogram
 from sqlalchemy.engine import Engine
 
+from suanwang import __version__
 from suanwang.collectors.statefile import without_sites
-from suanwang.scheduler.api import problems, routes_jobs, routes_ops
+from suanwang.scheduler.api import docs, problems, routes_jobs, routes_ops
 from suanwang.scheduler.db.engine import sessions
 from suanwang.scheduler.metrics import ServiceMetrics
 from suanwang.solvers.problem import State
@@ -29,7 +30,10 @@ def create_app(
 ) -> FastAPI:
     app = FastAPI(
         title="suanwang",
-        version="0.1.0",
+        version=__version__,
+        docs_url=None,
+        redoc_url=None,
+        responses=docs.error_responses(),
         description="Scheduler and capacity planner for a province-wide network of compute centres.",
     )
     app.state.sessions = sessions(engine)
@@ -67,6 +71,7 @@ def create_app(
         return response
 
     problems.install(app)
+    docs.install(app)
     app.include_router(routes_jobs.router)
     app.include_router(routes_ops.router)
     return app

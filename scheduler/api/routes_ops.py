@@ -7,13 +7,15 @@ from typing import Any
 import yaml
 from fastapi import APIRouter, Depends, HTTPException, Request, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import text
 
 from suanwang.collectors.statefile import snapshot_to_dict
+from suanwang.contract import Refs
 from suanwang.scheduler.api.auth import Principal, require
 from suanwang.scheduler.db import repo
-from suanwang.topology.loader import load_topology
+from suanwang.topology.contract import SiteSpec
+from suanwang.topology.loader import load_topology, topology_refs
 from suanwang.topology.serialize import topology_to_dict
 from suanwang.topology.totals import site_totals
 
@@ -58,15 +60,20 @@ def get_site(site_id: str, request: Request, who: Principal = Depends(require("v
 
 
 class SiteIn(BaseModel):
-    """A site in the topology contract (id, city, tier, pue, power_cap_kw, grid_zone, green_share,
-    pools, kube, metro, lat, lon)."""
+    """A site in the topology contract (for an update, the path's id replaces the body's)."""
 
-    site: dict[str, Any]
+    model_config = ConfigDict(extra="forbid")
+    site: SiteSpec
 
 
-def _replace_site(request: Request, who: Principal, site_spec: dict[str, Any], replace_id: str | None):
+def _site_refs(request: Request) -> Refs:
+    return topology_refs(request.app.state.topology)
+
+
+def _replace_site(request: Request, who: Principal, site: SiteSpec, replace_id: str | None):
     """Validate the topology with the site added or replaced, store it as a new version, use it."""
     st = request.app.state
+    site_spec = site.model_dump(by_alias=True, exclude_none=True)
     doc = topology_to_dict(st.topology)
     if replace_id is None:
         if any(s["id"] == site_spec.get("id") for s in doc["sites"]):
@@ -158,3 +165,7 @@ def readyz(request: Request) -> dict[str, str]:
 @router.get("/metrics", summary="Prometheus metrics", response_class=Response)
 def metrics(request: Request) -> Response:
     return Response(generate_latest(request.app.state.registry), media_type=CONTENT_TYPE_LATEST)
+
+
+for _endpoint in (add_site, update_site):
+    _endpoint.body_model, _endpoint.body_refs = SiteIn, _site_refs  # type: ignore[attr-defined]
