@@ -21,14 +21,77 @@ from __future__ import annotations
 
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
+
+from pydantic import AfterValidator, Field, ValidationInfo
 
 from suanwang.collectors.snapshot import LinkMeasure, PoolSnapshot, SiteSnapshot, Snapshot
+from suanwang.contract import Contract, Number, Refs, Text, Time, fault, refs, validate, whole
 from suanwang.solvers.ledger import node_name
 from suanwang.solvers.problem import PoolState, State
 from suanwang.timeutil import parse_time
 from suanwang.topology.model import Topology
 from suanwang.yamldoc import Checked, join, read_document
+
+
+def _site(value: str, info: ValidationInfo) -> str:
+    r = refs(info)
+    if r is not None and value not in r["sites"]:
+        raise fault("unknown site", "use a site id of the topology")
+    return value
+
+
+def _city(value: str, info: ValidationInfo) -> str:
+    r = refs(info)
+    if r is not None and value not in r["cities"]:
+        raise fault("unknown city", "name a city of the topology")
+    return value
+
+
+class PoolStateSpec(Contract):
+    free_per_node: Annotated[dict[Text, whole(ge=0, le=64)], Field(max_length=1_000_000)] | None = None
+    free_histogram: (
+        Annotated[dict[Annotated[str, Field(pattern=r"^[0-9]{1,2}$")], whole(ge=0, le=1_000_000)], Field(max_length=65)]
+        | None
+    ) = None
+    utilisation: Annotated[Number, Field(ge=0, le=1)] | None = None
+    unhealthy: Annotated[list[Text], Field(max_length=1_000_000)] = []
+    memory_used_gb: Annotated[Number, Field(ge=0, le=1e9)] | None = None
+
+
+class SiteStateSpec(Contract):
+    power_draw_kw: Annotated[Number, Field(ge=0, le=1e7)] = 0.0
+    pools: Annotated[dict[Text, PoolStateSpec], Field(max_length=64)] = {}
+    utilisation: Annotated[Number, Field(ge=0, le=1)] | None = None
+    observed_at: Time | None = None
+    stale: Annotated[bool, Field(strict=True)] = False
+    age_s: Annotated[Number, Field(ge=0, le=1e9)] = 0.0
+    cause: Text | None = None
+    usable: Annotated[bool, Field(strict=True)] = True
+
+
+class LinkMeasureSpec(Contract):
+    from_: Annotated[Text, Field(alias="from"), AfterValidator(_city)]
+    to: Annotated[Text, AfterValidator(_city)]
+    rtt_ms: Annotated[Number, Field(gt=0, le=10_000)]
+    jitter_us: Annotated[Number, Field(ge=0, le=1e6)] | None = None
+    samples: whole(ge=0, le=10**9) = 0
+    observed_at: Time | None = None
+
+
+class PolicySpec(Contract):
+    max_stale_s: Annotated[Number, Field(gt=0, le=7 * 86_400)] = 900.0
+
+
+class StateFile(Contract):
+    """A state file (format in this module's docstring)."""
+
+    observed_at: Time | None = None
+    policy: PolicySpec = PolicySpec()
+    sites: Annotated[dict[Annotated[Text, AfterValidator(_site)], SiteStateSpec], Field(max_length=10_000)] = {}
+    links: Annotated[list[LinkMeasureSpec], Field(max_length=100_000)] = []
+    unmatched: Annotated[list[Text], Field(max_length=100_000)] = []
+    anomalies: Annotated[list[Text], Field(max_length=100_000)] = []
 
 
 def load_state(source: str | Path, topology: Topology, text: str | None = None) -> State:
@@ -39,98 +102,82 @@ def load_state(source: str | Path, topology: Topology, text: str | None = None) 
     return state
 
 
-def parse_state(doc: Checked, raw: Any, topo: Topology) -> State:
-    root = doc.mapping(raw, "")
-    doc.keys(root, "", ("observed_at", "sites", "policy", "links", "unmatched", "anomalies"))
-    observed = None
-    if root.get("observed_at") is not None:
-        observed = parse_time(root["observed_at"])
-        if observed is None:
-            doc.fault("observed_at", "is not a date-time", "write ISO 8601", root["observed_at"])
-    sites = {s.id: s for s in topo.sites}
+def parse_state(doc: Checked, raw: Any, topo: Topology) -> State | None:
+    """The state in ``raw`` (faults recorded in ``doc``): the contract, then the pools against
+    the topology's (models each site has, at most as many nodes and cards per node)."""
+    context = Refs(sites=[s.id for s in topo.sites], cities=list(topo.cities))
+    spec = validate(StateFile, doc, raw, context)
+    _check_pools(doc, raw, topo)
+    if spec is None or doc.faults:
+        return None
     pools: dict[tuple[str, str], PoolState] = {}
-    draw: dict[str, float] = {}
-    unusable: list[str] = []
-    for sid, spec in doc.mapping(root.get("sites"), "sites").items():
-        sp = join("sites", sid)
-        if sid not in sites:
-            doc.fault(sp, "unknown site", "use a site id of the topology", sid)
-            continue
-        spec = doc.mapping(spec, sp)
-        doc.keys(
-            spec, sp, ("power_draw_kw", "pools", "utilisation", "observed_at", "stale", "age_s", "cause", "usable")
-        )
-        if spec.get("usable") is False:
-            unusable.append(sid)
-        kw = doc.number(spec, "power_draw_kw", sp, default=0.0, minimum=0.0, unit="kW")
-        if kw:
-            draw[sid] = kw
-        site = sites[sid]
-        for model, ps in doc.mapping(spec.get("pools"), join(sp, "pools"), required=False).items():
-            pp = join(join(sp, "pools"), model)
+    for sid, site in spec.sites.items():
+        for model, ps in site.pools.items():
+            if ps.free_per_node is not None:
+                nodes = [(name, free) for name, free in ps.free_per_node.items()]
+            else:
+                nodes = []
+                for free, count in (ps.free_histogram or {}).items():
+                    nodes.extend((node_name(sid, model, len(nodes) + k), int(free)) for k in range(count))
+            pools[(sid, model)] = PoolState(tuple(nodes))
+    draw = {sid: s.power_draw_kw for sid, s in spec.sites.items() if s.power_draw_kw}
+    unusable = [sid for sid, s in spec.sites.items() if not s.usable]
+    links = {(lk.from_, lk.to): (lk.rtt_ms, lk.jitter_us) for lk in spec.links}
+    # a site too stale to plan on offers nothing
+    return without_sites(State(pools, draw, spec.observed_at, links), topo, unusable)
+
+
+def _check_pools(doc: Checked, raw: Any, topo: Topology) -> None:
+    sites = raw.get("sites") if isinstance(raw, dict) else None
+    for site in topo.sites:
+        spec = sites.get(site.id) if isinstance(sites, dict) else None
+        pools = spec.get("pools") if isinstance(spec, dict) else None
+        for model, ps in pools.items() if isinstance(pools, dict) else ():
+            pp = join(join(join("sites", site.id), "pools"), model)
             own = [pl for pl in site.pools if pl.accelerator == model]
             if not own:
                 doc.fault(
                     pp,
-                    f"site {sid} has no {model} pool",
+                    f"site {site.id} has no {model} pool",
                     f"use one of: {', '.join(pl.accelerator for pl in site.pools)}",
                     model,
                 )
                 continue
-            size = max(pl.per_node for pl in own)
-            total = sum(pl.nodes for pl in own)
-            ps = doc.mapping(ps, pp)
-            doc.keys(ps, pp, ("free_per_node", "free_histogram", "utilisation", "unhealthy", "memory_used_gb"))
-            nodes: list[tuple[str, int]] = []
-            if "free_per_node" in ps:
-                for name, free in doc.mapping(ps["free_per_node"], join(pp, "free_per_node")).items():
-                    f = doc.number({name: free}, name, join(pp, "free_per_node"), integer=True, minimum=0, maximum=size)
-                    if f is not None:
-                        nodes.append((str(name), f))
-            elif "free_histogram" in ps:
-                hp = join(pp, "free_histogram")
-                for free, count in doc.mapping(ps["free_histogram"], hp).items():
-                    try:
-                        f = int(free)
-                    except ValueError:
-                        f = -1
-                    if not 0 <= f <= size:
+            if not isinstance(ps, dict):
+                continue
+            size, total = max(pl.per_node for pl in own), sum(pl.nodes for pl in own)
+            listed = 0
+            if isinstance(ps.get("free_per_node"), dict):
+                for name, free in ps["free_per_node"].items():
+                    if isinstance(free, int) and free > size:
                         doc.fault(
-                            join(hp, free),
+                            join(join(pp, "free_per_node"), name),
+                            f"must be at most {size}",
+                            f"a {model} node here has {size} cards",
+                            free,
+                        )
+                listed = len(ps["free_per_node"])
+            elif isinstance(ps.get("free_histogram"), dict):
+                for free, count in ps["free_histogram"].items():
+                    if not (str(free).isdigit() and 0 <= int(free) <= size):
+                        doc.fault(
+                            join(join(pp, "free_histogram"), free),
                             f"free cards must be a whole number 0–{size}",
                             "key the histogram by free cards per node",
                             free,
                         )
-                        continue
-                    n = doc.number({free: count}, free, hp, integer=True, minimum=0)
-                    if n:
-                        nodes.extend((node_name(sid, model, len(nodes) + k), f) for k in range(n))
+                    elif isinstance(count, int):
+                        listed += count
             else:
                 doc.fault(pp, "gives no nodes", "add `free_per_node` or `free_histogram`")
                 continue
-            if len(nodes) > total:
+            if listed > total:
                 doc.fault(
                     pp,
-                    f"lists {len(nodes)} nodes but the topology has {total}",
+                    f"lists {listed} nodes but the topology has {total}",
                     "list each node once, or update the topology",
-                    len(nodes),
+                    listed,
                 )
-                continue
-            pools[(sid, model)] = PoolState(tuple(nodes))
-    links = {}
-    for i, lk in enumerate(doc.sequence(root.get("links"), "links", required=False)):
-        lp = join("links", i)
-        lk = doc.mapping(lk, lp)
-        a, b = doc.string(lk, "from", lp), doc.string(lk, "to", lp)
-        for k, end in (("from", a), ("to", b)):
-            if end is not None and end not in topo.cities:
-                doc.fault(join(lp, k), "unknown city", "name a city of the topology", end)
-        rtt = doc.number(lk, "rtt_ms", lp, positive=True)
-        jit = doc.number(lk, "jitter_us", lp, default=None, minimum=0.0)
-        if a in topo.cities and b in topo.cities and rtt is not None:
-            links[(a, b)] = (rtt, jit)
-    # a site too stale to plan on offers nothing
-    return without_sites(State(pools, draw, observed, links), topo, unusable)
 
 
 def without_sites(state: State | None, topo: Topology, sites: list[str]) -> State | None:

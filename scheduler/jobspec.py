@@ -16,18 +16,10 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BeforeValidator, Field, StringConstraints, ValidationInfo, field_validator
 
-from suanwang.contract import Contract, Name, Number, Text, fault, must_be_one_of, refs, whole
-from suanwang.timeutil import parse_time
+from suanwang.contract import Contract, Name, Number, Text, Time, fault, must_be_one_of, refs, whole
 
 MAX_JOBS = 10_000  # jobs in one file or request
 QUANTITY = r"^[0-9]+(\.[0-9]+)?(m|k|M|G|T|P|E|Ki|Mi|Gi|Ti|Pi|Ei)?$"
-
-
-def _time(value: Any) -> datetime:
-    t = parse_time(value)
-    if t is None:
-        raise fault("is not a date-time", "write ISO 8601, e.g. 2026-11-25T09:00:00+08:00")
-    return t
 
 
 def _listed(value: Any) -> Any:
@@ -53,7 +45,6 @@ def _model(value: str, info: ValidationInfo) -> str:
     return must_be_one_of(value, models, "accelerator model", f"use one of: {', '.join(models)} or `any`")
 
 
-Time = Annotated[datetime, BeforeValidator(_time)]
 Quantity = Annotated[
     str, StringConstraints(max_length=32), AfterValidator(_quantity), Field(json_schema_extra={"pattern": QUANTITY})
 ]

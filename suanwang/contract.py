@@ -14,11 +14,13 @@ import difflib
 import types
 import typing
 from collections.abc import Iterable
+from datetime import datetime
 from typing import Annotated, Any, TypeVar, Union
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints, ValidationError, ValidationInfo
 from pydantic_core import PydanticCustomError
 
+from suanwang.timeutil import parse_time
 from suanwang.yamldoc import Checked, join
 
 M = TypeVar("M", bound=BaseModel)
@@ -38,7 +40,15 @@ def whole(**constraints: Any) -> Any:
     return Annotated[int, Field(strict=True, **constraints), BeforeValidator(_whole)]
 
 
+def _time(value: Any) -> datetime:
+    t = parse_time(value)
+    if t is None:
+        raise fault("is not a date-time", "write ISO 8601, e.g. 2026-11-25T09:00:00+08:00")
+    return t
+
+
 Number = Annotated[float, Field(strict=True, allow_inf_nan=False)]
+Time = Annotated[datetime, BeforeValidator(_time), Field(description="ISO 8601; without an offset, UTC+8")]
 Whole = Annotated[int, BeforeValidator(_whole), Field(strict=True)]
 Text = Annotated[str, StringConstraints(max_length=MAX_TEXT)]
 Name = Annotated[str, StringConstraints(pattern=ID_PATTERN)]  # ids: letters, digits, . _ -; ≤ 63
