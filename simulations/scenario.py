@@ -26,22 +26,22 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, Literal
 
 import yaml
+from pydantic import AfterValidator, Field, ValidationInfo, field_validator
 
+from suanwang.contract import Contract, Name, Number, Refs, Text, Time, fault, refs, validate, whole
 from suanwang.errors import InputError
 from suanwang.simulations.engine import Failure, LinkOutage, Policy
 from suanwang.simulations.workload import Arrival, azure_llm, grow, openb_pods, pai_trace, synthetic, year_series
 from suanwang.solvers import SOLVERS
 from suanwang.solvers.problem import Weights
-from suanwang.timeutil import parse_time
-from suanwang.topology.loader import load_topology
+from suanwang.topology.contract import CarbonFactor, SiteSpec
+from suanwang.topology.loader import load_topology, topology_refs
 from suanwang.topology.model import AcceleratorModel, Pool, Topology, facility_kw
 from suanwang.topology.serialize import topology_to_dict
-from suanwang.yamldoc import join, read_document
-
-_KEYS = ("name", "topology", "start", "hours", "seed", "demand", "changes", "policy")
+from suanwang.yamldoc import Checked, join, read_document
 
 
 @dataclass(frozen=True)
@@ -57,49 +57,179 @@ class Scenario:
     outages: tuple[LinkOutage, ...] = ()
 
 
+Hours = Annotated[Number, Field(ge=0, le=87_600, description="hours from the scenario's start")]
+
+
+def _ref(kind: str, what: str) -> Any:
+    def check(value: str, info: ValidationInfo) -> str:
+        r = refs(info)
+        if r is not None and value not in r[kind]:
+            raise fault(f"unknown {what}", f"use one of: {', '.join(r[kind])}")
+        return value
+
+    return AfterValidator(check)
+
+
+SiteRef = Annotated[Text, _ref("sites", "site")]
+ZoneRef = Annotated[Text, _ref("zones", "grid zone")]
+CityRef = Annotated[Text, _ref("cities", "city")]
+ModelRef = Annotated[Text, _ref("accelerators", "accelerator")]
+
+
+class _Window(Contract):
+    start_h: Hours
+    end_h: Hours
+
+    @field_validator("end_h")
+    @classmethod
+    def _after(cls, v: float, info: ValidationInfo) -> float:
+        if info.data.get("start_h") is not None and v <= info.data["start_h"]:
+            raise fault("must be after start_h", "give end_h > start_h")
+        return v
+
+
+class FailureSpec(_Window):
+    site: SiteRef
+
+
+class LinkOutageSpec(_Window):
+    from_: Annotated[Text, Field(alias="from")]
+    to: Text
+
+    @field_validator("to")
+    @classmethod
+    def _a_link(cls, v: str, info: ValidationInfo) -> str:
+        r, a = refs(info), info.data.get("from_")
+        if r is not None and a is not None and frozenset((a, v)) not in r["links"]:
+            raise fault(f"no link between {a} and {v}", "name the two ends of a link under the topology's `links:`")
+        return v
+
+
+class PoolAddSpec(Contract):
+    site: SiteRef
+    accelerator: ModelRef
+    nodes: whole(gt=0, le=1_000_000)
+    per_node: whole(gt=0, le=64) = 8
+
+
+class SeriesSpec(Contract):
+    path: Text
+    column: Text
+    cny_per_usd: Annotated[Number, Field(gt=0, le=100)] = 7.1
+
+
+class ChangesSpec(Contract):
+    add_sites: Annotated[list[SiteSpec], Field(max_length=1000)] = []
+    add_pools: Annotated[list[PoolAddSpec], Field(max_length=10_000)] = []
+    remove_sites: Annotated[list[SiteRef], Field(max_length=10_000)] = []
+    failures: Annotated[list[FailureSpec], Field(max_length=100_000)] = []
+    link_outages: Annotated[list[LinkOutageSpec], Field(max_length=100_000)] = []
+    carbon_hourly: dict[ZoneRef, Annotated[list[CarbonFactor], Field(min_length=24, max_length=24)]] = {}
+    carbon_series: dict[ZoneRef, SeriesSpec] = {}
+    price_series: dict[ZoneRef, SeriesSpec] = {}
+
+
+class SyntheticSpec(Contract):
+    jobs_per_hour: Annotated[Number, Field(gt=0, le=1e6)]
+    growth_per_year: Annotated[Number, Field(ge=-0.99, le=100)] = 0.0
+    city_weights: dict[CityRef, Annotated[Number, Field(ge=0, le=1e6)]] = {}
+
+
+class TraceSpec(Contract):
+    path: Text
+    time_scale: Annotated[Number, Field(gt=0, le=1e6)] = 1.0
+    limit: whole(gt=0, le=10_000_000) | None = None
+
+
+class AzureSpec(Contract):
+    path: Text
+    city: CityRef = "Nanjing"
+    bucket_min: Annotated[Number, Field(gt=0, le=1440)] = 5.0
+
+
+class DemandSpec(Contract):
+    synthetic: SyntheticSpec | None = None
+    pai: TraceSpec | None = None
+    azure: AzureSpec | None = None
+    openb: TraceSpec | None = None
+    growth: Annotated[Number, Field(gt=0, le=10_000)] = 1.0
+
+
+_P, _W = Policy(), Weights()
+
+
+class PolicySpec(Contract):
+    solver: Literal[SOLVERS] = _P.solver  # type: ignore[valid-type]
+    interval_min: Annotated[Number, Field(gt=0, le=1440)] = _P.interval_min
+    on_events: Annotated[bool, Field(strict=True)] = _P.on_events
+    time_limit_s: Annotated[Number, Field(gt=0, le=3600)] = _P.time_limit_s
+    carbon_price_cny_per_t: Annotated[Number, Field(ge=0, le=1e5)] = 100.0
+    max_wait_h: Annotated[Number, Field(gt=0, le=8760)] = _P.max_wait_h
+    value_per_pflops: Annotated[Number, Field(ge=0, le=1e9)] = _W.value_per_pflops
+    transfer_cny_per_tb: Annotated[Number, Field(ge=0, le=1e6)] = _W.transfer_cny_per_tb
+    aging_step_h: Annotated[Number, Field(ge=0, le=8760)] = _W.aging_step_h
+
+
+class ScenarioFile(Contract):
+    """A what-if scenario (format in this module's docstring)."""
+
+    name: Name | None = None
+    topology: Text = "jiangsu"
+    start: Time | None = None
+    hours: Annotated[Number, Field(gt=0, le=87_600)] = 24.0
+    seed: whole(ge=0, le=2**31 - 1) = 7
+    demand: DemandSpec
+    changes: ChangesSpec = ChangesSpec()
+    policy: PolicySpec = PolicySpec()
+
+
 def load_scenario(path: str | Path) -> Scenario:
+    """A scenario file: its topology with the changes, demand and policy; every fault at once."""
     doc = read_document(path)
-    root = doc.mapping(doc.data, "")
-    doc.keys(root, "", _KEYS)
+    raw = doc.data if isinstance(doc.data, dict) else {}
     base = Path(path).parent
-    topo_ref = str(root.get("topology") or "jiangsu")
+    topo_ref = str(raw.get("topology") or "jiangsu")
     topo = load_topology(topo_ref if topo_ref == "jiangsu" else base / topo_ref)
-    name = doc.string(root, "name", "", default=Path(path).stem)
-    start = parse_time(root.get("start")) if root.get("start") is not None else datetime(2026, 1, 1)
-    if start is None:
-        doc.fault("start", "is not a date-time", "write ISO 8601, e.g. 2026-11-25T00:00:00+08:00", root.get("start"))
-        start = datetime(2026, 1, 1)
-    hours = doc.number(root, "hours", "", default=24.0, positive=True)
-    seed = doc.number(root, "seed", "", default=7, integer=True)
-    topo, failures, outages = _changes(doc, root.get("changes"), topo, start, base)
-    policy = _policy(doc, root.get("policy"))
-    arrivals = _demand(doc, root.get("demand"), topo, start, hours or 24.0, seed or 7, base)
+    spec = validate(ScenarioFile, doc, doc.data, _refs(topo, raw))
+    if spec is None:
+        doc.raise_if_faulty("scenario")
+    assert spec is not None
+    start = spec.start or datetime(2026, 1, 1)
+    topo, failures, outages = _changes(doc, spec.changes, topo, start, base)
+    arrivals = _demand(doc, spec.demand, topo, start, spec.hours, spec.seed, base)
     doc.raise_if_faulty("scenario")
-    return Scenario(
-        name or "scenario", topo, start, hours, seed, tuple(arrivals), tuple(failures), policy, tuple(outages)
-    )
-
-
-def _changes(doc, raw: Any, topo: Topology, start: datetime, base: Path):
-    c = doc.mapping(raw, "changes", required=False)
-    doc.keys(
-        c,
-        "changes",
-        (
-            "add_sites",
-            "add_pools",
-            "remove_sites",
-            "failures",
-            "link_outages",
-            "carbon_hourly",
-            "carbon_series",
-            "price_series",
+    p = spec.policy
+    policy = Policy(
+        p.solver,
+        p.interval_min,
+        p.time_limit_s,
+        Weights(
+            value_per_pflops=p.value_per_pflops,
+            carbon_cny_per_kg=p.carbon_price_cny_per_t / 1000.0,
+            transfer_cny_per_tb=p.transfer_cny_per_tb,
+            aging_step_h=p.aging_step_h,
         ),
+        p.max_wait_h,
+        p.on_events,
     )
-    added = doc.sequence(c.get("add_sites"), "changes.add_sites", required=False)
-    if added:  # new sites are checked by the topology loader, every fault with its path
+    name = spec.name or Path(path).stem
+    return Scenario(name, topo, start, spec.hours, spec.seed, tuple(arrivals), tuple(failures), policy, tuple(outages))
+
+
+def _refs(topo: Topology, raw: dict[str, Any]) -> Refs:
+    """The base topology's names, plus the sites the scenario adds (for its other changes)."""
+    refs = topology_refs(topo)
+    changes = raw.get("changes") if isinstance(raw.get("changes"), dict) else {}
+    added = changes.get("add_sites") if isinstance(changes.get("add_sites"), list) else []
+    new = [str(x["id"]) for x in added if isinstance(x, dict) and x.get("id") is not None]
+    links = {frozenset((lk.a, lk.b)) for lk in topo.links}
+    return Refs(refs, sites=[s.id for s in topo.sites] + new, endpoints=refs["endpoints"] + new, links=links)
+
+
+def _changes(doc: Checked, c: ChangesSpec, topo: Topology, start: datetime, base: Path):
+    if c.add_sites:  # the topology loader checks the whole network with them, every fault with its path
         d = topology_to_dict(topo)
-        d["sites"] += added
+        d["sites"] += [x.model_dump(by_alias=True, exclude_none=True) for x in c.add_sites]
         try:
             topo = load_topology(
                 f"{doc.file} (topology with changes.add_sites)",
@@ -108,175 +238,66 @@ def _changes(doc, raw: Any, topo: Topology, start: datetime, base: Path):
         except InputError as e:
             for f in e.faults:
                 doc.fault("changes.add_sites", f"{f.path}: {f.message}", f.fix, f.value)
+            return topo, [], []
     sites = {s.id: s for s in topo.sites}
-    for i, spec in enumerate(doc.sequence(c.get("add_pools"), "changes.add_pools", required=False)):
-        p = join("changes.add_pools", i)
-        spec = doc.mapping(spec, p)
-        sid = doc.string(spec, "site", p, choices=list(sites))
-        model = doc.string(spec, "accelerator", p, choices=list(topo.accelerators))
-        nodes = doc.number(spec, "nodes", p, positive=True, integer=True)
-        per_node = doc.number(spec, "per_node", p, default=8, positive=True, integer=True)
-        if None not in (sid, model, nodes, per_node):
-            s = sites[sid]
-            added_kw = facility_kw(nodes * per_node, topo.accelerators[model], s.pue)
-            sites[sid] = replace(
-                s,
-                pools=s.pools + (Pool(AcceleratorModel(model), nodes, per_node),),
-                power_cap_kw=s.power_cap_kw + added_kw,
-            )
-    for i, sid in enumerate(doc.sequence(c.get("remove_sites"), "changes.remove_sites", required=False)):
-        if sid not in sites:
-            doc.fault(join("changes.remove_sites", i), "unknown site", "name a site of the topology", sid)
-        else:
-            del sites[sid]
-    failures = []
-    for i, spec in enumerate(doc.sequence(c.get("failures"), "changes.failures", required=False)):
-        p = join("changes.failures", i)
-        spec = doc.mapping(spec, p)
-        sid = doc.string(spec, "site", p, choices=list(sites))
-        a = doc.number(spec, "start_h", p, minimum=0.0)
-        b = doc.number(spec, "end_h", p, minimum=0.0)
-        if a is not None and b is not None and b <= a:
-            doc.fault(join(p, "end_h"), "must be after start_h", "give end_h > start_h", b)
-        elif None not in (sid, a, b):
-            failures.append(Failure(sid, start + timedelta(hours=a), start + timedelta(hours=b)))
-    outages = []
-    for i, spec in enumerate(doc.sequence(c.get("link_outages"), "changes.link_outages", required=False)):
-        p = join("changes.link_outages", i)
-        spec = doc.mapping(spec, p)
-        a, b = doc.string(spec, "from", p), doc.string(spec, "to", p)
-        t0, t1 = doc.number(spec, "start_h", p, minimum=0.0), doc.number(spec, "end_h", p, minimum=0.0)
-        if a and b and not any({lk.a, lk.b} == {a, b} for lk in topo.links):
-            doc.fault(p, f"no link between {a} and {b}", "name the two ends of a link under the topology's `links:`")
-        elif None not in (a, b, t0, t1):
-            outages.append(LinkOutage(a, b, start + timedelta(hours=t0), start + timedelta(hours=t1)))
+    for add in c.add_pools:
+        s = sites[add.site]
+        added_kw = facility_kw(add.nodes * add.per_node, topo.accelerators[add.accelerator], s.pue)
+        sites[add.site] = replace(
+            s,
+            pools=s.pools + (Pool(AcceleratorModel(add.accelerator), add.nodes, add.per_node),),
+            power_cap_kw=s.power_cap_kw + added_kw,
+        )
+    for sid in c.remove_sites:
+        sites.pop(sid, None)
+    failures = [
+        Failure(f.site, start + timedelta(hours=f.start_h), start + timedelta(hours=f.end_h)) for f in c.failures
+    ]
+    outages = [
+        LinkOutage(o.from_, o.to, start + timedelta(hours=o.start_h), start + timedelta(hours=o.end_h))
+        for o in c.link_outages
+    ]
     zones = dict(topo.grid_zones)
-    for key, field_name, scale_of in (
-        ("carbon_series", "carbon_year_kg_per_kwh", lambda spec: 0.001),
-        ("price_series", "price_year_cny_per_kwh", lambda spec: float(spec.get("cny_per_usd", 7.1)) / 1000.0),
-    ):
-        for zid, spec in doc.mapping(c.get(key), f"changes.{key}", required=False).items():
-            p = join(f"changes.{key}", zid)
-            spec = doc.mapping(spec, p)
-            doc.keys(spec, p, ("path", "column", "cny_per_usd"))
-            path, column = doc.string(spec, "path", p), doc.string(spec, "column", p)
-            if zid not in zones:
-                doc.fault(p, "unknown grid zone", f"use one of: {', '.join(zones)}", zid)
-            elif path and column:
-                full = Path(path) if Path(path).is_absolute() else base / path
-                try:
-                    zones[zid] = replace(zones[zid], **{field_name: year_series(full, column, scale_of(spec))})
-                except InputError as e:
-                    doc.fault(join(p, "path"), e.summary, "give an hourly year CSV and one of its columns", path)
-    for zid, series in doc.mapping(c.get("carbon_hourly"), "changes.carbon_hourly", required=False).items():
-        p = join("changes.carbon_hourly", zid)
-        if zid not in zones:
-            doc.fault(p, "unknown grid zone", f"use one of: {', '.join(zones)}", zid)
-        elif not isinstance(series, list) or len(series) != 24 or not all(isinstance(v, (int, float)) for v in series):
-            doc.fault(p, "must be 24 hourly values in kg CO2/kWh", "give one value per hour 0–23")
-        else:
-            zones[zid] = replace(zones[zid], carbon_hourly_kg_per_kwh=tuple(float(v) for v in series))
+    for key, field_name in (("carbon_series", "carbon_year_kg_per_kwh"), ("price_series", "price_year_cny_per_kwh")):
+        for zid, series in getattr(c, key).items():
+            scale = 0.001 if key == "carbon_series" else series.cny_per_usd / 1000.0
+            full = Path(series.path) if Path(series.path).is_absolute() else base / series.path
+            try:
+                zones[zid] = replace(zones[zid], **{field_name: year_series(full, series.column, scale)})
+            except InputError as e:
+                doc.fault(
+                    join(join(f"changes.{key}", zid), "path"),
+                    e.summary,
+                    "give an hourly year CSV and one of its columns",
+                    series.path,
+                )
+    for zid, hourly in c.carbon_hourly.items():
+        zones[zid] = replace(zones[zid], carbon_hourly_kg_per_kwh=tuple(hourly))
     return replace(topo, sites=tuple(sites.values()), grid_zones=zones), failures, outages
 
 
-def _policy(doc, raw: Any) -> Policy:
-    p = doc.mapping(raw, "policy", required=False)
-    doc.keys(
-        p,
-        "policy",
-        (
-            "solver",
-            "interval_min",
-            "on_events",
-            "time_limit_s",
-            "carbon_price_cny_per_t",
-            "max_wait_h",
-            "value_per_pflops",
-            "transfer_cny_per_tb",
-            "aging_step_h",
-        ),
-    )
-    base, w = Policy(), Weights()
+def _demand(
+    doc: Checked, d: DemandSpec, topo: Topology, start: datetime, hours: float, seed: int, base: Path
+) -> list[Arrival]:
+    def found(key: str, path: str, what: str) -> Path | None:
+        full = Path(path) if Path(path).is_absolute() else base / path
+        if not full.exists():
+            doc.fault(f"demand.{key}.path", "no such file", f"give the path of {what}", path)
+            return None
+        return full
 
-    def num(key: str, default: float, **checks: Any) -> float:
-        v = doc.number(p, key, "policy", default=default, **checks)
-        return default if v is None else v  # a fault is recorded and raised with the others
-
-    return Policy(
-        doc.string(p, "solver", "policy", default=base.solver, choices=SOLVERS) or base.solver,
-        num("interval_min", base.interval_min, positive=True, unit="minutes"),
-        num("time_limit_s", base.time_limit_s, positive=True, unit="seconds"),
-        Weights(
-            value_per_pflops=num("value_per_pflops", w.value_per_pflops, minimum=0.0),
-            carbon_cny_per_kg=num("carbon_price_cny_per_t", 100.0, minimum=0.0, unit="CNY per t CO2") / 1000.0,
-            transfer_cny_per_tb=num("transfer_cny_per_tb", w.transfer_cny_per_tb, minimum=0.0),
-            aging_step_h=num("aging_step_h", w.aging_step_h, minimum=0.0, unit="hours"),
-        ),
-        num("max_wait_h", base.max_wait_h, positive=True, unit="hours"),
-        doc.boolean(p, "on_events", "policy"),
-    )
-
-
-def _demand(doc, raw: Any, topo: Topology, start: datetime, hours: float, seed: int, base: Path) -> list[Arrival]:
-    d = doc.mapping(raw, "demand")
-    doc.keys(d, "demand", ("synthetic", "pai", "azure", "openb", "growth"))
-    growth = doc.number(d, "growth", "demand", default=1.0, positive=True)
     arrivals: list[Arrival] = []
-    if d.get("synthetic") is not None:
-        s = doc.mapping(d["synthetic"], "demand.synthetic")
-        doc.keys(s, "demand.synthetic", ("jobs_per_hour", "growth_per_year", "city_weights"))
-        rate = doc.number(s, "jobs_per_hour", "demand.synthetic", positive=True)
-        yearly = doc.number(s, "growth_per_year", "demand.synthetic", default=0.0, minimum=-0.99)
-        weights = doc.mapping(s.get("city_weights"), "demand.synthetic.city_weights", required=False)
-        for city, w in weights.items():
-            if city not in topo.cities or not isinstance(w, (int, float)) or w < 0:
-                doc.fault(
-                    join("demand.synthetic.city_weights", city),
-                    "needs a city of the topology and a weight ≥ 0",
-                    "fix the city name or the weight",
-                    w,
-                )
-        if rate and yearly is not None:
-            arrivals += synthetic(
-                topo,
-                start,
-                hours,
-                rate,
-                seed,
-                yearly,
-                {c: float(w) for c, w in weights.items() if c in topo.cities} or None,
-            )
-    if d.get("pai") is not None:
-        s = doc.mapping(d["pai"], "demand.pai")
-        doc.keys(s, "demand.pai", ("path", "time_scale", "limit"))
-        path = doc.string(s, "path", "demand.pai")
-        scale = doc.number(s, "time_scale", "demand.pai", default=1.0, positive=True)
-        limit = doc.number(s, "limit", "demand.pai", default=None, positive=True, integer=True)
-        if path:
-            full = Path(path) if Path(path).is_absolute() else base / path
-            if not full.exists():
-                doc.fault("demand.pai.path", "no such file", "give the path of pai-100k.csv", path)
-            else:
-                arrivals += pai_trace(full, start, hours, limit, scale or 1.0)
-    for key, keys in (("azure", ("path", "city", "bucket_min")), ("openb", ("path", "time_scale", "limit"))):
-        if d.get(key) is None:
-            continue
-        p = f"demand.{key}"
-        s = doc.mapping(d[key], p)
-        doc.keys(s, p, keys)
-        path = doc.string(s, "path", p)
-        full = (Path(path) if Path(path).is_absolute() else base / path) if path else None
-        if full is not None and not full.exists():
-            doc.fault(f"{p}.path", "no such file", "give the path of the trace under shared/data", path)
-        elif full is not None and key == "azure":
-            city = doc.string(s, "city", p, default="Nanjing", choices=list(topo.cities))
-            bucket = doc.number(s, "bucket_min", p, default=5.0, positive=True)
-            if city and bucket:
-                arrivals += azure_llm(full, start, city, hours, bucket)
-        elif full is not None:
-            scale = doc.number(s, "time_scale", p, default=1.0, positive=True)
-            limit = doc.number(s, "limit", p, default=None, positive=True, integer=True)
-            arrivals += openb_pods(full, start, hours, scale or 1.0, limit)
-    if not any(d.get(k) for k in ("synthetic", "pai", "azure", "openb")):
+    if d.synthetic is not None:
+        s = d.synthetic
+        arrivals += synthetic(
+            topo, start, hours, s.jobs_per_hour, seed, s.growth_per_year, dict(s.city_weights) or None
+        )
+    if d.pai is not None and (full := found("pai", d.pai.path, "pai-100k.csv")):
+        arrivals += pai_trace(full, start, hours, d.pai.limit, d.pai.time_scale)
+    if d.azure is not None and (full := found("azure", d.azure.path, "the trace under shared/data")):
+        arrivals += azure_llm(full, start, d.azure.city, hours, d.azure.bucket_min)
+    if d.openb is not None and (full := found("openb", d.openb.path, "the trace under shared/data")):
+        arrivals += openb_pods(full, start, hours, d.openb.time_scale, d.openb.limit)
+    if not any((d.synthetic, d.pai, d.azure, d.openb)):
         doc.fault("demand", "no demand given", "add `synthetic: {jobs_per_hour: N}`, `pai:`, `azure:` or `openb:`")
-    return grow(sorted(arrivals, key=lambda a: (a.at, a.job.id)), growth or 1.0, seed)
+    return grow(sorted(arrivals, key=lambda a: (a.at, a.job.id)), d.growth, seed)

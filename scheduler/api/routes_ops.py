@@ -8,7 +8,6 @@ import yaml
 from fastapi import APIRouter, Depends, HTTPException, Request, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy import text
 
 from suanwang.collectors.statefile import snapshot_to_dict
 from suanwang.contract import Refs
@@ -156,7 +155,7 @@ def healthz() -> dict[str, str]:
 def readyz(request: Request) -> dict[str, str]:
     try:
         with request.app.state.sessions() as s:
-            s.execute(text("SELECT 1"))
+            repo.ping(s)
     except Exception as e:  # noqa: BLE001 — any database fault means not ready
         raise HTTPException(503, f"database not reachable: {type(e).__name__}") from e
     return {"status": "ready"}

@@ -8,7 +8,7 @@ import secrets
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
 from suanwang.errors import InputError
@@ -174,6 +174,11 @@ def set_drained(s: Session, site: str, drained: bool, reason: str, actor: str, a
 
 def drained_sites(s: Session) -> dict[str, SiteFlag]:
     return {r.site: r for r in s.scalars(select(SiteFlag).where(SiteFlag.drained.is_(True)))}
+
+
+def ping(s: Session) -> None:
+    """Raise unless the database answers."""
+    s.execute(text("SELECT 1"))
 
 
 def latest_plan(s: Session) -> PlanRow | None:

@@ -234,7 +234,7 @@ policy: {{solver: greedy, interval_min: 10}}
     with pytest.raises(InputError) as e:
         load_scenario(bad)
     messages = " | ".join(str(x) for x in e.value.faults)
-    assert "sites[20].pue" in messages and "no link between Nanjing and Lianyungang" in messages
+    assert "changes.add_sites[0].pue" in messages and "no link between Nanjing and Lianyungang" in messages
 
 
 def test_link_outage_kills_deterministic_jobs_on_it(jiangsu):
