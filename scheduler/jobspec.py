@@ -16,7 +16,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BeforeValidator, Field, StringConstraints, ValidationInfo, field_validator
 
-from suanwang.contract import Contract, Name, Number, Text, Time, fault, must_be_one_of, refs, whole
+from suanwang.contract import PRINTABLE, Contract, Name, Number, Text, Time, fault, must_be_one_of, refs, whole
 
 MAX_JOBS = 10_000  # jobs in one file or request
 QUANTITY = r"^[0-9]+(\.[0-9]+)?(m|k|M|G|T|P|E|Ki|Mi|Gi|Ti|Pi|Ei)?$"
@@ -48,7 +48,7 @@ def _model(value: str, info: ValidationInfo) -> str:
 Quantity = Annotated[
     str, StringConstraints(max_length=32), AfterValidator(_quantity), Field(json_schema_extra={"pattern": QUANTITY})
 ]
-Arg = Annotated[str, StringConstraints(max_length=32 * 1024)]
+Arg = Annotated[str, StringConstraints(max_length=32 * 1024, pattern=PRINTABLE)]
 Args = Annotated[list[Arg], BeforeValidator(_listed), Field(max_length=256)]
 
 
@@ -132,7 +132,7 @@ class RunningSpec(Contract):
 
 
 class ContainerSpec(Contract):
-    image: Annotated[str, StringConstraints(min_length=1, max_length=512)]
+    image: Annotated[str, StringConstraints(min_length=1, max_length=512, pattern=r"^[A-Za-z0-9][A-Za-z0-9._/:@-]*$")]
     command: Args = []
     args: Args = []
     env: Annotated[

@@ -61,8 +61,11 @@ class ServiceMetrics:
             registry=registry,
             buckets=(0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120),
         )
-        self.cycle_failures = PromCounter(
-            "suanwang_cycle_step_failures_total", "Failed control-loop steps.", ["step"], registry=registry
+        self.loop_errors = PromCounter(
+            "suanwang_loop_errors_total",
+            "Control-loop stages that failed (the loop goes on), by stage.",
+            ["stage"],
+            registry=registry,
         )
         self.solve = Gauge("suanwang_solve_seconds", "Solver time of the latest plan.", registry=registry)
         self.objective = Gauge(

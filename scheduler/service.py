@@ -42,7 +42,37 @@ class CycleReport:
     unplaced: int = 0
     transitions: int = 0
     errors: list[str] = field(default_factory=list)
+    failed_stages: list[str] = field(default_factory=list)
     seconds: float = 0.0
+
+
+@dataclass
+class LoopHealth:
+    """Whether the control loop makes progress: a cycle completes when none of its stages failed.
+    Not ready once no cycle has completed for ``stale_periods`` periods (or since the start)."""
+
+    period_s: float = 60.0
+    stale_periods: float = 3.0
+    started: float = field(default_factory=time.monotonic)
+    last_ok: float | None = None
+    last_errors: list[str] = field(default_factory=list)
+
+    def record(self, report: CycleReport) -> None:
+        if report.failed_stages:
+            self.last_errors = report.errors[-3:]
+        else:
+            self.last_ok, self.last_errors = time.monotonic(), []
+
+    def problem(self, now: float | None = None) -> str | None:
+        """Why the loop is not ready, or ``None``."""
+        now = time.monotonic() if now is None else now
+        since = self.last_ok if self.last_ok is not None else self.started
+        limit = self.stale_periods * self.period_s
+        if now - since <= limit:
+            return None
+        what = "since the start" if self.last_ok is None else f"for {now - since:.0f} s"
+        why = "; ".join(self.last_errors) or "no cycle has finished"
+        return f"no control-loop cycle completed {what} (limit {limit:.0f} s): {why}"
 
 
 class ControlLoop:
@@ -58,6 +88,8 @@ class ControlLoop:
         self.app, self.collector = app, collector
         self.time_limit_s = time_limit_s
         self.wake = threading.Event()
+        self.health = LoopHealth()
+        app.state.loop_health = self.health
         self.store = SqlStore(app.state.sessions)
         self.lifecycle = Lifecycle(
             self.store,
@@ -147,6 +179,7 @@ class ControlLoop:
         self._guard("metrics", lambda: self._metrics(planned[1], now), report)
         report.seconds = time.perf_counter() - t
         self.app.state.metrics.cycle.observe(report.seconds)
+        self.health.record(report)
         return report
 
     def _metrics(self, plan, now: datetime) -> None:
@@ -162,16 +195,35 @@ class ControlLoop:
             st.metrics.observe_plan(plan)
 
     def _guard(self, name: str, step, report: CycleReport) -> None:
+        """Run one stage; any error is logged, counted and reported, and the cycle goes on."""
         try:
             step()
         except SuanwangError as e:
             report.errors.append(f"{name}: {e}")
-            self.app.state.metrics.cycle_failures.labels(name).inc()
-            log.warning("cycle step %s failed: %s", name, e)
+            report.failed_stages.append(name)
+            self.app.state.metrics.loop_errors.labels(name).inc()
+            log.warning("cycle stage %s failed: %s", name, e)
+        except Exception as e:  # noqa: BLE001 — the loop must survive anything a stage raises
+            report.errors.append(f"{name}: unexpected {type(e).__name__}: {e}")
+            report.failed_stages.append(name)
+            self.app.state.metrics.loop_errors.labels(name).inc()
+            log.exception("cycle stage %s failed unexpectedly", name)
 
     def run(self, period_s: float, stop: threading.Event) -> None:
+        """Cycle every ``period_s`` (sooner when woken) until ``stop``; after a cycle with failed
+        stages, wait with exponential backoff (1 s doubling, at most the period) instead."""
+        self.health.period_s = period_s
+        backoff = 1.0
         while not stop.is_set():
-            report = self.cycle()
-            log.info("cycle: %s", report)
-            self.wake.wait(timeout=period_s)
+            try:
+                report = self.cycle()
+                log.info("cycle: %s", report)
+                failed = bool(report.failed_stages)
+            except Exception:  # noqa: BLE001 — counted, logged, and the loop goes on
+                self.app.state.metrics.loop_errors.labels("cycle").inc()
+                log.exception("control-loop cycle failed unexpectedly")
+                failed = True
+            wait = min(backoff, period_s) if failed else period_s
+            backoff = min(backoff * 2, period_s) if failed else 1.0
+            self.wake.wait(timeout=wait)
             self.wake.clear()

@@ -50,7 +50,8 @@ def _time(value: Any) -> datetime:
 Number = Annotated[float, Field(strict=True, allow_inf_nan=False)]
 Time = Annotated[datetime, BeforeValidator(_time), Field(description="ISO 8601; without an offset, UTC+8")]
 Whole = Annotated[int, BeforeValidator(_whole), Field(strict=True)]
-Text = Annotated[str, StringConstraints(max_length=MAX_TEXT)]
+PRINTABLE = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f]*$"  # no control characters but tab and newlines
+Text = Annotated[str, StringConstraints(max_length=MAX_TEXT, pattern=PRINTABLE)]
 Name = Annotated[str, StringConstraints(pattern=ID_PATTERN)]  # ids: letters, digits, . _ -; ≤ 63
 
 

@@ -44,6 +44,7 @@ def create_app(
     app.state.wake = wake
     app.state.snapshot = None  # latest collected Snapshot, set by the control loop
     app.state.live_state = None  # the same as a solvers.problem.State
+    app.state.loop_health = None  # set by the control loop that runs in this process
 
     def current_state() -> State | None:
         from suanwang.scheduler.db import repo
@@ -71,6 +72,7 @@ def create_app(
         return response
 
     problems.install(app)
+    app.add_middleware(problems.BodyLimit)
     docs.install(app)
     app.include_router(routes_jobs.router)
     app.include_router(routes_ops.router)

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import logging
+import math
+import uuid
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -22,17 +25,85 @@ _STATUS: tuple[tuple[type[SuanwangError], int, str], ...] = (
 )
 
 
-def problem(status: int, title: str, detail: str, instance: str, **extra) -> JSONResponse:
-    body = {
-        "type": f"https://suanwang.dev/problems/{status}",
-        "title": title,
-        "status": status,
-        "detail": detail,
-        "instance": instance,
-        **extra,
-    }
-    headers = {"Retry-After": str(int(extra.pop("retry_after_s", 0)) or 5)} if status == 503 else None
+log = logging.getLogger("suanwang.api")
+MAX_BODY_BYTES = 32 * 1024 * 1024  # 10,000 jobs of ≈ 1–3 KB each fit with room to spare
+
+
+class BodyLimit:
+    """ASGI middleware: a request body larger than ``limit`` bytes is answered 413, declared or not."""
+
+    def __init__(self, app: Any, limit: int = MAX_BODY_BYTES) -> None:
+        self.app, self.limit = app, limit
+
+    async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        declared = dict(scope.get("headers") or []).get(b"content-length")
+        if declared is not None and (not declared.isdigit() or int(declared) > self.limit):
+            return await self._refuse(scope, receive, send)
+        seen = 0
+
+        async def counted() -> dict:
+            nonlocal seen
+            message = await receive()
+            seen += len(message.get("body", b""))
+            if seen > self.limit:
+                raise _TooLarge
+            return message
+
+        try:
+            await self.app(scope, counted, send)
+        except _TooLarge:
+            await self._refuse(scope, receive, send)
+
+    async def _refuse(self, scope: dict, receive: Any, send: Any) -> None:
+        response = problem(
+            413,
+            "request too large",
+            f"the body is larger than {self.limit:,} bytes; send fewer jobs per request",
+            scope.get("path", ""),
+        )
+        await response(scope, receive, send)
+
+
+class _TooLarge(Exception):
+    pass
+
+
+def problem(
+    status: int, title: str, detail: str, instance: str, retry_after_s: float | None = None, **extra
+) -> JSONResponse:
+    """Problem details; a 503 carries ``Retry-After`` with the delay the cause suggests (whole
+    seconds, at least 1)."""
+    body = _jsonable(
+        {
+            "type": f"https://suanwang.dev/problems/{status}",
+            "title": title,
+            "status": status,
+            "detail": detail,
+            "instance": instance,
+            **extra,
+        }
+    )
+    headers = None
+    if status == 503:
+        headers = {"Retry-After": str(max(1, math.ceil(retry_after_s if retry_after_s is not None else 5.0)))}
     return JSONResponse(body, status_code=status, media_type=PROBLEM, headers=headers)
+
+
+def _jsonable(value: Any) -> Any:
+    """What JSON can carry: non-finite numbers as text, long texts cut, anything else as text."""
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value[:100]]
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)
+    if isinstance(value, str):
+        return value if len(value) <= 200 else value[:200] + "…"
+    if value is None or isinstance(value, (bool, int, float)):
+        return value
+    return _jsonable(str(value))
 
 
 def install(app: FastAPI) -> None:
@@ -45,6 +116,8 @@ def install(app: FastAPI) -> None:
                     extra["errors"] = [f.to_dict() for f in exc.faults]
                 if isinstance(exc, InfeasibleError) and exc.reasons:
                     extra["reasons"] = list(exc.reasons)
+                if isinstance(exc, TemporaryError):
+                    extra["retry_after_s"] = exc.retry_after_s
                 return problem(status, title, getattr(exc, "summary", str(exc)), request.url.path, **extra)
         return problem(409, "cannot be done", str(exc), request.url.path)
 
@@ -65,6 +138,19 @@ def install(app: FastAPI) -> None:
             f"{len(errors)} field(s) are invalid; fix each and retry",
             request.url.path,
             errors=errors,
+        )
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception):
+        """Whatever the cause, the caller gets problem details with an id the log carries."""
+        error_id = uuid.uuid4().hex[:12]
+        log.error("error %s on %s %s", error_id, request.method, request.url.path, exc_info=exc)
+        return problem(
+            500,
+            "server error",
+            f"an unexpected error occurred (id {error_id}); report the id to the operators",
+            request.url.path,
+            error_id=error_id,
         )
 
     @app.exception_handler(StarletteHTTPException)

@@ -151,13 +151,17 @@ def healthz() -> dict[str, str]:
     return {"status": "ok"}
 
 
-@router.get("/readyz", summary="The database answers")
+@router.get("/readyz", summary="The database answers and the control loop makes progress")
 def readyz(request: Request) -> dict[str, str]:
     try:
         with request.app.state.sessions() as s:
             repo.ping(s)
     except Exception as e:  # noqa: BLE001 — any database fault means not ready
         raise HTTPException(503, f"database not reachable: {type(e).__name__}") from e
+    health = getattr(request.app.state, "loop_health", None)
+    problem = health.problem() if health is not None else None
+    if problem is not None:
+        raise HTTPException(503, problem)
     return {"status": "ready"}
 
 

@@ -14,6 +14,7 @@ EXIT_FAILURE = 1  # an unexpected failure or a permanent error
 EXIT_USAGE = 2  # bad flags or arguments (click's own convention)
 EXIT_INPUT = 3  # an invalid input file or value
 EXIT_INFEASIBLE = 4  # a well-formed request that cannot be satisfied
+EXIT_LOOP_DIED = 70  # EX_SOFTWARE: the service's control loop ended (its supervisor restarts it)
 EXIT_TEMPORARY = 75  # EX_TEMPFAIL: try again later
 
 _CODES: tuple[tuple[type[SuanwangError], int], ...] = (

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import logging
+import os
 import threading
 from pathlib import Path
 
 import typer
 
 from suanwang.collectors.config import load_collector_config
-from suanwang.scheduler.cli.errors import SuanwangGroup
+from suanwang.scheduler.cli.errors import EXIT_LOOP_DIED, SuanwangGroup
 from suanwang.scheduler.cli.output import console
 from suanwang.scheduler.db import repo
 from suanwang.scheduler.db.engine import make_engine, sessions, upgrade
@@ -34,6 +35,18 @@ def token_create(
     with sessions(engine).begin() as s:
         token = repo.create_token(s, role, tenant, "cli", now_local())
     print(token)
+
+
+def _supervised(loop, period_s: float, stop: threading.Event) -> None:
+    """The loop thread: should it ever end without being stopped, the process exits (code 70,
+    EX_SOFTWARE) so that its supervisor restarts it rather than serving without planning."""
+    try:
+        loop.run(period_s, stop)
+    except BaseException:  # noqa: BLE001
+        logging.getLogger("suanwang.loop").critical("the control loop died", exc_info=True)
+    if not stop.is_set():
+        logging.getLogger("suanwang.loop").critical("the control loop ended; exiting so that it restarts")
+        os._exit(EXIT_LOOP_DIED)
 
 
 def serve(
@@ -78,7 +91,7 @@ def serve(
 
     stop = threading.Event()
     if not no_loop:
-        threading.Thread(target=loop.run, args=(period_s, stop), daemon=True, name="control-loop").start()
+        threading.Thread(target=_supervised, args=(loop, period_s, stop), daemon=True, name="control-loop").start()
     try:
         uvicorn.run(app, host=host, port=port, log_level="warning" if no_loop else "info")
     finally:
