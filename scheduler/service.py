@@ -9,6 +9,7 @@ manifests folder, is written there as a dry run.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import threading
 import time
@@ -124,13 +125,54 @@ class ControlLoop:
             without_sites(st.live_state, st.topology, drained),
             time_limit_s=self.time_limit_s,
         )
-        plan = solve(problem, "cpsat")
+        plan, problem = self._solve_isolating(problem, now, report)
         self.store.record_plan(plan_id(problem, plan), plan.to_dict(), now)
         out = self.lifecycle.place(problem, plan, now)
         report.placed += out.transitions
         report.transitions += out.transitions
         report.unplaced = len(plan.unplaced)
         return problem, plan
+
+    def _solve_isolating(self, problem: Problem, now: datetime, report: CycleReport):
+        """The plan; should the solver fail on this queue, the jobs that make it fail are found
+        (by halves), failed with the reason in their history, and the rest planned in this cycle."""
+        try:
+            return solve(problem, "cpsat"), problem
+        except Exception as first:  # noqa: BLE001 — any solver fault: find who causes it
+            fixed = [j for j in problem.jobs if j.running is not None]
+            movable = [j for j in problem.jobs if j.running is None]
+
+            def fails(jobs: list) -> BaseException | None:
+                trial = dataclasses.replace(problem, jobs=tuple(fixed + jobs), time_limit_s=0.2)
+                try:
+                    solve(trial, "greedy")
+                    solve(trial, "cpsat")
+                except Exception as e:  # noqa: BLE001
+                    return e
+                return None
+
+            def culprits(jobs: list) -> list:
+                if not jobs or fails(jobs) is None:
+                    return []
+                if len(jobs) == 1:
+                    return jobs
+                half = len(jobs) // 2
+                return culprits(jobs[:half]) + culprits(jobs[half:])
+
+            bad = culprits(movable)
+            if not bad:
+                raise
+            log.error("planning failed (%s: %s); setting aside %s", type(first).__name__, first, [j.id for j in bad])
+            for j in bad:
+                why = fails([j])
+                reason = f"set aside: planning it fails ({type(why).__name__}: {why}); correct the job and resubmit"
+                self.store.move(j.id, JobState.failed, reason[:900], now)
+                self.app.state.metrics.transitions.labels(JobState.failed).inc()
+                report.transitions += 1
+                report.errors.append(f"job {j.id} set aside: {type(why).__name__}")
+            ids = {j.id for j in bad}
+            rest = dataclasses.replace(problem, jobs=tuple(j for j in problem.jobs if j.id not in ids))
+            return solve(rest, "cpsat"), rest
 
     def _load(self, specs: list[dict], now: datetime, report: CycleReport) -> list:
         """Queued specs as jobs; one that no longer validates (the topology changed) fails alone."""

@@ -171,3 +171,26 @@ def test_one_invalid_queued_job_fails_alone(engine, mini):
         reason = s.get(JobRow, "bad").history[-1].reason
     assert states == {"good": "placed", "other": "placed", "bad": "failed"}, report
     assert "duration_h" in reason
+
+
+def test_a_job_the_solver_chokes_on_is_set_aside_and_the_rest_planned(engine, mini, monkeypatch):
+    from suanwang.scheduler import service
+
+    real = service.solve
+
+    def picky(problem, name="cpsat", **kw):
+        if any(j.id == "poison" for j in problem.jobs):
+            raise OverflowError("cannot convert float infinity to integer")
+        return real(problem, name, **kw)
+
+    monkeypatch.setattr(service, "solve", picky)
+    app = create_app(engine, mini, now=lambda: NOW)
+    with sessions(engine).begin() as s:
+        repo.add_jobs(s, [spec("a"), spec("poison"), spec("b")], "test", NOW)
+    report = ControlLoop(app, time_limit_s=0.5).cycle(NOW)
+    with sessions(engine)() as s:
+        states = {r.id: r.state for r in s.query(JobRow)}
+        reason = s.get(JobRow, "poison").history[-1].reason
+    assert states == {"a": "placed", "b": "placed", "poison": "failed"}
+    assert "OverflowError" in reason and "set aside" in reason
+    assert not report.failed_stages and any("poison" in e for e in report.errors)
