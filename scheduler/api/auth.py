@@ -32,9 +32,13 @@ def principal(request: Request, creds: HTTPAuthorizationCredentials | None = Dep
             headers={"WWW-Authenticate": "Bearer"},
         )
     with request.app.state.sessions() as s:
-        row = repo.verify_token(s, creds.credentials)
+        row = repo.verify_token(s, creds.credentials, request.app.state.now())
         if row is None:
-            raise HTTPException(401, "unknown or revoked token", headers={"WWW-Authenticate": "Bearer"})
+            raise HTTPException(
+                401,
+                "unknown, revoked or expired token; ask an admin for a new one",
+                headers={"WWW-Authenticate": "Bearer"},
+            )
         return Principal(row.role, row.tenant, f"token-{row.id}")
 
 

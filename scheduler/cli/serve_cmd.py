@@ -5,13 +5,17 @@ from __future__ import annotations
 import logging
 import os
 import threading
+from datetime import timedelta
 from pathlib import Path
 
 import typer
 
 from suanwang.collectors.config import load_collector_config
+from suanwang.errors import InputError
+from suanwang.scheduler.api.routes_tokens import MAX_TTL_H, token_view
 from suanwang.scheduler.cli.errors import EXIT_LOOP_DIED, SuanwangGroup
-from suanwang.scheduler.cli.output import console
+from suanwang.scheduler.cli.flags import Output, OutputOpt, emit
+from suanwang.scheduler.cli.output import console, table
 from suanwang.scheduler.db import repo
 from suanwang.scheduler.db.engine import make_engine, sessions, upgrade
 from suanwang.timeutil import now_local
@@ -23,18 +27,64 @@ DbOpt = typer.Option(
 )
 
 
+def _expiry(text: str) -> timedelta:
+    """``90d``, ``12h`` or ``30m``."""
+    units = {"d": 24.0, "h": 1.0, "m": 1 / 60}
+    try:
+        hours = float(text[:-1]) * units[text[-1]]
+    except (KeyError, ValueError, IndexError):
+        hours = -1.0
+    if not 0 < hours <= MAX_TTL_H:
+        raise InputError(f"--expires-in {text!r}: give e.g. 90d, 12h or 30m, at most 366d")
+    return timedelta(hours=hours)
+
+
 @token_app.command("create")
 def token_create(
     role: str = typer.Option(..., "--role", help="admin, operator, submitter or viewer."),
     tenant: str | None = typer.Option(None, "--tenant", help="The tenant a submitter acts for."),
+    expires_in: str = typer.Option("90d", "--expires-in", help="Lifetime: e.g. 90d, 12h, 30m (at most 366d)."),
+    description: str | None = typer.Option(None, "--description", help="Who or what the token is for."),
     database_url: str | None = DbOpt,
 ) -> None:
     """Create a bearer token; it is printed once and only its hash is stored."""
+    ttl = _expiry(expires_in)
+    engine = make_engine(database_url)
+    upgrade(engine)
+    now = now_local()
+    with sessions(engine).begin() as s:
+        token = repo.create_token(s, role, tenant, "cli", now, now + ttl, description)
+    print(token)
+
+
+@token_app.command("get")
+def token_get(database_url: str | None = DbOpt, output: Output = OutputOpt) -> None:
+    """Tokens with role, tenant and lifetime (never their secrets)."""
+    engine = make_engine(database_url)
+    upgrade(engine)
+    now = now_local()
+    with sessions(engine)() as s:
+        rows = [token_view(r, now) for r in repo.list_tokens(s)]
+    cols = ("id", "role", "tenant", "description", "created_at", "expires_at", "revoked_at", "active")
+    emit(
+        rows,
+        output,
+        human=lambda wide: console().print(table("tokens", cols, ([r[c] for c in cols] for r in rows))),
+        names=[f"token/{r['id']}" for r in rows],
+    )
+
+
+@token_app.command("revoke")
+def token_revoke(
+    token_id: int = typer.Argument(..., help="The token's id (see `suanwang token get`)."),
+    database_url: str | None = DbOpt,
+) -> None:
+    """Revoke a token: it is refused from the next request on."""
     engine = make_engine(database_url)
     upgrade(engine)
     with sessions(engine).begin() as s:
-        token = repo.create_token(s, role, tenant, "cli", now_local())
-    print(token)
+        repo.revoke_token(s, token_id, "cli", now_local())
+    console().print(f"token/{token_id} revoked")
 
 
 def _supervised(loop, period_s: float, stop: threading.Event) -> None:

@@ -83,6 +83,8 @@ class ApiToken(Base):
     tenant: Mapped[str | None] = mapped_column(String(200), nullable=True)
     created_at: Mapped[datetime]
     revoked_at: Mapped[datetime | None] = mapped_column(nullable=True)
+    expires_at: Mapped[datetime | None] = mapped_column(nullable=True)
+    description: Mapped[str | None] = mapped_column(String(200), nullable=True)
 
 
 class AuditEntry(Base):

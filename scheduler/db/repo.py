@@ -144,21 +144,65 @@ def _hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def create_token(s: Session, role: str, tenant: str | None, actor: str, at: datetime) -> str:
+def create_token(
+    s: Session,
+    role: str,
+    tenant: str | None,
+    actor: str,
+    at: datetime,
+    expires_at: datetime | None = None,
+    description: str | None = None,
+) -> str:
     """A new bearer token, returned once; only its SHA-256 is stored."""
+    return issue_token(s, role, tenant, actor, at, expires_at, description)[1]
+
+
+def issue_token(
+    s: Session,
+    role: str,
+    tenant: str | None,
+    actor: str,
+    at: datetime,
+    expires_at: datetime | None = None,
+    description: str | None = None,
+) -> tuple[ApiToken, str]:
+    """``(row, secret)``: the secret is shown once; only its SHA-256 is stored."""
     if role not in ROLES:
         raise InputError(f"unknown role {role!r}; use one of {', '.join(ROLES)}")
     if role == "submitter" and not tenant:
         raise InputError("a submitter token needs --tenant; it sees and cancels only that tenant's jobs")
+    if expires_at is not None and expires_at <= at:
+        raise InputError("the token would expire before it is created; give a later expiry")
     token = "sw_" + secrets.token_urlsafe(32)
-    s.add(ApiToken(token_hash=_hash(token), role=role, tenant=tenant, created_at=at))
-    audit(s, actor, "token.create", role, {"role": role, "tenant": tenant}, at)
-    return token
+    row = ApiToken(
+        token_hash=_hash(token), role=role, tenant=tenant, created_at=at, expires_at=expires_at, description=description
+    )
+    s.add(row)
+    s.flush()
+    audit(s, actor, "token.create", f"token-{row.id}", {"role": role, "tenant": tenant}, at)
+    return row, token
 
 
-def verify_token(s: Session, token: str) -> ApiToken | None:
+def verify_token(s: Session, token: str, at: datetime) -> ApiToken | None:
+    """The token's row if it is known, not revoked and not expired at ``at``."""
     row = s.scalar(select(ApiToken).where(ApiToken.token_hash == _hash(token)))
-    return row if row is not None and row.revoked_at is None else None
+    if row is None or row.revoked_at is not None or (row.expires_at is not None and row.expires_at <= at):
+        return None
+    return row
+
+
+def list_tokens(s: Session) -> list[ApiToken]:
+    return list(s.scalars(select(ApiToken).order_by(ApiToken.id)))
+
+
+def revoke_token(s: Session, token_id: int, actor: str, at: datetime) -> ApiToken:
+    row = s.get(ApiToken, token_id)
+    if row is None:
+        raise InputError(f"no token {token_id}; list them with `suanwang token get`")
+    if row.revoked_at is None:
+        row.revoked_at = at
+        audit(s, actor, "token.revoke", f"token-{token_id}", {"role": row.role, "tenant": row.tenant}, at)
+    return row
 
 
 def set_drained(s: Session, site: str, drained: bool, reason: str, actor: str, at: datetime) -> SiteFlag:
