@@ -20,7 +20,7 @@ from datetime import datetime, timedelta
 from suanwang.collectors.config import CollectorConfig
 from suanwang.collectors.promapi import PromClient, Result
 from suanwang.collectors.snapshot import LinkMeasure, PoolSnapshot, SiteSnapshot, Snapshot
-from suanwang.errors import TemporaryError
+from suanwang.errors import SuanwangError, TemporaryError
 from suanwang.timeutil import CST, now_local
 from suanwang.topology.model import Topology
 
@@ -60,10 +60,20 @@ def collect(
         client = client_factory(source.url, source.timeout_s, source.retries)
         try:
             results = {name: client.query(config.queries[name], _utc(now)) for name in _INSTANT}
-        except TemporaryError as e:
+            fresh = _Ingest(topology, config, snap, served, results).run(scope)
+        except SuanwangError as e:  # down, slow, refusing the PromQL, or answering nonsense
+            for sid in scope:
+                snap.sites.pop(sid, None)
             snap.keep_stale(scope, previous, str(e))
             continue
-        _Ingest(topology, config, snap, served, results).run(scope)
+        except Exception as e:  # noqa: BLE001 — an answer the ingest could not read: the same
+            for sid in scope:
+                snap.sites.pop(sid, None)
+            snap.keep_stale(scope, previous, f"unreadable answer from {source.url}: {type(e).__name__}: {e}")
+            continue
+        silent = [sid for sid in scope if sid not in fresh and sid in {s.id for s in topology.sites}]
+        if silent:
+            snap.keep_stale(silent, previous, f"{source.url} reported no accelerator nodes for it")
         if not link_done:
             try:
                 window = timedelta(seconds=config.probe_window_s)
@@ -141,7 +151,8 @@ class _Ingest:
                 return m
         return None
 
-    def run(self, scope: list[str]) -> None:
+    def run(self, scope: list[str]) -> set[str]:
+        """Ingest the answers; the sites read fresh."""
         lab = self.cfg.labels
         alloc = self.per_node(self.r["allocatable"], lab["node"], "allocatable", extra="resource", keep=min)
         req = self.per_node(self.r["requested"], lab["node"], "requested", extra="resource")
@@ -217,6 +228,7 @@ class _Ingest:
         for sid in scope:
             if sid not in seen and sid in self.sites:
                 self.snap.anomalies.append(f"site {sid}: no accelerator nodes reported")
+        return seen
 
 
 def _by_node(per_card: dict) -> dict[tuple[str, str], list[float]]:

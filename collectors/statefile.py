@@ -121,10 +121,14 @@ def parse_state(doc: Checked, raw: Any, topo: Topology) -> State | None:
                     nodes.extend((node_name(sid, model, len(nodes) + k), int(free)) for k in range(count))
             pools[(sid, model)] = PoolState(tuple(nodes))
     draw = {sid: s.power_draw_kw for sid, s in spec.sites.items() if s.power_draw_kw}
-    unusable = [sid for sid, s in spec.sites.items() if not s.usable]
+    known = {sid: set(s.pools) for sid, s in spec.sites.items()}
+    _close_pools(pools, topo, known)
+    why = unknown_sites(topo, known)
+    for sid, s in spec.sites.items():
+        if not s.usable:  # a site too stale to plan on offers nothing
+            why[sid] = f"state {s.age_s:.0f} s old" + (f" ({s.cause})" if s.cause else "")
     links = {(lk.from_, lk.to): (lk.rtt_ms, lk.jitter_us) for lk in spec.links}
-    # a site too stale to plan on offers nothing
-    return without_sites(State(pools, draw, spec.observed_at, links), topo, unusable)
+    return without_sites(State(pools, draw, spec.observed_at, links), topo, why)
 
 
 def _check_pools(doc: Checked, raw: Any, topo: Topology) -> None:
@@ -180,14 +184,16 @@ def _check_pools(doc: Checked, raw: Any, topo: Topology) -> None:
                 )
 
 
-def without_sites(state: State | None, topo: Topology, sites: list[str]) -> State | None:
-    """``state`` with the given sites offering no cards (e.g. their API server is unreachable)."""
+def without_sites(state: State | None, topo: Topology, sites: list[str] | dict[str, str]) -> State | None:
+    """``state`` with the given sites offering no cards (drained, their API server unreachable, or
+    nothing fresh known of them); ``sites`` may map each to why."""
     if not sites:
         return state
+    why = dict(sites) if isinstance(sites, dict) else {sid: "left out" for sid in sites}
     base = state or State()
     pools = dict(base.pools)
     for site in topo.sites:
-        if site.id in sites:
+        if site.id in why:
             for pl in site.pools:
                 old = pools.get((site.id, pl.accelerator))
                 names = (
@@ -196,29 +202,72 @@ def without_sites(state: State | None, topo: Topology, sites: list[str]) -> Stat
                     else [node_name(site.id, pl.accelerator, k) for k in range(pl.nodes)]
                 )
                 pools[(site.id, pl.accelerator)] = PoolState(tuple((n, 0) for n in names))
-    return State(pools, base.power_draw_kw, base.observed_at, base.links, tuple(set(base.unusable) | set(sites)))
+    merged = {**{s: why.get(s, "left out") for s in base.unusable}, **base.why}
+    for sid, reason in why.items():
+        merged.setdefault(sid, reason)
+    return State(
+        pools, base.power_draw_kw, base.observed_at, base.links, tuple(dict.fromkeys([*base.unusable, *why])), merged
+    )
+
+
+def unknown_sites(topo: Topology, known: dict[str, set[str]]) -> dict[str, str]:
+    """Fail closed: sites the state says nothing about, and pools it leaves out, offer nothing.
+    ``known`` maps each site the state covers to the models it gives nodes for."""
+    out = {}
+    for site in topo.sites:
+        if site.id not in known:
+            out[site.id] = "no state for it"
+    return out
+
+
+def _close_pools(pools: dict[tuple[str, str], PoolState], topo: Topology, known: dict[str, set[str]]) -> None:
+    """Pools of a covered site that the state leaves out: unknown capacity, so nothing free."""
+    for site in topo.sites:
+        if site.id in known:
+            for pl in site.pools:
+                if pl.accelerator not in known[site.id] and (site.id, pl.accelerator) not in pools:
+                    pools[(site.id, pl.accelerator)] = PoolState(
+                        tuple((node_name(site.id, pl.accelerator, k), 0) for k in range(pl.nodes))
+                    )
+
+
+def state_note(state: State | None, topo: Topology) -> dict[str, Any]:
+    """What a plan was made on, for its output: live state (with the sites that got nothing new
+    and why) or the what-if of an empty network."""
+    if state is None:
+        return {
+            "mode": "what-if",
+            "note": "no live state: every site is assumed empty (a what-if, not the network today)",
+        }
+    return {
+        "mode": "live",
+        "observed_at": state.observed_at.isoformat() if state.observed_at else None,
+        "sites_without_fresh_state": {sid: state.why.get(sid, "left out") for sid in state.unusable},
+    }
 
 
 def snapshot_state(snap: Snapshot, topology: Topology) -> State:
     """The planner's :class:`State` from a collected snapshot, with no text in between.
 
     The same as writing the snapshot with :func:`snapshot_to_dict` and reading it back with
-    :func:`load_state` (a test holds the two equal): sites too stale to plan on offer nothing.
+    :func:`load_state` (a test holds the two equal): sites never read, or too stale to plan on,
+    and pools no node was reported for offer nothing.
     """
     sizes: dict[tuple[str, str], tuple[int, int]] = {}
     for site in topology.sites:
         for p in site.pools:
             per_node, nodes = sizes.get((site.id, p.accelerator), (0, 0))
             sizes[(site.id, p.accelerator)] = (max(per_node, p.per_node), nodes + p.nodes)
-    known = {site.id for site in topology.sites}
     pools: dict[tuple[str, str], PoolState] = {}
     draw: dict[str, float] = {}
-    unusable: list[str] = []
+    known: dict[str, set[str]] = {}
+    why: dict[str, str] = {}
     for sid, s in snap.sites.items():
-        if sid not in known:
+        if sid not in {site.id for site in topology.sites}:
             continue
+        known[sid] = set(s.pools)
         if not s.usable:
-            unusable.append(sid)
+            why[sid] = f"state {s.age_s:.0f} s old" + (f" ({s.cause})" if s.cause else "")
         if s.power_draw_kw:
             draw[sid] = s.power_draw_kw
         for model, p in s.pools.items():
@@ -227,12 +276,14 @@ def snapshot_state(snap: Snapshot, topology: Topology) -> State:
                 continue
             nodes = tuple((name, max(0, min(size[0], free))) for name, free in sorted(p.free_per_node.items()))
             pools[(sid, model)] = PoolState(nodes[: size[1]])
+    _close_pools(pools, topology, known)
+    why = {**unknown_sites(topology, known), **why}
     links = {
         (lk.a, lk.b): (lk.rtt_ms, lk.jitter_us)
         for lk in snap.links
         if lk.a in topology.cities and lk.b in topology.cities
     }
-    return without_sites(State(pools, draw, snap.observed_at, links), topology, unusable) or State()
+    return without_sites(State(pools, draw, snap.observed_at, links), topology, why) or State()
 
 
 _OFFSET = "+08:00"

@@ -21,7 +21,13 @@ from typing import Any
 
 from suanwang.collectors.collect import collect
 from suanwang.collectors.config import CollectorConfig
-from suanwang.collectors.statefile import snapshot_state, without_sites
+from suanwang.collectors.statefile import (
+    snapshot_from_dict,
+    snapshot_state,
+    snapshot_to_dict,
+    state_note,
+    without_sites,
+)
 from suanwang.errors import InputError, SuanwangError
 from suanwang.scheduler.db.store import SqlStore
 from suanwang.scheduler.jobfile import jobs_from_data
@@ -85,6 +91,7 @@ class ControlLoop:
         manifests_dir: Path | None = None,
         time_limit_s: float = 5.0,
         unreachable_after_s: float = 300.0,
+        assume_empty: bool = False,
     ) -> None:
         self.app, self.collector = app, collector
         self.time_limit_s = time_limit_s
@@ -100,6 +107,35 @@ class ControlLoop:
             on_transition=lambda target: app.state.metrics.transitions.labels(target).inc(),
         )
         app.state.wake = self.wake.set
+        self._start_state(assume_empty)
+
+    def _start_state(self, assume_empty: bool) -> None:
+        """Fail closed from the first cycle: with a collector, the last good snapshot (its age
+        grows while the service was down); without one, nothing is known of any site unless the
+        operator asked for the what-if of an empty network."""
+        st = self.app.state
+        if self.collector is None:
+            why = "no collector configured; give --collector-config, or --assume-empty-sites for a what-if"
+            st.live_state = (
+                None if assume_empty else without_sites(None, st.topology, {s.id: why for s in st.topology.sites})
+            )
+            return
+        body = self.store.latest_snapshot()
+        if body is not None:
+            snap = snapshot_from_dict(body)
+            now = st.now()
+            for site in snap.sites.values():
+                if site.observed_at is not None:
+                    site.age_s = (now - site.observed_at).total_seconds()
+                    site.usable = site.usable and site.age_s <= snap.max_stale_s
+                    if not site.usable:
+                        site.stale, site.cause = True, site.cause or "kept from before a restart"
+            st.snapshot = snap
+        st.live_state = (
+            snapshot_state(st.snapshot, st.topology)
+            if st.snapshot
+            else without_sites(None, st.topology, {s.id: "not collected yet" for s in st.topology.sites})
+        )
 
     # -- steps ------------------------------------------------------------------------------------
     def _collect(self, now: datetime) -> None:
@@ -108,6 +144,8 @@ class ControlLoop:
         st = self.app.state
         snap = collect(st.topology, self.collector, st.snapshot, now)
         st.snapshot, st.live_state = snap, snapshot_state(snap, st.topology)
+        if any(not s.stale for s in snap.sites.values()):
+            self.store.save_snapshot(snapshot_to_dict(snap), snap.observed_at)
 
     def _plan(self, now: datetime, report: CycleReport):
         st = self.app.state
@@ -117,7 +155,8 @@ class ControlLoop:
         jobs = self._load(specs, now, report)
         if not jobs:
             return None, None
-        drained = self.store.drained() + self.lifecycle.down_sites(now)
+        drained = {sid: "drained by an operator" for sid in self.store.drained()}
+        drained.update({sid: "its API server does not answer" for sid in self.lifecycle.down_sites(now)})
         problem = Problem(
             st.topology,
             tuple(jobs),
@@ -126,7 +165,9 @@ class ControlLoop:
             time_limit_s=self.time_limit_s,
         )
         plan, problem = self._solve_isolating(problem, now, report)
-        self.store.record_plan(plan_id(problem, plan), plan.to_dict(), now)
+        self.store.record_plan(
+            plan_id(problem, plan), {**plan.to_dict(), "state": state_note(problem.state, problem.topology)}, now
+        )
         out = self.lifecycle.place(problem, plan, now)
         report.placed += out.transitions
         report.transitions += out.transitions

@@ -23,7 +23,21 @@ def _models(job) -> str:
 
 
 def explain(instance: Instance, ledger: Ledger, jc: JobClass, job_index: int) -> tuple[str, ...]:
-    """Why job ``job_index`` of class ``jc`` is not placed, against the capacity left in ``ledger``."""
+    """Why job ``job_index`` of class ``jc`` is not placed, against the capacity left in ``ledger``;
+    with the sites that offered nothing for want of fresh state (or drained, or down)."""
+    reasons = _explain(instance, ledger, jc, job_index)
+    state = instance.problem.state
+    if state is not None and state.unusable:
+        models = set(allowed_models(instance.problem, instance.problem.jobs[job_index]))
+        shut = [sid for sid in state.unusable if any(p[0] == sid and p[1] in models for p in instance.nodes)]
+        if shut:
+            shown = ", ".join(f"{sid} ({state.why.get(sid, 'left out')})" for sid in shut[:_SHOW])
+            more = f" and {len(shut) - _SHOW} more" if len(shut) > _SHOW else ""
+            reasons += (f"{len(shut)} site(s) with the model offered nothing: {shown}{more}",)
+    return reasons
+
+
+def _explain(instance: Instance, ledger: Ledger, jc: JobClass, job_index: int) -> tuple[str, ...]:
     problem, graph = instance.problem, instance.graph
     job = problem.jobs[job_index]
     a = job.accelerators

@@ -151,7 +151,9 @@ def count_bits(free_with_counts: Iterable[tuple[int, int]]) -> dict[int, int]:
 class State:
     """Current usage: free cards per node per (site, accelerator model), and power draw per site.
 
-    Pools absent from the state are empty (all cards free); sites absent draw no power.
+    Pools absent from the state are empty (all cards free): whoever builds a State from live data
+    lists the sites it knows nothing fresh about in ``unusable`` (see
+    :func:`suanwang.collectors.statefile.snapshot_state`); sites absent draw no power.
     """
 
     pools: dict[tuple[str, str], PoolState] = field(default_factory=dict)
@@ -159,7 +161,8 @@ class State:
     observed_at: datetime | None = None
     # measured (city, city) -> (RTT ms, jitter µs or None), from blackbox probes
     links: dict[tuple[str, str], tuple[float, float | None]] = field(default_factory=dict)
-    unusable: tuple[str, ...] = ()  # sites whose data is too stale to plan on: no free cards
+    unusable: tuple[str, ...] = ()  # sites with no fresh state (or drained, or down): no free cards
+    why: dict[str, str] = field(default_factory=dict)  # site -> why it offers nothing
     reserved_gbps: dict[str, float] = field(default_factory=dict)  # link id -> bandwidth already reserved
 
 

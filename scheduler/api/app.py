@@ -50,7 +50,7 @@ def create_app(
         from suanwang.scheduler.db import repo
 
         with app.state.sessions() as s:
-            drained = list(repo.drained_sites(s))
+            drained = {sid: "drained by an operator" for sid in repo.drained_sites(s)}
         return without_sites(app.state.live_state, app.state.topology, drained)
 
     app.state.current_state = current_state

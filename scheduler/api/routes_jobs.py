@@ -7,6 +7,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 
+from suanwang.collectors.statefile import state_note
 from suanwang.contract import Refs
 from suanwang.scheduler.api.auth import Principal, require
 from suanwang.scheduler.db import repo
@@ -164,7 +165,9 @@ def dry_run(
     time_limit_s: float = Query(1.0, gt=0, le=60),
     who: Principal = Depends(require("submitter")),
 ) -> dict[str, Any]:
-    return _plan(request, _parse(request, body.jobs, who), time_limit_s).to_dict()
+    plan = _plan(request, _parse(request, body.jobs, who), time_limit_s)
+    state = request.app.state
+    return {**plan.to_dict(), "state": state_note(state.current_state(), state.topology)}
 
 
 for _endpoint in (submit, dry_run):

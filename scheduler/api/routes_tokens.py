@@ -7,6 +7,7 @@ from datetime import datetime, timedelta
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Request
+from fastapi import Path as ApiPath
 from pydantic import BaseModel, ConfigDict, Field
 
 from suanwang.contract import Name, Text
@@ -59,7 +60,11 @@ def list_tokens(request: Request, who: Principal = Depends(require("admin"))) ->
 
 
 @router.post("/tokens/{token_id}/revoke", summary="Revoke a token at once")
-def revoke(token_id: int, request: Request, who: Principal = Depends(require("admin"))) -> dict[str, Any]:
+def revoke(
+    request: Request,
+    token_id: Annotated[int, ApiPath(ge=1, le=2**31 - 1)],
+    who: Principal = Depends(require("admin")),
+) -> dict[str, Any]:
     now = request.app.state.now()
     with request.app.state.sessions.begin() as s:
         return token_view(repo.revoke_token(s, token_id, who.name, now), now)

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import typer
 
-from suanwang.collectors.statefile import load_state
+from suanwang.collectors.statefile import load_state, state_note
 from suanwang.errors import InputError
 from suanwang.scheduler.cli.flags import (
     FilenameOpt,
@@ -151,6 +151,16 @@ def _print_plan(plan: Plan, problem: Problem, limit: int, wide: bool = False) ->
     s = d["summary"]
     bound = "—" if plan.bound is None else f"{plan.bound:,.1f}"
     gap = "—" if plan.gap is None else f"{100 * plan.gap:.3f} %"
+    note = state_note(problem.state, problem.topology)
+    if note["mode"] == "what-if":
+        out.print(f"[yellow]what-if[/yellow]: {note['note']}; give --state for the network as it is")
+    elif note["sites_without_fresh_state"]:
+        shut = note["sites_without_fresh_state"]
+        out.print(
+            f"[yellow]{len(shut)} site(s) got nothing new[/yellow] for want of fresh state: "
+            + ", ".join(f"{k} ({v})" for k, v in list(shut.items())[:5])
+            + (f" and {len(shut) - 5} more" if len(shut) > 5 else "")
+        )
     out.print(
         f"[bold]{plan.solver}[/bold]: status {plan.status}, objective {plan.objective:,.1f} "
         f"(priority × PFLOPS placed), bound {bound}, gap {gap}, solve {plan.solve_seconds:.2f} s; "
@@ -182,7 +192,7 @@ def plan(
     problem = _problem(filename, topology, state, now, time_limit, carbon_price)
     result = solve(problem, solver)
     emit(
-        result.to_dict(),
+        {**result.to_dict(), "state": state_note(problem.state, problem.topology)},
         output,
         human=lambda wide: _print_plan(result, problem, limit, wide),
         names=[f"placement/{p.job}" for p in result.placements] + [f"unplaced/{u.job}" for u in result.unplaced],

@@ -109,7 +109,13 @@ def serve(
     collector: Path | None = typer.Option(None, "--collector-config", help="Collect live state each cycle."),
     kubeconfig: Path | None = typer.Option(None, "--kubeconfig", help="Submit to the sites' clusters."),
     manifests: Path | None = typer.Option(None, "--manifests", help="Write manifests here instead (dry run)."),
-    time_limit: float = typer.Option(5.0, "--time-limit", min=0.05),
+    time_limit: float = typer.Option(5.0, "--time-limit", min=0.05, max=3600.0),
+    assume_empty: bool = typer.Option(
+        False,
+        "--assume-empty-sites",
+        help="Without --collector-config, plan as if every site were empty (a what-if, labelled so). "
+        "Otherwise nothing is known of the sites and nothing new is placed.",
+    ),
     database_url: str | None = DbOpt,
 ) -> None:
     """Run the operations API and the control loop (collect → plan → submit → reconcile)."""
@@ -128,7 +134,9 @@ def serve(
     if kubeconfig is not None:
         apis = {sid: SiteApi(c, sid) for sid, c in site_clients(topo, kubeconfig).items()}
     cfg = load_collector_config(collector, topo) if collector else None
-    loop = ControlLoop(app, cfg, apis, manifests, time_limit)
+    if assume_empty and cfg is not None:
+        raise InputError("--assume-empty-sites is for running without a collector; drop one of the two")
+    loop = ControlLoop(app, cfg, apis, manifests, time_limit, assume_empty=assume_empty)
     if once:
         report = loop.cycle()
         console().print(

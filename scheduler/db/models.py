@@ -103,3 +103,12 @@ class SiteFlag(Base):
     drained: Mapped[bool] = mapped_column(Boolean)
     reason: Mapped[str] = mapped_column(Text)
     at: Mapped[datetime]
+
+
+class StateSnapshot(Base):
+    """The latest collected state (the state-file format), so a restart knows what it knew."""
+
+    __tablename__ = "state_snapshots"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    observed_at: Mapped[datetime]
+    body: Mapped[dict[str, Any]]

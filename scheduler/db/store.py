@@ -7,12 +7,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from suanwang.errors import InputError
 from suanwang.scheduler.db import repo
-from suanwang.scheduler.db.models import JobRow, Submission
+from suanwang.scheduler.db.models import JobRow, StateSnapshot, Submission
 from suanwang.scheduler.jobfile import jobs_to_dict
 from suanwang.scheduler.jobstate import JobState
 from suanwang.scheduler.store import JobView, ObjectRef, StaleObject, Transition
@@ -111,6 +111,17 @@ class SqlStore:
         """Specs (the job-file contract) of the jobs in ``states``, oldest first."""
         with self.sessions() as s:
             return [r.spec for r in repo.jobs_in(s, states)]
+
+    def save_snapshot(self, body: dict, observed_at: datetime) -> None:
+        """Keep ``body`` (a collected state) as the one latest snapshot."""
+        with self.sessions.begin() as s:
+            s.execute(delete(StateSnapshot))
+            s.add(StateSnapshot(observed_at=observed_at, body=body))
+
+    def latest_snapshot(self) -> dict | None:
+        with self.sessions() as s:
+            row = s.scalar(select(StateSnapshot).order_by(StateSnapshot.id.desc()).limit(1))
+            return None if row is None else row.body
 
     def drained(self) -> list[str]:
         with self.sessions() as s:

@@ -93,8 +93,9 @@ def test_collected_state_changes_the_plan(snapshot, tmp_path):
     assert r.exit_code == 0, r.output
     live = json.loads(r.output)
     assert not live["placements"]
-    reason = live["unplaced"][0]["reasons"][0]  # only gpu-nj-3 has 8 free H800 at nj-hub now
-    assert "2 nodes of 8 H800" in reason and "0.3 ms RTT of Nanjing" in reason
+    reason, shut = live["unplaced"][0]["reasons"]  # only gpu-nj-3 has 8 free H800 at nj-hub now
+    assert "2 nodes with 8 free H800" in reason and "most: nj-hub with 1" in reason
+    assert "offered nothing" in shut and "no state for it" in shut  # sites never collected count for nothing
 
 
 def test_state_show_and_stale_site_unusable(snapshot, jiangsu, tmp_path):

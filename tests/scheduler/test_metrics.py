@@ -21,7 +21,7 @@ _SUFFIXES = ("_bucket", "_sum", "_count", "_created")
 def scrape(engine, mini, tmp_path):
     app = create_app(engine, mini, now=lambda: NOW)
     queue(engine, spec("m1"), spec("m2", "Ascend910B", 16), spec("m3", "H800", 32))
-    ControlLoop(app, manifests_dir=tmp_path / "m", time_limit_s=1).cycle(NOW)
+    ControlLoop(app, manifests_dir=tmp_path / "m", time_limit_s=1, assume_empty=True).cycle(NOW)
     client = TestClient(app)
     client.get("/healthz")
     text = client.get("/metrics").text

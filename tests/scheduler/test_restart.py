@@ -34,6 +34,7 @@ def test_kill_mid_cycle_and_restart(tmp_path, mini, mini_file):
             "suanwang.scheduler.cli",
             "serve",
             "--once",
+            "--assume-empty-sites",
             "--topology",
             str(mini_file),
             "--kubeconfig",

@@ -55,7 +55,7 @@ def queue(engine, *jobs):
 def test_cycle_places_submits_and_reads_back(engine, mini, cluster):
     api, apis = cluster
     queue(engine, spec("a"), spec("b", "Ascend910B", 16), spec("too-big", "H800", 32), spec("never", "H800", 64))
-    loop = ControlLoop(create_app(engine, mini, now=lambda: NOW), apis=apis, time_limit_s=1)
+    loop = ControlLoop(create_app(engine, mini, now=lambda: NOW), apis=apis, time_limit_s=1, assume_empty=True)
     report = loop.cycle(NOW)
     assert (report.placed, report.submitted, report.unplaced) == (2, 2, 1) and not report.errors
     # the 32-card job is worth more placed compute than the 8-card one, which waits
@@ -75,7 +75,9 @@ def test_restart_loses_nothing_and_submits_once(engine, mini, cluster):
     api, apis = cluster
     queue(engine, spec("r1"), spec("r2"))
     api.down = True
-    first = ControlLoop(create_app(engine, mini, now=lambda: NOW), apis=apis, time_limit_s=1).cycle(NOW)
+    first = ControlLoop(create_app(engine, mini, now=lambda: NOW), apis=apis, time_limit_s=1, assume_empty=True).cycle(
+        NOW
+    )
     assert first.errors and states(engine) == {"r1": "placed", "r2": "placed"}
     api.down = False
     # as if the service died after creating r1's Job but before recording it
@@ -83,7 +85,7 @@ def test_restart_loses_nothing_and_submits_once(engine, mini, cluster):
         "kind": "Job",
         "metadata": {"name": "r1", "namespace": "suanwang", "annotations": {"suanwang.io/job-id": "r1"}},
     }
-    restarted = ControlLoop(create_app(engine, mini, now=lambda: NOW), apis=apis, time_limit_s=1)
+    restarted = ControlLoop(create_app(engine, mini, now=lambda: NOW), apis=apis, time_limit_s=1, assume_empty=True)
     second = restarted.cycle(NOW + timedelta(minutes=1))
     assert second.submitted == 2 and states(engine) == {"r1": "submitted", "r2": "submitted"}
     posts = [c for c in api.calls if c[0] == "POST"]
@@ -96,7 +98,9 @@ def test_restart_loses_nothing_and_submits_once(engine, mini, cluster):
 
 def test_dry_run_mode_writes_manifests(engine, mini, tmp_path):
     queue(engine, spec("d1"))
-    loop = ControlLoop(create_app(engine, mini, now=lambda: NOW), manifests_dir=tmp_path / "m", time_limit_s=1)
+    loop = ControlLoop(
+        create_app(engine, mini, now=lambda: NOW), manifests_dir=tmp_path / "m", time_limit_s=1, assume_empty=True
+    )
     assert loop.cycle(NOW).submitted == 1
     assert (tmp_path / "m" / "nj-hub" / "d1.yaml").exists() and states(engine) == {"d1": "submitted"}
 
@@ -106,7 +110,9 @@ def test_drained_site_is_not_planned(engine, mini, cluster):
     with sessions(engine).begin() as s:
         repo.set_drained(s, "nj-hub", True, "maintenance", "op", NOW)
     queue(engine, spec("h"))
-    report = ControlLoop(create_app(engine, mini, now=lambda: NOW), apis=apis, time_limit_s=1).cycle(NOW)
+    report = ControlLoop(create_app(engine, mini, now=lambda: NOW), apis=apis, time_limit_s=1, assume_empty=True).cycle(
+        NOW
+    )
     assert report.placed == 0 and states(engine) == {"h": "pending"}
 
 
@@ -125,6 +131,7 @@ def test_token_create_and_serve_once(tmp_path, mini_file):
         [
             "serve",
             "--once",
+            "--assume-empty-sites",
             "--topology",
             str(mini_file),
             "--manifests",
@@ -160,7 +167,11 @@ def test_failover_when_a_site_stays_unreachable(engine, mini, tmp_path):
         apis = {sid: SiteApi(c, sid, retries=0, timeout_s=2) for sid, c in site_clients(mini, kc).items()}
         queue(engine, spec("f", "Ascend910B", 8))
         loop = ControlLoop(
-            create_app(engine, mini, now=lambda: NOW), apis=apis, time_limit_s=1, unreachable_after_s=300
+            create_app(engine, mini, now=lambda: NOW),
+            apis=apis,
+            time_limit_s=1,
+            unreachable_after_s=300,
+            assume_empty=True,
         )
         loop.cycle(NOW)
         assert sz.names("jobs") == {"f"} and states(engine) == {"f": "submitted"}

@@ -112,7 +112,7 @@ def test_plans_submissions_tokens_audit(engine):
     with make() as s:
         stored = s.scalars(select(ApiToken)).all()
         assert len(stored) == 1 and token not in stored[0].token_hash and len(stored[0].token_hash) == 64
-        assert repo.verify_token(s, token).tenant == "t" and repo.verify_token(s, token + "x") is None
+        assert repo.verify_token(s, token, AT).tenant == "t" and repo.verify_token(s, token + "x", AT) is None
         actions = [a.action for a in s.scalars(select(AuditEntry).order_by(AuditEntry.id))]
         assert actions == ["jobs.submit", "token.create"]
 
