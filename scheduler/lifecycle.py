@@ -34,6 +34,7 @@ class Outcome:
     transitions: int = 0
     submitted: int = 0
     errors: list[str] = field(default_factory=list)
+    retry: list[str] = field(default_factory=list)  # jobs whose submission failed for now
 
 
 class Lifecycle:
@@ -106,8 +107,11 @@ class Lifecycle:
                 try:
                     reason = self._create(p.site, docs, p.job)
                 except TemporaryError as e:
-                    out.jobs[p.job] = f"placed; submission retried later: {e}"
+                    why = f"submission to {p.site} failed ({e}); retried by the next submit or cycle"
+                    self.store.note(p.job, why, now)
+                    out.jobs[p.job] = f"placed; {why}"
                     out.errors.append(str(e))
+                    out.retry.append(p.job)
                     continue
                 except PermanentError as e:
                     self._move(p.job, JobState.failed, str(e), now, out)
@@ -123,7 +127,10 @@ class Lifecycle:
     def _create(self, site: str, docs: list[dict], job_id: str) -> str:
         if site not in self.apis:
             raise TemporaryError(f"no API server configured for site {site}; add its context to the kubeconfig")
-        results = [self.apis[site].create(d, job_id) for d in docs]
+        api = self.apis[site]
+        for ns in dict.fromkeys(d["metadata"]["namespace"] for d in docs):
+            api.ensure_namespace(ns)
+        results = [api.create(d, job_id) for d in docs]
         return f"{site}: " + ", ".join(f"{r.action} {r.kind} {r.name}" for r in results)
 
     # -- reconcile ----------------------------------------------------------------------------------

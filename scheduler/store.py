@@ -68,6 +68,10 @@ class Store(Protocol):
 
     def move(self, job_id: str, target: str, reason: str, at: datetime) -> JobView: ...
 
+    def note(self, job_id: str, reason: str, at: datetime) -> None:
+        """Record in the job's history something that happened without a change of state."""
+        ...
+
     def place(self, job_id: str, site: str, accelerator: str, plan_id: str, reason: str, at: datetime) -> None:
         """pending → placed at ``site``: the job's next plans keep it there."""
         ...
@@ -175,6 +179,11 @@ class JsonStore:
         rec.move(target, reason, at)
         self._save()
         return rec.view()
+
+    def note(self, job_id: str, reason: str, at: datetime) -> None:
+        rec = self._rec(job_id)
+        rec.history.append(Transition(at.isoformat(timespec="seconds"), rec.state, rec.state, reason))
+        self._save()
 
     def place(self, job_id: str, site: str, accelerator: str, plan_id: str, reason: str, at: datetime) -> None:
         rec = self._rec(job_id)

@@ -79,5 +79,9 @@ class TemporaryError(SuanwangError):
         self.retry_after_s = retry_after_s
 
 
+class PermissionDenied(SuanwangError):
+    """The caller's credentials do not allow this (no token, an expired one, or the wrong role)."""
+
+
 class PermanentError(SuanwangError):
     """Something failed in a way that retrying will not fix."""

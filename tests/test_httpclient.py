@@ -11,7 +11,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from suanwang.errors import InputError, PermanentError, TemporaryError
+from suanwang.errors import PermanentError, PermissionDenied, TemporaryError
 from suanwang.httpclient import HttpClient, RetryPolicy, retry_after_s
 from suanwang.scheduler.cli.remote import call, seg
 from tests.ports import free_port
@@ -115,7 +115,7 @@ def test_cli_call_maps_status_and_encodes_ids(scripted):
         (503, {"Retry-After": "0"}, b"{}"),
     )
     url = scripted(script)
-    with pytest.raises(InputError, match="403 viewer; ask an admin"):
+    with pytest.raises(PermissionDenied, match="403 viewer; ask an admin"):
         call(url, "t", "GET", "/v1/jobs")
     with pytest.raises(TemporaryError, match="503"):
         call(url, "t", "POST", f"/v1/jobs/{seg('victim/cancel?')}/cancel", {})

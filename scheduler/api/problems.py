@@ -14,7 +14,14 @@ from pydantic import BaseModel, ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from suanwang.contract import explain, path_of
-from suanwang.errors import InfeasibleError, InputError, PermanentError, SuanwangError, TemporaryError
+from suanwang.errors import (
+    InfeasibleError,
+    InputError,
+    PermanentError,
+    PermissionDenied,
+    SuanwangError,
+    TemporaryError,
+)
 
 PROBLEM = "application/problem+json"
 _STATUS: tuple[tuple[type[SuanwangError], int, str], ...] = (
@@ -22,6 +29,7 @@ _STATUS: tuple[tuple[type[SuanwangError], int, str], ...] = (
     (InfeasibleError, 409, "cannot be satisfied"),
     (PermanentError, 409, "conflicts with the current state"),
     (TemporaryError, 503, "temporarily unavailable"),
+    (PermissionDenied, 403, "forbidden"),
 )
 
 

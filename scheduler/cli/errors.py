@@ -7,7 +7,14 @@ import sys
 import typer
 from typer.core import TyperGroup
 
-from suanwang.errors import InfeasibleError, InputError, PermanentError, SuanwangError, TemporaryError
+from suanwang.errors import (
+    InfeasibleError,
+    InputError,
+    PermanentError,
+    PermissionDenied,
+    SuanwangError,
+    TemporaryError,
+)
 
 EXIT_OK = 0
 EXIT_FAILURE = 1  # an unexpected failure or a permanent error
@@ -16,11 +23,13 @@ EXIT_INPUT = 3  # an invalid input file or value
 EXIT_INFEASIBLE = 4  # a well-formed request that cannot be satisfied
 EXIT_LOOP_DIED = 70  # EX_SOFTWARE: the service's control loop ended (its supervisor restarts it)
 EXIT_TEMPORARY = 75  # EX_TEMPFAIL: try again later
+EXIT_DENIED = 77  # EX_NOPERM: the token is missing, expired, revoked or lacks the role
 
 _CODES: tuple[tuple[type[SuanwangError], int], ...] = (
     (InputError, EXIT_INPUT),
     (InfeasibleError, EXIT_INFEASIBLE),
     (TemporaryError, EXIT_TEMPORARY),
+    (PermissionDenied, EXIT_DENIED),
     (PermanentError, EXIT_FAILURE),
 )
 

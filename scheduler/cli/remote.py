@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import quote
 
-from suanwang.errors import Fault, InputError, TemporaryError
+from suanwang.errors import Fault, InputError, PermissionDenied, TemporaryError
 from suanwang.httpclient import HttpClient, RetryPolicy
 
 
@@ -50,9 +50,11 @@ def call(server: str, token: str | None, method: str, path: str, body: Any = Non
         for f in problem.get("errors", [])
         if isinstance(f, dict)
     ]
-    hint = {
-        401: "; give a token with --token or SUANWANG_TOKEN",
-        403: "; ask an admin for a token with that role",
-        404: "",
-    }.get(resp.status, "")
-    raise InputError(f"{server}{path}: {resp.status} {detail}{hint}", faults)
+    if resp.status in (401, 403):
+        hint = (
+            "give a valid token with --token or SUANWANG_TOKEN"
+            if resp.status == 401
+            else "ask an admin for a token with that role"
+        )
+        raise PermissionDenied(f"{server}{path}: {resp.status} {detail}; {hint}")
+    raise InputError(f"{server}{path}: {resp.status} {detail}", faults)

@@ -11,7 +11,7 @@ from typing import Any
 import typer
 
 from suanwang.collectors.statefile import without_sites
-from suanwang.errors import InputError
+from suanwang.errors import InputError, TemporaryError
 from suanwang.scheduler.cli.errors import SuanwangGroup
 from suanwang.scheduler.cli.flags import (
     FilenameOpt,
@@ -107,7 +107,12 @@ def submit(
         problem = dataclasses.replace(problem, state=without_sites(problem.state, problem.topology, down))
         out.print(f"not planning on unreachable sites: {', '.join(down)}")
     plan = solve(problem, solver)
-    results = life.submit(problem, plan, now).jobs
+    missing = sorted({p.site for p in plan.placements if not p.fixed} - set(life.apis))
+    if missing:
+        contexts = ", ".join(f"{s.kube.context} (site {s.id})" for s in problem.topology.sites if s.id in missing)
+        raise InputError(f"the kubeconfig has no usable context for {contexts}; add them, or drain those sites")
+    outcome = life.submit(problem, plan, now)
+    results = outcome.jobs
 
     def human(wide: bool) -> None:
         out.print(table(f"{plan_id(problem, plan)}", ("job", "outcome"), sorted(results.items())))
@@ -124,6 +129,12 @@ def submit(
         human=human,
         names=[f"job/{j}" for j in sorted(results)],
     )
+    if outcome.retry:
+        raise TemporaryError(
+            f"{len(outcome.retry)} job(s) could not be submitted now ({', '.join(outcome.retry[:5])}); "
+            "they stay placed, with the failure in their history: run submit again",
+            retry_after_s=30,
+        )
 
 
 def _local(rec: JobView) -> dict[str, Any]:

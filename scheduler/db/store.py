@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from suanwang.errors import InputError
 from suanwang.scheduler.db import repo
-from suanwang.scheduler.db.models import JobRow, StateSnapshot, Submission
+from suanwang.scheduler.db.models import JobRow, JobTransition, StateSnapshot, Submission
 from suanwang.scheduler.jobfile import jobs_to_dict
 from suanwang.scheduler.jobstate import JobState
 from suanwang.scheduler.store import JobView, ObjectRef, StaleObject, Transition
@@ -73,6 +73,11 @@ class SqlStore:
         with self.sessions.begin() as s:
             row = repo.transition(s, job_id, target, reason, at)
             return _view(s, row)
+
+    def note(self, job_id: str, reason: str, at: datetime) -> None:
+        with self.sessions.begin() as s:
+            row = self._row(s, job_id)
+            row.history.append(JobTransition(at=at, source=row.state, target=row.state, reason=reason))
 
     def place(self, job_id: str, site: str, accelerator: str, plan_id: str, reason: str, at: datetime) -> None:
         with self.sessions.begin() as s:

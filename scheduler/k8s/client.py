@@ -10,6 +10,7 @@ Server errors (5xx, 429) and transport faults are retried with backoff, then rai
 from __future__ import annotations
 
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -32,16 +33,24 @@ class Outcome:
     action: str  # "created" | "adopted"
 
 
-def site_clients(topology: Topology, kubeconfig: str | Path) -> dict[str, k.ApiClient]:
-    """One API client per site, from the site's context in ``kubeconfig``."""
+def site_clients(
+    topology: Topology, kubeconfig: str | Path, sites: Iterable[str] | None = None
+) -> dict[str, k.ApiClient]:
+    """One API client per site, from the site's context in ``kubeconfig``: for ``sites`` (each must
+    have its context), or for every site whose context the kubeconfig has."""
+    wanted = None if sites is None else set(sites)
     out = {}
     for site in topology.sites:
+        if wanted is not None and site.id not in wanted:
+            continue
         cfg = k.Configuration()
         try:
             kube_config.load_kube_config(
                 config_file=str(kubeconfig), context=site.kube.context, client_configuration=cfg, persist_config=False
             )
         except (kube_config.ConfigException, FileNotFoundError) as e:
+            if wanted is None and not isinstance(e, FileNotFoundError):
+                continue  # a site this kubeconfig does not reach: no client, nothing submitted there
             raise InputError(
                 f"{kubeconfig}: no usable context {site.kube.context!r} for site {site.id} ({e}); "
                 "add the context or fix kube.context in the topology"
@@ -60,6 +69,7 @@ class SiteApi:
         self.site, self.retries, self.backoff_s, self.timeout_s = site, retries, backoff_s, timeout_s
         self.batch, self.apps, self.core = k.BatchV1Api(api), k.AppsV1Api(api), k.CoreV1Api(api)
         self.custom = k.CustomObjectsApi(api)
+        self._namespaces: set[str] = set()
 
     def _call(self, what: str, fn, *args, **kw) -> Any:
         last: Exception | None = None
@@ -95,6 +105,30 @@ class SiteApi:
                 self.core.delete_namespaced_service,
             ),
         }.get(kind)
+
+    def ensure_namespace(self, ns: str) -> None:
+        """Create the namespace if the site does not have it yet (once per client)."""
+        if ns in self._namespaces:
+            return
+        try:
+            self._call(f"read Namespace {ns}", self.core.read_namespace, ns)
+        except ApiException as e:
+            if e.status != 404:
+                raise PermanentError(f"site {self.site}: cannot read namespace {ns}: {e.status} {e.reason}") from e
+            body = {
+                "apiVersion": "v1",
+                "kind": "Namespace",
+                "metadata": {"name": ns, "labels": {"app.kubernetes.io/managed-by": "suanwang"}},
+            }
+            try:
+                self._call(f"create Namespace {ns}", self.core.create_namespace, body)
+            except ApiException as e2:
+                if e2.status != 409:
+                    raise PermanentError(
+                        f"site {self.site} refused namespace {ns}: {e2.status} {e2.reason}; "
+                        "create it, or give suanwang's account the right to"
+                    ) from e2
+        self._namespaces.add(ns)
 
     def create(self, obj: dict, job_id: str) -> Outcome:
         kind, name, ns = obj["kind"], obj["metadata"]["name"], obj["metadata"]["namespace"]

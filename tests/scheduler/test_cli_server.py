@@ -12,6 +12,7 @@ from typer.testing import CliRunner
 
 from suanwang.scheduler.api.app import create_app
 from suanwang.scheduler.cli import app as cli
+from suanwang.scheduler.cli.errors import EXIT_DENIED
 from suanwang.scheduler.db import repo
 from suanwang.scheduler.db.engine import make_engine, sessions, upgrade
 from tests.ports import free_port
@@ -68,7 +69,7 @@ def test_submit_list_get_explain_cancel(server):
     assert "pending" in got.output and "submitted by" in got.output
     why = run(server, "submitter", "jobs", "explain", "srv-far")
     assert why.exit_code == 0 and ("Lianyungang" in why.output or "next planning cycle" in why.output)
-    assert run(server, "viewer", "jobs", "cancel", "srv-1").exit_code == 3  # a viewer may not cancel
+    assert run(server, "viewer", "jobs", "cancel", "srv-1").exit_code == EXIT_DENIED  # a viewer may not cancel
     c = run(server, "submitter", "jobs", "cancel", "srv-1")
     assert c.exit_code == 0 and "cancelled" in c.output, c.output
     plan = run(server, "submitter", "plan", "-f", str(jobs), "--time-limit", "1")
@@ -77,7 +78,7 @@ def test_submit_list_get_explain_cancel(server):
 
 def test_sites_and_errors(server):
     assert "nj-hub" in run(server, "viewer", "sites", "get").output
-    assert run(server, "viewer", "sites", "drain", "nj-hub").exit_code == 3
+    assert run(server, "viewer", "sites", "drain", "nj-hub").exit_code == EXIT_DENIED
     assert run(server, "operator", "sites", "drain", "nj-hub", "--reason", "works").exit_code == 0
     assert "yes: works" in run(server, "viewer", "sites", "get").output
     assert run(server, "operator", "sites", "undrain", "nj-hub").exit_code == 0
@@ -85,6 +86,6 @@ def test_sites_and_errors(server):
     bad.write_text(JOBS.replace("count: 8, per_node: 8, models: [H800]", "count: 12, per_node: 8, models: [H800]"))
     r = run(server, "submitter", "submit", "-f", str(bad))
     assert r.exit_code == 3 and "jobs[0].accelerators.per_node" in r.output
-    assert run(server, "nobody", "jobs", "get").exit_code == 3
+    assert run(server, "nobody", "jobs", "get").exit_code == EXIT_DENIED
     down = CliRunner().invoke(cli, ["jobs", "get", "--server", f"http://127.0.0.1:{free_port()}"])
     assert down.exit_code == 75

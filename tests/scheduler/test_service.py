@@ -92,8 +92,9 @@ def test_restart_loses_nothing_and_submits_once(engine, mini, cluster):
     restarted.cycle(NOW + timedelta(minutes=2))
     assert [c for c in api.calls if c[0] == "POST"] == posts and len(api.objects) == 2
     with sessions(engine)() as s:
-        history = [t.target for t in s.get(JobRow, "r1").history]
-    assert history == ["pending", "placed", "submitted"]
+        history = [(t.source, t.target, t.reason) for t in s.get(JobRow, "r1").history]
+    assert [h[1] for h in history] == ["pending", "placed", "placed", "submitted"]
+    assert history[2][0] == "placed" and "failed" in history[2][2] and "retried" in history[2][2]  # the failure, noted
 
 
 def test_dry_run_mode_writes_manifests(engine, mini, tmp_path):

@@ -48,6 +48,8 @@ class ApiServerDouble:
         self.fail_next: list[int] = []  # status codes to answer before behaving normally
         self.deleted: list[tuple[tuple[str, str, str], str | None]] = []
         self.post_delay_s = 0.0  # slows creation down, to stop a client half-way
+        self.namespaces: set[str] = {"default", "kube-system"}
+        self.require_namespaces = False  # as a real server: creating in a missing namespace is 404
         self._lock = threading.Lock()
 
     # -- control ----------------------------------------------------------------------------------
@@ -72,6 +74,9 @@ class ApiServerDouble:
             return code, status(code, "InternalError", "injected failure")
         if method == "POST" and self.post_delay_s:
             time.sleep(self.post_delay_s)
+        ns_path = re.fullmatch(r"/api/v1/namespaces(?:/(?P<name>[^/]+))?", path)
+        if ns_path:
+            return self._namespace(method, ns_path["name"], body)
         m = _PATH.match(path)
         if not m or (m["gv"], m["plural"]) not in RESOURCES:
             return 404, status(404, "NotFound", f"the server could not find the requested resource {path}")
@@ -91,6 +96,8 @@ class ApiServerDouble:
                 if not name:
                     return 422, status(422, "Invalid", "metadata.name: Required value")
                 key = (m["plural"], m["ns"], name)
+                if self.require_namespaces and m["ns"] not in self.namespaces:
+                    return 404, status(404, "NotFound", f'namespaces "{m["ns"]}" not found')
                 if key in self.objects:
                     return 409, status(409, "AlreadyExists", f'{m["plural"]} "{name}" already exists')
                 obj["metadata"]["namespace"] = m["ns"]
@@ -110,6 +117,25 @@ class ApiServerDouble:
                 if m["plural"] == "services":  # the API answers a Service delete with the Service
                     return 200, obj
                 return 200, status(200, "Success", "deleted") | {"status": "Success"}
+        return 405, status(405, "MethodNotAllowed", method)
+
+    def _namespace(self, method: str, name: str | None, body: bytes) -> tuple[int, dict]:
+        with self._lock:
+            if method == "GET" and name:
+                if name not in self.namespaces:
+                    return 404, status(404, "NotFound", f'namespaces "{name}" not found')
+                return 200, {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}}
+            if method == "POST" and name is None:
+                obj = json.loads(body or b"{}")
+                try:
+                    kubernetes_validate.validate(obj, K8S_VERSION, strict=True)
+                except kubernetes_validate.ValidationError as e:
+                    return 422, status(422, "Invalid", f"Namespace is invalid: {e.message}")
+                new = obj["metadata"]["name"]
+                if new in self.namespaces:
+                    return 409, status(409, "AlreadyExists", f'namespaces "{new}" already exists')
+                self.namespaces.add(new)
+                return 201, obj
         return 405, status(405, "MethodNotAllowed", method)
 
     def __enter__(self) -> ApiServerDouble:

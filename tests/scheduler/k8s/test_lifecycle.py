@@ -251,7 +251,9 @@ def test_cli_submit_status_cancel(tmp_path, mini_file, mini):
         names = run(app, ["jobs", "get", "cli-job", "-o", "name", "--store", str(tmp_path / "s.json")])
         assert names.stdout.split() == ["job/cli-job"]
         again = run(app, ["submit", "-f", str(jobs), "--time-limit", "0.5", *common])
-        assert "already running" in again.output and len([c for c in api.calls if c[0] == "POST"]) == 2
+        posts = [c for c in api.calls if c[0] == "POST"]
+        assert "already running" in again.output and len(posts) == 3
+        assert posts[0] == ("POST", "/api/v1/namespaces") and "suanwang" in api.namespaces  # created once
         c = run(app, ["jobs", "cancel", "cli-job", *common])
         assert c.exit_code == 0 and "cancelled" in c.output and not api.objects
         assert run(app, ["jobs", "describe", "nope", *common]).exit_code == 3
@@ -264,3 +266,53 @@ def test_unreachable_api_server_is_temporary(tmp_path, mini):
     api = SiteApi(clients["nj-hub"], "nj-hub", retries=1, backoff_s=0.01, timeout_s=1)
     with pytest.raises(TemporaryError, match="did not answer"):
         api.read("Job", "suanwang", "x")
+
+
+def test_cli_submit_exit_codes_contexts_and_namespace(tmp_path, mini_file, mini):
+    from typer.testing import CliRunner
+
+    from suanwang.scheduler.cli import app
+
+    jobs = tmp_path / "jobs.yaml"
+    jobs.write_text(
+        "jobs:\n  - {id: ns-job, kind: training, tenant: t, priority: 2, duration_h: 2,\n"
+        "     accelerators: {count: 8, per_node: 8, models: [H800]},\n"
+        "     container: {image: 'reg.example/train:1'}}\n"
+    )
+    store = str(tmp_path / "s.json")
+    with ApiServerDouble() as api:
+        api.require_namespaces = True
+        full = kubeconfig(tmp_path, mini, api.url)
+        cfg = yaml.safe_load(full.read_text())
+        cfg["contexts"] = [c for c in cfg["contexts"] if c["name"] == "nj-hub"]  # only the site the plan uses
+        only_nj = tmp_path / "only-nj"
+        only_nj.write_text(yaml.safe_dump(cfg))
+        common = ["--topology", str(mini_file), "--store", store, "--time-limit", "0.5"]
+        api.down = True
+        down = CliRunner().invoke(app, ["submit", "-f", str(jobs), "--kubeconfig", str(only_nj), *common])
+        assert down.exit_code == 75, down.output  # nothing submitted: say so
+        note = json.loads((tmp_path / "s.json").read_text())["jobs"][0]["history"][-1]
+        assert note["source"] == note["target"] == "placed" and "retried by the next submit" in note["reason"]
+        api.down = False
+        ok = CliRunner().invoke(app, ["submit", "-f", str(jobs), "--kubeconfig", str(only_nj), *common])
+        assert ok.exit_code == 0, ok.output
+        assert "suanwang" in api.namespaces and api.names("jobs") == {"ns-job"}  # namespace created first
+        cfg["contexts"] = [c for c in yaml.safe_load(full.read_text())["contexts"] if c["name"] == "sz-hub"]
+        only_sz = tmp_path / "only-sz"
+        only_sz.write_text(yaml.safe_dump(cfg))
+        other = tmp_path / "other.yaml"
+        other.write_text(jobs.read_text().replace("ns-job", "ns-job-2"))
+        missing = CliRunner().invoke(
+            app,
+            [
+                "submit",
+                "-f",
+                str(other),
+                "--kubeconfig",
+                str(only_sz),
+                *common[:2],
+                "--store",
+                str(tmp_path / "t.json"),
+            ],
+        )
+        assert missing.exit_code == 3 and "nj-hub" in missing.output
