@@ -215,15 +215,16 @@ class ControlLoop:
             rest = dataclasses.replace(problem, jobs=tuple(j for j in problem.jobs if j.id not in ids))
             return solve(rest, "cpsat"), rest
 
-    def _load(self, specs: list[dict], now: datetime, report: CycleReport) -> list:
-        """Queued specs as jobs; one that no longer validates (the topology changed) fails alone."""
+    def _load(self, specs: list[tuple[str, dict]], now: datetime, report: CycleReport) -> list:
+        """Queued specs as jobs, each known by its key (tenant and id); one that no longer validates
+        (the topology changed) fails alone."""
         topo = self.app.state.topology
         jobs = []
-        for spec in specs:
+        for key, spec in specs:
             try:
-                jobs.extend(jobs_from_data([spec], topo, "queued job"))
+                jobs.extend(dataclasses.replace(j, id=key) for j in jobs_from_data([spec], topo, "queued job"))
             except InputError as e:
-                rec = self.store.get(str(spec["id"]))
+                rec = self.store.get(key)
                 if rec is not None and allowed(rec.state, JobState.failed):
                     reason = "; ".join(f"{f.path}: {f.message}" for f in e.faults) or e.summary
                     self.store.move(rec.id, JobState.failed, f"no longer valid for {topo.name}: {reason}", now)

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 
 from suanwang.collectors.statefile import state_note
-from suanwang.contract import Refs
+from suanwang.contract import ID_PATTERN, Refs
 from suanwang.scheduler.api.auth import Principal, require
 from suanwang.scheduler.db import repo
 from suanwang.scheduler.db.models import JobRow
@@ -41,9 +41,9 @@ def _parse(request: Request, specs: list[JobSpec] | list[dict[str, Any]], who: P
     return jobs_from_data(data, request.app.state.topology, "request body")
 
 
-def _view(row: JobRow, history: bool = False) -> dict[str, Any]:
+def _view(row: JobRow, history: bool = False, who: Principal | None = None) -> dict[str, Any]:
     d = {
-        "id": row.id,
+        "id": repo.public_id(row.id),
         "tenant": row.tenant,
         "kind": row.kind,
         "priority": row.priority,
@@ -53,7 +53,7 @@ def _view(row: JobRow, history: bool = False) -> dict[str, Any]:
         "updated_at": row.updated_at.isoformat(),
     }
     if history:
-        d["spec"] = row.spec
+        d["spec"] = _redacted(row.spec) if who is not None and who.role == "viewer" else row.spec
         d["history"] = [
             {"at": t.at.isoformat(), "from": t.source, "to": t.target, "reason": t.reason} for t in row.history
         ]
@@ -90,17 +90,40 @@ def list_jobs(
         return {"items": [_view(r) for r in rows], "total": total, "limit": limit, "offset": offset}
 
 
-def _visible(s, job_id: str, who: Principal) -> JobRow:
-    row = s.get(JobRow, job_id)
+def _redacted(spec: dict[str, Any]) -> dict[str, Any]:
+    """A spec as a viewer sees it: environment values hidden (they may hold credentials)."""
+    container = spec.get("container")
+    if not isinstance(container, dict) or not container.get("env"):
+        return spec
+    return {**spec, "container": {**container, "env": dict.fromkeys(container["env"], "(hidden)")}}
+
+
+TenantQuery = Query(
+    None, pattern=ID_PATTERN, description="the job's tenant (operators, when several tenants use the id)"
+)
+
+
+def _visible(s, job_id: str, who: Principal, tenant: str | None) -> JobRow:
+    """The caller's job ``job_id``; another tenant's job answers exactly as an unused id does."""
+    if who.role == "submitter":
+        if tenant not in (None, who.tenant):
+            raise HTTPException(404, f"no job {job_id!r}")
+        tenant = who.tenant
+    try:
+        row = repo.find_job(s, job_id, tenant)
+    except repo.Ambiguous as e:
+        raise HTTPException(409, f"several tenants have a job {job_id!r}; add ?tenant=") from e
     if row is None or not who.can_see(row.tenant):
         raise HTTPException(404, f"no job {job_id!r}")
     return row
 
 
 @router.get("/jobs/{job_id}", summary="A job with its spec and state history")
-def get_job(job_id: str, request: Request, who: Principal = Depends(require("viewer"))) -> dict[str, Any]:
+def get_job(
+    job_id: str, request: Request, tenant: str | None = TenantQuery, who: Principal = Depends(require("viewer"))
+) -> dict[str, Any]:
     with request.app.state.sessions() as s:
-        return _view(_visible(s, job_id, who), history=True)
+        return _view(_visible(s, job_id, who, tenant), history=True, who=who)
 
 
 class CancelIn(BaseModel):
@@ -109,15 +132,19 @@ class CancelIn(BaseModel):
 
 @router.post("/jobs/{job_id}/cancel", summary="Cancel a job")
 def cancel(
-    job_id: str, request: Request, body: CancelIn | None = None, who: Principal = Depends(require("submitter"))
+    job_id: str,
+    request: Request,
+    body: CancelIn | None = None,
+    tenant: str | None = TenantQuery,
+    who: Principal = Depends(require("submitter")),
 ) -> dict[str, Any]:
     reason = (body or CancelIn()).reason
     now = request.app.state.now()
     with request.app.state.sessions.begin() as s:
-        _visible(s, job_id, who)
+        key = _visible(s, job_id, who, tenant).id
         # its objects become stale in the same transaction; the control loop deletes them
-        row = release(s, job_id, JobState.cancelled, f"{reason} ({who.name})", now)
-        repo.audit(s, who.name, "jobs.cancel", job_id, {"reason": reason}, now)
+        row = release(s, key, JobState.cancelled, f"{reason} ({who.name})", now)
+        repo.audit(s, who.name, "jobs.cancel", key, {"reason": reason}, now)
         view = _view(row)
     request.app.state.metrics.transitions.labels(JobState.cancelled).inc()
     request.app.state.wake()
@@ -130,16 +157,18 @@ def _plan(request: Request, jobs, time_limit_s: float):
 
 
 @router.get("/jobs/{job_id}/explain", summary="Why a job is not placed")
-def explain(job_id: str, request: Request, who: Principal = Depends(require("viewer"))) -> dict[str, Any]:
+def explain(
+    job_id: str, request: Request, tenant: str | None = TenantQuery, who: Principal = Depends(require("viewer"))
+) -> dict[str, Any]:
     with request.app.state.sessions() as s:
-        row = _visible(s, job_id, who)
-        state, spec = row.state, row.spec
+        row = _visible(s, job_id, who, tenant)
+        state, spec, key = row.state, row.spec, row.id
         latest = repo.latest_plan(s)
     if state != "pending":
         return {"job": job_id, "state": state, "reasons": [f"the job is {state}, not waiting"]}
     if latest is not None:
         for u in latest.body.get("unplaced", []):
-            if u["job"] == job_id:
+            if u["job"] == key:
                 return {"job": job_id, "state": state, "plan": latest.id, "reasons": u["reasons"]}
     plan = _plan(request, _parse(request, [spec], Principal("admin", None, "explain")), 1.0)
     reasons = next(
@@ -151,11 +180,19 @@ def explain(job_id: str, request: Request, who: Principal = Depends(require("vie
 
 @router.get("/plans/latest", summary="The latest plan")
 def latest_plan(request: Request, who: Principal = Depends(require("viewer"))) -> dict[str, Any]:
+    """The latest plan; a submitter sees only its own tenant's placements and unplaced jobs."""
     with request.app.state.sessions() as s:
         row = repo.latest_plan(s)
         if row is None:
             raise HTTPException(404, "no plan yet; the control loop writes one each cycle")
-        return {"id": row.id, "created_at": row.created_at.isoformat(), **row.body}
+        body = dict(row.body)
+    if who.role == "submitter":
+        own = f"{who.tenant}/"
+        for part in ("placements", "unplaced"):
+            body[part] = [x for x in body.get(part, []) if str(x.get("job", "")).startswith(own)]
+        body.pop("summary", None)  # province-wide totals are not a tenant's
+        body.pop("state", None)
+    return {"id": row.id, "created_at": row.created_at.isoformat(), **body}
 
 
 @router.post("/plans/dry-run", summary="Plan the given jobs now, without storing or submitting")

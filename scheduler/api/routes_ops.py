@@ -165,8 +165,12 @@ def readyz(request: Request) -> dict[str, str]:
     return {"status": "ready"}
 
 
-@router.get("/metrics", summary="Prometheus metrics", response_class=Response)
-def metrics(request: Request) -> Response:
+@router.get("/metrics", summary="Prometheus metrics (a viewer, operator or admin token)", response_class=Response)
+def metrics(request: Request, who: Principal = Depends(require("viewer"))) -> Response:
+    """Every tenant's queue is in here, so a submitter (one tenant's token) may not read it; the
+    Prometheus that scrapes it uses a viewer token (``authorization.credentials_file``)."""
+    if who.role == "submitter":
+        raise HTTPException(403, "metrics carry every tenant's queue; scrape with a viewer token")
     return Response(generate_latest(request.app.state.registry), media_type=CONTENT_TYPE_LATEST)
 
 

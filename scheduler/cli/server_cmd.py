@@ -76,16 +76,21 @@ def remote_jobs(server: str, token: str | None, state: str | None, tenant: str |
     return call(server, token, "GET", f"/v1/jobs?{q}")
 
 
-def remote_job(server: str, token: str | None, job_id: str) -> Any:
-    return call(server, token, "GET", f"/v1/jobs/{seg(job_id)}")
+def _of(tenant: str | None) -> str:
+    return f"?{urlencode({'tenant': tenant})}" if tenant else ""
 
 
-def remote_cancel(server: str, token: str | None, job_id: str) -> Any:
-    return call(server, token, "POST", f"/v1/jobs/{seg(job_id)}/cancel", {"reason": "cancelled from the CLI"})
+def remote_job(server: str, token: str | None, job_id: str, tenant: str | None = None) -> Any:
+    return call(server, token, "GET", f"/v1/jobs/{seg(job_id)}{_of(tenant)}")
 
 
-def remote_explain(server: str, token: str | None, job_id: str) -> Any:
-    return call(server, token, "GET", f"/v1/jobs/{seg(job_id)}/explain")
+def remote_cancel(server: str, token: str | None, job_id: str, tenant: str | None = None) -> Any:
+    body = {"reason": "cancelled from the CLI"}
+    return call(server, token, "POST", f"/v1/jobs/{seg(job_id)}/cancel{_of(tenant)}", body)
+
+
+def remote_explain(server: str, token: str | None, job_id: str, tenant: str | None = None) -> Any:
+    return call(server, token, "GET", f"/v1/jobs/{seg(job_id)}/explain{_of(tenant)}")
 
 
 @sites_app.command("get")

@@ -44,6 +44,7 @@ from suanwang.solvers import solve
 from suanwang.timeutil import now_local
 from suanwang.topology.loader import load_topology
 
+TenantOpt = typer.Option(None, "--tenant", help="The job's tenant (--server, for operators: ids are per tenant).")
 jobs_app = typer.Typer(cls=SuanwangGroup, no_args_is_help=True, help="Get, describe, cancel and explain jobs.")
 
 
@@ -164,7 +165,7 @@ def _rows(jobs: list[dict[str, Any]], wide: bool) -> None:
 def jobs_get(
     job_ids: list[str] = typer.Argument(None, help="Job ids (default: every job)."),
     state: str | None = typer.Option(None, "--state", help="Only jobs in this state."),
-    tenant: str | None = typer.Option(None, "--tenant", help="Only this tenant's jobs (--server)."),
+    tenant: str | None = typer.Option(None, "--tenant", help="This tenant's jobs (--server; ids are per tenant)."),
     limit: int = typer.Option(50, "--limit", min=1, max=500, help="Page size (--server)."),
     offset: int = typer.Option(0, "--offset", min=0, help="Page start (--server)."),
     store: Path = StoreOpt,
@@ -174,7 +175,7 @@ def jobs_get(
 ) -> None:
     """List jobs, or the named ones: id, tenant, kind, priority, state, site."""
     if server and job_ids:
-        jobs = [remote_job(server, token, j) for j in job_ids]
+        jobs = [remote_job(server, token, j, tenant) for j in job_ids]
     elif server:
         jobs = remote_jobs(server, token, state, tenant, limit, offset)["items"]
     else:
@@ -191,6 +192,7 @@ def jobs_get(
 @jobs_app.command("describe")
 def jobs_describe(
     job_id: str = typer.Argument(...),
+    tenant: str | None = TenantOpt,
     topology: Path | None = TopologyOpt,
     kubeconfig: Path | None = KubeconfigOpt,
     store: Path = StoreOpt,
@@ -200,7 +202,7 @@ def jobs_describe(
 ) -> None:
     """A job's state, site, workloads and every transition with its reason (read back first)."""
     if server:
-        job = remote_job(server, token, job_id)
+        job = remote_job(server, token, job_id, tenant)
     else:
         st = JsonStore(store)
         if st.get(job_id) is None:
@@ -234,6 +236,7 @@ def jobs_describe(
 @jobs_app.command("cancel")
 def jobs_cancel(
     job_id: str = typer.Argument(...),
+    tenant: str | None = TenantOpt,
     topology: Path | None = TopologyOpt,
     kubeconfig: Path | None = KubeconfigOpt,
     store: Path = StoreOpt,
@@ -242,7 +245,7 @@ def jobs_cancel(
 ) -> None:
     """Cancel a job: on a server, or here (delete its workloads, foreground propagation) and record why."""
     if server:
-        state = remote_cancel(server, token, job_id)["state"]
+        state = remote_cancel(server, token, job_id, tenant)["state"]
     else:
         state = _lifecycle(load_topology(topology), kubeconfig, store).cancel(job_id, now_local())
     console().print(f"job/{job_id}: {state}")
@@ -250,12 +253,16 @@ def jobs_cancel(
 
 @jobs_app.command("explain")
 def jobs_explain(
-    job_id: str, server: str | None = ServerOpt, token: str | None = TokenOpt, output: Output = OutputOpt
+    job_id: str,
+    tenant: str | None = TenantOpt,
+    server: str | None = ServerOpt,
+    token: str | None = TokenOpt,
+    output: Output = OutputOpt,
 ) -> None:
     """Why a job is not placed (asks the server, which plans against its live state)."""
     if not server:
         raise InputError("explain asks a server; give --server URL or set SUANWANG_SERVER")
-    out = remote_explain(server, token, job_id)
+    out = remote_explain(server, token, job_id, tenant)
 
     def human(wide: bool) -> None:
         console().print(f"{job_id} ({out['state']}):")

@@ -47,14 +47,14 @@ def make_engine(url: str | None = None) -> Engine:
     return engine
 
 
-def upgrade(engine: Engine) -> None:
-    """Bring the schema to the latest migration."""
+def upgrade(engine: Engine, revision: str = "head") -> None:
+    """Bring the schema to the latest migration (or to ``revision``)."""
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS))
     try:
         with engine.begin() as conn:
             cfg.attributes["connection"] = conn
-            command.upgrade(cfg, "head")
+            command.upgrade(cfg, revision)
     except OperationalError as e:
         raise TemporaryError(
             f"database {engine.url.render_as_string(hide_password=True)} is not reachable "

@@ -41,18 +41,46 @@ def save_topology(s: Session, name: str, yaml_text: str, at: datetime) -> Topolo
     return row
 
 
-def add_jobs(s: Session, specs: list[dict[str, Any]], actor: str, at: datetime) -> tuple[list[str], list[str]]:
-    """Queue job specs (the job-file contract); ids already queued are reported, never duplicated."""
+def job_key(tenant: str, job_id: str) -> str:
+    """A job's key: ids are scoped per tenant, so two tenants' ``train-1`` are two jobs."""
+    return f"{tenant}/{job_id}"
+
+
+def public_id(key: str) -> str:
+    """The id its tenant gave the job (the key without the tenant)."""
+    return key.split("/", 1)[-1]
+
+
+class Ambiguous(Exception):
+    """An id without a tenant that several tenants use."""
+
+
+def find_job(s: Session, job_id: str, tenant: str | None) -> JobRow | None:
+    """The job ``job_id`` of ``tenant``; without a tenant (operators), the one job of that id."""
+    if tenant is not None:
+        return s.get(JobRow, job_key(tenant, job_id))
+    rows = list(s.scalars(select(JobRow).where(JobRow.id.endswith("/" + job_id, autoescape=True)).limit(2)))
+    if len(rows) > 1:
+        raise Ambiguous(job_id)
+    return rows[0] if rows else None
+
+
+def add_jobs(
+    s: Session, specs: list[dict[str, Any]], actor: str, at: datetime, keys: list[str] | None = None
+) -> tuple[list[str], list[str]]:
+    """Queue job specs (the job-file contract) under their tenant; ids the tenant already queued are
+    reported, never duplicated. Returns the ids (as the tenant gave them) added and already there."""
     added, existing = [], []
-    ids = [str(spec["id"]) for spec in specs]
+    if keys is None:
+        keys = [job_key(str(spec.get("tenant", "default")), str(spec["id"])) for spec in specs]
+    ids = keys
     known = set()
     for chunk in range(0, len(ids), 900):  # one query per 900 ids (SQLite's variable limit is 999)
         known |= set(s.scalars(select(JobRow.id).where(JobRow.id.in_(ids[chunk : chunk + 900]))))
     seen: set[str] = set()
-    for spec in specs:
-        jid = str(spec["id"])
+    for spec, jid in zip(specs, keys, strict=True):
         if jid in known or jid in seen:
-            existing.append(jid)
+            existing.append(str(spec["id"]))
             continue
         seen.add(jid)
         running = spec.get("running")
@@ -73,7 +101,7 @@ def add_jobs(s: Session, specs: list[dict[str, Any]], actor: str, at: datetime) 
         )
         row.history.append(JobTransition(at=at, source="new", target=state, reason=reason))
         s.add(row)
-        added.append(jid)
+        added.append(str(spec["id"]))
     if added:
         audit(s, actor, "jobs.submit", ",".join(added)[:400], {"added": added, "existing": existing}, at)
     s.flush()

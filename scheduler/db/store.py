@@ -61,7 +61,7 @@ class SqlStore:
         with self.sessions.begin() as s:
             row = s.get(JobRow, job.id)
             if row is None:
-                repo.add_jobs(s, jobs_to_dict([job])["jobs"], "lifecycle", at)
+                repo.add_jobs(s, jobs_to_dict([job])["jobs"], "lifecycle", at, keys=[job.id])
                 row = s.get(JobRow, job.id)
             return _view(s, row)
 
@@ -112,10 +112,10 @@ class SqlStore:
         return dict(self._down)
 
     # -- what the control loop reads and records besides the lifecycle ---------------------------
-    def specs(self, states: tuple[str, ...]) -> list[dict]:
-        """Specs (the job-file contract) of the jobs in ``states``, oldest first."""
+    def specs(self, states: tuple[str, ...]) -> list[tuple[str, dict]]:
+        """``(key, spec)`` of the jobs in ``states``, oldest first (specs in the job-file contract)."""
         with self.sessions() as s:
-            return [r.spec for r in repo.jobs_in(s, states)]
+            return [(r.id, r.spec) for r in repo.jobs_in(s, states)]
 
     def save_snapshot(self, body: dict, observed_at: datetime) -> None:
         """Keep ``body`` (a collected state) as the one latest snapshot."""

@@ -167,7 +167,7 @@ def test_one_invalid_queued_job_fails_alone(engine, mini):
         )
     report = ControlLoop(app, time_limit_s=0.5, assume_empty=True).cycle(NOW)
     with sessions(engine)() as s:
-        states = {r.id: r.state for r in s.query(JobRow)}
+        states = {repo.public_id(r.id): r.state for r in s.query(JobRow)}
         reason = s.get(JobRow, "bad").history[-1].reason
     assert states == {"good": "placed", "other": "placed", "bad": "failed"}, report
     assert "duration_h" in reason
@@ -179,7 +179,7 @@ def test_a_job_the_solver_chokes_on_is_set_aside_and_the_rest_planned(engine, mi
     real = service.solve
 
     def picky(problem, name="cpsat", **kw):
-        if any(j.id == "poison" for j in problem.jobs):
+        if any(j.id.endswith("poison") for j in problem.jobs):
             raise OverflowError("cannot convert float infinity to integer")
         return real(problem, name, **kw)
 
@@ -189,8 +189,8 @@ def test_a_job_the_solver_chokes_on_is_set_aside_and_the_rest_planned(engine, mi
         repo.add_jobs(s, [spec("a"), spec("poison"), spec("b")], "test", NOW)
     report = ControlLoop(app, time_limit_s=0.5, assume_empty=True).cycle(NOW)
     with sessions(engine)() as s:
-        states = {r.id: r.state for r in s.query(JobRow)}
-        reason = s.get(JobRow, "poison").history[-1].reason
+        states = {repo.public_id(r.id): r.state for r in s.query(JobRow)}
+        reason = s.get(JobRow, "t/poison").history[-1].reason
     assert states == {"a": "placed", "b": "placed", "poison": "failed"}
     assert "OverflowError" in reason and "set aside" in reason
     assert not report.failed_stages and any("poison" in e for e in report.errors)

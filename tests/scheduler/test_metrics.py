@@ -11,6 +11,8 @@ from fastapi.testclient import TestClient
 from prometheus_client.parser import text_string_to_metric_families
 
 from suanwang.scheduler.api.app import create_app
+from suanwang.scheduler.db import repo
+from suanwang.scheduler.db.engine import sessions
 from suanwang.scheduler.service import ControlLoop
 from tests.scheduler.test_service import NOW, queue, spec
 
@@ -22,9 +24,12 @@ def scrape(engine, mini, tmp_path):
     app = create_app(engine, mini, now=lambda: NOW)
     queue(engine, spec("m1"), spec("m2", "Ascend910B", 16), spec("m3", "H800", 32))
     ControlLoop(app, manifests_dir=tmp_path / "m", time_limit_s=1, assume_empty=True).cycle(NOW)
+    with sessions(engine).begin() as s:
+        token = repo.create_token(s, "viewer", None, "prometheus", NOW)
     client = TestClient(app)
     client.get("/healthz")
-    text = client.get("/metrics").text
+    assert client.get("/metrics").status_code == 401  # tenants' queues are not public
+    text = client.get("/metrics", headers={"Authorization": f"Bearer {token}"}).text
     families = {f.name: f for f in text_string_to_metric_families(text)}
     return text, families
 

@@ -13,6 +13,7 @@ from sqlalchemy import func, select
 from suanwang.scheduler.db import repo
 from suanwang.scheduler.db.engine import make_engine, sessions, upgrade
 from suanwang.scheduler.db.models import JobRow, Submission
+from suanwang.scheduler.k8s.manifests import resource_name
 from tests.scheduler.k8s.apiserver_double import ApiServerDouble
 from tests.scheduler.k8s.test_lifecycle import kubeconfig
 from tests.scheduler.test_service import NOW, spec
@@ -59,10 +60,11 @@ def test_kill_mid_cycle_and_restart(tmp_path, mini, mini_file):
         again = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=120)
         assert again.returncode == 0, again.stdout + again.stderr
         with sessions(engine)() as s:
-            states = {r.id: r.state for r in s.scalars(select(JobRow))}
+            states = {repo.public_id(r.id): r.state for r in s.scalars(select(JobRow))}
             subs = s.scalars(select(Submission)).all()
         assert states == {"k1": "submitted", "k2": "submitted", "k3": "submitted"}
         jobs_in_cluster = [k for k in api.objects if k[0] == "jobs"]
-        assert sorted(k[2] for k in jobs_in_cluster) == ["k1", "k2", "k3"]  # one workload per job
+        names = sorted(resource_name(f"t/{j}") for j in ("k1", "k2", "k3"))
+        assert sorted(k[2] for k in jobs_in_cluster) == names  # one workload per job
         assert created_before <= set(api.objects)
         assert len({(x.site, x.kind, x.name) for x in subs}) == len(subs) == len(api.objects)

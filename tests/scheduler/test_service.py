@@ -17,6 +17,7 @@ from suanwang.scheduler.db import repo
 from suanwang.scheduler.db.engine import sessions
 from suanwang.scheduler.db.models import ApiToken, JobRow
 from suanwang.scheduler.k8s.client import SiteApi, site_clients
+from suanwang.scheduler.k8s.manifests import resource_name
 from suanwang.scheduler.service import ControlLoop
 from tests.scheduler.k8s.apiserver_double import ApiServerDouble
 from tests.scheduler.k8s.test_lifecycle import kubeconfig
@@ -42,9 +43,14 @@ def cluster(tmp_path, mini):
         yield api, {sid: SiteApi(c, sid, retries=1, backoff_s=0.01, timeout_s=2) for sid, c in clients.items()}
 
 
+def obj(job_id: str) -> str:
+    """The name of a tenant-t job's workloads (ids are scoped per tenant, names carry the tenant)."""
+    return resource_name(f"t/{job_id}")
+
+
 def states(engine) -> dict[str, str]:
     with sessions(engine)() as s:
-        return {r.id: r.state for r in s.scalars(select(JobRow))}
+        return {repo.public_id(r.id): r.state for r in s.scalars(select(JobRow))}
 
 
 def queue(engine, *jobs):
@@ -60,15 +66,15 @@ def test_cycle_places_submits_and_reads_back(engine, mini, cluster):
     assert (report.placed, report.submitted, report.unplaced) == (2, 2, 1) and not report.errors
     # the 32-card job is worth more placed compute than the 8-card one, which waits
     assert states(engine) == {"a": "pending", "b": "submitted", "too-big": "submitted", "never": "failed"}
-    assert api.names("jobs") == {"too-big", "b"} and api.names("services") == {"too-big", "b"}
+    assert api.names("jobs") == {obj("too-big"), obj("b")} and api.names("services") == {obj("too-big"), obj("b")}
     with sessions(engine)() as s:
-        assert repo.latest_plan(s).body["unplaced"][0]["job"] == "a"
-    api.set_job_status("suanwang", "too-big", active=4)
-    api.set_job_status("suanwang", "b", conditions=[{"type": "Complete", "status": "True"}])
+        assert repo.latest_plan(s).body["unplaced"][0]["job"] == "t/a"
+    api.set_job_status("suanwang", obj("too-big"), active=4)
+    api.set_job_status("suanwang", obj("b"), conditions=[{"type": "Complete", "status": "True"}])
     loop.cycle(NOW + timedelta(minutes=1))
     assert states(engine) == {"a": "pending", "b": "succeeded", "too-big": "running", "never": "failed"}
     with sessions(engine)() as s:
-        assert "no pool has 8 nodes" in s.get(JobRow, "never").history[-1].reason
+        assert "no pool has 8 nodes" in s.get(JobRow, "t/never").history[-1].reason
 
 
 def test_restart_loses_nothing_and_submits_once(engine, mini, cluster):
@@ -81,9 +87,9 @@ def test_restart_loses_nothing_and_submits_once(engine, mini, cluster):
     assert first.errors and states(engine) == {"r1": "placed", "r2": "placed"}
     api.down = False
     # as if the service died after creating r1's Job but before recording it
-    api.objects[("jobs", "suanwang", "r1")] = {
+    api.objects[("jobs", "suanwang", obj("r1"))] = {
         "kind": "Job",
-        "metadata": {"name": "r1", "namespace": "suanwang", "annotations": {"suanwang.io/job-id": "r1"}},
+        "metadata": {"name": obj("r1"), "namespace": "suanwang", "annotations": {"suanwang.io/job-id": "t/r1"}},
     }
     restarted = ControlLoop(create_app(engine, mini, now=lambda: NOW), apis=apis, time_limit_s=1, assume_empty=True)
     second = restarted.cycle(NOW + timedelta(minutes=1))
@@ -92,7 +98,7 @@ def test_restart_loses_nothing_and_submits_once(engine, mini, cluster):
     restarted.cycle(NOW + timedelta(minutes=2))
     assert [c for c in api.calls if c[0] == "POST"] == posts and len(api.objects) == 2
     with sessions(engine)() as s:
-        history = [(t.source, t.target, t.reason) for t in s.get(JobRow, "r1").history]
+        history = [(t.source, t.target, t.reason) for t in s.get(JobRow, "t/r1").history]
     assert [h[1] for h in history] == ["pending", "placed", "placed", "submitted"]
     assert history[2][0] == "placed" and "failed" in history[2][2] and "retried" in history[2][2]  # the failure, noted
 
@@ -103,7 +109,7 @@ def test_dry_run_mode_writes_manifests(engine, mini, tmp_path):
         create_app(engine, mini, now=lambda: NOW), manifests_dir=tmp_path / "m", time_limit_s=1, assume_empty=True
     )
     assert loop.cycle(NOW).submitted == 1
-    assert (tmp_path / "m" / "nj-hub" / "d1.yaml").exists() and states(engine) == {"d1": "submitted"}
+    assert (tmp_path / "m" / "nj-hub" / f"{obj('d1')}.yaml").exists() and states(engine) == {"d1": "submitted"}
 
 
 def test_drained_site_is_not_planned(engine, mini, cluster):
@@ -175,17 +181,17 @@ def test_failover_when_a_site_stays_unreachable(engine, mini, tmp_path):
             assume_empty=True,
         )
         loop.cycle(NOW)
-        assert sz.names("jobs") == {"f"} and states(engine) == {"f": "submitted"}
+        assert sz.names("jobs") == {obj("f")} and states(engine) == {"f": "submitted"}
         sz.down = True
         loop.cycle(NOW + timedelta(seconds=60))
         assert states(engine) == {"f": "submitted"}  # not past the threshold yet
         loop.cycle(NOW + timedelta(seconds=400))
         assert states(engine) == {"f": "pending"}
         loop.cycle(NOW + timedelta(seconds=460))  # re-placed away from the down site
-        assert states(engine) == {"f": "submitted"} and rest.names("jobs") == {"f"}
+        assert states(engine) == {"f": "submitted"} and rest.names("jobs") == {obj("f")}
         with sessions(engine)() as s:
-            row = s.get(JobRow, "f")
+            row = s.get(JobRow, "t/f")
             assert row.site == "xz-city" and any("unreachable" in t.reason for t in row.history)
         sz.down = False
         loop.cycle(NOW + timedelta(seconds=520))  # the site answers: its stale Job goes
-        assert not sz.names("jobs") and rest.names("jobs") == {"f"}
+        assert not sz.names("jobs") and rest.names("jobs") == {obj("f")}

@@ -120,7 +120,9 @@ def test_health_metrics_and_openapi(api):
     assert api("GET", "/healthz").json() == {"status": "ok"}
     assert api("GET", "/readyz").json() == {"status": "ready"}
     api("GET", "/v1/sites", "viewer")
-    text = api("GET", "/metrics").text
+    assert api("GET", "/metrics").status_code == 401
+    assert api("GET", "/metrics", "submitter:lab-a").status_code == 403  # every tenant's queue is in there
+    text = api("GET", "/metrics", "viewer").text
     assert "suanwang_api_request_duration_seconds_count" in text and 'route="/v1/sites"' in text
     assert "/v1/jobs/{job_id}/explain" in api("GET", "/openapi.json").json()["paths"]
     assert api("GET", "/v1/state", "viewer").status_code == 404

@@ -46,17 +46,18 @@ def test_jobs_round_trip_with_history_and_no_duplicates(engine, jiangsu):
     with make.begin() as s:
         added2, existing2 = repo.add_jobs(s, batch[:5] + batch[:1], "alice", AT)
     assert not added2 and len(existing2) == 6
+    key = [repo.job_key(b["tenant"], b["id"]) for b in batch]
     with make.begin() as s:
-        repo.transition(s, batch[0]["id"], "placed", "plan-1: nj-hub", AT, site="nj-hub")
-        repo.transition(s, batch[0]["id"], "submitted", "created Job", AT)
+        repo.transition(s, key[0], "placed", "plan-1: nj-hub", AT, site="nj-hub")
+        repo.transition(s, key[0], "submitted", "created Job", AT)
         with pytest.raises(PermanentError):
-            repo.transition(s, batch[1]["id"], "running", "skipped ahead", AT)
+            repo.transition(s, key[1], "running", "skipped ahead", AT)
         with pytest.raises(InputError):
             repo.transition(s, "nope", "placed", "x", AT)
     with make() as s:
         rows = s.scalars(select(JobRow)).all()
         assert len(rows) == 20
-        first = s.get(JobRow, batch[0]["id"])
+        first = s.get(JobRow, key[0])
         assert first.spec == batch[0] and first.site == "nj-hub"
         assert [(t.source, t.target) for t in first.history] == [
             ("new", "pending"),
@@ -87,7 +88,7 @@ def test_failed_transaction_loses_nothing_accepted(engine, jiangsu):
         repo.add_jobs(s, batch[2:4], "carol", AT)
         raise RuntimeError("the call fails half-way")
     with make() as s:
-        assert {r.id for r in s.scalars(select(JobRow))} == {b["id"] for b in batch[:2]}
+        assert {r.id for r in s.scalars(select(JobRow))} == {repo.job_key(b["tenant"], b["id"]) for b in batch[:2]}
 
 
 def test_plans_submissions_tokens_audit(engine):
@@ -100,8 +101,8 @@ def test_plans_submissions_tokens_audit(engine):
             {"solver": "cpsat", "status": "OPTIMAL", "objective": 1.0, "bound": 1.0, "gap": 0.0, "placements": []},
             AT,
         )
-        assert repo.record_submission(s, "j1", "nj-hub", "Job", "suanwang", "j1", AT)
-        assert not repo.record_submission(s, "j1", "nj-hub", "Job", "suanwang", "j1", AT)
+        assert repo.record_submission(s, "t/j1", "nj-hub", "Job", "suanwang", "j1", AT)
+        assert not repo.record_submission(s, "t/j1", "nj-hub", "Job", "suanwang", "j1", AT)
         token = repo.create_token(s, "submitter", "t", "admin", AT)
         with pytest.raises(InputError):
             repo.create_token(s, "submitter", None, "admin", AT)
@@ -140,6 +141,6 @@ def test_jobs_already_running_are_recorded_as_running(engine):
     with make.begin() as s:
         repo.add_jobs(s, [running], "alice", AT)
     with make() as s:
-        row = s.get(JobRow, "r")
+        row = s.get(JobRow, "t/r")
         assert (row.state, row.site) == ("running", "nj-hub") and "already running" in row.history[0].reason
         assert not repo.jobs_in(s, ("pending",))
