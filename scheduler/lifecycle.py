@@ -117,7 +117,10 @@ class Lifecycle:
                     self._move(p.job, JobState.failed, str(e), now, out)
                     out.jobs[p.job] = f"failed: {e}"
                     continue
-            self.store.submitted(p.job, p.site, refs, reason, now)
+            if not self.store.submitted(p.job, p.site, refs, reason, now):
+                out.jobs[p.job] = "cancelled while it was being submitted; its objects are deleted"
+                self.remove_stale(out)
+                continue
             self.on_transition(JobState.submitted)
             out.transitions += 1
             out.submitted += 1

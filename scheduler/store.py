@@ -76,8 +76,9 @@ class Store(Protocol):
         """pending → placed at ``site``: the job's next plans keep it there."""
         ...
 
-    def submitted(self, job_id: str, site: str, objects: list[ObjectRef], reason: str, at: datetime) -> None:
-        """Record the objects created for the job and move it placed → submitted."""
+    def submitted(self, job_id: str, site: str, objects: list[ObjectRef], reason: str, at: datetime) -> bool:
+        """Record the objects created for the job and move it placed → submitted; ``False`` if it
+        was cancelled meanwhile, its objects then stale (to be deleted)."""
         ...
 
     def release(self, job_id: str, target: str, reason: str, at: datetime) -> None:
@@ -191,11 +192,17 @@ class JsonStore:
         rec.site, rec.plan_id = site, plan_id
         self._save()
 
-    def submitted(self, job_id: str, site: str, objects: list[ObjectRef], reason: str, at: datetime) -> None:
+    def submitted(self, job_id: str, site: str, objects: list[ObjectRef], reason: str, at: datetime) -> bool:
         rec = self._rec(job_id)
+        if rec.state != JobState.placed:
+            for o in objects:
+                self._stale["/".join([site, o.kind, o.namespace, o.name])] = [site, o.kind, o.namespace, o.name]
+            self._save()
+            return False
         rec.move(JobState.submitted, reason, at)
         rec.site, rec.objects = site, [[o.kind, o.namespace, o.name] for o in objects]
         self._save()
+        return True
 
     def release(self, job_id: str, target: str, reason: str, at: datetime) -> None:
         rec = self._rec(job_id)

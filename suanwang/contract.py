@@ -11,6 +11,7 @@ FastAPI before the topology is at hand) they are skipped and run later with one.
 from __future__ import annotations
 
 import difflib
+import re
 import types
 import typing
 from collections.abc import Iterable
@@ -27,6 +28,7 @@ M = TypeVar("M", bound=BaseModel)
 
 # -- common field types --------------------------------------------------------------------------
 ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$"
+DNS_LABEL = r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$"  # RFC 1123: names of objects, folders and contexts
 MAX_TEXT = 1000  # characters of any free text (names, reasons, container arguments)
 
 
@@ -53,6 +55,7 @@ Whole = Annotated[int, BeforeValidator(_whole), Field(strict=True)]
 PRINTABLE = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f]*$"  # no control characters but tab and newlines
 Text = Annotated[str, StringConstraints(max_length=MAX_TEXT, pattern=PRINTABLE)]
 Name = Annotated[str, StringConstraints(pattern=ID_PATTERN)]  # ids: letters, digits, . _ -; ≤ 63
+Label = Annotated[str, StringConstraints(pattern=DNS_LABEL)]  # site ids: they become names of objects and folders
 
 
 class Contract(BaseModel):
@@ -190,6 +193,10 @@ def explain(error: dict[str, Any], model: type[BaseModel] | None = None) -> tupl
     if kind == "value_error":
         return str(ctx.get("error", error["msg"])), "correct the value", value
     return error["msg"], "correct the value", _short(value)
+
+
+def _label(value: str) -> str:
+    return re.sub(r"[^a-z0-9-]+", "-", value.lower()).strip("-")[:63] or "site"
 
 
 def _short(value: Any) -> Any:

@@ -14,7 +14,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field, ValidationInfo, field_validator
 
-from suanwang.contract import Contract, Name, Number, Text, fault, must_be_one_of, refs, whole
+from suanwang.contract import Contract, Label, Name, Number, Text, fault, must_be_one_of, refs, whole
 from suanwang.topology.model import LinkKind, Metro, Tier
 
 Lat = Annotated[Number, Field(ge=-90, le=90)]
@@ -104,7 +104,7 @@ class MetroSpec(Contract):
 
 
 class SiteSpec(Contract):
-    id: Name
+    id: Label
     city: Text
     tier: Tier
     pue: Annotated[Number, Field(ge=1.0, le=3.0, description="power usage effectiveness")]

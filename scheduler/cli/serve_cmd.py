@@ -20,6 +20,7 @@ from suanwang.scheduler.db import repo
 from suanwang.scheduler.db.engine import make_engine, sessions, upgrade
 from suanwang.timeutil import now_local
 from suanwang.topology.loader import load_topology
+from suanwang.yamldoc import read_capped
 
 token_app = typer.Typer(cls=SuanwangGroup, no_args_is_help=True, help="API tokens.")
 DbOpt = typer.Option(
@@ -99,6 +100,26 @@ def _supervised(loop, period_s: float, stop: threading.Event) -> None:
         os._exit(EXIT_LOOP_DIED)
 
 
+def _topology(engine, path: Path | None, replace: bool):
+    """The topology the service plans on: the latest version stored (sites added through the API
+    included); a file that differs from it is used only when the operator says so."""
+    with sessions(engine).begin() as s:
+        stored = repo.latest_topology(s)
+        if stored is not None and not replace:
+            if path is not None:
+                text = read_capped(path, str(path))
+                if repo.topology_digest(text) != stored.sha256:
+                    raise InputError(
+                        f"{path} differs from the topology the service plans on (version {stored.id}, "
+                        f"{stored.name}, stored {stored.created_at:%Y-%m-%d %H:%M}); give --replace-topology "
+                        "to plan on the file from now on, or leave out --topology"
+                    )
+            return load_topology(f"topology version {stored.id}", text=stored.yaml_text)
+        topo = load_topology(path)
+        repo.save_topology(s, topo.name, read_capped(Path(topo.source), topo.source), now_local())
+        return topo
+
+
 def serve(
     host: str = typer.Option("127.0.0.1", "--host"),
     port: int = typer.Option(8080, "--port"),
@@ -110,6 +131,12 @@ def serve(
     kubeconfig: Path | None = typer.Option(None, "--kubeconfig", help="Submit to the sites' clusters."),
     manifests: Path | None = typer.Option(None, "--manifests", help="Write manifests here instead (dry run)."),
     time_limit: float = typer.Option(5.0, "--time-limit", min=0.05, max=3600.0),
+    replace_topology: bool = typer.Option(
+        False,
+        "--replace-topology",
+        help="Plan on --topology from now on, though the database holds another version (jobs it "
+        "cannot host fail, with the reason).",
+    ),
     assume_empty: bool = typer.Option(
         False,
         "--assume-empty-sites",
@@ -124,11 +151,9 @@ def serve(
     from suanwang.scheduler.service import ControlLoop
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
-    topo = load_topology(topology)
     engine = make_engine(database_url)
     upgrade(engine)
-    with sessions(engine).begin() as s:
-        repo.save_topology(s, topo.name, Path(topo.source).read_text(encoding="utf-8"), now_local())
+    topo = _topology(engine, topology, replace_topology)
     app = create_app(engine, topo)
     apis = None
     if kubeconfig is not None:

@@ -31,14 +31,29 @@ def audit(s: Session, actor: str, action: str, target: str, detail: dict[str, An
     s.add(AuditEntry(at=at, actor=actor, action=action, target=target, detail=detail))
 
 
+def topology_digest(yaml_text: str) -> str:
+    return hashlib.sha256(yaml_text.encode()).hexdigest()
+
+
 def save_topology(s: Session, name: str, yaml_text: str, at: datetime) -> TopologyVersion:
-    digest = hashlib.sha256(yaml_text.encode()).hexdigest()
+    """Store a topology version (the same text is one version); it becomes the latest."""
+    digest = topology_digest(yaml_text)
     row = s.scalar(select(TopologyVersion).where(TopologyVersion.sha256 == digest))
-    if row is None:
-        row = TopologyVersion(name=name, sha256=digest, yaml_text=yaml_text, created_at=at)
-        s.add(row)
+    latest = latest_topology(s)
+    if row is not None and latest is not None and row.id == latest.id:
+        return row
+    if row is not None:  # an earlier version again: it moves to the top
+        s.delete(row)
         s.flush()
+    row = TopologyVersion(name=name, sha256=digest, yaml_text=yaml_text, created_at=at)
+    s.add(row)
+    s.flush()
     return row
+
+
+def latest_topology(s: Session) -> TopologyVersion | None:
+    """The version the service plans on: the one stored last."""
+    return s.scalar(select(TopologyVersion).order_by(TopologyVersion.id.desc()).limit(1))
 
 
 def job_key(tenant: str, job_id: str) -> str:

@@ -84,12 +84,19 @@ class SqlStore:
             row = repo.transition(s, job_id, JobState.placed, reason, at, site)
             row.spec = {**row.spec, "running": {"site": site, "accelerator": accelerator}}
 
-    def submitted(self, job_id: str, site: str, objects: list[ObjectRef], reason: str, at: datetime) -> None:
+    def submitted(self, job_id: str, site: str, objects: list[ObjectRef], reason: str, at: datetime) -> bool:
+        """Record the objects; ``False`` when the job was cancelled meanwhile (the state is read in
+        this transaction): its objects are then recorded stale, to be deleted."""
         with self.sessions.begin() as s:
+            row = s.get(JobRow, job_id, with_for_update=True) or self._row(s, job_id)
             for o in objects:
                 repo.record_submission(s, job_id, site, o.kind, o.namespace, o.name, at)
-            if self._row(s, job_id).state == JobState.placed:
+            if row.state == JobState.placed:
                 repo.transition(s, job_id, JobState.submitted, reason, at, site)
+                return True
+            for sub in s.scalars(select(Submission).where(Submission.job_id == job_id)):
+                sub.stale = True
+            return row.state == JobState.submitted
 
     def release(self, job_id: str, target: str, reason: str, at: datetime) -> None:
         with self.sessions.begin() as s:

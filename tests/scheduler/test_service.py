@@ -155,6 +155,43 @@ def test_token_create_and_serve_once(tmp_path, mini_file):
     assert bad.exit_code == 3
 
 
+def test_topology_versions_survive_restarts(tmp_path, mini_file):
+    """A site added through the API is still there after a restart; a file that differs from the
+    stored version is used only on request."""
+    import yaml
+
+    from suanwang.scheduler.db.engine import make_engine
+    from suanwang.timeutil import now_local
+    from suanwang.topology.loader import load_topology
+
+    url = f"sqlite:///{tmp_path / 'topo.db'}"
+    once = ["serve", "--once", "--assume-empty-sites", "--manifests", str(tmp_path / "m"), "--database-url", url]
+    first = CliRunner().invoke(cli, [*once, "--topology", str(mini_file)])
+    assert first.exit_code == 0, first.output
+    engine = make_engine(url)
+    doc = yaml.safe_load(mini_file.read_text())
+    doc["sites"].append({**doc["sites"][-1], "id": "xz-edge2"})
+    with sessions(engine).begin() as s:  # what POST /v1/sites stores
+        repo.save_topology(s, "mini", yaml.safe_dump(doc), now_local() + timedelta(seconds=1))
+    queue(
+        engine,
+        {
+            **spec("on-new-site"),
+            "running": {"site": "xz-edge2", "accelerator": doc["sites"][-1]["pools"][0]["accelerator"]},
+        },
+    )
+    again = CliRunner().invoke(cli, once)
+    assert again.exit_code == 0, again.output
+    assert states(engine)["on-new-site"] == "running"  # its site is known: nothing failed
+    differs = CliRunner().invoke(cli, [*once, "--topology", str(mini_file)])
+    assert differs.exit_code == 3 and "--replace-topology" in differs.output
+    replaced = CliRunner().invoke(cli, [*once, "--topology", str(mini_file), "--replace-topology"])
+    assert replaced.exit_code == 0, replaced.output
+    with sessions(engine)() as s:
+        latest = repo.latest_topology(s)
+    assert "xz-edge2" not in [x.id for x in load_topology("v", text=latest.yaml_text).sites]
+
+
 def test_failover_when_a_site_stays_unreachable(engine, mini, tmp_path):
     """sz-hub has its own API server double, which goes down; the others share a second one."""
     import yaml

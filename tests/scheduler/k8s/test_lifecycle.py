@@ -316,3 +316,21 @@ def test_cli_submit_exit_codes_contexts_and_namespace(tmp_path, mini_file, mini)
             ],
         )
         assert missing.exit_code == 3 and "nj-hub" in missing.output
+
+
+def test_a_cancel_that_races_the_submission_wins(world, mini):
+    api, life, store = world
+    prob, plan = plan_for(mini, [job("race", 8, 8, ("H800",))])
+    life.place(prob, plan, NOW)
+    real = life.apis["nj-hub"].create
+
+    def create_then_cancelled(doc, job_id):
+        result = real(doc, job_id)
+        if store.get("race").state != "cancelled":  # the user cancels while the objects are created
+            store.release("race", "cancelled", "cancelled by request", NOW)
+        return result
+
+    life.apis["nj-hub"].create = create_then_cancelled
+    out = life.submit(prob, plan, NOW)
+    assert "cancelled while it was being submitted" in out.jobs["race"]
+    assert store.get("race").state == "cancelled" and not api.names("jobs") and not store.stale()
