@@ -106,6 +106,7 @@ def _job(s: JobSpec) -> Job:
         s.submitted_at,
         Running(s.running.site, s.running.accelerator) if s.running else None,
         _container(s.container) if s.container else None,
+        s.checkpoint_h,
     )
 
 
@@ -213,6 +214,8 @@ def jobs_to_dict(jobs: list[Job], plan_time: datetime | None = None) -> dict[str
             d["submitted_at"] = j.submitted_at.isoformat()
         if j.running:
             d["running"] = {"site": j.running.site, "accelerator": j.running.accelerator}
+        if j.checkpoint_h:
+            d["checkpoint_h"] = j.checkpoint_h
         if j.container:
             c = j.container
             d["container"] = {

@@ -155,6 +155,7 @@ class JobSpec(Contract):
     data: DataSpec | None = None
     window: WindowSpec | None = None
     preemptible: Annotated[bool, Field(strict=True)] = False
+    checkpoint_h: Annotated[Number, Field(gt=0, le=8760, description="hours between checkpoints")] | None = None
     origin: Text | None = Field(None, validate_default=True)
     latency_slo_ms: Annotated[Number, Field(gt=0, le=10_000, description="round trip, ms")] | None = None
     deterministic: DeterministicSpec | None = None

@@ -1,7 +1,7 @@
 """The job state machine: the states, and the allowed transitions in one table.
 
-pending → placed → submitted → running → succeeded | failed | cancelled. A placed or submitted
-job whose site fails goes back to pending; any job not yet finished can be cancelled or fail.
+pending → placed → submitted → running → succeeded | failed | cancelled. A placed, submitted or
+running job whose site fails goes back to pending; any job not yet finished can be cancelled or fail.
 Every store records each transition with its time and reason, checked against this table.
 """
 
@@ -27,7 +27,7 @@ TRANSITIONS: dict[JobState, frozenset[JobState]] = {
     S.pending: frozenset({S.placed, S.cancelled, S.failed}),
     S.placed: frozenset({S.submitted, S.pending, S.failed, S.cancelled}),
     S.submitted: frozenset({S.running, S.succeeded, S.failed, S.pending, S.cancelled}),
-    S.running: frozenset({S.succeeded, S.failed, S.cancelled}),
+    S.running: frozenset({S.succeeded, S.failed, S.cancelled, S.pending}),  # pending: its site died
     S.succeeded: frozenset(),
     S.failed: frozenset(),
     S.cancelled: frozenset(),

@@ -22,7 +22,7 @@ from suanwang.errors import InputError, PermanentError, TemporaryError
 from suanwang.scheduler.jobstate import ACTIVE, JobState, allowed
 from suanwang.scheduler.k8s.client import SiteApi, workload_phase
 from suanwang.scheduler.k8s.dryrun import manifests_by_site, plan_id, write_manifests
-from suanwang.scheduler.store import ObjectRef, Store
+from suanwang.scheduler.store import JobView, ObjectRef, Store
 from suanwang.solvers.problem import Plan, Problem
 
 
@@ -37,6 +37,19 @@ class Outcome:
     retry: list[str] = field(default_factory=list)  # jobs whose submission failed for now
 
 
+def _lost_work(rec: JobView, now: datetime) -> str:
+    """What a job that ran at a dead site loses: the work since its last checkpoint, or since it
+    started when it declares none."""
+    started = next((t.at for t in reversed(rec.history) if t.target == JobState.running), None)
+    if started is None:
+        return "having run for an unknown time"
+    ran_h = max(0.0, (now - datetime.fromisoformat(started)).total_seconds() / 3600.0)
+    if rec.checkpoint_h:
+        lost = ran_h % rec.checkpoint_h
+        return f"restarting from its last checkpoint: {lost:.2f} h of {ran_h:.2f} h of work lost"
+    return f"restarting from the start (no checkpoint declared): {ran_h:.2f} h of work lost"
+
+
 class Lifecycle:
     def __init__(
         self,
@@ -45,10 +58,12 @@ class Lifecycle:
         *,
         manifests_dir: Path | None = None,
         unreachable_after_s: float = 300.0,
+        running_grace_s: float = 900.0,
         on_transition: Callable[[str], None] = lambda target: None,
     ) -> None:
         self.store, self.apis, self.manifests_dir = store, apis or {}, manifests_dir
         self.unreachable_after_s = unreachable_after_s
+        self.running_grace_s = running_grace_s
         self.on_transition = on_transition
 
     def _move(self, job_id: str, target: str, reason: str, at: datetime, out: Outcome) -> None:
@@ -157,9 +172,16 @@ class Lifecycle:
                 down_s = (now - self.store.down()[rec.site]).total_seconds()
                 if rec.state == JobState.submitted and down_s >= self.unreachable_after_s:
                     why = f"site {rec.site} unreachable for {down_s:.0f} s ({e}); eligible for re-placement elsewhere"
-                    self.store.release(rec.id, JobState.pending, why, now)
-                    self.on_transition(JobState.pending)
-                    out.transitions += 1
+                elif rec.state == JobState.running and down_s >= self.running_grace_s:
+                    why = (
+                        f"site {rec.site} unreachable for {down_s:.0f} s while the job ran ({e}); "
+                        f"re-placed elsewhere, {_lost_work(rec, now)}"
+                    )
+                else:
+                    continue
+                self.store.release(rec.id, JobState.pending, why, now)
+                self.on_transition(JobState.pending)
+                out.transitions += 1
                 continue
             self.store.set_down(rec.site, None)
             if phase == "missing":

@@ -92,6 +92,7 @@ class ControlLoop:
         time_limit_s: float = 5.0,
         unreachable_after_s: float = 300.0,
         assume_empty: bool = False,
+        running_grace_s: float = 900.0,
     ) -> None:
         self.app, self.collector = app, collector
         self.time_limit_s = time_limit_s
@@ -104,6 +105,7 @@ class ControlLoop:
             apis,
             manifests_dir=manifests_dir,
             unreachable_after_s=unreachable_after_s,
+            running_grace_s=running_grace_s,
             on_transition=lambda target: app.state.metrics.transitions.labels(target).inc(),
         )
         app.state.wake = self.wake.set

@@ -46,6 +46,7 @@ class JobView:
     plan_id: str | None
     objects: tuple[ObjectRef, ...]
     history: tuple[Transition, ...]
+    checkpoint_h: float | None = None  # the job saves its progress every so many hours
 
 
 @dataclass(frozen=True)

@@ -92,6 +92,7 @@ class Job:
     submitted_at: datetime | None = None
     running: Running | None = None
     container: Container | None = None
+    checkpoint_h: float | None = None  # hours between the job's checkpoints (what a restart loses)
 
 
 @dataclass(frozen=True)

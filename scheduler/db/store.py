@@ -38,6 +38,7 @@ def _view(s: Session, row: JobRow) -> JobView:
         None,
         tuple(ObjectRef(x.kind, x.namespace, x.name) for x in subs),
         tuple(Transition(t.at.isoformat(timespec="seconds"), t.source, t.target, t.reason) for t in row.history),
+        (row.spec or {}).get("checkpoint_h"),
     )
 
 

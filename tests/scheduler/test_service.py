@@ -232,3 +232,19 @@ def test_failover_when_a_site_stays_unreachable(engine, mini, tmp_path):
         sz.down = False
         loop.cycle(NOW + timedelta(seconds=520))  # the site answers: its stale Job goes
         assert not sz.names("jobs") and rest.names("jobs") == {obj("f")}
+
+
+def test_running_job_with_checkpoints_loses_only_the_last_interval(engine, mini, cluster):
+    api, apis = cluster
+    queue(engine, {**spec("ck"), "checkpoint_h": 0.5})
+    loop = ControlLoop(create_app(engine, mini, now=lambda: NOW), apis=apis, time_limit_s=1, assume_empty=True)
+    loop.cycle(NOW)
+    api.set_job_status("suanwang", obj("ck"), active=1)
+    loop.cycle(NOW + timedelta(minutes=1))
+    api.down = True
+    loop.cycle(NOW + timedelta(hours=1))
+    loop.cycle(NOW + timedelta(hours=1, minutes=20))
+    with sessions(engine)() as s:
+        row = s.get(JobRow, "t/ck")
+        assert row.state == "pending" and "running" not in row.spec
+        assert "last checkpoint: 0.32 h of 1.32 h of work lost" in row.history[-1].reason

@@ -14,6 +14,7 @@ import yaml
 
 from suanwang.errors import PermanentError
 from suanwang.scheduler.k8s.client import SiteApi, site_clients
+from suanwang.scheduler.k8s.manifests import resource_name
 from suanwang.scheduler.lifecycle import Lifecycle
 from suanwang.scheduler.store import JsonStore
 from suanwang.solvers import solve
@@ -334,3 +335,25 @@ def test_a_cancel_that_races_the_submission_wins(world, mini):
     out = life.submit(prob, plan, NOW)
     assert "cancelled while it was being submitted" in out.jobs["race"]
     assert store.get("race").state == "cancelled" and not api.names("jobs") and not store.stale()
+
+
+def test_running_jobs_fail_over_after_the_grace_period(world, mini):
+    api, life, store = world
+    prob, plan = plan_for(mini, [job("long", 8, 8, ("H800",))])
+    life.submit(prob, plan, NOW)
+    api.set_job_status("suanwang", resource_name("long"), active=1)
+    life.reconcile(NOW + timedelta(minutes=1))
+    assert store.get("long").state == "running"
+    api.down = True
+    life.reconcile(NOW + timedelta(hours=2))
+    assert store.get("long").state == "running"  # the grace period starts now
+    life.reconcile(NOW + timedelta(hours=2, minutes=10))
+    assert store.get("long").state == "running"  # 10 min < 15 min
+    life.reconcile(NOW + timedelta(hours=2, minutes=16))
+    rec = store.get("long")
+    assert rec.state == "pending" and rec.site is None
+    assert "while the job ran" in rec.history[-1].reason and "2.25 h of work lost" in rec.history[-1].reason
+    assert store.stale()  # its Job is still at the dead site
+    api.down = False
+    life.reconcile(NOW + timedelta(hours=3))
+    assert not store.stale() and not api.names("jobs")
