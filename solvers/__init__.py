@@ -35,7 +35,7 @@ def solve(problem: Problem, solver: str = "cpsat", *, with_bound: bool = True) -
     :class:`~suanwang.errors.InputError` for an unknown solver name.
     """
     from suanwang.errors import InputError
-    from suanwang.solvers.aggregate import aggregate
+    from suanwang.solvers.aggregate import relaxation
     from suanwang.solvers.baselines import solve_baseline
     from suanwang.solvers.cpsat import solve_cpsat
     from suanwang.solvers.instance import build_instance
@@ -47,6 +47,6 @@ def solve(problem: Problem, solver: str = "cpsat", *, with_bound: bool = True) -
     plan = solve_cpsat(problem, instance) if solver == "cpsat" else solve_baseline(problem, solver, instance)
     if not with_bound:
         return plan
-    bound = solve_lp(aggregate(instance)).bound
-    gap = max(0.0, (bound - plan.objective) / bound) if bound > 0 else 0.0
+    bound = solve_lp(relaxation(instance)).bound
+    gap = (bound - plan.objective) / bound if bound > 0 else 0.0
     return dataclasses.replace(plan, bound=bound, gap=gap, solve_seconds=plan.solve_seconds)

@@ -18,6 +18,11 @@ Constraints (the numbering of :mod:`suanwang.solvers`)
     (7) Σ_{(c,p): l ∈ path(c,p)} b_c · x[c,p] ≤ R_l   ∀ l        deterministic bandwidth per link
     (8) Σ_{p: s(p)=s} w_c · x[c,p] ≤ H_s   ∀ s                   site power cap
 
+For the reported bound (:func:`relaxation`), pools that host a per-node demand k_c that is not a
+power of two use, instead of (6), rows valid for every node-level plan (f_n free cards of node n):
+    (6') Σ_{c: k_c ≥ k} u_c · x[c,p] ≤ Σ_n ⌊f_n / k⌋   ∀ p, k    and    Σ_c k_c u_c · x[c,p] ≤ Σ_n f_n
+(6) rounds k_c up to 2^a_c, which makes every CP-SAT plan feasible but is no relaxation.
+
 Objective
     max Σ x[c,p] · (W · v[c,p] − cost[c,p])
     v = effective priority × cards × PFLOPS per card; cost = energy × tariff + carbon × price + transfer.
@@ -81,7 +86,15 @@ def aggregate(instance: Instance) -> Aggregate:
     return instance.aggregate_model
 
 
-def _build(instance: Instance) -> Aggregate:
+def relaxation(instance: Instance) -> Aggregate:
+    """The model with rows (6) replaced by (6') where a pool hosts a per-node demand that is not a
+    power of two: a relaxation of every node-level plan, so its LP optimum is a true upper bound."""
+    if instance.relaxed_model is None:
+        instance.relaxed_model = _build(instance, relaxed=True)
+    return instance.relaxed_model
+
+
+def _build(instance: Instance, relaxed: bool = False) -> Aggregate:
     w = instance.problem.weights.value_per_pflops
     var_class: list[int] = []
     var_cand: list[int] = []
@@ -101,7 +114,7 @@ def _build(instance: Instance) -> Aggregate:
         score.extend(w * c.value - c.cost_cny for c in jc.candidates)
         level, demand, bw = jc.level, jc.block_demand, jc.bandwidth_gbps
         for v, cand in zip(vs, jc.candidates, strict=True):
-            by_pool[cand.pool].append((v, level, demand))
+            by_pool[cand.pool].append((v, level, demand, jc.per_node, jc.nodes))
             by_site[cand.pool[0]].append((v, cand.power_kw))
             for lk in cand.links:
                 by_link[lk].append((v, bw))
@@ -109,11 +122,14 @@ def _build(instance: Instance) -> Aggregate:
             rows.append(Row(f"class[{ci}]", vs, [1.0] * len(vs), float(len(jc.jobs)), "class", (ci,)))
     ub = [len(instance.classes[c].jobs) for c in var_class]
     for pool, items in by_pool.items():
-        levels = sorted({lv for _, lv, _ in items})
         ps = instance.nodes.get(pool)
+        if relaxed and any(k != 1 << lv for _, lv, _, k, _ in items):
+            _relaxed_rows(rows, ub, pool, items, ps)
+            continue
+        levels = sorted({lv for _, lv, _, _, _ in items})
         caps = block_capacity(ps.bit_counts if ps is not None else {}, levels)
         for a in levels:
-            sel = [(v, d) for v, lv, d in items if lv >= a]
+            sel = [(v, d) for v, lv, d, _, _ in items if lv >= a]
             rows.append(
                 Row(
                     f"nodes[{pool[0]},{pool[1]},2^{a}]",
@@ -136,3 +152,35 @@ def _build(instance: Instance) -> Aggregate:
         head = max(0.0, instance.link_capacity_gbps.get(lk, 0.0))
         rows.append(Row(f"bandwidth[{lk}]", [v for v, _ in items], [c for _, c in items], head, "bandwidth", (lk,)))
     return Aggregate(var_class, var_cand, ub, value, score, rows)
+
+
+def _relaxed_rows(rows: list[Row], ub: list[int], pool, items, ps) -> None:
+    """(6') A node with f free cards holds at most ⌊f / k⌋ job nodes of k or more cards, and the
+    pool's free cards bound the cards placed: valid for any packing, exact or not."""
+    free = [f for _, f in ps.free_per_node] if ps is not None else []
+    for k in sorted({k for _, _, _, k, _ in items}):
+        cap = sum(f // k for f in free)
+        sel = [(v, u) for v, _, _, kc, u in items if kc >= k]
+        rows.append(
+            Row(
+                f"nodes[{pool[0]},{pool[1]},≥{k}]",
+                [v for v, _ in sel],
+                [float(u) for _, u in sel],
+                float(cap),
+                "nodes",
+                (pool, k),
+            )
+        )
+        for v, u in sel:
+            ub[v] = min(ub[v], cap // u)
+    cards = sum(free)
+    rows.append(
+        Row(
+            f"cards[{pool[0]},{pool[1]}]",
+            [v for v, *_ in items],
+            [float(k * u) for _, _, _, k, u in items],
+            float(cards),
+            "nodes",
+            (pool, "cards"),
+        )
+    )

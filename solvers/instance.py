@@ -85,6 +85,7 @@ class Instance:
     not_ready: dict[int, str]  # job index -> reason it is outside its window
     sites: dict[str, Site]
     aggregate_model: object = None  # solvers.aggregate.Aggregate, built once by aggregate()
+    relaxed_model: object = None  # the bound's model (solvers.aggregate.relaxation), built once
 
     def nodes_with(self, pool: PoolKey, k: int) -> int:
         """Nodes of ``pool`` with at least ``k`` free cards before any placement of this plan."""

@@ -1,0 +1,53 @@
+"""The reported bound is a true upper bound: on random instances with per-node demands that are and
+are not powers of two, on nodes with every free-card count, the LP bound is at least the objective
+of every solver's plan (the gap is never negative, nothing is clamped)."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+
+from suanwang.solvers import SOLVERS, solve
+from suanwang.solvers.checker import check_plan
+from suanwang.solvers.problem import PoolState, State
+from tests.solvers.helpers import job, problem
+
+
+def random_case(mini, seed: int):
+    rng = random.Random(seed)
+    jobs = []
+    for i in range(rng.randint(3, 14)):
+        per_node = rng.choice([1, 2, 3, 4, 5, 6, 7, 8])
+        nodes = rng.choice([1, 1, 1, 2, 3])
+        jobs.append(job(f"j{i}", per_node * nodes, per_node, ("H800",), priority=rng.randint(1, 9)))
+    pools = {}
+    for site in mini.sites:
+        for pl in site.pools:
+            if pl.accelerator == "H800":
+                frees = [rng.randint(0, pl.per_node) for _ in range(pl.nodes)]
+                pools[(site.id, pl.accelerator)] = PoolState(tuple((f"{site.id}-n{k}", f) for k, f in enumerate(frees)))
+    return problem(mini, jobs, State(pools), time_limit_s=0.3)
+
+
+def test_the_reported_example(mini):
+    """8 jobs of 3 H800 on nodes with 7 free cards: the bound was half the objective."""
+    pools = {}
+    for site in mini.sites:
+        for pl in site.pools:
+            if pl.accelerator == "H800":
+                pools[(site.id, pl.accelerator)] = PoolState(tuple((f"{site.id}-n{k}", 7) for k in range(pl.nodes)))
+    prob = problem(mini, [job(f"t{i}", 3, 3, ("H800",)) for i in range(8)], State(pools), time_limit_s=0.5)
+    for name in SOLVERS:
+        plan = solve(prob, name)
+        assert plan.objective <= plan.bound + 1e-6 and plan.gap >= -1e-9, (name, plan.objective, plan.bound)
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_bound_is_at_least_every_solvers_objective(mini, seed):
+    prob = random_case(mini, seed)
+    for name in SOLVERS:
+        plan = solve(prob, name)
+        assert check_plan(prob, plan) == []
+        assert plan.objective <= plan.bound + 1e-6, (seed, name, plan.objective, plan.bound)
+        assert plan.gap >= -1e-9
