@@ -221,9 +221,10 @@ policy: {{solver: greedy, interval_min: 10}}
 """)
     sc = load_scenario(f)
     zone = sc.topology.grid_zones["jiangsu"]
-    assert len(zone.carbon_year_kg_per_kwh) >= 8760 and zone.carbon_year_kg_per_kwh[0] == pytest.approx(0.14051)
-    assert zone.carbon_at(datetime(2026, 1, 1, 0)) == pytest.approx(0.14051)
-    assert zone.price_at(datetime(2026, 1, 1, 0)) == pytest.approx(-3.3622368 * 7.1 / 1000)
+    # the first rows are stamped 2023-01-01 00:00 UTC: 08:00 on the plan's clock (UTC+8)
+    assert len(zone.carbon_year_kg_per_kwh) >= 8760 and zone.carbon_year_kg_per_kwh[8] == pytest.approx(0.14051)
+    assert zone.carbon_at(datetime(2026, 1, 1, 8)) == pytest.approx(0.14051)
+    assert zone.price_at(datetime(2026, 1, 1, 8)) == pytest.approx(-3.3622368 * 7.1 / 1000)
     assert sc.topology.site("sq-edge").pools[0].accelerator == "H20" and sc.outages[0].a == "Nanjing"
     o = Simulation(sc.topology, list(sc.arrivals), sc.start, sc.hours, sc.policy, outages=list(sc.outages)).run()
     assert o.arrivals == o.completed + o.rejected + o.still_queued + o.still_running and o.max_overcommit == 0
@@ -360,3 +361,22 @@ def test_on_events_policy_places_at_arrival_and_weights_are_read(jiangsu, tmp_pa
     with pytest.raises(InputError) as e:
         load_scenario(f)
     assert any(x.path == "policy.on_events" and "true or false" in str(x) for x in e.value.faults)
+
+
+def test_year_series_are_read_by_their_utc_timestamps(tmp_path):
+    from datetime import timedelta as td
+
+    from suanwang.simulations.workload import year_series
+    from suanwang.topology.model import GridZone, Tariff, TariffPeriod
+
+    f = tmp_path / "zone.csv"
+    start = datetime(2023, 1, 1)
+    lines = ["Datetime (UTC),Carbon Intensity gCO₂eq/kWh (direct)"]
+    lines += [f"{(start + td(hours=h)).isoformat(sep=' ')},{h % 24}" for h in range(8760)]  # value = UTC hour
+    f.write_text("\n".join(lines) + "\n")
+    series = year_series(f, "Carbon Intensity gCO₂eq/kWh (direct)")
+    zone = GridZone("z", 0.5, Tariff((TariffPeriod("flat", 0, 24, 0.5),)), carbon_year_kg_per_kwh=series)
+    # 08:00 in Jiangsu is 00:00 UTC: the row stamped 00:00 UTC, not the ninth row
+    assert zone.carbon_at(datetime(2023, 3, 1, 8, 0)) == 0.0
+    assert zone.carbon_at(datetime(2023, 3, 1, 20, 0)) == 12.0
+    assert zone.carbon_at(datetime(2023, 1, 1, 0, 0)) == 16.0  # before the first row: wraps from year's end
