@@ -137,7 +137,9 @@ def draw_simulation(folder: Path, results: dict[str, dict[str, Any]], outcomes: 
     fig, ax = plt.subplots(figsize=(10, 4), dpi=100)
     width = 0.8 / len(names)
     for i, name in enumerate(names):
-        vals = [results[name][k] / max(1e-9, max(results[n][k] for n in names)) for k in keys]
+        vals = [
+            (results[name][k] or 0.0) / max(1e-9, max(results[n][k] or 0.0 for n in names)) for k in keys
+        ]  # n/a (nothing to measure) plots as 0
         ax.bar([j + i * width for j in range(len(keys))], vals, width, label=name)
     ax.set_xticks([j + width * (len(names) - 1) / 2 for j in range(len(keys))], keys, rotation=20, fontsize=8)
     ax.set_ylabel("relative to the largest")

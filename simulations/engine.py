@@ -179,6 +179,8 @@ class Simulation:
                 self.progress((at - self.start).total_seconds() / total)
         self.out.still_queued = len(self.queue)
         self.out.still_running = len(self.running)
+        for arrived, _ in self.queue.values():  # still waiting: at least this long (a wait percentile counts them)
+            self.out.waits_h.append((self.end - arrived).total_seconds() / 3600)
         for run in self.running.values():  # energy of what is still running, up to the end
             self._account(run, self.end)
         self._finish()
@@ -365,6 +367,7 @@ class Simulation:
             if entry is not None and entry[0] == arrived:
                 del self.queue[jid]
                 self.out.rejected += 1
+                self.out.waits_h.append((at - arrived).total_seconds() / 3600)  # it waited, then gave up
 
     # -- sampling -----------------------------------------------------------------------------------
     def _sample(self, at: datetime) -> None:

@@ -33,17 +33,21 @@ ROWS = [  # (key, label, format)
 ]
 
 
-def _pct(values: list[float], q: int) -> float:
+def _pct(values: list[float], q: int) -> float | None:
     if not values:
-        return 0.0
+        return None
     if len(values) == 1:
         return values[0]
     return statistics.quantiles(values, n=100)[q - 1]
 
 
 def metrics(o: Outcome, wall_s: float) -> dict[str, Any]:
-    def ratio(a: int, b: int) -> float:
-        return a / b if b else 1.0
+    def ratio(a: int, b: int) -> float | None:
+        return a / b if b else None  # nothing to count: "n/a", not 100 %
+
+    def minutes(q: int) -> float | None:
+        p = _pct(o.waits_h, q)
+        return None if p is None else 60 * p
 
     m = {
         "arrivals": o.arrivals,
@@ -53,10 +57,11 @@ def metrics(o: Outcome, wall_s: float) -> dict[str, Any]:
         "preempted": o.preempted,
         "still_queued": o.still_queued,
         "still_running": o.still_running,
-        "wait_p50_min": 60 * _pct(o.waits_h, 50),
-        "wait_p95_min": 60 * _pct(o.waits_h, 95),
-        "wait_p99_min": 60 * _pct(o.waits_h, 99),
-        "completion_mean_h": statistics.fmean(o.completion_h) if o.completion_h else 0.0,
+        # every job that waited counts: placed, rejected after waiting, and still waiting at the end
+        "wait_p50_min": minutes(50),
+        "wait_p95_min": minutes(95),
+        "wait_p99_min": minutes(99),
+        "completion_mean_h": statistics.fmean(o.completion_h) if o.completion_h else None,
         "inference_slo_attainment": ratio(o.inference_on_time, o.inference_arrivals),
         "deterministic_admission": ratio(o.deterministic_admitted, o.deterministic_arrivals),
         "energy_mwh": o.energy_kwh / 1000,
@@ -69,12 +74,15 @@ def metrics(o: Outcome, wall_s: float) -> dict[str, Any]:
     }
     for tier in ("hub", "city", "edge"):
         series = o.series_util_tier.get(tier, [])
-        m[f"util_{tier}"] = statistics.fmean(series) if series else 0.0
+        m[f"util_{tier}"] = statistics.fmean(series) if series else None
     return m
 
 
 def table_rows(results: dict[str, dict[str, Any]]) -> list[list[str]]:
-    return [[label] + [fmt.format(results[name][key]) for name in results] for key, label, fmt in ROWS]
+    def cell(value: Any, fmt: str) -> str:
+        return "n/a" if value is None else fmt.format(value)
+
+    return [[label] + [cell(results[name][key], fmt) for name in results] for key, label, fmt in ROWS]
 
 
 def write_report(folder: Path, results: dict[str, dict[str, Any]]) -> list[Path]:

@@ -343,7 +343,9 @@ def test_on_events_policy_places_at_arrival_and_weights_are_read(jiangsu, tmp_pa
     arrivals = synthetic(jiangsu, START, 6, 30, 8)
     interval = Simulation(jiangsu, arrivals, START, 6, Policy("greedy", 30)).run()
     events = Simulation(jiangsu, arrivals, START, 6, Policy("greedy", 30, on_events=True)).run()
-    assert max(interval.waits_h) > 0.1 and max(events.waits_h) == 0.0
+    assert (
+        max(interval.waits_h) > 0.1 and max(events.waits_h[: events.placed]) == 0.0
+    )  # placed at once; the still-queued count too
     assert all(o.placed + o.still_queued == o.arrivals for o in (events, interval))
     assert events.still_queued < interval.still_queued  # the last arrivals did not wait for a tick
     assert sum(events.plans.values()) > sum(interval.plans.values())
@@ -380,3 +382,18 @@ def test_year_series_are_read_by_their_utc_timestamps(tmp_path):
     assert zone.carbon_at(datetime(2023, 3, 1, 8, 0)) == 0.0
     assert zone.carbon_at(datetime(2023, 3, 1, 20, 0)) == 12.0
     assert zone.carbon_at(datetime(2023, 1, 1, 0, 0)) == 16.0  # before the first row: wraps from year's end
+
+
+def test_wait_percentiles_count_jobs_still_queued_and_empty_ratios_are_na(jiangsu):
+    from suanwang.simulations.report import metrics, table_rows
+    from suanwang.simulations.workload import Arrival
+    from tests.solvers.helpers import job as mk
+
+    huge = [Arrival(START, mk(f"h{i}", 4096, 8, ("H800",), duration_h=48)) for i in range(3)]  # only one fits
+    o = Simulation(jiangsu, huge, START, 24, Policy("greedy", 30)).run()
+    m = metrics(o, 1.0)
+    assert o.still_queued >= 1 and len(o.waits_h) == o.placed + o.rejected + o.still_queued
+    assert m["wait_p99_min"] >= 60 * 23  # the jobs still waiting at the end count
+    assert m["inference_slo_attainment"] is None and m["deterministic_admission"] is None
+    row = {label: cells for label, *cells in table_rows({"x": m})}
+    assert row["inference placed within 10 min"] == ["n/a"]
