@@ -37,6 +37,7 @@ from suanwang.scheduler.k8s.dryrun import plan_id
 from suanwang.scheduler.lifecycle import Lifecycle
 from suanwang.solvers import solve
 from suanwang.solvers.problem import Problem
+from suanwang.topology.measured import with_measured_links
 
 log = logging.getLogger("suanwang.loop")
 
@@ -159,8 +160,11 @@ class ControlLoop:
             return None, None
         drained = {sid: "drained by an operator" for sid in self.store.drained()}
         drained.update({sid: "its API server does not answer" for sid in self.lifecycle.down_sites(now)})
+        topology = st.topology
+        if st.live_state is not None and st.live_state.links:  # measured RTT and jitter, as the CLI uses them
+            topology = with_measured_links(topology, st.live_state.links)
         problem = Problem(
-            st.topology,
+            topology,
             tuple(jobs),
             now,
             without_sites(st.live_state, st.topology, drained),

@@ -154,3 +154,58 @@ def test_last_good_snapshot_survives_a_restart_and_ages(tmp_path, mini, monkeypa
     assert not stale.app.state.snapshot.sites["nj-hub"].usable
     assert "nj-hub" in stale.app.state.live_state.unusable
     eng.dispose()
+
+
+def test_measured_links_reach_the_service_and_ceni_jitter_stays(tmp_path, mini, monkeypatch):
+    from suanwang.collectors.snapshot import LinkMeasure
+    from suanwang.scheduler import service
+    from suanwang.topology.measured import with_measured_links
+
+    measured = with_measured_links(mini, {("Nanjing", "Suzhou"): (8.0, 900.0)})
+    kinds = {lk.kind: lk for lk in measured.links if {lk.a, lk.b} == {"Nanjing", "Suzhou"}}
+    assert kinds["otn"].latency_ms == 4.0 and kinds["otn"].jitter_us == 900.0
+    assert kinds["ceni"].latency_ms == 4.0 and kinds["ceni"].jitter_us == 10  # reserved, not probed
+
+    eng = make_engine(f"sqlite:///{tmp_path / 's.db'}")
+    upgrade(eng)
+    snap = Snapshot(NOW, 900.0)
+    for site in mini.sites:
+        snap.sites[site.id] = SiteSnapshot(
+            {
+                p.accelerator: PoolSnapshot(
+                    {f"{site.id}-{k}": 0 if site.id == "xz-city" else p.per_node for k in range(p.nodes)}
+                )
+                for p in site.pools
+            },
+            observed_at=NOW,
+        )
+    snap.links = [LinkMeasure("Suzhou", "Xuzhou", 40.0, 50.0, 10, NOW)]  # a slow OTN link today
+    monkeypatch.setattr(service, "collect", lambda topo, cfg, previous, now: snap)
+    with sessions(eng).begin() as s:
+        repo.add_jobs(
+            s,
+            [
+                {
+                    "id": "chat",
+                    "kind": "inference",
+                    "tenant": "t",
+                    "priority": 1,
+                    "origin": "Xuzhou",
+                    "latency_slo_ms": 30,
+                    "accelerators": {"count": 8, "per_node": 8, "models": ["Ascend910B"]},
+                }
+            ],
+            "test",
+            NOW,
+        )
+    loop = ControlLoop(create_app(eng, mini, now=lambda: NOW), collector=CollectorConfig(central=Source("http://x")))
+    loop.cycle(NOW)
+    with sessions(eng)() as s:
+        body = repo.latest_plan(s).body
+    assert body["placements"] == []  # xz-city is full, and sz-hub is 40 ms away today: beyond the 30 ms SLO
+    assert "30 ms" in " ".join(body["unplaced"][0]["reasons"])
+    snap.links = []  # with the latency derived from geography, sz-hub would do
+    loop.cycle(NOW)
+    with sessions(eng)() as s:
+        assert [p["site"] for p in repo.latest_plan(s).body["placements"]] == ["sz-hub"]
+    eng.dispose()
