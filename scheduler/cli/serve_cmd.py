@@ -11,7 +11,7 @@ from pathlib import Path
 import typer
 
 from suanwang.collectors.config import load_collector_config
-from suanwang.errors import InputError
+from suanwang.errors import InputError, TemporaryError
 from suanwang.scheduler.api.routes_tokens import MAX_TTL_H, token_view
 from suanwang.scheduler.cli.errors import EXIT_LOOP_DIED, SuanwangGroup
 from suanwang.scheduler.cli.flags import Output, OutputOpt, emit
@@ -169,6 +169,12 @@ def serve(
             f"{report.transitions} status changes, {report.seconds:.2f} s"
             + (f"; errors: {' | '.join(report.errors)}" if report.errors else "")
         )
+        stale = cfg is not None and not any(
+            not x.stale for x in (app.state.snapshot.sites.values() if app.state.snapshot else ())
+        )
+        if report.failed_stages or stale:
+            why = ", ".join(report.failed_stages) or "no site could be read fresh"
+            raise TemporaryError(f"the cycle did not do all it should ({why}); see the errors above and retry", 30)
         return
     import uvicorn
 

@@ -209,3 +209,14 @@ def test_measured_links_reach_the_service_and_ceni_jitter_stays(tmp_path, mini, 
     with sessions(eng)() as s:
         assert [p["site"] for p in repo.latest_plan(s).body["placements"]] == ["sz-hub"]
     eng.dispose()
+
+
+def test_serve_once_with_prometheus_down_says_so(tmp_path, mini_file):
+    cfg = tmp_path / "collector.yaml"
+    cfg.write_text("prometheus: {url: 'http://127.0.0.1:9', timeout_s: 0.5, retries: 0}\n")
+    url = f"sqlite:///{tmp_path / 'once.db'}"
+    r = CliRunner().invoke(
+        cli,
+        ["serve", "--once", "--topology", str(mini_file), "--collector-config", str(cfg), "--database-url", url],
+    )
+    assert r.exit_code == 75 and "0 placed" in r.output  # nothing placed on unknown sites, and not "success"

@@ -109,7 +109,14 @@ def test_dry_run_mode_writes_manifests(engine, mini, tmp_path):
         create_app(engine, mini, now=lambda: NOW), manifests_dir=tmp_path / "m", time_limit_s=1, assume_empty=True
     )
     assert loop.cycle(NOW).submitted == 1
-    assert (tmp_path / "m" / "nj-hub" / f"{obj('d1')}.yaml").exists() and states(engine) == {"d1": "submitted"}
+    written = tmp_path / "m" / "nj-hub" / f"{obj('d1')}.yaml"
+    assert written.exists() and states(engine) == {"d1": "submitted"}
+    with sessions(engine).begin() as s:  # what POST /v1/jobs/d1/cancel does
+        from suanwang.scheduler.db.store import release
+
+        release(s, "t/d1", "cancelled", "cancelled by request", NOW)
+    loop.cycle(NOW + timedelta(minutes=1))
+    assert not written.exists() and states(engine) == {"d1": "cancelled"}  # the manifest of a cancelled job goes
 
 
 def test_drained_site_is_not_planned(engine, mini, cluster):
