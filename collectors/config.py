@@ -18,9 +18,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, Field, StringConstraints, ValidationInfo
+from pydantic import AfterValidator, Field, StringConstraints
 
-from suanwang.contract import Contract, Name, Number, Refs, Text, fault, refs, validate, whole
+from suanwang.contract import Contract, Name, Number, Refs, Text, fault, known, validate, whole
 from suanwang.topology.model import Topology
 from suanwang.yamldoc import read_document
 
@@ -86,20 +86,6 @@ def _url(value: str) -> str:
     return value
 
 
-def _site(value: str, info: ValidationInfo) -> str:
-    r = refs(info)
-    if r is not None and value not in r["sites"]:
-        raise fault("unknown site", "use a site id of the topology")
-    return value
-
-
-def _model(value: str, info: ValidationInfo) -> str:
-    r = refs(info)
-    if r is not None and value not in r["accelerators"]:
-        raise fault("maps to an unknown model", f"use one of: {', '.join(r['accelerators'])}")
-    return value
-
-
 QueryName = Literal[tuple(DEFAULT_QUERIES)]  # type: ignore[valid-type]
 LabelRole = Literal[tuple(DEFAULT_LABELS)]  # type: ignore[valid-type]
 PromQL = Annotated[str, StringConstraints(min_length=1, max_length=10_000)]
@@ -115,12 +101,15 @@ class CollectorConfigFile(Contract):
     """The collector config file (format in this module's docstring)."""
 
     prometheus: SourceSpec | None = None
-    sites: Annotated[dict[Annotated[str, AfterValidator(_site)], SourceSpec], Field(max_length=10_000)] = {}
+    sites: Annotated[
+        dict[Annotated[str, known("sites", "site", "use a site id of the topology")], SourceSpec],
+        Field(max_length=10_000),
+    ] = {}
     site_label: Name = "site"
     queries: dict[QueryName, PromQL] = {}
     labels: dict[LabelRole, Name] = {}
     model_labels: Annotated[list[Name], Field(max_length=64)] = []
-    model_aliases: Annotated[dict[Text, Annotated[Text, AfterValidator(_model)]], Field(max_length=1000)] = {}
+    model_aliases: Annotated[dict[Text, Annotated[Text, known("accelerators", "model")]], Field(max_length=1000)] = {}
     probe_window_s: Annotated[Number, Field(gt=0, le=86_400)] = 300.0
     max_stale_s: Annotated[Number, Field(gt=0, le=7 * 86_400)] = 900.0
 

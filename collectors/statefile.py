@@ -23,29 +23,15 @@ from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, Field, ValidationInfo
+from pydantic import Field
 
 from suanwang.collectors.snapshot import LinkMeasure, PoolSnapshot, SiteSnapshot, Snapshot
-from suanwang.contract import Contract, Number, Refs, Text, Time, fault, refs, validate, whole
+from suanwang.contract import Contract, Number, Refs, Text, Time, known, validate, whole
 from suanwang.solvers.ledger import node_name
 from suanwang.solvers.problem import PoolState, State
 from suanwang.timeutil import parse_time
 from suanwang.topology.model import Topology
 from suanwang.yamldoc import Checked, join, read_document
-
-
-def _site(value: str, info: ValidationInfo) -> str:
-    r = refs(info)
-    if r is not None and value not in r["sites"]:
-        raise fault("unknown site", "use a site id of the topology")
-    return value
-
-
-def _city(value: str, info: ValidationInfo) -> str:
-    r = refs(info)
-    if r is not None and value not in r["cities"]:
-        raise fault("unknown city", "name a city of the topology")
-    return value
 
 
 class PoolStateSpec(Contract):
@@ -71,8 +57,8 @@ class SiteStateSpec(Contract):
 
 
 class LinkMeasureSpec(Contract):
-    from_: Annotated[Text, Field(alias="from"), AfterValidator(_city)]
-    to: Annotated[Text, AfterValidator(_city)]
+    from_: Annotated[Text, Field(alias="from"), known("cities", "city", "name a city of the topology")]
+    to: Annotated[Text, known("cities", "city", "name a city of the topology")]
     rtt_ms: Annotated[Number, Field(gt=0, le=10_000)]
     jitter_us: Annotated[Number, Field(ge=0, le=1e6)] | None = None
     samples: whole(ge=0, le=10**9) = 0
@@ -88,7 +74,10 @@ class StateFile(Contract):
 
     observed_at: Time | None = None
     policy: PolicySpec = PolicySpec()
-    sites: Annotated[dict[Annotated[Text, AfterValidator(_site)], SiteStateSpec], Field(max_length=10_000)] = {}
+    sites: Annotated[
+        dict[Annotated[Text, known("sites", "site", "use a site id of the topology")], SiteStateSpec],
+        Field(max_length=10_000),
+    ] = {}
     links: Annotated[list[LinkMeasureSpec], Field(max_length=100_000)] = []
     unmatched: Annotated[list[Text], Field(max_length=100_000)] = []
     anomalies: Annotated[list[Text], Field(max_length=100_000)] = []

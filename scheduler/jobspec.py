@@ -16,7 +16,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BeforeValidator, Field, StringConstraints, ValidationInfo, field_validator
 
-from suanwang.contract import PRINTABLE, Contract, Name, Number, Text, Time, fault, must_be_one_of, refs, whole
+from suanwang.contract import PRINTABLE, Contract, Name, Number, Text, Time, fault, known, must_be_one_of, refs, whole
 
 MAX_JOBS = 10_000  # jobs in one file or request
 QUANTITY = r"^[0-9]+(\.[0-9]+)?(m|k|M|G|T|P|E|Ki|Mi|Gi|Ti|Pi|Ei)?$"
@@ -37,14 +37,6 @@ def _quantity(value: str) -> str:
     return value
 
 
-def _model(value: str, info: ValidationInfo) -> str:
-    r = refs(info)
-    if r is None:
-        return value
-    models = r["accelerators"]
-    return must_be_one_of(value, models, "accelerator model", f"use one of: {', '.join(models)} or `any`")
-
-
 Quantity = Annotated[
     str, StringConstraints(max_length=32), AfterValidator(_quantity), Field(json_schema_extra={"pattern": QUANTITY})
 ]
@@ -58,7 +50,7 @@ class AcceleratorsSpec(Contract):
         None, validate_default=True
     )
     models: Annotated[
-        list[Annotated[Text, AfterValidator(_model)]],
+        list[Annotated[Text, known("accelerators", "accelerator model", "use one of: {names} or `any`")]],
         BeforeValidator(_models),
         Field(max_length=64, description="allowed models; `any` or an empty list allows every model"),
     ] = []

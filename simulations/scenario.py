@@ -29,9 +29,9 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import AfterValidator, Field, ValidationInfo, field_validator
+from pydantic import Field, ValidationInfo, field_validator
 
-from suanwang.contract import Contract, Name, Number, Refs, Text, Time, fault, refs, validate, whole
+from suanwang.contract import Contract, Name, Number, Refs, Text, Time, fault, known, refs, validate, whole
 from suanwang.errors import InputError
 from suanwang.simulations.engine import Failure, LinkOutage, Policy
 from suanwang.simulations.workload import Arrival, azure_llm, grow, openb_pods, pai_trace, synthetic, year_series
@@ -60,20 +60,10 @@ class Scenario:
 Hours = Annotated[Number, Field(ge=0, le=87_600, description="hours from the scenario's start")]
 
 
-def _ref(kind: str, what: str) -> Any:
-    def check(value: str, info: ValidationInfo) -> str:
-        r = refs(info)
-        if r is not None and value not in r[kind]:
-            raise fault(f"unknown {what}", f"use one of: {', '.join(r[kind])}")
-        return value
-
-    return AfterValidator(check)
-
-
-SiteRef = Annotated[Text, _ref("sites", "site")]
-ZoneRef = Annotated[Text, _ref("zones", "grid zone")]
-CityRef = Annotated[Text, _ref("cities", "city")]
-ModelRef = Annotated[Text, _ref("accelerators", "accelerator")]
+SiteRef = Annotated[Text, known("sites", "site")]
+ZoneRef = Annotated[Text, known("zones", "grid zone")]
+CityRef = Annotated[Text, known("cities", "city")]
+ModelRef = Annotated[Text, known("accelerators", "accelerator")]
 
 
 class _Window(Contract):

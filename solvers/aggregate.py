@@ -130,18 +130,7 @@ def _build(instance: Instance, relaxed: bool = False) -> Aggregate:
         caps = block_capacity(ps.bit_counts if ps is not None else {}, levels)
         for a in levels:
             sel = [(v, d) for v, lv, d, _, _ in items if lv >= a]
-            rows.append(
-                Row(
-                    f"nodes[{pool[0]},{pool[1]},2^{a}]",
-                    [v for v, _ in sel],
-                    [float(d) for _, d in sel],
-                    float(caps[a]),
-                    "nodes",
-                    (pool, a),
-                )
-            )
-            for v, d in sel:
-                ub[v] = min(ub[v], caps[a] // d)
+            _node_row(rows, ub, f"nodes[{pool[0]},{pool[1]},2^{a}]", sel, caps[a], (pool, a))
     for site, items in by_site.items():
         head = max(0.0, instance.power_headroom_kw.get(site, 0.0))
         rows.append(Row(f"power[{site}]", [v for v, _ in items], [c for _, c in items], head, "power", (site,)))
@@ -154,25 +143,20 @@ def _build(instance: Instance, relaxed: bool = False) -> Aggregate:
     return Aggregate(var_class, var_cand, ub, value, score, rows)
 
 
+def _node_row(rows: list[Row], ub: list[int], name: str, sel: list[tuple[int, int]], cap: int, key: tuple) -> None:
+    """A row Σ coeff · x ≤ cap over ``sel`` ((var, coeff) pairs), tightening each var's bound."""
+    rows.append(Row(name, [v for v, _ in sel], [float(c) for _, c in sel], float(cap), "nodes", key))
+    for v, c in sel:
+        ub[v] = min(ub[v], cap // c)
+
+
 def _relaxed_rows(rows: list[Row], ub: list[int], pool, items, ps) -> None:
     """(6') A node with f free cards holds at most ⌊f / k⌋ job nodes of k or more cards, and the
     pool's free cards bound the cards placed: valid for any packing, exact or not."""
     free = [f for _, f in ps.free_per_node] if ps is not None else []
     for k in sorted({k for _, _, _, k, _ in items}):
-        cap = sum(f // k for f in free)
         sel = [(v, u) for v, _, _, kc, u in items if kc >= k]
-        rows.append(
-            Row(
-                f"nodes[{pool[0]},{pool[1]},≥{k}]",
-                [v for v, _ in sel],
-                [float(u) for _, u in sel],
-                float(cap),
-                "nodes",
-                (pool, k),
-            )
-        )
-        for v, u in sel:
-            ub[v] = min(ub[v], cap // u)
+        _node_row(rows, ub, f"nodes[{pool[0]},{pool[1]},≥{k}]", sel, sum(f // k for f in free), (pool, k))
     cards = sum(free)
     rows.append(
         Row(

@@ -18,7 +18,16 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Annotated, Any, TypeVar, Union
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints, ValidationError, ValidationInfo
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationError,
+    ValidationInfo,
+)
 from pydantic_core import PydanticCustomError
 
 from suanwang.timeutil import parse_time
@@ -81,6 +90,20 @@ def must_be_one_of(value: str, names: Iterable[str], what: str, fix: str) -> str
         hint = f" (did you mean {near[0]}?)" if near else ""
         raise PydanticCustomError("unknown_ref", f"unknown {what}", {"fix": fix + hint})
     return value
+
+
+def known(kind: str, what: str, fix: str = "use one of: {names}") -> AfterValidator:
+    """A validator for a name that must be among the context's ``kind`` names: else the fault
+    "unknown ``what``" with ``fix`` (``{names}`` lists them). Without a context it passes."""
+
+    def check(value: str, info: ValidationInfo) -> str:
+        r = refs(info)
+        if r is None:
+            return value
+        names = list(r[kind])
+        return must_be_one_of(value, names, what, fix.format(names=", ".join(names)))
+
+    return AfterValidator(check)
 
 
 def fault(message: str, fix: str) -> PydanticCustomError:

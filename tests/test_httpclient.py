@@ -4,16 +4,15 @@ dates), no retry of 4xx, the body cap, and what the CLI and the Prometheus clien
 
 from __future__ import annotations
 
-import threading
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
 from suanwang.errors import PermanentError, PermissionDenied, TemporaryError
 from suanwang.httpclient import HttpClient, RetryPolicy, retry_after_s
 from suanwang.scheduler.cli.remote import call, seg
+from tests.jsonhttp import serve_raw
 from tests.ports import free_port
 
 
@@ -34,27 +33,9 @@ def scripted():
     servers = []
 
     def start(script: Script) -> str:
-        class Handler(BaseHTTPRequestHandler):
-            def _serve(self):
-                n = int(self.headers.get("Content-Length") or 0)
-                self.rfile.read(n)
-                status, headers, body = script.next(self.path)
-                self.send_response(status)
-                for k, v in headers.items():
-                    self.send_header(k, v)
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            do_GET = do_POST = _serve  # noqa: N815
-
-            def log_message(self, *args):
-                pass
-
-        server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        threading.Thread(target=server.serve_forever, daemon=True).start()
+        server, url = serve_raw(lambda method, path, body: script.next(path))
         servers.append(server)
-        return f"http://127.0.0.1:{server.server_port}"
+        return url
 
     yield start
     for s in servers:

@@ -14,7 +14,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field, ValidationInfo, field_validator
 
-from suanwang.contract import Contract, Label, Name, Number, Text, fault, must_be_one_of, refs, whole
+from suanwang.contract import Contract, Label, Name, Number, Text, fault, known, refs, whole
 from suanwang.topology.model import LinkKind, Metro, Tier
 
 Lat = Annotated[Number, Field(ge=-90, le=90)]
@@ -73,20 +73,11 @@ class ZoneSpec(Contract):
 
 
 class PoolSpec(Contract):
-    accelerator: Text
+    accelerator: Annotated[
+        Text, known("accelerators", "accelerator", "use a model listed under `accelerators:` ({names})")
+    ]
     nodes: whole(gt=0, le=1_000_000)
     per_node: whole(gt=0, le=64)
-
-    @field_validator("accelerator")
-    @classmethod
-    def _known(cls, v: str, info: ValidationInfo) -> str:
-        r = refs(info)
-        if r is None:
-            return v
-        models = r["accelerators"]
-        return must_be_one_of(
-            v, models, "accelerator", f"use a model listed under `accelerators:` ({', '.join(models)})"
-        )
 
 
 class KubeSpec(Contract):
@@ -105,11 +96,11 @@ class MetroSpec(Contract):
 
 class SiteSpec(Contract):
     id: Label
-    city: Text
+    city: Annotated[Text, known("cities", "city", "use one of the cities defined under `cities:` ({names})")]
     tier: Tier
     pue: Annotated[Number, Field(ge=1.0, le=3.0, description="power usage effectiveness")]
     power_cap_kw: Annotated[Number, Field(gt=0, le=1e7)]
-    grid_zone: Text
+    grid_zone: Annotated[Text, known("zones", "grid zone", "use one of: {names}")]
     green_share: Annotated[Number, Field(ge=0, le=1)] = 0.0
     pools: Annotated[list[PoolSpec], Field(min_length=1, max_length=64)]
     kube: KubeSpec | None = None
@@ -124,24 +115,6 @@ class SiteSpec(Contract):
         if r is not None and v in r["cities"]:
             raise fault("site id equals a city name", "rename the site (e.g. add -hub, -city or -edge)")
         return v
-
-    @field_validator("city")
-    @classmethod
-    def _city(cls, v: str, info: ValidationInfo) -> str:
-        r = refs(info)
-        if r is None:
-            return v
-        cities = r["cities"]
-        return must_be_one_of(v, cities, "city", f"use one of the cities defined under `cities:` ({', '.join(cities)})")
-
-    @field_validator("grid_zone")
-    @classmethod
-    def _zone(cls, v: str, info: ValidationInfo) -> str:
-        r = refs(info)
-        if r is None:
-            return v
-        zones = r["zones"]
-        return must_be_one_of(v, zones, "grid zone", f"use one of: {', '.join(zones) or '(define grid_zones first)'}")
 
 
 class LinkSpec(Contract):

@@ -187,17 +187,9 @@ def _hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def create_token(
-    s: Session,
-    role: str,
-    tenant: str | None,
-    actor: str,
-    at: datetime,
-    expires_at: datetime | None = None,
-    description: str | None = None,
-) -> str:
-    """A new bearer token, returned once; only its SHA-256 is stored."""
-    return issue_token(s, role, tenant, actor, at, expires_at, description)[1]
+def create_token(s: Session, *args: Any, **kw: Any) -> str:
+    """A new bearer token (the arguments of :func:`issue_token`), returned once."""
+    return issue_token(s, *args, **kw)[1]
 
 
 def issue_token(

@@ -7,9 +7,7 @@ good snapshot is kept in the database across a restart, with its age."""
 from __future__ import annotations
 
 import json
-import threading
 from datetime import datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 from typer.testing import CliRunner
@@ -24,6 +22,7 @@ from suanwang.scheduler.db import repo
 from suanwang.scheduler.db.engine import make_engine, sessions, upgrade
 from suanwang.scheduler.db.models import JobRow
 from suanwang.scheduler.service import ControlLoop
+from tests.jsonhttp import serve_raw
 
 NOW = datetime(2026, 11, 25, 9, 0)
 BAD_ANSWERS = {
@@ -41,21 +40,9 @@ def raw_prometheus():
     servers = []
 
     def start(body: bytes) -> str:
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self):  # noqa: N802
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, *a):
-                pass
-
-        server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        threading.Thread(target=server.serve_forever, daemon=True).start()
+        server, url = serve_raw(lambda method, path, _: (200, {"Content-Type": "application/json"}, body))
         servers.append(server)
-        return f"http://127.0.0.1:{server.server_port}"
+        return url
 
     yield start
     for s in servers:

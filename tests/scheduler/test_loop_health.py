@@ -21,20 +21,13 @@ from suanwang.scheduler.db import repo
 from suanwang.scheduler.db.engine import make_engine, sessions, upgrade
 from suanwang.scheduler.db.models import JobRow
 from suanwang.scheduler.service import ControlLoop, LoopHealth
+from tests.scheduler.test_service import spec as service_spec
 
 NOW = datetime(2026, 11, 25, 9, 0)
 
 
-def spec(jid, count=8, **extra):
-    return {
-        "id": jid,
-        "kind": "training",
-        "tenant": "t",
-        "priority": 2,
-        "duration_h": 2,
-        "accelerators": {"count": count, "per_node": 8, "models": ["H800"]},
-        **extra,
-    }
+def spec(jid, **extra):
+    return {**service_spec(jid), **extra}
 
 
 @pytest.fixture()

@@ -14,6 +14,7 @@ from fastapi.testclient import TestClient
 from suanwang.scheduler.api.app import create_app
 from suanwang.scheduler.db import repo
 from suanwang.scheduler.db.engine import sessions
+from tests.scheduler.api.test_api import SUQIAN_EDGE
 
 NOW = datetime(2026, 11, 25, 9, 0)
 
@@ -110,15 +111,7 @@ def test_malformed_json_and_wrong_types(client):
 
 
 def test_hostile_site_bodies(client):
-    site = {
-        "id": "sq-edge",
-        "city": "Suqian",
-        "tier": "edge",
-        "pue": 1.4,
-        "power_cap_kw": 80,
-        "grid_zone": "jiangsu",
-        "pools": [{"accelerator": "H20", "nodes": 8, "per_node": 8}],
-    }
+    site = SUQIAN_EDGE
     for change, path in (
         ({"pue": "NaN"}, "site.pue"),
         ({"pue": 1e308}, "site.pue"),
