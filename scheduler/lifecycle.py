@@ -113,7 +113,13 @@ class Lifecycle:
         if self.manifests_dir is not None:
             write_manifests(sub_problem, sub_plan, self.manifests_dir, pid)
         by_site = manifests_by_site(sub_problem, sub_plan, pid)
+        jobs = {j.id: j for j in sub_problem.jobs}
         for p in todo:
+            if jobs[p.job].container is None:
+                why = f"has no `container:`, so there is nothing to run at {p.site}; add one with an image and resubmit"
+                self._move(p.job, JobState.failed, why, now, out)
+                out.jobs[p.job] = f"failed: {why}"
+                continue
             docs = [d for d in by_site[p.site] if d["metadata"]["annotations"].get("suanwang.io/job-id") == p.job]
             refs = [ObjectRef(d["kind"], d["metadata"]["namespace"], d["metadata"]["name"]) for d in docs]
             if self.manifests_dir is not None:

@@ -78,6 +78,12 @@ def submit(
         remote_submit(server, token, filename, output)
         return
     problem = _problem(filename, topology, state, None, time_limit, None)
+    bare = [j.id for j in problem.jobs if j.container is None and j.running is None]
+    if bare:
+        raise InputError(
+            f"{len(bare)} job(s) have no `container:` to run ({', '.join(bare[:5])}); "
+            "add one with an image (planning alone needs none: `suanwang plan`)"
+        )
     out = console()
     if dry_run:
         plan = solve(problem, solver)

@@ -33,6 +33,7 @@ def spec(jid, model="H800", count=8):
         "priority": 2,
         "duration_h": 2,
         "accelerators": {"count": count, "per_node": 8, "models": [model]},
+        "container": {"image": "reg.example/train:1"},
     }
 
 
@@ -255,3 +256,25 @@ def test_running_job_with_checkpoints_loses_only_the_last_interval(engine, mini,
         row = s.get(JobRow, "t/ck")
         assert row.state == "pending" and "running" not in row.spec
         assert "last checkpoint: 0.32 h of 1.32 h of work lost" in row.history[-1].reason
+
+
+def test_a_job_without_a_container_is_refused_at_submission(engine, mini, tmp_path):
+    """Planning needs no container; creating a workload does: the job fails with the reason, not a
+    placeholder that sleeps and restarts forever."""
+    bare = {k: v for k, v in spec("bare").items() if k != "container"}
+    queue(engine, bare, spec("ok"))
+    loop = ControlLoop(
+        create_app(engine, mini, now=lambda: NOW), manifests_dir=tmp_path / "m", time_limit_s=1, assume_empty=True
+    )
+    loop.cycle(NOW)
+    assert states(engine) == {"bare": "failed", "ok": "submitted"}
+    with sessions(engine)() as s:
+        assert "no `container:`" in s.get(JobRow, "t/bare").history[-1].reason
+    jobs = tmp_path / "bare.yaml"
+    jobs.write_text(
+        "jobs:\n  - {id: b, kind: inference, tenant: t, priority: 1, origin: Nanjing, latency_slo_ms: 5,\n"
+        "     accelerators: {count: 8, per_node: 8, models: [H800]}}\n"
+    )
+    r = CliRunner().invoke(cli, ["submit", "-f", str(jobs), "--dry-run", "--manifests-dir", str(tmp_path / "d")])
+    assert r.exit_code == 3 and "container" in r.output
+    assert CliRunner().invoke(cli, ["plan", "-f", str(jobs)]).exit_code == 0  # planning alone needs none

@@ -6,6 +6,7 @@ from datetime import datetime
 
 from suanwang.solvers.problem import (
     AcceleratorRequest,
+    Container,
     DataLocation,
     Deterministic,
     Job,
@@ -36,6 +37,7 @@ def job(
 ) -> Job:
     if origin is not None:
         kind = "inference"
+    kw.setdefault("container", Container("reg.example/workload:1"))
     return Job(
         JobId(jid),
         kind,
