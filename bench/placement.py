@@ -26,7 +26,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from suanwang.simulations.synthetic import demand_scale, generate_jobs, generate_topology  # noqa: E402
-from suanwang.solvers.aggregate import aggregate  # noqa: E402
+from suanwang.solvers.aggregate import relaxation  # noqa: E402
 from suanwang.solvers.baselines import solve_baseline  # noqa: E402
 from suanwang.solvers.checker import check_plan  # noqa: E402
 from suanwang.solvers.cpsat import solve_cpsat  # noqa: E402
@@ -54,7 +54,7 @@ def run_one(n_jobs: int, n_sites: int, time_limit: float, load: float, seed: int
     wall = time.perf_counter() - t
     log(f"  CP-SAT {plan.status} in {wall:.2f} s; LP bound and baselines")
     inst = build_instance(problem)
-    agg = aggregate(inst)
+    agg = relaxation(inst)  # the true upper bound (rows valid for every node-level plan)
     lp = solve_lp(agg)
     row = {
         "sites": n_sites,

@@ -151,3 +151,14 @@ def test_nothing_invalid_was_stored(client):
     assert client.get("/v1/jobs").json()["total"] == 0
     ok = client.post("/v1/jobs", json={"jobs": [job()]})
     assert ok.status_code == 201 and client.get("/v1/jobs").json()["total"] == 1
+
+
+def test_retry_after_carries_the_real_delay(client, monkeypatch):
+    from suanwang.errors import TemporaryError
+
+    def busy(*a, **k):
+        raise TemporaryError("the database is failing over; retry", retry_after_s=42.2)
+
+    monkeypatch.setattr(repo, "page_jobs", busy)
+    r = client.get("/v1/jobs")
+    assert r.status_code == 503 and r.headers["retry-after"] == "43"
