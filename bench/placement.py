@@ -106,7 +106,8 @@ def print_table(rows: list[dict]) -> None:
     for r in rows:
         print("| " + " | ".join(f.format(r[c]).strip() for c, f in cols) + " |")
     print(
-        f"\nobjective ÷ LP bound (higher is better; the bound is the LP relaxation of the model with node rows valid for every node-level plan, so a true upper bound). "
+        "\nobjective ÷ LP bound (higher is better; the bound is the LP relaxation of the model with node rows "
+        "valid for every node-level plan, so a true upper bound). "
         f"Machine: {platform.processor() or platform.machine()}, {platform.python_version()}, "
         f"{__import__('os').cpu_count()} cores."
     )

@@ -8,7 +8,7 @@ from suanwang import __version__
 from suanwang.scheduler.cli.collect_cmd import collect, state_app
 from suanwang.scheduler.cli.errors import SuanwangGroup
 from suanwang.scheduler.cli.plan_cmd import demo, plan
-from suanwang.scheduler.cli.serve_cmd import serve, token_app
+from suanwang.scheduler.cli.serve_cmd import db_app, serve, token_app
 from suanwang.scheduler.cli.server_cmd import sites_app
 from suanwang.scheduler.cli.simulate_cmd import simulate
 from suanwang.scheduler.cli.submit_cmd import jobs_app, submit
@@ -29,6 +29,7 @@ app.command()(submit)
 app.add_typer(jobs_app, name="jobs")
 app.command()(serve)
 app.add_typer(token_app, name="token")
+app.add_typer(db_app, name="db")
 app.add_typer(sites_app, name="sites")
 app.command()(simulate)
 app.add_typer(state_app, name="state")

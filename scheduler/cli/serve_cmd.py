@@ -23,6 +23,7 @@ from suanwang.topology.loader import load_topology
 from suanwang.yamldoc import read_capped
 
 token_app = typer.Typer(cls=SuanwangGroup, no_args_is_help=True, help="API tokens.")
+db_app = typer.Typer(cls=SuanwangGroup, no_args_is_help=True, help="The service's database.")
 DbOpt = typer.Option(
     None, "--database-url", envvar="SUANWANG_DATABASE_URL", help="Database URL (default: sqlite:///suanwang.db)."
 )
@@ -38,6 +39,14 @@ def _expiry(text: str) -> timedelta:
     if not 0 < hours <= MAX_TTL_H:
         raise InputError(f"--expires-in {text!r}: give e.g. 90d, 12h or 30m, at most 366d")
     return timedelta(hours=hours)
+
+
+@db_app.command("upgrade")
+def db_upgrade(database_url: str | None = DbOpt) -> None:
+    """Bring the database schema to this version's migrations (what a deployment's hook runs)."""
+    engine = make_engine(database_url)
+    upgrade(engine)
+    console().print(f"{engine.url.render_as_string(hide_password=True)}: schema up to date")
 
 
 @token_app.command("create")
