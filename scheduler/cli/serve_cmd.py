@@ -162,6 +162,10 @@ def serve(
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     engine = make_engine(database_url)
     upgrade(engine)
+    bootstrap = os.environ.get("SUANWANG_BOOTSTRAP_ADMIN_TOKEN")
+    if bootstrap:  # a deployment's first admin token, from its Secret
+        with sessions(engine).begin() as s:
+            repo.adopt_token(s, bootstrap.strip(), "admin", "bootstrap", now_local())
     topo = _topology(engine, topology, replace_topology)
     app = create_app(engine, topo)
     apis = None

@@ -218,6 +218,21 @@ def issue_token(
     return row, token
 
 
+def adopt_token(s: Session, secret: str, role: str, actor: str, at: datetime) -> ApiToken:
+    """Store a token whose secret the operator chose (a deployment's bootstrap admin token), once."""
+    if len(secret) < 32 or not secret.isprintable():
+        raise InputError(
+            "a bootstrap token needs at least 32 printable characters; generate one with `openssl rand -hex 32`"
+        )
+    row = s.scalar(select(ApiToken).where(ApiToken.token_hash == _hash(secret)))
+    if row is None:
+        row = ApiToken(token_hash=_hash(secret), role=role, tenant=None, created_at=at, description="bootstrap")
+        s.add(row)
+        s.flush()
+        audit(s, actor, "token.bootstrap", f"token-{row.id}", {"role": role}, at)
+    return row
+
+
 def verify_token(s: Session, token: str, at: datetime) -> ApiToken | None:
     """The token's row if it is known, not revoked and not expired at ``at``."""
     row = s.scalar(select(ApiToken).where(ApiToken.token_hash == _hash(token)))

@@ -1,5 +1,5 @@
 """``/metrics`` after a control-loop cycle: the service's metric families with sensible values, and
-every metric the Grafana dashboard (helm/dashboards/suanwang.json) queries is exported."""
+every metric the Grafana dashboard (helm/suanwang/dashboards/suanwang.json) queries is exported."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from suanwang.scheduler.db.engine import sessions
 from suanwang.scheduler.service import ControlLoop
 from tests.scheduler.test_service import NOW, queue, spec
 
-DASHBOARD = Path(__file__).resolve().parents[2] / "helm" / "dashboards" / "suanwang.json"
+DASHBOARD = Path(__file__).resolve().parents[2] / "helm" / "suanwang" / "dashboards" / "suanwang.json"
 _SUFFIXES = ("_bucket", "_sum", "_count", "_created")
 
 

