@@ -63,3 +63,15 @@ def test_dashboard_uses_only_exported_metrics(engine, mini, tmp_path):
         if m not in exported and not any(m.endswith(sfx) and m[: -len(sfx)] in exported for sfx in _SUFFIXES)
     }
     assert not missing, missing
+
+
+def test_dashboard_is_readable_and_filterable():
+    d = json.loads(DASHBOARD.read_text())
+    names = {v["name"] for v in d["templating"]["list"]}
+    assert {"datasource", "site", "tenant"} <= names
+    for p in d["panels"]:
+        assert p["title"] and p["fieldConfig"]["defaults"].get("unit"), p["title"]
+        for t in p["targets"]:
+            assert t["legendFormat"] and t["datasource"]["uid"] == "${datasource}", p["title"]
+    site_panels = [p for p in d["panels"] if "suanwang_site_" in p["targets"][0]["expr"]]
+    assert site_panels and all('site=~"$site"' in p["targets"][0]["expr"] for p in site_panels)
