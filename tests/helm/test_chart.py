@@ -17,9 +17,10 @@ import kubernetes_validate
 import pytest
 import yaml
 
+from tests.crds import crd_schema
+
 ROOT = Path(__file__).resolve().parents[2]
 CHART = ROOT / "helm" / "suanwang"
-CRDS = ROOT.parent / "shared" / "data" / "crds"
 K8S = [f"1.{m}.0" for m in range(29, 36)]
 POSTGRES = [
     "--set", "database.existingSecret=suanwang-db",
@@ -91,9 +92,7 @@ def test_migrations_hook_and_secrets():
 
 def test_servicemonitor_passes_the_crd_schema():
     (sm,) = [d for d in render(*POSTGRES) if d["kind"] == "ServiceMonitor"]
-    crd = yaml.safe_load((CRDS / "prometheus-operator" / "monitoring.coreos.com_servicemonitors.yaml").read_text())
-    (version,) = [v for v in crd["spec"]["versions"] if v["name"] == "v1"]
-    schema = version["schema"]["openAPIV3Schema"]
+    schema = crd_schema("prometheus-operator/monitoring.coreos.com_servicemonitors.yaml", "v1")
     jsonschema.validate(sm, schema)
     assert sm["spec"]["endpoints"][0]["authorization"]["credentials"]["name"]  # /metrics needs a token
     broken = {**sm, "spec": {**sm["spec"], "endpoints": [{"port": 8080}]}}  # a port must be a name

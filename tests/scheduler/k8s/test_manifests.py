@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 from datetime import timedelta
 
+import jsonschema
 import kubernetes_validate
 import pytest
 import yaml
@@ -14,6 +15,7 @@ from typer.testing import CliRunner
 from suanwang.scheduler.cli import app
 from suanwang.scheduler.k8s.manifests import build, resource_name, to_dict
 from suanwang.solvers.problem import Container, Placement
+from tests.crds import validate_custom
 from tests.solvers.helpers import NOW, job
 
 K8S_VERSIONS = ("1.30.0", "1.37.0")
@@ -80,6 +82,11 @@ def test_kueue_and_volcano(jiangsu):
     pg, vj, _svc = docs(jiangsu, job("v", 16, 8, ("H800",)), scheduler="volcano")
     validate(vj)
     assert pg["kind"] == "PodGroup" and pg["spec"]["minMember"] == 2
+    validate_custom(pg, "volcano/scheduling.volcano.sh_podgroups.yaml")  # the real CRD's schema
+    with pytest.raises(jsonschema.ValidationError):
+        validate_custom(
+            {**pg, "spec": {**pg["spec"], "minMember": "two"}}, "volcano/scheduling.volcano.sh_podgroups.yaml"
+        )
     assert vj["spec"]["template"]["spec"]["schedulerName"] == "volcano"
     assert vj["spec"]["template"]["metadata"]["annotations"]["scheduling.k8s.io/group-name"] == pg["metadata"]["name"]
 
