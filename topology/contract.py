@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import Field, ValidationInfo, field_validator
+from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from suanwang.contract import Contract, Label, Name, Number, Text, fault, known, refs, whole
 from suanwang.topology.model import LinkKind, Metro, Tier
@@ -82,9 +82,24 @@ class PoolSpec(Contract):
 
 class KubeSpec(Contract):
     context: Text | None = None
-    namespace: Name = "suanwang"
-    queue: Name | None = None
+    namespace: Label = "suanwang"
+    queue: Label | None = None
     scheduler: Literal["volcano", "default-scheduler"] | None = None
+    backend: Literal["direct", "karmada", "multikueue"] = "direct"
+    cluster: Label | None = None
+
+    @field_validator("cluster")
+    @classmethod
+    def _federated(cls, v: str | None, info: ValidationInfo) -> str | None:
+        if v is not None and info.data.get("backend") == "direct":
+            raise fault("names a member cluster, which only a federation uses", "set backend: karmada or multikueue")
+        return v
+
+    @model_validator(mode="after")
+    def _multikueue_needs_a_queue(self) -> KubeSpec:
+        if self.backend == "multikueue" and not self.queue:
+            raise fault("a multikueue site needs `queue:`", "name the LocalQueue on the manager cluster")
+        return self
 
 
 class MetroSpec(Contract):

@@ -148,6 +148,8 @@ def _site(s: SiteSpec) -> Site:
             kube.namespace,
             kube.queue,
             None if kube.scheduler in (None, "default-scheduler") else kube.scheduler,
+            kube.backend,
+            kube.cluster,
         ),
         Metro(metro.kind, metro.bandwidth_gbps, metro.latency_ms, metro.jitter_us),
         s.lat,

@@ -154,12 +154,19 @@ class Metro:
 @dataclass(frozen=True)
 class KubeTarget:
     """Where a site's workloads go: kubeconfig context and namespace; optionally a Kueue
-    LocalQueue to label workloads with, or ``volcano`` as scheduler (gang start by PodGroup)."""
+    LocalQueue to label workloads with, or ``volcano`` as scheduler (gang start by PodGroup).
+
+    ``backend`` says how: ``direct`` to the site's own API server; ``karmada`` to a Karmada API
+    server (the context) with a PropagationPolicy pinning the workload to member cluster
+    ``cluster``; ``multikueue`` to a Kueue manager cluster's LocalQueue ``queue``, whose
+    ClusterQueue dispatches only to worker ``cluster`` (``suanwang topology kueue-setup``)."""
 
     context: str
     namespace: str = "default"
     queue: str | None = None
     scheduler: str | None = None
+    backend: str = "direct"
+    cluster: str | None = None  # the member (Karmada) or worker (MultiKueue) cluster; default: the site id
 
 
 @dataclass(frozen=True)

@@ -24,6 +24,8 @@ def _site(s: Site) -> dict[str, Any]:
             "namespace": s.kube.namespace,
             **({"queue": s.kube.queue} if s.kube.queue else {}),
             **({"scheduler": s.kube.scheduler} if s.kube.scheduler else {}),
+            **({"backend": s.kube.backend} if s.kube.backend != "direct" else {}),
+            **({"cluster": s.kube.cluster} if s.kube.cluster else {}),
         },
     }
     if s.metro != Metro():

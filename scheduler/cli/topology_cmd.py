@@ -10,6 +10,7 @@ from suanwang.errors import InfeasibleError, InputError
 from suanwang.scheduler.cli.errors import EXIT_INFEASIBLE, EXIT_INPUT, SuanwangGroup
 from suanwang.scheduler.cli.flags import FilenameOpt, Output, OutputOpt, TopologyOpt, emit, one_file, read_input
 from suanwang.scheduler.cli.output import console, table
+from suanwang.scheduler.k8s.kueue import setup_objects
 from suanwang.scheduler.plots import draw_map
 from suanwang.topology.graph import NetworkGraph, Route
 from suanwang.topology.loader import load_topology
@@ -229,6 +230,25 @@ def reach(
         ),
         names=[f"site/{r['site']}" for r in rows],
     )
+
+
+@app.command("kueue-setup")
+def kueue_setup(topology: Path | None = TopologyOpt, output: Output = OutputOpt) -> None:
+    """Print the Kueue objects that pin each multikueue site's LocalQueue to its worker cluster
+    (apply them once on the manager cluster: `suanwang topology kueue-setup -t T | kubectl apply -f -`)."""
+    import sys
+
+    import yaml
+
+    docs = setup_objects(_load(topology))
+    if not docs:
+        raise InputError("no site has `kube: {backend: multikueue}`; nothing to set up")
+    if output is Output.json:
+        emit({"apiVersion": "v1", "kind": "List", "items": docs}, output)
+    elif output is Output.name:
+        emit(docs, output, names=[f"{d['kind'].lower()}/{d['metadata']['name']}" for d in docs])
+    else:
+        sys.stdout.write(yaml.safe_dump_all(docs, sort_keys=False))
 
 
 @app.command("map")

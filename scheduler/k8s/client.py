@@ -23,7 +23,11 @@ from kubernetes.client.rest import ApiException
 from suanwang.errors import InputError, PermanentError, TemporaryError
 from suanwang.topology.model import Topology
 
-_VOLCANO = ("scheduling.volcano.sh", "v1beta1", "podgroups")
+# custom resources suanwang creates: kind -> (group, version, plural)
+CUSTOM = {
+    "PodGroup": ("scheduling.volcano.sh", "v1beta1", "podgroups"),
+    "PropagationPolicy": ("policy.karmada.io", "v1alpha1", "propagationpolicies"),
+}
 
 
 @dataclass(frozen=True)
@@ -133,14 +137,15 @@ class SiteApi:
     def create(self, obj: dict, job_id: str) -> Outcome:
         kind, name, ns = obj["kind"], obj["metadata"]["name"], obj["metadata"]["namespace"]
         try:
-            if kind == "PodGroup":
+            if kind in CUSTOM:
+                group, version, plural = CUSTOM[kind]
                 self._call(
                     f"create {kind} {name}",
                     self.custom.create_namespaced_custom_object,
-                    _VOLCANO[0],
-                    _VOLCANO[1],
+                    group,
+                    version,
                     ns,
-                    _VOLCANO[2],
+                    plural,
                     obj,
                 )
             else:
@@ -163,15 +168,10 @@ class SiteApi:
 
     def read(self, kind: str, ns: str, name: str) -> dict | None:
         try:
-            if kind == "PodGroup":
+            if kind in CUSTOM:
+                group, version, plural = CUSTOM[kind]
                 return self._call(
-                    f"read {kind} {name}",
-                    self.custom.get_namespaced_custom_object,
-                    _VOLCANO[0],
-                    _VOLCANO[1],
-                    ns,
-                    _VOLCANO[2],
-                    name,
+                    f"read {kind} {name}", self.custom.get_namespaced_custom_object, group, version, ns, plural, name
                 )
             obj = self._call(f"read {kind} {name}", self._ops(kind, ns)[1], name, ns)
             return k.ApiClient().sanitize_for_serialization(obj)
@@ -184,14 +184,15 @@ class SiteApi:
         """Delete with foreground propagation; ``False`` if it was already gone."""
         body = k.V1DeleteOptions(propagation_policy="Foreground")
         try:
-            if kind == "PodGroup":
+            if kind in CUSTOM:
+                group, version, plural = CUSTOM[kind]
                 self._call(
                     f"delete {kind} {name}",
                     self.custom.delete_namespaced_custom_object,
-                    _VOLCANO[0],
-                    _VOLCANO[1],
+                    group,
+                    version,
                     ns,
-                    _VOLCANO[2],
+                    plural,
                     name,
                     body=body,
                 )

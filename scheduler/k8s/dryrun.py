@@ -8,7 +8,7 @@ from pathlib import Path
 
 import yaml
 
-from suanwang.scheduler.k8s.manifests import build, to_dict
+from suanwang.scheduler.k8s.manifests import build, propagation_policy, to_dict
 from suanwang.solvers.problem import Plan, Problem
 
 
@@ -29,8 +29,13 @@ def manifests_by_site(problem: Problem, plan: Plan, pid: str | None = None) -> d
         if p.fixed:
             continue
         site = sites[p.site]
-        objs = build(jobs[p.job], p, site, problem.topology.accelerators[p.accelerator], pid, problem.now)
-        out.setdefault(p.site, []).extend(to_dict(o) for o in objs)
+        objs = [
+            to_dict(o)
+            for o in build(jobs[p.job], p, site, problem.topology.accelerators[p.accelerator], pid, problem.now)
+        ]
+        if site.kube.backend == "karmada":
+            objs.append(propagation_policy(objs, site))
+        out.setdefault(p.site, []).extend(objs)
     return out
 
 

@@ -160,6 +160,29 @@ def build(job: Job, placement: Placement, site: Site, acc: Accelerator, plan_id:
     return objects
 
 
+def propagation_policy(objects: list[dict], site: Site) -> dict:
+    """Karmada: send the job's objects (on the Karmada API server) to the one member cluster
+    suanwang chose for it."""
+    first = objects[0]["metadata"]
+    return {
+        "apiVersion": "policy.karmada.io/v1alpha1",
+        "kind": "PropagationPolicy",
+        "metadata": {
+            "name": first["name"],
+            "namespace": first["namespace"],
+            "labels": dict(first.get("labels") or {}),
+            "annotations": dict(first.get("annotations") or {}),
+        },
+        "spec": {
+            "resourceSelectors": [
+                {"apiVersion": o["apiVersion"], "kind": o["kind"], "name": o["metadata"]["name"]} for o in objects
+            ],
+            "placement": {"clusterAffinity": {"clusterNames": [site.kube.cluster or site.id]}},
+            "preemption": "Never",
+        },
+    }
+
+
 def _service(meta: k.V1ObjectMeta, name: str, port: int, headless: bool = False) -> k.V1Service:
     """A Service for the job's pods; headless (per-pod DNS, not-ready pods published) for rendezvous."""
     return k.V1Service(

@@ -12,8 +12,10 @@ import re
 import threading
 import time
 
+import jsonschema
 import kubernetes_validate
 
+from tests.crds import validate_custom
 from tests.jsonhttp import serve_json
 
 RESOURCES = {  # (group/version path, plural) -> kind
@@ -21,6 +23,11 @@ RESOURCES = {  # (group/version path, plural) -> kind
     ("apis/apps/v1", "deployments"): "Deployment",
     ("api/v1", "services"): "Service",
     ("apis/scheduling.volcano.sh/v1beta1", "podgroups"): "PodGroup",
+    ("apis/policy.karmada.io/v1alpha1", "propagationpolicies"): "PropagationPolicy",
+}
+CRD_FILES = {  # custom kinds, checked against their real CRDs
+    "PodGroup": "volcano/scheduling.volcano.sh_podgroups.yaml",
+    "PropagationPolicy": "karmada/policy.karmada.io_propagationpolicies.yaml",
 }
 _PATH = re.compile(
     r"^/(?P<gv>api/v1|apis/[^/]+/[^/]+)/namespaces/(?P<ns>[^/]+)/(?P<plural>[a-z]+)(?:/(?P<name>[^/?]+))?"
@@ -87,11 +94,13 @@ class ApiServerDouble:
                 obj = json.loads(body or b"{}")
                 if obj.get("kind") != kind:
                     return 400, status(400, "BadRequest", f"kind {obj.get('kind')!r} does not match {kind}")
-                if kind != "PodGroup":
-                    try:
+                try:
+                    if kind in CRD_FILES:
+                        validate_custom(obj, CRD_FILES[kind])
+                    else:
                         kubernetes_validate.validate(obj, K8S_VERSION, strict=True)
-                    except kubernetes_validate.ValidationError as e:
-                        return 422, status(422, "Invalid", f"{kind} is invalid: {e.message}")
+                except (kubernetes_validate.ValidationError, jsonschema.ValidationError) as e:
+                    return 422, status(422, "Invalid", f"{kind} is invalid: {e.message}")
                 name = obj.get("metadata", {}).get("name")
                 if not name:
                     return 422, status(422, "Invalid", "metadata.name: Required value")
