@@ -30,7 +30,7 @@ def simulate(
         "--indexed-job",
         help="Print the sweep as a Kubernetes Indexed Job of this name (one scenario per index) instead of running it.",
     ),
-    image: str = typer.Option("suanwang:latest", "--image", help="Container image for --emit-indexed-job."),
+    image: str = typer.Option("suanwang:latest", "--image", help="Container image for --indexed-job."),
     compare: bool = typer.Option(False, "--compare", help="One side-by-side table (default: a table each)."),
 ) -> None:
     """Replay demand on today's or a proposed network; print a side-by-side table and write a report."""
