@@ -152,6 +152,7 @@ class Lifecycle:
         if site not in self.apis:
             raise TemporaryError(f"no API server configured for site {site}; add its context to the kubeconfig")
         api = self.apis[site]
+        self.store.guard()  # a replica that lost its lease creates nothing
         for ns in dict.fromkeys(d["metadata"]["namespace"] for d in docs):
             api.ensure_namespace(ns)
         results = [api.create(d, job_id) for d in docs]
@@ -170,7 +171,7 @@ class Lifecycle:
                 continue
             try:
                 phase, reason = workload_phase(
-                    main.kind, self.apis[rec.site].read(main.kind, main.namespace, main.name)
+                    main.kind, self.apis[rec.site].observe(main.kind, main.namespace, main.name)
                 )
             except TemporaryError as e:
                 out.errors.append(str(e))
@@ -200,7 +201,10 @@ class Lifecycle:
     def remove_stale(self, out: Outcome | None = None) -> Outcome:
         """Delete objects left behind by failed-over or cancelled jobs, where the site answers."""
         out = out or Outcome()
-        for st in self.store.stale():
+        stale = self.store.stale()
+        if stale:
+            self.store.guard()
+        for st in stale:
             if self.manifests_dir is not None and not self.apis:
                 (self.manifests_dir / st.site / f"{st.ref.name}.yaml").unlink(missing_ok=True)
             elif st.site in self.apis:

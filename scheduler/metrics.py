@@ -61,6 +61,9 @@ class ServiceMetrics:
             registry=registry,
             buckets=(0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120),
         )
+        self.leader = Gauge(
+            "suanwang_leader", "1 on the replica that runs the control loop, 0 on the others.", registry=registry
+        )
         self.loop_errors = PromCounter(
             "suanwang_loop_errors_total",
             "Control-loop stages that failed (the loop goes on), by stage.",

@@ -29,6 +29,7 @@ from suanwang.collectors.statefile import (
     without_sites,
 )
 from suanwang.errors import InputError, SuanwangError
+from suanwang.scheduler.db.lease import Lease
 from suanwang.scheduler.db.store import SqlStore
 from suanwang.scheduler.jobfile import jobs_from_data
 from suanwang.scheduler.jobstate import QUEUED, JobState, allowed
@@ -64,8 +65,12 @@ class LoopHealth:
     started: float = field(default_factory=time.monotonic)
     last_ok: float | None = None
     last_errors: list[str] = field(default_factory=list)
+    standby: bool = False  # another replica leads: this one only serves the API
 
     def record(self, report: CycleReport) -> None:
+        if self.standby:
+            self.last_ok = time.monotonic()  # a standby waits; when it leads, it gets the full grace
+            return
         if report.failed_stages:
             self.last_errors = report.errors[-3:]
         else:
@@ -74,6 +79,8 @@ class LoopHealth:
     def problem(self, now: float | None = None) -> str | None:
         """Why the loop is not ready, or ``None``."""
         now = time.monotonic() if now is None else now
+        if self.standby:
+            return None
         since = self.last_ok if self.last_ok is not None else self.started
         limit = self.stale_periods * self.period_s
         if now - since <= limit:
@@ -94,13 +101,16 @@ class ControlLoop:
         unreachable_after_s: float = 300.0,
         assume_empty: bool = False,
         running_grace_s: float = 900.0,
+        lease: Lease | None = None,
     ) -> None:
         self.app, self.collector = app, collector
         self.time_limit_s = time_limit_s
         self.wake = threading.Event()
         self.health = LoopHealth()
         app.state.loop_health = self.health
-        self.store = SqlStore(app.state.sessions)
+        self.lease = lease  # with several replicas: only the holder cycles, and its writes are fenced
+        self.store = SqlStore(app.state.sessions, lease.fence if lease is not None else (lambda s: None))
+        app.state.lease = lease
         self.lifecycle = Lifecycle(
             self.store,
             apis,
@@ -251,21 +261,37 @@ class ControlLoop:
         report.errors += out.errors
 
     # -- cycle ------------------------------------------------------------------------------------
+    def leads(self) -> bool:
+        """Take or renew the lease (always ``True`` for a single replica without one)."""
+        held = self.lease is None or self.lease.acquire()
+        self.app.state.metrics.leader.set(1 if held else 0)
+        self.health.standby = not held
+        return held
+
     def cycle(self, now: datetime | None = None) -> CycleReport:
         now = now or self.app.state.now()
         report = CycleReport(now)
         t = time.perf_counter()
-        for name, step in (("collect", lambda: self._collect(now)),):
-            self._guard(name, step, report)
+        if not self.leads():
+            report.errors.append("standby: another replica leads")
+            return report
         planned: list[Any] = [None, None]
 
         def plan_step():
             planned[0], planned[1] = self._plan(now, report)
 
-        self._guard("plan", plan_step, report)
-        if planned[1] is not None:
-            self._guard("submit", lambda: self._submit(planned[0], planned[1], now, report), report)
-        self._guard("reconcile", lambda: self._reconcile(now, report), report)
+        stages = (
+            ("collect", lambda: self._collect(now)),
+            ("plan", plan_step),
+            ("submit", lambda: planned[1] is not None and self._submit(planned[0], planned[1], now, report)),
+            ("reconcile", lambda: self._reconcile(now, report)),
+        )
+        for name, step in stages:
+            if not self.leads():  # renewed before each stage; a lost lease ends the cycle here
+                report.errors.append(f"lost the lease before {name}")
+                report.failed_stages.append(name)
+                break
+            self._guard(name, step, report)
         self._guard("metrics", lambda: self._metrics(planned[1], now), report)
         report.seconds = time.perf_counter() - t
         self.app.state.metrics.cycle.observe(report.seconds)
@@ -314,6 +340,8 @@ class ControlLoop:
                 log.exception("control-loop cycle failed unexpectedly")
                 failed = True
             wait = min(backoff, period_s) if failed else period_s
+            if self.health.standby and self.lease is not None:  # ready to take over within a lease period
+                wait = min(period_s, self.lease.ttl_s / 3)
             backoff = min(backoff * 2, period_s) if failed else 1.0
             self.wake.wait(timeout=wait)
             self.wake.clear()

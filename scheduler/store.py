@@ -61,6 +61,10 @@ class StaleObject:
 class Store(Protocol):
     def get(self, job_id: str) -> JobView | None: ...
 
+    def guard(self) -> None:
+        """Raise unless this process may act at the sites now (a service replica that leads)."""
+        ...
+
     def ensure(self, job: Job, at: datetime) -> JobView:
         """The job's record, created pending if the store has none."""
         ...
@@ -160,6 +164,9 @@ class JsonStore:
         if rec is None:
             raise InputError(f"no job {job_id!r} in {self.path}; check the id with `suanwang jobs get`")
         return rec
+
+    def guard(self) -> None:
+        """The CLI acts alone on its file."""
 
     def get(self, job_id: str) -> JobView | None:
         rec = self.records.get(job_id)

@@ -162,7 +162,17 @@ def readyz(request: Request) -> dict[str, str]:
     problem = health.problem() if health is not None else None
     if problem is not None:
         raise HTTPException(503, problem)
-    return {"status": "ready"}
+    lease = getattr(request.app.state, "lease", None)
+    if lease is None:
+        return {"status": "ready"}
+    leader = lease.leader()
+    return {
+        "status": "ready",
+        "replica": lease.holder,
+        "role": "leader" if leader is not None and leader[0] == lease.holder else "standby",
+        "leader": leader[0] if leader else "",
+        "epoch": str(leader[1]) if leader else "",
+    }
 
 
 @router.get("/metrics", summary="Prometheus metrics (a viewer, operator or admin token)", response_class=Response)

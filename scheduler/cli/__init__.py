@@ -9,7 +9,7 @@ from suanwang.scheduler.cli.collect_cmd import collect, state_app
 from suanwang.scheduler.cli.errors import SuanwangGroup
 from suanwang.scheduler.cli.plan_cmd import demo, plan
 from suanwang.scheduler.cli.serve_cmd import db_app, serve, token_app
-from suanwang.scheduler.cli.server_cmd import sites_app
+from suanwang.scheduler.cli.server_cmd import sites_app, status
 from suanwang.scheduler.cli.simulate_cmd import simulate
 from suanwang.scheduler.cli.submit_cmd import jobs_app, submit
 from suanwang.scheduler.cli.topology_cmd import app as topology_app
@@ -31,6 +31,7 @@ app.command()(serve)
 app.add_typer(token_app, name="token")
 app.add_typer(db_app, name="db")
 app.add_typer(sites_app, name="sites")
+app.command()(status)
 app.command()(simulate)
 app.add_typer(state_app, name="state")
 

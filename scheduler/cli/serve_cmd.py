@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import socket
 import threading
 from datetime import timedelta
 from pathlib import Path
@@ -18,6 +19,7 @@ from suanwang.scheduler.cli.flags import Output, OutputOpt, emit
 from suanwang.scheduler.cli.output import console, table
 from suanwang.scheduler.db import repo
 from suanwang.scheduler.db.engine import make_engine, sessions, upgrade
+from suanwang.scheduler.db.lease import Lease
 from suanwang.timeutil import now_local
 from suanwang.topology.loader import load_topology
 from suanwang.yamldoc import read_capped
@@ -152,11 +154,16 @@ def serve(
         help="Without --collector-config, plan as if every site were empty (a what-if, labelled so). "
         "Otherwise nothing is known of the sites and nothing new is placed.",
     ),
+    replica_id: str = typer.Option(
+        f"{socket.gethostname()}-{os.getpid()}", "--replica-id", help="This replica's name in the leader lease."
+    ),
+    lease_s: float = typer.Option(15.0, "--lease-seconds", min=1.0, max=600.0, help="How long a leader's lease lasts."),
     database_url: str | None = DbOpt,
 ) -> None:
-    """Run the operations API and the control loop (collect → plan → submit → reconcile)."""
+    """Run the operations API and the control loop (collect → plan → submit → reconcile). Several
+    replicas may share one database: all serve the API, the one holding the lease runs the loop."""
     from suanwang.scheduler.api.app import create_app
-    from suanwang.scheduler.k8s.client import SiteApi, site_clients
+    from suanwang.scheduler.k8s.client import site_apis
     from suanwang.scheduler.service import ControlLoop
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
@@ -170,13 +177,17 @@ def serve(
     app = create_app(engine, topo)
     apis = None
     if kubeconfig is not None:
-        apis = {sid: SiteApi(c, sid) for sid, c in site_clients(topo, kubeconfig).items()}
+        apis = site_apis(topo, kubeconfig)
     cfg = load_collector_config(collector, topo) if collector else None
     if assume_empty and cfg is not None:
         raise InputError("--assume-empty-sites is for running without a collector; drop one of the two")
-    loop = ControlLoop(app, cfg, apis, manifests, time_limit, assume_empty=assume_empty)
+    lease = Lease(sessions(engine), replica_id, ttl_s=lease_s)
+    loop = ControlLoop(app, cfg, apis, manifests, time_limit, assume_empty=assume_empty, lease=lease)
     if once:
         report = loop.cycle()
+        if loop.health.standby:
+            raise TemporaryError("another replica holds the leader lease; this one ran no cycle", lease_s)
+        lease.release()
         console().print(
             f"cycle: {report.placed} placed, {report.submitted} submitted, {report.unplaced} unplaced, "
             f"{report.transitions} status changes, {report.seconds:.2f} s"
@@ -194,8 +205,14 @@ def serve(
     stop = threading.Event()
     if not no_loop:
         threading.Thread(target=_supervised, args=(loop, period_s, stop), daemon=True, name="control-loop").start()
+
+    def shut_down() -> None:  # SIGTERM: stop cycling and give the lease up at once (fencing refuses a late write)
+        stop.set()
+        loop.wake.set()
+        lease.release()
+
+    app.router.add_event_handler("shutdown", shut_down)  # runs before uvicorn re-raises the signal
     try:
         uvicorn.run(app, host=host, port=port, log_level="warning" if no_loop else "info")
     finally:
-        stop.set()
-        loop.wake.set()
+        shut_down()

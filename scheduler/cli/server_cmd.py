@@ -145,3 +145,15 @@ def sites_undrain(site: str, server: str | None = ServerOpt, token: str | None =
     """Place work on a site again."""
     call(need(server), token, "POST", f"/v1/sites/{seg(site)}/undrain")
     console().print(f"site/{site} undrained")
+
+
+def status(server: str | None = ServerOpt, token: str | None = TokenOpt, output: Output = OutputOpt) -> None:
+    """Is the server ready, and which replica leads the control loop."""
+    ready = call(need(server), token, "GET", "/readyz")
+
+    def human(wide: bool) -> None:
+        lead = f"; leader {ready['leader']} (epoch {ready['epoch']})" if ready.get("leader") else ""
+        role = f"{ready['replica']} is {ready['role']}" if ready.get("replica") else "single replica"
+        console().print(f"{server}: {ready['status']}, {role}{lead}")
+
+    emit(ready, output, human=human, names=[f"replica/{ready.get('replica', 'single')}"])

@@ -36,7 +36,7 @@ from suanwang.scheduler.cli.server_cmd import (
     remote_jobs,
     remote_submit,
 )
-from suanwang.scheduler.k8s.client import SiteApi, site_clients
+from suanwang.scheduler.k8s.client import site_apis
 from suanwang.scheduler.k8s.dryrun import plan_id, write_manifests
 from suanwang.scheduler.lifecycle import Lifecycle
 from suanwang.scheduler.store import JobView, JsonStore
@@ -52,7 +52,7 @@ def _lifecycle(topology, kubeconfig: Path | None, store: Path) -> Lifecycle:
     path = kubeconfig or Path(os.environ.get("KUBECONFIG", str(Path.home() / ".kube" / "config")))
     if not path.exists():
         raise InputError(f"{path}: no kubeconfig; give --kubeconfig with one context per site")
-    apis = {sid: SiteApi(c, sid) for sid, c in site_clients(topology, path).items()}
+    apis = site_apis(topology, path)
     return Lifecycle(JsonStore(store), apis)
 
 

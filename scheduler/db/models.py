@@ -112,3 +112,14 @@ class StateSnapshot(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     observed_at: Mapped[datetime]
     body: Mapped[dict[str, Any]]
+
+
+class LeaseRow(Base):
+    """Who leads the control loop, since which epoch, until when (UTC)."""
+
+    __tablename__ = "leases"
+    name: Mapped[str] = mapped_column(String(40), primary_key=True)
+    holder: Mapped[str] = mapped_column(String(200))
+    epoch: Mapped[int] = mapped_column(Integer)
+    renewed_at: Mapped[datetime]
+    expires_at: Mapped[datetime]

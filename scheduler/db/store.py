@@ -4,6 +4,7 @@ database. Each call is one transaction; a job placed at a site is pinned there (
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -43,9 +44,15 @@ def _view(s: Session, row: JobRow) -> JobView:
 
 
 class SqlStore:
-    def __init__(self, sessions: sessionmaker) -> None:
+    def __init__(self, sessions: sessionmaker, fence: Callable[[Session], None] = lambda s: None) -> None:
         self.sessions = sessions
+        self.fence = fence  # raises unless this replica may write (the leader's lease, see db.lease)
         self._down: dict[str, datetime] = {}  # kept by the running service
+
+    def guard(self) -> None:
+        """Raise unless this replica may act (before creating or deleting objects at a site)."""
+        with self.sessions.begin() as s:
+            self.fence(s)
 
     def _row(self, s: Session, job_id: str) -> JobRow:
         row = s.get(JobRow, job_id)
@@ -60,6 +67,7 @@ class SqlStore:
 
     def ensure(self, job: Job, at: datetime) -> JobView:
         with self.sessions.begin() as s:
+            self.fence(s)
             row = s.get(JobRow, job.id)
             if row is None:
                 repo.add_jobs(s, jobs_to_dict([job])["jobs"], "lifecycle", at, keys=[job.id])
@@ -72,16 +80,19 @@ class SqlStore:
 
     def move(self, job_id: str, target: str, reason: str, at: datetime) -> JobView:
         with self.sessions.begin() as s:
+            self.fence(s)
             row = repo.transition(s, job_id, target, reason, at)
             return _view(s, row)
 
     def note(self, job_id: str, reason: str, at: datetime) -> None:
         with self.sessions.begin() as s:
+            self.fence(s)
             row = self._row(s, job_id)
             row.history.append(JobTransition(at=at, source=row.state, target=row.state, reason=reason))
 
     def place(self, job_id: str, site: str, accelerator: str, plan_id: str, reason: str, at: datetime) -> None:
         with self.sessions.begin() as s:
+            self.fence(s)
             row = repo.transition(s, job_id, JobState.placed, reason, at, site)
             row.spec = {**row.spec, "running": {"site": site, "accelerator": accelerator}}
 
@@ -89,6 +100,7 @@ class SqlStore:
         """Record the objects; ``False`` when the job was cancelled meanwhile (the state is read in
         this transaction): its objects are then recorded stale, to be deleted."""
         with self.sessions.begin() as s:
+            self.fence(s)
             row = s.get(JobRow, job_id, with_for_update=True) or self._row(s, job_id)
             for o in objects:
                 repo.record_submission(s, job_id, site, o.kind, o.namespace, o.name, at)
@@ -101,6 +113,7 @@ class SqlStore:
 
     def release(self, job_id: str, target: str, reason: str, at: datetime) -> None:
         with self.sessions.begin() as s:
+            self.fence(s)
             release(s, job_id, target, reason, at)
 
     def stale(self) -> list[StaleObject]:
@@ -112,6 +125,7 @@ class SqlStore:
 
     def drop_stale(self, key: str) -> None:
         with self.sessions.begin() as s:
+            self.fence(s)
             row = s.get(Submission, int(key))
             if row is not None:
                 s.delete(row)
@@ -128,6 +142,7 @@ class SqlStore:
     def save_snapshot(self, body: dict, observed_at: datetime) -> None:
         """Keep ``body`` (a collected state) as the one latest snapshot."""
         with self.sessions.begin() as s:
+            self.fence(s)
             s.execute(delete(StateSnapshot))
             s.add(StateSnapshot(observed_at=observed_at, body=body))
 
@@ -142,6 +157,7 @@ class SqlStore:
 
     def record_plan(self, plan_id: str, body: dict, at: datetime) -> None:
         with self.sessions.begin() as s:
+            self.fence(s)
             repo.record_plan(s, plan_id, body, at)
 
     def summaries(self) -> list[JobSummary]:

@@ -27,6 +27,7 @@ from suanwang.topology.model import Topology
 CUSTOM = {
     "PodGroup": ("scheduling.volcano.sh", "v1beta1", "podgroups"),
     "PropagationPolicy": ("policy.karmada.io", "v1alpha1", "propagationpolicies"),
+    "ResourceBinding": ("work.karmada.io", "v1alpha2", "resourcebindings"),
 }
 
 
@@ -64,13 +65,34 @@ def site_clients(
     return out
 
 
+def site_apis(topology: Topology, kubeconfig: str | Path, **kw: Any) -> dict[str, SiteApi]:
+    """A :class:`SiteApi` per site the kubeconfig reaches, aware of each site's backend."""
+    sites = {s.id: s for s in topology.sites}
+    return {
+        sid: SiteApi(
+            c,
+            sid,
+            karmada_cluster=(sites[sid].kube.cluster or sid) if sites[sid].kube.backend == "karmada" else None,
+            **kw,
+        )
+        for sid, c in site_clients(topology, kubeconfig).items()
+    }
+
+
 class SiteApi:
     """The calls made against one site's API server."""
 
     def __init__(
-        self, api: k.ApiClient, site: str, retries: int = 3, backoff_s: float = 0.2, timeout_s: float = 5.0
+        self,
+        api: k.ApiClient,
+        site: str,
+        retries: int = 3,
+        backoff_s: float = 0.2,
+        timeout_s: float = 5.0,
+        karmada_cluster: str | None = None,
     ) -> None:
         self.site, self.retries, self.backoff_s, self.timeout_s = site, retries, backoff_s, timeout_s
+        self.karmada_cluster = karmada_cluster  # set: this API server is Karmada's, the work runs there
         self.batch, self.apps, self.core = k.BatchV1Api(api), k.AppsV1Api(api), k.CoreV1Api(api)
         self.custom = k.CustomObjectsApi(api)
         self._namespaces: set[str] = set()
@@ -179,6 +201,23 @@ class SiteApi:
             if e.status == 404:
                 return None
             raise PermanentError(f"site {self.site}: reading {kind} {name} failed: {e.status} {e.reason}") from e
+
+    def observe(self, kind: str, ns: str, name: str) -> dict | None:
+        """The workload as its status should be judged: the object itself, or, through Karmada, the
+        object with the status its ResourceBinding aggregated from the member cluster."""
+        obj = self.read(kind, ns, name)
+        if obj is None or self.karmada_cluster is None:
+            return obj
+        binding = self.read("ResourceBinding", ns, f"{name}-{kind.lower()}")
+        member = next(
+            (
+                a
+                for a in ((binding or {}).get("status") or {}).get("aggregatedStatus") or []
+                if a.get("clusterName") == self.karmada_cluster
+            ),
+            None,
+        )
+        return {**obj, "status": (member or {}).get("status") or {}}
 
     def delete(self, kind: str, ns: str, name: str) -> bool:
         """Delete with foreground propagation; ``False`` if it was already gone."""

@@ -52,12 +52,15 @@ def test_lint_strict():
     assert version.startswith("v4.")
 
 
-@pytest.mark.parametrize("values", ["default", "postgresql"])
+HA = [*POSTGRES, "--set", "replicaCount=2"]
+
+
+@pytest.mark.parametrize("values", ["default", "postgresql", "ha"])
 def test_every_object_is_schema_valid(values):
-    docs = render(*(POSTGRES if values == "postgresql" else ()))
+    docs = render(*{"default": (), "postgresql": POSTGRES, "ha": HA}[values])
     kinds = {d["kind"] for d in docs}
     assert {"Deployment", "Service", "ServiceAccount", "PodDisruptionBudget", "ConfigMap"} <= kinds
-    if values == "postgresql":
+    if values in ("postgresql", "ha"):
         assert {"Job", "ServiceMonitor", "NetworkPolicy"} <= kinds and "PersistentVolumeClaim" not in kinds
     else:
         assert "PersistentVolumeClaim" in kinds and "Job" not in kinds
@@ -106,9 +109,23 @@ def test_dashboard_configmap_carries_the_dashboard():
     assert json.loads(cm["data"]["suanwang.json"]) == json.loads((CHART / "dashboards" / "suanwang.json").read_text())
 
 
+def test_two_replicas_with_one_leader():
+    docs = render(*HA)
+    (dep,) = [d for d in docs if d["kind"] == "Deployment"]
+    assert dep["spec"]["replicas"] == 2 and dep["spec"]["strategy"]["type"] == "RollingUpdate"
+    args = dep["spec"]["template"]["spec"]["containers"][0]["args"]
+    assert "--replica-id=$(POD_NAME)" in args and any(a.startswith("--lease-seconds=") for a in args)
+    (pdb,) = [d for d in docs if d["kind"] == "PodDisruptionBudget"]
+    assert pdb["spec"]["minAvailable"] == 1
+
+
 @pytest.mark.parametrize(
     "bad",
-    [["--set", "replicaCount=2"], ["--set", "securityContext.readOnlyRootFilesystem=false"], ["--set", "colour=red"]],
+    [
+        ["--set", "replicaCount=2"],  # two replicas on one SQLite file
+        ["--set", "securityContext.readOnlyRootFilesystem=false"],
+        ["--set", "colour=red"],
+    ],
 )
 def test_values_schema_refuses(bad):
     out = subprocess.run([helm(), "template", "sw", str(CHART), *bad], capture_output=True, text=True, timeout=60)

@@ -36,6 +36,8 @@ def test_kill_mid_cycle_and_restart(tmp_path, mini, mini_file):
             "serve",
             "--once",
             "--assume-empty-sites",
+            "--replica-id",
+            "restart-test",  # the same replica, restarted: it takes its own lease back at once
             "--topology",
             str(mini_file),
             "--kubeconfig",

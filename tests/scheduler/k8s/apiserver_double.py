@@ -24,10 +24,12 @@ RESOURCES = {  # (group/version path, plural) -> kind
     ("api/v1", "services"): "Service",
     ("apis/scheduling.volcano.sh/v1beta1", "podgroups"): "PodGroup",
     ("apis/policy.karmada.io/v1alpha1", "propagationpolicies"): "PropagationPolicy",
+    ("apis/work.karmada.io/v1alpha2", "resourcebindings"): "ResourceBinding",
 }
 CRD_FILES = {  # custom kinds, checked against their real CRDs
     "PodGroup": "volcano/scheduling.volcano.sh_podgroups.yaml",
     "PropagationPolicy": "karmada/policy.karmada.io_propagationpolicies.yaml",
+    "ResourceBinding": "karmada/work.karmada.io_resourcebindings.yaml",
 }
 _PATH = re.compile(
     r"^/(?P<gv>api/v1|apis/[^/]+/[^/]+)/namespaces/(?P<ns>[^/]+)/(?P<plural>[a-z]+)(?:/(?P<name>[^/?]+))?"

@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 
 from suanwang.errors import InputError
 from suanwang.scheduler.cli import app
-from suanwang.scheduler.k8s.client import SiteApi, site_clients
+from suanwang.scheduler.k8s.client import site_apis
 from suanwang.scheduler.k8s.dryrun import manifests_by_site
 from suanwang.scheduler.k8s.kueue import setup_objects
 from suanwang.scheduler.lifecycle import Lifecycle
@@ -70,14 +70,29 @@ def test_karmada_site_gets_a_propagation_policy(tmp_path):
 def test_karmada_submission_through_the_client(tmp_path):
     topo, _ = federated(tmp_path, "{backend: karmada, cluster: member-nj}", "{}")
     with ApiServerDouble() as api:
-        clients = site_clients(topo, kubeconfig(tmp_path, topo, api.url))
-        apis = {sid: SiteApi(c, sid, retries=0, timeout_s=2) for sid, c in clients.items()}
+        apis = site_apis(topo, kubeconfig(tmp_path, topo, api.url), retries=0, timeout_s=2)
         life = Lifecycle(JsonStore(tmp_path / "s.json"), apis)
         prob = problem(topo, [job("kt", 8, 8, ("H800",))])
         out = life.submit(prob, solve(prob, "greedy"), NOW)
         assert "created PropagationPolicy kt" in out.jobs["kt"]
         assert api.names("propagationpolicies") == {"kt"} and api.names("jobs") == {"kt"}
-        assert life.cancel("kt", NOW) == "cancelled" and not api.objects  # the policy goes with the job
+        life.reconcile(NOW)
+        assert life.store.get("kt").state == "submitted"  # not bound yet: no ResourceBinding
+        binding = {
+            "apiVersion": "work.karmada.io/v1alpha2",
+            "kind": "ResourceBinding",
+            "metadata": {"name": "kt-job", "namespace": "suanwang"},
+            "spec": {"resource": {"apiVersion": "batch/v1", "kind": "Job", "name": "kt", "namespace": "suanwang"}},
+            "status": {"aggregatedStatus": [{"clusterName": "member-nj", "applied": True, "status": {"active": 1}}]},
+        }
+        validate_custom(binding, "karmada/work.karmada.io_resourcebindings.yaml")
+        api.objects[("resourcebindings", "suanwang", "kt-job")] = binding  # what Karmada writes
+        life.reconcile(NOW)
+        rec = life.store.get("kt")
+        assert rec.state == "running" and "1 pods active" in rec.history[-1].reason
+        assert life.cancel("kt", NOW) == "cancelled"
+        assert set(api.objects) == {("resourcebindings", "suanwang", "kt-job")}  # the policy went with the job;
+        # the binding is Karmada's own, removed by Karmada
 
 
 def test_multikueue_site_and_its_setup(tmp_path):
