@@ -59,11 +59,11 @@ HA = [*POSTGRES, "--set", "replicaCount=2"]
 def test_every_object_is_schema_valid(values):
     docs = render(*{"default": (), "postgresql": POSTGRES, "ha": HA}[values])
     kinds = {d["kind"] for d in docs}
-    assert {"Deployment", "Service", "ServiceAccount", "PodDisruptionBudget", "ConfigMap"} <= kinds
+    assert {"Deployment", "Service", "ServiceAccount", "PodDisruptionBudget", "ConfigMap", "Job"} <= kinds
     if values in ("postgresql", "ha"):
-        assert {"Job", "ServiceMonitor", "NetworkPolicy"} <= kinds and "PersistentVolumeClaim" not in kinds
+        assert {"ServiceMonitor", "NetworkPolicy"} <= kinds and "PersistentVolumeClaim" not in kinds
     else:
-        assert "PersistentVolumeClaim" in kinds and "Job" not in kinds
+        assert "PersistentVolumeClaim" in kinds
     for d in docs:
         if d["kind"] == "ServiceMonitor":
             continue
@@ -83,6 +83,9 @@ def test_deployment_runs_locked_down_with_probes():
 
 
 def test_migrations_hook_and_secrets():
+    (sqlite_job,) = [d for d in render() if d["kind"] == "Job"]  # SQLite: the hook writes the file in the volume
+    mounts = sqlite_job["spec"]["template"]["spec"]["containers"][0]["volumeMounts"]
+    assert {"name": "data", "mountPath": "/var/lib/suanwang/data"} in mounts
     docs = render(*POSTGRES)
     (job,) = [d for d in docs if d["kind"] == "Job"]
     assert job["metadata"]["annotations"]["helm.sh/hook"] == "pre-install,pre-upgrade"
