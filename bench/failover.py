@@ -8,7 +8,8 @@ lease 2 s, cycle period 1 s.
 Rounds of two kinds: `kill -9` of the leader (seconds until the other reports itself leader on
 /readyz), and SIGSTOP of the leader past its lease then SIGCONT (requests the woken replica sent
 to the site afterwards). Every round counts jobs lost (queued but never submitted) and submitted
-twice.
+twice (a workload created more than once: a new leader that finds its predecessor's object under
+the deterministic name adopts it instead).
 """
 
 from __future__ import annotations
@@ -26,28 +27,18 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from sqlalchemy import select, text  # noqa: E402
+from sqlalchemy import select  # noqa: E402
 
 from suanwang.scheduler.db import repo  # noqa: E402
-from suanwang.scheduler.db.engine import make_engine, sessions, upgrade  # noqa: E402
-from suanwang.scheduler.db.models import Base, JobRow  # noqa: E402
+from suanwang.scheduler.db.engine import sessions  # noqa: E402
+from suanwang.scheduler.db.models import JobRow  # noqa: E402
 from suanwang.topology.loader import load_topology  # noqa: E402
 from tests.conftest import MINI  # noqa: E402
 from tests.pgcluster import postgres_cluster  # noqa: E402
 from tests.scheduler.k8s.apiserver_double import ApiServerDouble  # noqa: E402
 from tests.scheduler.k8s.test_lifecycle import kubeconfig  # noqa: E402
-from tests.scheduler.test_replicas import LEASE_S, readyz, start, wait_for  # noqa: E402
+from tests.scheduler.test_replicas import LEASE_S, fresh_schema, readyz, two_replicas, wait_for  # noqa: E402
 from tests.scheduler.test_service import NOW, spec  # noqa: E402
-
-
-def reset(url: str):
-    eng = make_engine(url)
-    with eng.begin() as conn:
-        for table in reversed(Base.metadata.sorted_tables):
-            conn.execute(text(f"DROP TABLE IF EXISTS {table.name} CASCADE"))
-        conn.execute(text("DROP TABLE IF EXISTS alembic_version"))
-    upgrade(eng)
-    return eng
 
 
 def states(eng) -> dict[str, str]:
@@ -63,18 +54,21 @@ def counts(eng, api, jobs: list[str]) -> tuple[int, int]:
         pass
     now = states(eng)
     lost = sum(1 for j in jobs if now.get(j) != "submitted")
-    posts = [p for m, p in api.calls if m == "POST" and "/jobs" in p]
-    return lost, max(0, len(posts) - len(jobs))
+    workloads = [k for k in api.created if k[0] == "jobs"]
+    return lost, len(workloads) - len(set(workloads))
 
 
 def one_round(kind: str, url: str, work: Path, mini, mini_file: Path, n: int) -> dict:
-    eng = reset(url)
-    with ApiServerDouble() as api:
-        kc = kubeconfig(work, mini, api.url)
-        procs = [start(f"{kind}{n}-{i}", url, kc, mini_file, work / f"{kind}{n}-{i}.log") for i in (1, 2)]
+    eng = fresh_schema(url)
+    names = (f"{kind}{n}-1", f"{kind}{n}-2")
+    with (
+        ApiServerDouble() as api,
+        two_replicas(url, kubeconfig(work, mini, api.url), mini_file, work, names) as (
+            procs,
+            lead,
+        ),
+    ):
         try:
-            wait_for(lambda: any(readyz(p).get("role") == "leader" for _, p in procs), 10)
-            lead = next(i for i, (_, p) in enumerate(procs) if readyz(p)["role"] == "leader")
             other = procs[1 - lead]
             jobs = [f"{kind}{n}-{k}" for k in range(3)]
             with sessions(eng).begin() as s:
@@ -99,11 +93,6 @@ def one_round(kind: str, url: str, work: Path, mini, mini_file: Path, n: int) ->
             lost, twice = counts(eng, api, jobs)
             return {"took": took, "lost": lost, "twice": twice, "late": late}
         finally:
-            for proc, _ in procs:
-                if proc.poll() is None:
-                    os.kill(proc.pid, signal.SIGCONT)
-                    proc.kill()
-                proc.wait(timeout=10)
             eng.dispose()
 
 

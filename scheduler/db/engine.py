@@ -28,8 +28,12 @@ def database_url(url: str | None = None) -> str:
 
 def make_engine(url: str | None = None) -> Engine:
     url = database_url(url)
+    # PostgreSQL ends a session left idle inside a transaction (a replica paused mid-write, e.g. by
+    # SIGSTOP) after 5 s, so the row locks it held — the leader lease's among them — are not held for
+    # ever; every transaction of the service sends its statements back to back.
+    pg = {"options": "-c idle_in_transaction_session_timeout=5000"} if url.startswith("postgresql") else {}
     try:
-        engine = create_engine(url, pool_pre_ping=True)
+        engine = create_engine(url, pool_pre_ping=True, connect_args=pg)
     except ArgumentError as e:
         raise InputError(
             f"SUANWANG_DATABASE_URL {url!r} is not a database URL ({e}); use sqlite:///FILE or "

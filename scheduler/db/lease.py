@@ -14,7 +14,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from suanwang.errors import TemporaryError
@@ -46,6 +47,8 @@ class Lease:
         now = self.clock()
         try:
             with self.sessions.begin() as s:
+                if s.get_bind().dialect.name == "postgresql":  # never wait long for a paused holder's lock
+                    s.execute(text("SET LOCAL lock_timeout = '1s'"))
                 row = s.get(LeaseRow, self.name, with_for_update=True)
                 until = now + timedelta(seconds=self.ttl_s)
                 if row is None:
@@ -60,7 +63,7 @@ class Lease:
                     self.epoch = row.epoch
                 else:
                     self.epoch = None
-        except (IntegrityError, OperationalError):  # another replica won the race, or the database is busy
+        except (IntegrityError, OperationalError, DBAPIError):  # another replica won the race, or a lock wait
             self.epoch = None
         return self.epoch is not None
 

@@ -56,6 +56,7 @@ class ApiServerDouble:
         self.down = False
         self.fail_next: list[int] = []  # status codes to answer before behaving normally
         self.deleted: list[tuple[tuple[str, str, str], str | None]] = []
+        self.created: list[tuple[str, str, str]] = []  # every object a POST created (201)
         self.post_delay_s = 0.0  # slows creation down, to stop a client half-way
         self.namespaces: set[str] = {"default", "kube-system"}
         self.require_namespaces = False  # as a real server: creating in a missing namespace is 404
@@ -114,6 +115,7 @@ class ApiServerDouble:
                 obj["metadata"]["namespace"] = m["ns"]
                 obj["metadata"]["uid"] = f"uid-{len(self.calls)}"
                 self.objects[key] = obj
+                self.created.append(key)
                 return 201, obj
             if m["name"] is None:
                 return 405, status(405, "MethodNotAllowed", "list is not served by this double")
