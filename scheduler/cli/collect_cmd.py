@@ -15,6 +15,7 @@ from suanwang.scheduler.cli.errors import SuanwangGroup
 from suanwang.scheduler.cli.flags import FilenameOpt, Output, OutputOpt, TopologyOpt, emit, one_file, read_input
 from suanwang.scheduler.cli.output import console, table
 from suanwang.topology.loader import load_topology
+from suanwang.yamldoc import read_capped
 
 state_app = typer.Typer(cls=SuanwangGroup, no_args_is_help=True, help="Inspect state files.")
 _RIGHT = ("free cards", "nodes", "util %", "power kW", "age s")
@@ -37,7 +38,7 @@ def collect(
     prev_path = previous
     if prev_path is not None:
         try:
-            before = snapshot_from_dict(json.loads(prev_path.read_text(encoding="utf-8")))
+            before = snapshot_from_dict(json.loads(read_capped(prev_path, str(prev_path))))
         except (ValueError, KeyError, TypeError) as e:
             raise InputError(
                 f"{prev_path}: not a state file written by `suanwang collect` ({e}); "

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import socket
 import threading
 from datetime import timedelta
@@ -179,6 +180,10 @@ def serve(
     if kubeconfig is not None:
         apis = site_apis(topo, kubeconfig)
     cfg = load_collector_config(collector, topo) if collector else None
+    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]{0,199}", replica_id):
+        raise InputError(
+            f"--replica-id {replica_id[:80]!r}: letters, digits, '.', '_' and '-', at most 200; give e.g. the pod name"
+        )
     if assume_empty and cfg is not None:
         raise InputError("--assume-empty-sites is for running without a collector; drop one of the two")
     lease = Lease(sessions(engine), replica_id, ttl_s=lease_s)

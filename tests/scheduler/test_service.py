@@ -161,6 +161,8 @@ def test_token_create_and_serve_once(tmp_path, mini_file):
     assert "1 placed, 1 submitted" in out.output and states(engine) == {"s1": "submitted"}
     bad = CliRunner().invoke(cli, ["token", "create", "--role", "root", "--database-url", url])
     assert bad.exit_code == 3
+    long_id = CliRunner().invoke(cli, ["serve", "--once", "--replica-id", "x" * 300, "--database-url", url])
+    assert long_id.exit_code == 3 and "--replica-id" in long_id.output  # else it could never hold the lease
 
 
 def test_topology_versions_survive_restarts(tmp_path, mini_file):
