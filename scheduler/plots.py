@@ -98,7 +98,9 @@ def draw_map(graph: NetworkGraph, out: str | Path, title: str | None = None) -> 
     return out
 
 
-def draw_simulation(folder: Path, results: dict[str, dict[str, Any]], outcomes: dict[str, Outcome]) -> list[Path]:
+def draw_simulation(
+    folder: Path, results: dict[str, dict[str, Any]], outcomes: dict[str, Outcome], topology=None
+) -> list[Path]:
     """The what-if report's plots: utilisation per site, queue length, carbon per hour, comparison."""
     plt = _pyplot()
     folder.mkdir(parents=True, exist_ok=True)
@@ -148,4 +150,32 @@ def draw_simulation(folder: Path, results: dict[str, dict[str, Any]], outcomes: 
     fig.tight_layout()
     fig.savefig(folder / "comparison.png")
     plt.close(fig)
+    _draw_power(plt, folder / "power.png", outcomes, topology)
     return [folder / n for n in PLOTS]
+
+
+def _draw_power(plt, out: Path, outcomes: dict[str, Outcome], topology) -> None:
+    """Hourly power draw of each run against the tariff and the carbon intensity it was metered at."""
+    fig, ax = plt.subplots(figsize=(11, 4), dpi=100)
+    for name, o in outcomes.items():
+        if o.hours:
+            ax.step(o.hours, [kw / 1000 for kw in o.power_by_hour_kw], where="post", label=name, linewidth=1.2)
+    ax.set_ylabel("mean draw (MW)")
+    hours = next((o.hours for o in outcomes.values() if o.hours), [])
+    if topology is not None and hours:
+        zone = next(iter(topology.grid_zones.values()))
+        busiest = max(topology.sites, key=lambda s: s.power_cap_kw, default=None)
+        if busiest is not None:
+            zone = topology.grid_zones[busiest.grid_zone]
+        right = ax.twinx()
+        right.step(hours, [zone.price_at(h) for h in hours], where="post", color="black", linestyle="--",
+                   linewidth=1, label=f"tariff {zone.id} (CNY/kWh)")  # fmt: skip
+        right.step(hours, [zone.carbon_at(h) for h in hours], where="post", color="green", linestyle=":",
+                   linewidth=1, label=f"carbon {zone.id} (kg/kWh)")  # fmt: skip
+        right.set_ylabel("CNY/kWh, kg CO2/kWh")
+        right.legend(fontsize=7, loc="upper right")
+    ax.legend(fontsize=7, loc="upper left")
+    ax.set_title("power draw by hour (UTC+8) against the tariff and carbon intensity")
+    fig.tight_layout()
+    fig.savefig(out)
+    plt.close(fig)

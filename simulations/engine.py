@@ -29,8 +29,11 @@ import numpy as np
 from suanwang.simulations.meter import Meter
 from suanwang.simulations.workload import Arrival
 from suanwang.solvers import solve
+from suanwang.solvers.forecast import outlook
 from suanwang.solvers.ledger import pool_nodes
-from suanwang.solvers.problem import Job, PoolState, Problem, State, Weights
+from suanwang.solvers.problem import Job, PoolState, PowerLimit, Problem, Shift, State, Weights
+from suanwang.solvers.shed import Draw, shed
+from suanwang.solvers.shift import deferrable
 from suanwang.topology.graph import graph_for, link_id
 from suanwang.topology.model import Topology, facility_kw
 from suanwang.topology.totals import site_totals
@@ -47,6 +50,24 @@ class Policy:
     weights: Weights = field(default_factory=Weights)
     max_wait_h: float = 72.0
     on_events: bool = False
+    shift: Shift | None = None  # decide start slots of deferrable jobs against the outlook
+    forecast: str = "weekly"  # carbon outlook: persistence, weekly or oracle (solvers.forecast)
+
+
+@dataclass(frozen=True)
+class GridEvent:
+    """A grid event in a scenario: from ``announce`` on, the draw of ``sites`` must stay at or
+    below a cap from ``start`` to ``end``: ``cap_kw``, or the draw at announcement less
+    ``reduce_kw`` or times ``1 − reduce_ratio``."""
+
+    id: str
+    sites: tuple[str, ...]
+    announce: datetime
+    start: datetime
+    end: datetime
+    cap_kw: float | None = None
+    reduce_kw: float | None = None
+    reduce_ratio: float | None = None
 
 
 @dataclass(frozen=True)
@@ -99,6 +120,16 @@ class Outcome:
     deterministic_arrivals: int = 0
     deterministic_admitted: int = 0
     max_overcommit: int = 0  # most cards ever placed beyond a node's size (must stay 0)
+    deferrable_arrivals: int = 0
+    deferrable_delay_h: list[float] = field(default_factory=list)  # start − window opening, per start
+    deferrable_energy_kwh: float = 0.0
+    deferrable_carbon_kg: float = 0.0
+    deferrable_cost_cny: float = 0.0
+    deadline_misses: int = 0  # deferrable jobs finished after their deadline or given up
+    power_by_hour_kw: list[float] = field(default_factory=list)  # mean draw in each hour of the run
+    hours: list[datetime] = field(default_factory=list)
+    grid: list[dict] = field(default_factory=list)  # per grid event: cap, draw, shed, met
+    suspended: int = 0
     series_t: list[datetime] = field(default_factory=list)
     series_queue: list[int] = field(default_factory=list)
     series_util_site: dict[str, list[float]] = field(default_factory=lambda: defaultdict(list))
@@ -121,10 +152,17 @@ class Simulation:
         progress: Callable[[float], None] | None = None,
         inference_on_time_min: float = 10.0,
         outages: list[LinkOutage] | None = None,
+        grid_events: list[GridEvent] | None = None,
+        drain_h: float = 0.0,
     ) -> None:
         self.topo, self.policy, self.start = topology, policy, start
-        self.end = start + timedelta(hours=hours)
+        self.arrive_until = start + timedelta(hours=hours)
+        self.end = self.arrive_until + timedelta(hours=drain_h)  # queued work may finish after the last arrival
         self.arrivals, self.failures, self.outages = arrivals, failures or [], outages or []
+        self.grid_events = grid_events or []
+        self.limits: dict[str, PowerLimit] = {}
+        self.grid_rows: dict[str, dict] = {}
+        self.deferrable: set[str] = set()
         self.base_topo = topology
         self.links_down: set[int] = set()
         self.progress = progress
@@ -156,7 +194,7 @@ class Simulation:
 
     def run(self) -> Outcome:
         for a in self.arrivals:
-            if a.at < self.end:
+            if a.at < self.arrive_until:
                 self._push(a.at, "arrive", a)
         for f in self.failures:
             self._push(f.start, "fail", f.site)
@@ -164,6 +202,10 @@ class Simulation:
         for lo in self.outages:
             self._push(lo.start, "link_down", lo)
             self._push(lo.end, "link_up", lo)
+        for ev in self.grid_events:
+            self._push(ev.announce, "grid_announce", ev)
+            self._push(ev.start, "grid_start", ev)
+            self._push(ev.end, "grid_end", ev)
         tick = self.start
         while tick < self.end:
             self._push(tick, "tick", None)
@@ -179,8 +221,11 @@ class Simulation:
                 self.progress((at - self.start).total_seconds() / total)
         self.out.still_queued = len(self.queue)
         self.out.still_running = len(self.running)
-        for arrived, _ in self.queue.values():  # still waiting: at least this long (a wait percentile counts them)
+        for arrived, job in self.queue.values():  # still waiting: at least this long (a wait percentile counts them)
             self.out.waits_h.append((self.end - arrived).total_seconds() / 3600)
+            if job.id in self.deferrable:
+                opens = max(arrived, job.earliest) if job.earliest else arrived
+                self.out.deferrable_delay_h.append(max(0.0, (self.end - opens).total_seconds() / 3600))
         for run in self.running.values():  # energy of what is still running, up to the end
             self._account(run, self.end)
         self._finish()
@@ -196,6 +241,9 @@ class Simulation:
 
     def _on_arrive(self, at: datetime, a: Arrival) -> None:
         self.out.arrivals += 1
+        if deferrable(a.job, at, 1.0):
+            self.deferrable.add(a.job.id)
+            self.out.deferrable_arrivals += 1
         if a.job.kind == "inference":
             self.out.inference_arrivals += 1
         if a.job.deterministic:
@@ -267,6 +315,63 @@ class Simulation:
         self.links_down -= self._link_ids(lo)
         self._apply_links(at)
 
+    # -- grid events ----------------------------------------------------------------------------
+    def _site_draw(self) -> dict[str, float]:
+        draw: dict[str, float] = defaultdict(float)
+        for run in self.running.values():
+            draw[run.site] += run.power_kw
+        return draw
+
+    def _on_grid_announce(self, at: datetime, ev: GridEvent) -> None:
+        draw = sum(self._site_draw().get(s, 0.0) for s in ev.sites)
+        if ev.cap_kw is not None:
+            cap = ev.cap_kw
+        elif ev.reduce_kw is not None:
+            cap = max(0.0, draw - ev.reduce_kw)
+        else:
+            cap = draw * (1.0 - (ev.reduce_ratio or 0.0))
+        self.limits[ev.id] = PowerLimit(ev.id, ev.sites, ev.start, ev.end, cap)
+        self.grid_rows[ev.id] = {"event": ev.id, "sites": list(ev.sites), "cap_kw": cap, "draw_at_announce_kw": draw}
+        self._changed(at)
+
+    def _on_grid_start(self, at: datetime, ev: GridEvent) -> None:
+        lim = self.limits[ev.id]
+        running = [
+            Draw(r.job.id, r.site, r.power_kw, r.job.preemptible, r.job.kind == "inference", self._lost_h(r, at))
+            for r in self.running.values()
+        ]
+        result = shed(lim, self._site_draw(), running)
+        victims = [self.running[j] for j in result.suspend]
+        for run in victims:
+            self._release(run, at)
+            self.out.suspended += 1
+            done_h = (at - run.start).total_seconds() / 3600 - self._lost_h(run, at)
+            rest = replace(run.job, duration_h=max(1e-3, run.job.duration_h - max(0.0, done_h)))
+            self._enqueue(at, run.job.submitted_at or at, rest)
+        row = self.grid_rows[ev.id]
+        row.update(draw_at_start_kw=result.draw_kw, shed_kw=result.shed_kw, shortfall_kw=result.shortfall_kw,
+                   met=result.met, suspended=len(victims), why=result.why, max_over_kw=0.0)  # fmt: skip
+        self._changed(at)
+
+    def _lost_h(self, run: Run, at: datetime) -> float:
+        ran = max(0.0, (at - run.start).total_seconds() / 3600)
+        cp = run.job.checkpoint_h
+        return ran % cp if cp else ran
+
+    def _on_grid_end(self, at: datetime, ev: GridEvent) -> None:
+        self.limits.pop(ev.id, None)
+        self._changed(at)
+
+    def _watch_limits(self, at: datetime) -> None:
+        """The most any event's sites drew above its cap during its window (0 when met)."""
+        draw = None
+        for lim in self.limits.values():
+            if lim.start <= at < lim.end:
+                draw = draw or self._site_draw()
+                over = sum(draw.get(s, 0.0) for s in lim.sites) - lim.cap_kw
+                row = self.grid_rows[lim.id]
+                row["max_over_kw"] = max(row.get("max_over_kw", 0.0), over)
+
     def _changed(self, at: datetime) -> None:
         """Something the plan depends on changed: plan at the next tick, or at once on events."""
         self._dirty = True
@@ -276,12 +381,14 @@ class Simulation:
 
     def _on_plan(self, at: datetime, _payload) -> None:
         self._reject_hopeless(at)
-        if self.queue and self._dirty:  # with nothing new, the same queue would get the same answer
+        # with nothing new, the same queue would get the same answer — unless time itself matters
+        if self.queue and (self._dirty or self.policy.shift is not None):
             self._place(at)
             self._dirty = False
 
     def _on_tick(self, at: datetime, _payload) -> None:
         self._on_plan(at, None)
+        self._watch_limits(at)
         self._sample(at)
 
     # -- placement ----------------------------------------------------------------------------------
@@ -296,15 +403,23 @@ class Simulation:
 
     def _place(self, at: datetime) -> None:
         jobs = tuple(j for _, j in self.queue.values())
+        shift, look = self.policy.shift, None
+        if shift is not None:
+            hours = int(shift.horizon_h + max(j.duration_h for j in jobs)) + 2
+            look = outlook(self.topo, at, hours, self.policy.forecast)  # type: ignore[arg-type]
+        limits = tuple(lim for lim in self.limits.values() if lim.end > at)
         problem = Problem(
-            self.topo, jobs, at, self._state(), self.policy.weights, time_limit_s=self.policy.time_limit_s
-        )
+            self.topo, jobs, at, self._state(), self.policy.weights, time_limit_s=self.policy.time_limit_s,
+            shift=shift, outlook=look, limits=limits,
+        )  # fmt: skip
         t = time.perf_counter()
         plan = solve(problem, self.policy.solver, with_bound=False)
         self.out.solve_seconds += time.perf_counter() - t  # the whole call, instance build included
         self.out.plans[plan.status] += 1
         graph = graph_for(self.topo)
         for p in plan.placements:
+            if p.scheduled or p.fixed:
+                continue  # re-planned at the next tick, against what is known then
             arrived, job = self.queue.pop(p.job)
             key = (p.site, p.accelerator)
             free = self.free[key]
@@ -332,6 +447,9 @@ class Simulation:
                 self._push(start, "start", run)
             self.out.placed += 1
             self.out.waits_h.append((at - arrived).total_seconds() / 3600)
+            if job.id in self.deferrable:
+                opens = max(arrived, job.earliest) if job.earliest else arrived
+                self.out.deferrable_delay_h.append(max(0.0, (at - opens).total_seconds() / 3600))
             if job.kind == "inference" and at - arrived <= self.on_time:
                 self.out.inference_on_time += 1
             self._push(run.end, "complete", run)
@@ -357,7 +475,14 @@ class Simulation:
         self._account(run, at)
 
     def _account(self, run: Run, until: datetime) -> None:
-        self.meter.add(run.site, run.power_kw, run.start, min(until, run.end))
+        kwh, kg, cny = self.meter.add(run.site, run.power_kw, run.start, min(until, run.end))
+        if run.job.id in self.deferrable:
+            o = self.out
+            o.deferrable_energy_kwh += kwh
+            o.deferrable_carbon_kg += kg
+            o.deferrable_cost_cny += cny
+            if until >= run.end and run.job.deadline is not None and run.end > run.job.deadline:
+                o.deadline_misses += 1
 
     def _reject_hopeless(self, at: datetime) -> None:
         """Reject jobs that waited past ``max_wait_h`` or can no longer meet their deadline."""
@@ -367,6 +492,8 @@ class Simulation:
             if entry is not None and entry[0] == arrived:
                 del self.queue[jid]
                 self.out.rejected += 1
+                if jid in self.deferrable:
+                    self.out.deadline_misses += 1
                 self.out.waits_h.append((at - arrived).total_seconds() / 3600)  # it waited, then gave up
 
     # -- sampling -----------------------------------------------------------------------------------
@@ -387,5 +514,7 @@ class Simulation:
             total = self.cards[cols].sum()
             o.series_util_tier[tier] = (busy[:, cols].sum(axis=1) / total if total else np.zeros(len(busy))).tolist()
         o.energy_kwh, o.carbon_kg, o.cost_cny = m.energy_kwh, m.carbon_kg, m.cost_cny
+        o.hours, o.power_by_hour_kw = list(m.hours), list(m.energy_hour_kwh)  # kWh in one hour = mean kW
+        o.grid = list(self.grid_rows.values())
         o.energy_by_site_kwh.update(m.energy_by_site_kwh)
         o.carbon_by_hour.update(m.carbon_by_hour())

@@ -31,15 +31,16 @@ class Meter:
         self.carbon_kg = 0.0
         self.cost_cny = 0.0
         self.energy_by_site_kwh: dict[str, float] = defaultdict(float)
+        self.energy_hour_kwh = [0.0] * n
 
     def _hour(self, t: datetime) -> float:
         return (t - self.t0).total_seconds() / 3600.0
 
-    def add(self, site: str, power_kw: float, start: datetime, end: datetime) -> None:
-        """Charge ``power_kw`` drawn at ``site`` from ``start`` to ``end``."""
+    def add(self, site: str, power_kw: float, start: datetime, end: datetime) -> tuple[float, float, float]:
+        """Charge ``power_kw`` drawn at ``site`` from ``start`` to ``end``: (kWh, kg CO₂, CNY)."""
         a, b = self._hour(start), min(self._hour(end), len(self.hours))
         if b <= a or power_kw <= 0:
-            return
+            return 0.0, 0.0, 0.0
         h0, h1 = int(a), math.ceil(b)
         factor, price = self.carbon_kg_per_kwh[site], self.cny_per_kwh[site]
         energy = power_kw * (b - a)
@@ -48,12 +49,14 @@ class Meter:
             kwh = power_kw * (min(b, h + 1) - max(a, h))
             c = kwh * factor[h]
             self.carbon_hour_kg[h] += c
+            self.energy_hour_kwh[h] += kwh
             carbon += c
             cost += kwh * price[h]
         self.energy_kwh += energy
         self.energy_by_site_kwh[site] += energy
         self.carbon_kg += carbon
         self.cost_cny += cost
+        return energy, carbon, cost
 
     def carbon_by_hour(self) -> dict[datetime, float]:
         return dict(zip(self.hours, self.carbon_hour_kg, strict=True))

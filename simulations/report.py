@@ -10,7 +10,7 @@ from typing import Any
 
 from suanwang.simulations.engine import Outcome
 
-PLOTS = ("utilisation.png", "queue.png", "carbon.png", "comparison.png")
+PLOTS = ("utilisation.png", "queue.png", "carbon.png", "comparison.png", "power.png")
 ROWS = [  # (key, label, format)
     ("arrivals", "arrivals", "{:,.0f}"),
     ("completed", "completed", "{:,.0f}"),
@@ -26,6 +26,13 @@ ROWS = [  # (key, label, format)
     ("energy_mwh", "energy (MWh)", "{:,.1f}"),
     ("carbon_t", "carbon (t CO2)", "{:,.2f}"),
     ("cost_cny", "electricity cost (CNY)", "{:,.0f}"),
+    ("deferrable_cost_cny", "energy cost of deferrable jobs (CNY)", "{:,.0f}"),
+    ("deferrable_carbon_t", "carbon of deferrable jobs (t CO2)", "{:,.2f}"),
+    ("deferrable_delay_mean_h", "delay of deferrable jobs, mean (h)", "{:,.2f}"),
+    ("deferrable_delay_p95_h", "delay of deferrable jobs, p95 (h)", "{:,.2f}"),
+    ("deadline_misses", "deadline misses (deferrable)", "{:,.0f}"),
+    ("forecast_mape", "carbon forecast error (MAPE)", "{:.1%}"),
+    ("suspended", "suspended for grid events", "{:,.0f}"),
     ("preempted", "killed by failures", "{:,.0f}"),
     ("rejected", "rejected", "{:,.0f}"),
     ("still_queued", "still queued", "{:,.0f}"),
@@ -71,6 +78,16 @@ def metrics(o: Outcome, wall_s: float) -> dict[str, Any]:
         "wall_s": wall_s,
         "events_per_s": o.events / wall_s if wall_s else 0.0,
         "solve_s": o.solve_seconds,
+        "deferrable_arrivals": o.deferrable_arrivals,
+        "deferrable_cost_cny": o.deferrable_cost_cny,
+        "deferrable_energy_mwh": o.deferrable_energy_kwh / 1000,
+        "deferrable_carbon_t": o.deferrable_carbon_kg / 1000,
+        # a deferrable job still waiting at the end counts with its wait so far
+        "deferrable_delay_mean_h": statistics.fmean(o.deferrable_delay_h) if o.deferrable_delay_h else None,
+        "deferrable_delay_p95_h": _pct(o.deferrable_delay_h, 95),
+        "deadline_misses": o.deadline_misses,
+        "suspended": o.suspended,
+        "grid_events": o.grid,
     }
     for tier in ("hub", "city", "edge"):
         series = o.series_util_tier.get(tier, [])
@@ -82,7 +99,7 @@ def table_rows(results: dict[str, dict[str, Any]]) -> list[list[str]]:
     def cell(value: Any, fmt: str) -> str:
         return "n/a" if value is None else fmt.format(value)
 
-    return [[label] + [cell(results[name][key], fmt) for name in results] for key, label, fmt in ROWS]
+    return [[label] + [cell(results[name].get(key), fmt) for name in results] for key, label, fmt in ROWS]
 
 
 def write_report(folder: Path, results: dict[str, dict[str, Any]]) -> list[Path]:

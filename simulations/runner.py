@@ -15,6 +15,13 @@ from suanwang.simulations.scenario import Scenario
 
 def run_scenario(sc: Scenario, progress: Callable[[float], None] | None = None) -> tuple[dict[str, Any], Outcome]:
     t = time.perf_counter()
+    if sc.name.endswith(ORACLE):
+        from suanwang.simulations.oracle import run_oracle
+
+        out = run_oracle(sc)
+        if progress:
+            progress(1.0)
+        return metrics(out, time.perf_counter() - t), out
     out = Simulation(
         sc.topology,
         list(sc.arrivals),
@@ -24,8 +31,36 @@ def run_scenario(sc: Scenario, progress: Callable[[float], None] | None = None) 
         list(sc.failures),
         progress,
         outages=list(sc.outages),
+        grid_events=list(sc.grid_events),
+        drain_h=sc.drain_h,
     ).run()
-    return metrics(out, time.perf_counter() - t), out
+    m = metrics(out, time.perf_counter() - t)
+    if sc.policy.shift is not None:
+        m["forecast_mape"] = _forecast_error(sc)
+    return m, out
+
+
+def _forecast_error(sc: Scenario) -> float | None:
+    """Mean absolute percentage error of the policy's day-ahead carbon forecasts over the run,
+    averaged over the zones that have a series (``None``: every zone's outlook is exact)."""
+    from suanwang.solvers.forecast import forecast_error
+
+    days = max(1, int(sc.hours // 24))
+    errs = [forecast_error(z, sc.start, days, sc.policy.forecast) for z in sc.topology.grid_zones.values()]  # type: ignore[arg-type]
+    errs = [e for e in errs if e is not None]
+    return sum(errs) / len(errs) if errs else None
+
+
+ORACLE = "/oracle"
+
+
+def shift_variants(sc: Scenario) -> list[Scenario]:
+    """A time-shifting scenario as three: run-now (no start-time decisions), shifted, and the
+    perfect-foresight oracle; any other scenario as itself."""
+    if sc.policy.shift is None:
+        return [sc]
+    now = replace(sc, name=f"{sc.name}/run-now", policy=replace(sc.policy, shift=None))
+    return [now, replace(sc, name=f"{sc.name}/shifted"), replace(sc, name=f"{sc.name}{ORACLE}")]
 
 
 def with_solver(sc: Scenario, solver: str) -> Scenario:

@@ -4,20 +4,30 @@
 name: suqian-plus-512
 topology: jiangsu                 # or a topology file
 start: 2026-11-25T00:00:00+08:00
-hours: 72
+hours: 72                         # arrivals in these hours
+drain_h: 0                        # then the run goes on this long with no arrivals (default: the
+                                  # shift horizon with `policy.shift`, else 0)
 seed: 7
 demand:
   synthetic: {jobs_per_hour: 30}  # or: pai: {path: ../shared/data/gaia-job-traces/pai-100k.csv, time_scale: 0.05}
   growth: 1.4                     # demand ×1.4
+  deferrable: {share: 0.5, slack_h: 12}  # half the training and batch jobs may wait up to 12 h
 changes:
   add_pools: [{site: sq-city, accelerator: Ascend910B, nodes: 64, per_node: 8}]
   remove_sites: [cz-edge]
   failures: [{site: nj-hub, start_h: 12, end_h: 36}]
   carbon_hourly: {jiangsu: [0.62, 0.61, ...]}      # 24 values, kg CO2/kWh
+  grid_events: [{id: nj-cut, sites: [nj-hub], start_h: 30, end_h: 34, reduce_ratio: 0.3}]
 policy: {solver: greedy, interval_min: 10, carbon_price_cny_per_t: 100}
 # policy also takes: on_events (plan at once on every arrival and completion, besides the
-# interval), time_limit_s, max_wait_h, value_per_pflops, transfer_cny_per_tb, aging_step_h
+# interval), time_limit_s, max_wait_h, value_per_pflops, transfer_cny_per_tb, aging_step_h;
+# shift: true (with horizon_h, slot_min, forecast: weekly|persistence|oracle) decides start times
+# of deferrable jobs, and the report then sets run-now, shifted and a perfect-foresight oracle
+# side by side
 ```
+A grid event names ``sites`` or a ``zone`` (all its sites), a window, optionally ``announce_h``
+(default: its start), and one of ``cap_kw``, ``reduce_kw`` or ``reduce_ratio`` (of the draw when
+announced).
 Relative paths are read from the scenario file's folder.
 """
 
@@ -29,14 +39,24 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import Field, ValidationInfo, field_validator
+from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from suanwang.contract import Contract, Name, Number, Refs, Text, Time, fault, known, refs, validate, whole
 from suanwang.errors import InputError
-from suanwang.simulations.engine import Failure, LinkOutage, Policy
-from suanwang.simulations.workload import Arrival, azure_llm, grow, openb_pods, pai_trace, synthetic, year_series
+from suanwang.simulations.engine import Failure, GridEvent, LinkOutage, Policy
+from suanwang.simulations.workload import (
+    Arrival,
+    azure_llm,
+    grow,
+    openb_pods,
+    pai_trace,
+    synthetic,
+    with_windows,
+    year_series,
+)
 from suanwang.solvers import SOLVERS
-from suanwang.solvers.problem import Weights
+from suanwang.solvers.forecast import METHODS
+from suanwang.solvers.problem import Shift, Weights
 from suanwang.topology.contract import CarbonFactor, SiteSpec
 from suanwang.topology.loader import load_topology, topology_refs
 from suanwang.topology.model import AcceleratorModel, Pool, Topology, facility_kw
@@ -55,6 +75,8 @@ class Scenario:
     failures: tuple[Failure, ...]
     policy: Policy
     outages: tuple[LinkOutage, ...] = ()
+    grid_events: tuple[GridEvent, ...] = ()
+    drain_h: float = 0.0
 
 
 Hours = Annotated[Number, Field(ge=0, le=87_600, description="hours from the scenario's start")]
@@ -95,6 +117,27 @@ class LinkOutageSpec(_Window):
         return v
 
 
+class GridEventSpec(_Window):
+    id: Name
+    sites: Annotated[list[SiteRef], Field(max_length=10_000)] = []
+    zone: ZoneRef | None = None
+    announce_h: Hours | None = None
+    cap_kw: Annotated[Number, Field(ge=0, le=1e8)] | None = None
+    reduce_kw: Annotated[Number, Field(gt=0, le=1e8)] | None = None
+    reduce_ratio: Annotated[Number, Field(gt=0, le=1)] | None = None
+
+    @model_validator(mode="after")
+    def _one_cap(self) -> GridEventSpec:
+        given = [k for k in ("cap_kw", "reduce_kw", "reduce_ratio") if getattr(self, k) is not None]
+        if len(given) != 1:
+            raise fault("give exactly one of cap_kw, reduce_kw, reduce_ratio", f"keep one of {given or 'them'}")
+        if not self.sites and self.zone is None:
+            raise fault("names no site", "give `sites: [...]` or `zone:`")
+        if self.announce_h is not None and self.announce_h > self.start_h:
+            raise fault("announce_h is after start_h", "announce the event at or before its start")
+        return self
+
+
 class PoolAddSpec(Contract):
     site: SiteRef
     accelerator: ModelRef
@@ -117,6 +160,7 @@ class ChangesSpec(Contract):
     carbon_hourly: dict[ZoneRef, Annotated[list[CarbonFactor], Field(min_length=24, max_length=24)]] = {}
     carbon_series: dict[ZoneRef, SeriesSpec] = {}
     price_series: dict[ZoneRef, SeriesSpec] = {}
+    grid_events: Annotated[list[GridEventSpec], Field(max_length=10_000)] = []
 
 
 class SyntheticSpec(Contract):
@@ -137,7 +181,13 @@ class AzureSpec(Contract):
     bucket_min: Annotated[Number, Field(gt=0, le=1440)] = 5.0
 
 
+class DeferrableSpec(Contract):
+    share: Annotated[Number, Field(ge=0, le=1)]
+    slack_h: Annotated[Number, Field(ge=0, le=720)] = 12.0
+
+
 class DemandSpec(Contract):
+    deferrable: DeferrableSpec | None = None
     synthetic: SyntheticSpec | None = None
     pai: TraceSpec | None = None
     azure: AzureSpec | None = None
@@ -158,6 +208,16 @@ class PolicySpec(Contract):
     value_per_pflops: Annotated[Number, Field(ge=0, le=1e9)] = _W.value_per_pflops
     transfer_cny_per_tb: Annotated[Number, Field(ge=0, le=1e6)] = _W.transfer_cny_per_tb
     aging_step_h: Annotated[Number, Field(ge=0, le=8760)] = _W.aging_step_h
+    shift: Annotated[bool, Field(strict=True)] = False
+    horizon_h: Annotated[Number, Field(ge=1, le=168)] = Shift().horizon_h
+    slot_min: Annotated[Number, Field(ge=5, le=240)] = Shift().slot_min
+    forecast: Literal[METHODS] = "weekly"  # type: ignore[valid-type]
+
+    @model_validator(mode="after")
+    def _whole_slots(self) -> PolicySpec:
+        if self.shift and abs(self.horizon_h * 60 / self.slot_min - round(self.horizon_h * 60 / self.slot_min)) > 1e-9:
+            raise fault("horizon_h is not a whole number of slots", "make horizon_h × 60 a multiple of slot_min")
+        return self
 
 
 class ScenarioFile(Contract):
@@ -167,6 +227,7 @@ class ScenarioFile(Contract):
     topology: Text = "jiangsu"
     start: Time | None = None
     hours: Annotated[Number, Field(gt=0, le=87_600)] = 24.0
+    drain_h: Annotated[Number, Field(ge=0, le=8760)] | None = None
     seed: whole(ge=0, le=2**31 - 1) = 7
     demand: DemandSpec
     changes: ChangesSpec = ChangesSpec()
@@ -201,9 +262,24 @@ def load_scenario(path: str | Path) -> Scenario:
         ),
         p.max_wait_h,
         p.on_events,
+        Shift(p.horizon_h, p.slot_min) if p.shift else None,
+        p.forecast,
     )
     name = spec.name or Path(path).stem
-    return Scenario(name, topo, start, spec.hours, spec.seed, tuple(arrivals), tuple(failures), policy, tuple(outages))
+    events = tuple(_grid_event(g, topo, start) for g in spec.changes.grid_events)
+    drain = spec.drain_h if spec.drain_h is not None else (p.horizon_h if p.shift else 0.0)
+    return Scenario(
+        name, topo, start, spec.hours, spec.seed, tuple(arrivals), tuple(failures), policy, tuple(outages), events,
+        drain,
+    )  # fmt: skip
+
+
+def _grid_event(g: GridEventSpec, topo: Topology, start: datetime) -> GridEvent:
+    sites = tuple(dict.fromkeys([*g.sites, *(s.id for s in topo.sites if g.zone and s.grid_zone == g.zone)]))
+    at = start + timedelta(hours=g.start_h)
+    announce = start + timedelta(hours=g.announce_h) if g.announce_h is not None else at
+    end = start + timedelta(hours=g.end_h)
+    return GridEvent(g.id, sites, announce, at, end, g.cap_kw, g.reduce_kw, g.reduce_ratio)
 
 
 def _refs(topo: Topology, raw: dict[str, Any]) -> Refs:
@@ -290,4 +366,7 @@ def _demand(
         arrivals += openb_pods(full, start, hours, d.openb.time_scale, d.openb.limit)
     if not any((d.synthetic, d.pai, d.azure, d.openb)):
         doc.fault("demand", "no demand given", "add `synthetic: {jobs_per_hour: N}`, `pai:`, `azure:` or `openb:`")
-    return grow(sorted(arrivals, key=lambda a: (a.at, a.job.id)), d.growth, seed)
+    out = grow(sorted(arrivals, key=lambda a: (a.at, a.job.id)), d.growth, seed)
+    if d.deferrable is not None:
+        out = with_windows(out, d.deferrable.share, d.deferrable.slack_h, seed)
+    return out

@@ -15,15 +15,18 @@ Constraints — one numbering across instance, aggregate, cpsat, checker and exp
     (6) node-granular capacity: every node keeps its free cards
     (7) deterministic bandwidth: reservations stay within each link's bandwidth
     (8) site power: draw at PUE stays under the site's power cap
+    (9)–(11) (6), (8) and (7) in every slot of the horizon, for jobs started or scheduled
+    (12) grid events: the draw of the event's sites stays under its cap in its window
 (1)–(4) decide which (job class, pool) candidates exist (:mod:`.instance`); (5)–(8) are the rows
-of the model (:mod:`.aggregate`).
+of the model (:mod:`.aggregate`); with start-time decisions (:mod:`.shift`) (5) and (9)–(12).
 """
 
 from __future__ import annotations
 
 import dataclasses
+import math
 
-from suanwang.solvers.problem import Plan, Problem
+from suanwang.solvers.problem import Plan, Problem, Shift
 
 SOLVERS = ("cpsat", "greedy", "bestfit", "karmada")
 
@@ -31,7 +34,9 @@ SOLVERS = ("cpsat", "greedy", "bestfit", "karmada")
 def solve(problem: Problem, solver: str = "cpsat", *, with_bound: bool = True) -> Plan:
     """Place ``problem``'s jobs with the named solver (one of :data:`SOLVERS`).
 
-    With ``with_bound`` the plan carries the LP relaxation's bound and the gap to it. Raises
+    With ``problem.shift`` (or grid events in ``problem.limits``) the time-indexed model decides
+    start slots too, whatever ``solver`` says, and the plan carries its score bound. Otherwise,
+    with ``with_bound``, the plan carries the LP relaxation's bound and the gap to it. Raises
     :class:`~suanwang.errors.InputError` for an unknown solver name.
     """
     from suanwang.errors import InputError
@@ -43,7 +48,14 @@ def solve(problem: Problem, solver: str = "cpsat", *, with_bound: bool = True) -
 
     if solver not in SOLVERS:
         raise InputError(f"unknown solver {solver!r}; use one of {', '.join(SOLVERS)}")
+    if problem.limits and problem.shift is None:  # grid events: look ahead to their end
+        ahead_h = max((lim.end - problem.now).total_seconds() / 3600.0 for lim in problem.limits)
+        problem = dataclasses.replace(problem, shift=Shift(horizon_h=min(168.0, max(1.0, math.ceil(ahead_h)))))
     instance = build_instance(problem)
+    if problem.shift is not None:
+        from suanwang.solvers.shift import solve_shift
+
+        return solve_shift(problem, instance, with_bound=with_bound)
     plan = solve_cpsat(problem, instance) if solver == "cpsat" else solve_baseline(problem, solver, instance)
     if not with_bound:
         return plan

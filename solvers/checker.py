@@ -13,6 +13,7 @@ from datetime import timedelta
 from suanwang.solvers.instance import transfer_hours
 from suanwang.solvers.ledger import pool_nodes
 from suanwang.solvers.problem import Plan, Problem
+from suanwang.solvers.slotcheck import check_slots
 from suanwang.topology.graph import NetworkGraph
 from suanwang.topology.model import facility_kw
 
@@ -68,7 +69,12 @@ def check_plan(problem: Problem, plan: Plan) -> list[str]:
         if p.cards != a.count or p.nodes != a.nodes:
             out.append(f"{p.job}: {p.cards} cards on {p.nodes} nodes, asked {a.count} on {a.nodes}")
         count_nodes = problem.state is not None and p.fixed
-        if not count_nodes:
+        if p.scheduled:
+            if p.node_names:
+                out.append(f"{p.job}: scheduled for later but holds nodes now")
+            if p.start <= problem.now or problem.shift is None:
+                out.append(f"{p.job}: scheduled, but not for a later slot of a horizon")
+        elif not count_nodes:
             if len(p.node_names) != a.nodes or len(set(p.node_names)) != a.nodes:
                 out.append(f"{p.job}: needs {a.nodes} distinct nodes, got {list(p.node_names)}")
             pool = nodes.get((p.site, p.accelerator), {})
@@ -76,7 +82,7 @@ def check_plan(problem: Problem, plan: Plan) -> list[str]:
                 if n not in pool:
                     out.append(f"{p.job}: node {n} is not in {p.site}/{p.accelerator}")
                 used[(p.site, p.accelerator)][n] += a.per_node
-        if not (problem.state is not None and p.fixed):
+        if not (problem.state is not None and p.fixed) and not p.scheduled:
             power[p.site] += facility_kw(a.count, acc, site.pue)
         if p.fixed:
             if job.deterministic and job.origin:
@@ -110,7 +116,9 @@ def check_plan(problem: Problem, plan: Plan) -> list[str]:
         if abs(transfer_h - p.transfer_h) > 1e-6:
             out.append(f"{p.job}: transfer {p.transfer_h:.4f} h reported, {transfer_h:.4f} h computed")
         if job.deadline is not None:
-            finish = problem.now + timedelta(hours=transfer_h + job.duration_h)
+            finish = (p.start if p.scheduled else problem.now + timedelta(hours=transfer_h)) + timedelta(
+                hours=job.duration_h
+            )
             if finish > job.deadline:
                 out.append(f"{p.job}: finishes {finish} after its deadline {job.deadline}")
     # (6) node capacity
@@ -127,6 +135,14 @@ def check_plan(problem: Problem, plan: Plan) -> list[str]:
     for lk, gbps in bandwidth.items():
         if gbps > link_cap.get(lk, 0.0) + _TOL:
             out.append(f"link {lk}: {gbps:g} Gbit/s reserved exceeds {link_cap.get(lk, 0.0):g}")
+    # (9)–(12) every slot of the horizon
+    base_kw = dict(problem.state.power_draw_kw) if problem.state is not None else {}
+    for p in plan.placements:
+        if p.fixed and problem.state is None and p.job in jobs and p.accelerator in topo.accelerators:
+            base_kw[p.site] = base_kw.get(p.site, 0.0) + facility_kw(
+                jobs[p.job].accelerators.count, topo.accelerators[p.accelerator], sites[p.site].pue
+            )
+    out += check_slots(problem, plan, graph, base_kw)
     # every job accounted for
     missing = set(jobs) - seen - unplaced
     if missing:

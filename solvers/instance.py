@@ -183,13 +183,14 @@ def build_instance(problem: Problem) -> Instance:
     not_ready: dict[int, str] = {}
     fine: dict[tuple, list[int]] = {}
     prios: dict[tuple, int] = {}
+    opens_by = now + timedelta(hours=problem.shift.horizon_h) if problem.shift is not None else now
     for i, job in enumerate(problem.jobs):
         if job.running is not None:
             continue
-        if job.earliest is not None and job.earliest > now:
+        if job.earliest is not None and job.earliest > opens_by:
             not_ready[i] = (
                 f"its window opens at {job.earliest.isoformat()}, after the plan time "
-                f"{now.isoformat()}; it is planned once the window opens"
+                f"{now.isoformat()}{' and its horizon' if problem.shift else ''}; it is planned once the window opens"
             )
             continue
         prio = effective_priority(job, now, w.aging_step_h)

@@ -187,8 +187,52 @@ class Weights:
 
 
 @dataclass(frozen=True)
+class Shift:
+    """Start-time decisions over a rolling horizon of ``horizon_h`` hours in slots of ``slot_min``."""
+
+    horizon_h: float = 48.0
+    slot_min: float = 60.0
+
+    @property
+    def slot_h(self) -> float:
+        return self.slot_min / 60.0
+
+    @property
+    def slots(self) -> int:
+        return max(1, round(self.horizon_h / self.slot_h))
+
+
+@dataclass(frozen=True)
+class Outlook:
+    """What the planner expects of each grid zone, hour by hour from ``start`` (an hour boundary):
+    price in CNY per kWh and carbon intensity in kg CO₂ per kWh. ``source`` says where the figures
+    come from (the tariff table, a forecaster, or the actual series for an oracle)."""
+
+    start: datetime
+    price_cny_per_kwh: dict[str, tuple[float, ...]]
+    carbon_kg_per_kwh: dict[str, tuple[float, ...]]
+    source: str = "forecast"
+
+
+@dataclass(frozen=True)
+class PowerLimit:
+    """A grid event as the planner sees it: the facility draw of ``sites`` together stays at or
+    below ``cap_kw`` from ``start`` to ``end``."""
+
+    id: str
+    sites: tuple[str, ...]
+    start: datetime
+    end: datetime
+    cap_kw: float
+
+
+@dataclass(frozen=True)
 class Problem:
-    """What a solver is asked: the topology, the jobs, the plan time, the live state and the weights."""
+    """What a solver is asked: the topology, the jobs, the plan time, the live state and the weights.
+
+    With ``shift`` the planner also decides when deferrable jobs start (:mod:`.shift`), against
+    ``outlook`` (the topology's own tariff and series when absent) and within ``limits``.
+    """
 
     topology: Topology
     jobs: tuple[Job, ...]
@@ -197,6 +241,9 @@ class Problem:
     weights: Weights = field(default_factory=Weights)
     time_limit_s: float = 5.0
     workers: int = 2
+    shift: Shift | None = None
+    outlook: Outlook | None = None
+    limits: tuple[PowerLimit, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -217,6 +264,8 @@ class Placement:
     carbon_kg: float
     transfer_h: float = 0.0
     fixed: bool = False
+    scheduled: bool = False  # starts later (a slot of the horizon); nodes are chosen when it starts
+    note: str = ""  # why it starts when it does
 
     def to_dict(self) -> dict[str, object]:
         return {
@@ -234,6 +283,8 @@ class Placement:
             "carbon_kg": round(self.carbon_kg, 3),
             "transfer_h": round(self.transfer_h, 4),
             "fixed": self.fixed,
+            "scheduled": self.scheduled,
+            "note": self.note,
         }
 
 
@@ -266,6 +317,7 @@ class Plan:
     unplaced: tuple[Unplaced, ...]
     score: float = 0.0
     build_seconds: float = 0.0
+    score_bound: float | None = None  # time-indexed plans: an upper bound on ``score``
 
     @property
     def cost_cny(self) -> float:
@@ -282,8 +334,10 @@ class Plan:
             "solve_seconds": round(self.solve_seconds, 4),
             "build_seconds": round(self.build_seconds, 4),
             "score": round(self.score, 3),
+            "score_bound": None if self.score_bound is None else round(self.score_bound, 3),
             "summary": {
                 "placed": len(new),
+                "scheduled": sum(1 for p in new if p.scheduled),
                 "fixed": len(self.placements) - len(new),
                 "unplaced": len(self.unplaced),
                 "cards": sum(p.cards for p in new),

@@ -12,7 +12,7 @@ from suanwang.scheduler.cli.flags import FilenameOpt, Output, OutputOpt, emit
 from suanwang.scheduler.cli.output import console, table
 from suanwang.scheduler.plots import draw_simulation
 from suanwang.simulations.report import table_rows, write_report
-from suanwang.simulations.runner import run_all, with_solver
+from suanwang.simulations.runner import run_all, shift_variants, with_solver
 from suanwang.simulations.scenario import load_scenario
 from suanwang.solvers import SOLVERS
 
@@ -54,6 +54,7 @@ def simulate(
         if bad:
             raise InputError(f"unknown solver(s) {', '.join(bad)}; use {', '.join(SOLVERS)}")
         loaded = [with_solver(sc, s) for sc in loaded for s in names]
+    loaded = [v for sc in loaded for v in shift_variants(sc)]
     if len({sc.name for sc in loaded}) != len(loaded):
         raise InputError("two scenarios share a name; give each a distinct `name:`")
     if processes > 1 or output not in (Output.table, Output.wide):
@@ -71,10 +72,12 @@ def simulate(
             results = run_all(loaded, 1, lambda name, f: bar.update(tasks[name], completed=f))
     metrics = {name: m for name, (m, _) in results.items()}
     paths = write_report(report_dir, metrics)
-    paths += draw_simulation(report_dir, metrics, {name: o for name, (_, o) in results.items()})
+    paths += draw_simulation(
+        report_dir, metrics, {name: o for name, (_, o) in results.items()}, loaded[0].topology if loaded else None
+    )
 
     def human(wide: bool) -> None:
-        if compare or len(metrics) == 1:
+        if compare or len(metrics) == 1 or any(sc.policy.shift for sc in loaded):
             console().print(table("what-if comparison", ["metric", *metrics], table_rows(metrics), right=list(metrics)))
         else:
             for name, m in metrics.items():

@@ -1,0 +1,79 @@
+"""Day-ahead outlooks of each grid zone: the tariff as published, carbon intensity forecast.
+
+The price of a zone is known: its time-of-use table, or the hourly price series a scenario gives
+(day-ahead market prices are published the day before). Carbon intensity is forecast from the
+zone's series up to the plan time only:
+
+- ``persistence``: the value at the same hour on the last day already observed (day-ahead
+  seasonal persistence: a lead of 1–24 h looks back one day, 25–48 h two days);
+- ``weekly``: the mean of the same hour over the last seven observed days (the default: it
+  smooths single odd days; see the forecast error the simulator reports);
+- ``oracle``: the actual series (what a perfect-foresight plan sees).
+
+A zone without a year series (a constant or a 24-hour profile) is its own forecast.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Literal
+
+import numpy as np
+
+from suanwang.solvers.problem import Outlook
+from suanwang.topology.hourly import factors_for
+from suanwang.topology.model import GridZone, Topology
+
+Method = Literal["persistence", "weekly", "oracle"]
+METHODS: tuple[Method, ...] = ("persistence", "weekly", "oracle")
+
+
+def outlook(topology: Topology, now: datetime, hours: int, method: Method = "weekly") -> Outlook:
+    """Hourly price and carbon of every zone for ``hours`` from the hour that holds ``now``."""
+    start = now.replace(minute=0, second=0, microsecond=0)
+    price, carbon = {}, {}
+    for zid, zone in topology.grid_zones.items():
+        p, c = factors_for(zone, start).hours_from(start, hours)
+        price[zid] = tuple(p)
+        carbon[zid] = (
+            tuple(c)
+            if method == "oracle" or not zone.carbon_year_kg_per_kwh
+            else carbon_forecast(zone, start, hours, method)
+        )
+    return Outlook(start, price, carbon, f"tariff; carbon {method}")
+
+
+def carbon_forecast(zone: GridZone, start: datetime, hours: int, method: Method) -> tuple[float, ...]:
+    """Forecast of the zone's intensity for ``hours`` from ``start`` using only hours before it."""
+    past_days = 7 if method == "weekly" else 1
+    first = start - timedelta(days=past_days + (hours + 23) // 24)
+    table = factors_for(zone, first)
+    span = int((start - first).total_seconds() // 3600)
+    _, history = table.hours_from(first, span)
+    hist = np.asarray(history)  # hist[-1] is the hour before ``start``
+    out = []
+    for h in range(hours):
+        back = 24 * (h // 24 + 1)  # the same hour on the last observed day
+        if method == "persistence":
+            out.append(float(hist[len(hist) - back + (h % 24)]))
+        else:
+            idx = [len(hist) - back - 24 * d + (h % 24) for d in range(past_days)]
+            out.append(float(np.mean(hist[[i for i in idx if i >= 0]])))
+    return tuple(out)
+
+
+def forecast_error(zone: GridZone, start: datetime, days: int, method: Method) -> float | None:
+    """Mean absolute percentage error of day-ahead forecasts made each midnight over ``days``
+    (``None`` for a zone without a series, which is exact)."""
+    if not zone.carbon_year_kg_per_kwh or method == "oracle":
+        return None if not zone.carbon_year_kg_per_kwh else 0.0
+    errs = []
+    for d in range(days):
+        t = start.replace(hour=0, minute=0, second=0, microsecond=0) + timedelta(days=d)
+        fc = np.asarray(carbon_forecast(zone, t, 24, method))
+        _, actual = factors_for(zone, t).hours_from(t, 24)
+        a = np.asarray(actual)
+        ok = a > 1e-9
+        if ok.any():
+            errs.append(np.mean(np.abs(fc[ok] - a[ok]) / a[ok]))
+    return float(np.mean(errs)) if errs else None

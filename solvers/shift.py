@@ -1,0 +1,516 @@
+"""Start-time decisions: the aggregate placement model indexed by start slot, in CP-SAT.
+
+Notation (besides that of :mod:`.aggregate`; slots as in :mod:`.slots`)
+    t, τ ∈ 0..T−1   slots of Δ hours over the horizon
+    c ∈ C           shift classes: jobs of one placement class with the same duration in slots
+                    d_c = ⌈dur_c / Δ⌉, the same earliest slot e_c and the same deadline bucket
+    k ∈ K_c         the class's candidate pools p(k) (constraints (1)–(4) of :mod:`suanwang.solvers`)
+    y[c,k,t] ∈ ℤ≥0  jobs of class c that start on pool p(k) in slot t
+    S[c,k]          start slots: deferrable classes (a window with at least one slot of slack)
+                    any e_c ≤ t ≤ l_{c,k}, the last slot from which transfer and run end by the
+                    deadline; the others only their first slot e_c (as soon as the window opens)
+    act(c,t)        slots τ with t ≤ τ < t + d_c (cut at the horizon)
+    g[c,k,t]        W · v[c,k] − kW_{c,k} · ∫ rate over the run from slot t − transfer − δ · t
+                    (rate: forecast price + carbon × its price; δ = ¥0.01 per slot of waiting)
+    H_s, R_l, B[p,a]  power, bandwidth and block capacity free now (kept for the whole horizon)
+    L ∈ 𝓛           grid events: sites S_L, window W_L ⊆ slots, cap_L; D_L their draw now
+
+Constraints (one numbering with :mod:`suanwang.solvers`)
+    (5)  Σ_{k,t} y[c,k,t] ≤ n_c                                           ∀ c
+    (9)  Σ_{c,k: p(k)=p, a_c ≥ a} d_c^blk · Σ_{t: τ ∈ act(c,t)} y ≤ B[p,a]   ∀ p, a, τ   ((6) per slot)
+    (10) Σ_{c,k: s(k)=s} w_{c,k} · Σ_{t: τ ∈ act(c,t)} y ≤ H_s              ∀ s, τ      ((8) per slot)
+    (11) Σ_{c,k: l ∈ path(c,k)} b_c · Σ_{t: τ ∈ act(c,t)} y ≤ R_l            ∀ l, τ      ((7) per slot)
+    (12) Σ_{c,k: s(k) ∈ S_L} w_{c,k} · Σ_{t: τ ∈ act(c,t)} y ≤ cap_L − D_L    ∀ L, τ ∈ W_L
+
+Objective
+    max Σ g[c,k,t] · y[c,k,t]
+    With the default W, placing compute comes first; among plans that place the same jobs the
+    cheapest start (energy, carbon, transfer) wins, and among equal costs the earliest.
+
+Bound (column generation on the LP relaxation)
+    The restricted master holds the warm start's columns and, per class, its best-scoring ones;
+    GLOP solves it and, from its duals π ≥ 0 on rows (9)–(12),
+        U(π) = Σ_i π_i · rhs_i + Σ_c n_c · max(0, max_{k,t} (g[c,k,t] − π · A[c,k,t]))
+    is an upper bound on every plan (Lagrangian relaxation of (9)–(12), (5) kept), computed for
+    all columns at once with prefix sums of π over the slots. Columns with positive reduced cost
+    join the master and the round repeats until none is left or the time share is spent; the
+    smallest U is the reported bound (equal to the LP optimum when the generation converges).
+
+Solve: a greedy over class counts (classes by value density, each to its best-scoring feasible
+start) is the warm start; CP-SAT works on the master's columns with it as hint and keeps it if it
+finds nothing better. Extraction: starts in slot 0 get their nodes now (best fit through the
+ledger, as in :mod:`.cpsat`); later starts are scheduled at a site and time, and re-planned each
+cycle. Scaling for CP-SAT as in :mod:`.cpsat` but scores in ¥0.01 (δ must count): W, Mbit/s.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+import numpy as np
+from ortools.linear_solver.python import model_builder_helper as mbh
+from ortools.sat.python import cp_model_helper as cmh
+from scipy import sparse
+
+from suanwang.solvers.assemble import assemble, place
+from suanwang.solvers.instance import Instance, JobClass, build_instance, job_route, transfer_hours
+from suanwang.solvers.ledger import block_capacity
+from suanwang.solvers.problem import Job, Placement, Plan, Problem
+from suanwang.solvers.shift_notes import deferral_note
+from suanwang.solvers.slots import Grid, build_grid
+
+LEVELS = 7  # per-node demands up to 64 cards: block levels 0..6
+WAIT_CNY_PER_SLOT = 0.01  # δ: equal costs start early
+_BIG = 1e18
+
+
+@dataclass
+class SClass:
+    """A shift class: jobs of one placement class with the same slots, window and deadline bucket."""
+
+    index: int
+    jc: JobClass
+    jobs: list[int]
+    d: int  # slots occupied: the longest member's run and the longest data transfer
+    dur_h: float  # mean duration
+    e: int  # first start slot
+    latest_h: float | None  # start + transfer must be ≤ this many hours after now (deadline − run)
+    deferrable: bool
+    g: np.ndarray = field(default_factory=lambda: np.zeros((0, 0)))  # K × T scores, −inf where not allowed
+    fam: list = field(default_factory=list)  # per candidate: (row blocks, coefficients)
+
+
+class Model:
+    """Rows as blocks of T consecutive slots: node (pool, level), power (site), link, grid event."""
+
+    def __init__(self, inst: Instance, grid: Grid) -> None:
+        self.inst, self.grid, self.T = inst, grid, grid.slots
+        self.block: dict[tuple, int] = {}
+        self.rhs: list[np.ndarray] = []
+        self.kind: list[str] = []
+
+    def add(self, key: tuple, rhs: np.ndarray, kind: str) -> int:
+        if key not in self.block:
+            self.block[key] = len(self.rhs)
+            self.rhs.append(rhs)
+            self.kind.append(kind)
+        return self.block[key]
+
+    def flat_rhs(self) -> np.ndarray:
+        return np.concatenate(self.rhs) if self.rhs else np.zeros(0)
+
+
+def deferrable(job: Job, at: datetime, slot_h: float) -> bool:
+    """A job whose window leaves at least one slot of slack after ``at`` (never inference)."""
+    if job.kind == "inference" or job.deadline is None:
+        return False
+    begin = max(at, job.earliest) if job.earliest is not None else at
+    return (job.deadline - begin).total_seconds() / 3600.0 - job.duration_h >= slot_h - 1e-9
+
+
+def _classes(inst: Instance, grid: Grid) -> list[SClass]:
+    problem, now, dt = inst.problem, inst.problem.now, grid.slot_h
+    groups: dict[tuple, list[int]] = {}
+    for jc in inst.classes:
+        for i in jc.jobs:
+            job = problem.jobs[i]
+            e_h = max(0.0, (job.earliest - now).total_seconds() / 3600.0) if job.earliest else 0.0
+            e = int(math.ceil(e_h / dt - 1e-9))
+            d = max(1, int(math.ceil(job.duration_h / dt - 1e-9)))
+            latest = None
+            if job.deadline is not None:
+                latest = (job.deadline - now).total_seconds() / 3600.0 - job.duration_h
+            is_def = deferrable(job, now + timedelta(hours=e * dt), dt)
+            bucket = None if latest is None else math.floor(latest / dt + 1e-9)
+            groups.setdefault((jc.index, d, e, bucket, is_def), []).append(i)
+    out = []
+    for (ci, d, e, bucket, is_def), members in groups.items():
+        jc = inst.classes[ci]
+        dur = sum(problem.jobs[i].duration_h for i in members) / len(members)
+        latest = None
+        if bucket is not None:  # the bucket's earliest edge, and each member's own value: the tightest
+            latest = min((problem.jobs[i].deadline - now).total_seconds() / 3600.0 - problem.jobs[i].duration_h
+                         for i in members)  # fmt: skip
+        out.append(SClass(len(out), jc, members, d, dur, e, latest, is_def))
+    return out
+
+
+def _build(inst: Instance, grid: Grid, classes: list[SClass]) -> Model:
+    """Scores per class, candidate and slot, and the row blocks each candidate's columns touch."""
+    problem, T, dt = inst.problem, grid.slots, grid.slot_h
+    w = problem.weights
+    m = Model(inst, grid)
+    levels_at: dict = {}
+    for sc in classes:
+        for cand in sc.jc.candidates:
+            levels_at.setdefault(cand.pool, set()).add(sc.jc.level)
+    for pool, lv in sorted(levels_at.items()):
+        ps = inst.nodes.get(pool)
+        caps = block_capacity(ps.bit_counts if ps is not None else {}, range(LEVELS))
+        for a in sorted(lv):
+            for b in range(a + 1):
+                m.add(("nodes", pool, b), np.full(T, float(caps[b])), "nodes")
+    limit_rows = _limits(inst, grid, m)
+    starts_h = np.arange(T) * dt
+    slot_idx = np.arange(T)
+    for sc in classes:
+        jc = sc.jc
+        job = problem.jobs[sc.jobs[0]]
+        K = len(jc.candidates)
+        g = np.full((K, T), -np.inf)
+        transfers = []
+        for cand in jc.candidates:
+            _, data = job_route(inst.graph, job, cand.site)
+            transfers.append(transfer_hours(job.data.size_tb, data.bottleneck_gbps) if job.data and data else 0.0)
+        longest = max(problem.jobs[i].duration_h for i in sc.jobs) + max(transfers, default=0.0)
+        sc.d = max(1, int(math.ceil(longest / dt - 1e-9)))
+        for k, cand in enumerate(jc.candidates):
+            site = inst.sites[cand.site]
+            transfer = transfers[k]
+            if sc.deferrable:
+                last = T - 1
+                if sc.latest_h is not None:
+                    last = min(last, math.floor((sc.latest_h - transfer) / dt + 1e-9))
+                allowed = (slot_idx >= sc.e) & (slot_idx <= last)
+            else:
+                allowed = slot_idx == sc.e
+            if not allowed.any():
+                sc.fam.append(((), ()))
+                continue
+            move = 0.0
+            if job.data is not None and job.data.size_tb > 0 and job.data.location not in (site.id, site.city):
+                move = job.data.size_tb * w.transfer_cny_per_tb
+            rate_cost, _, _ = grid.run_cost(site.id, cand.power_kw, starts_h + transfer, sc.dur_h)
+            score = w.value_per_pflops * cand.value - rate_cost - move - WAIT_CNY_PER_SLOT * slot_idx
+            g[k] = np.where(allowed, score, -np.inf)
+            blocks = [
+                m.block[("nodes", cand.pool, b)] for b in range(jc.level + 1) if ("nodes", cand.pool, b) in m.block
+            ]
+            coefs = [float(jc.block_demand)] * len(blocks)
+            blocks.append(
+                m.add(("power", cand.site), np.full(T, max(0.0, inst.power_headroom_kw.get(cand.site, 0.0))), "power")
+            )
+            coefs.append(cand.power_kw)
+            for lb in limit_rows.get(cand.site, ()):
+                blocks.append(lb)
+                coefs.append(cand.power_kw)
+            for lk in cand.links:
+                blocks.append(
+                    m.add(("bandwidth", lk), np.full(T, max(0.0, inst.link_capacity_gbps.get(lk, 0.0))), "bandwidth")
+                )
+                coefs.append(jc.bandwidth_gbps)
+            sc.fam.append((np.asarray(blocks, dtype=int), np.asarray(coefs, dtype=float)))
+        sc.g = g
+    return m
+
+
+def _limits(inst: Instance, grid: Grid, m: Model) -> dict[str, list[int]]:
+    """Rows (12): one block per grid event, its rhs the cap less the draw now in its window."""
+    problem = inst.problem
+    by_site: dict[str, list[int]] = {}
+    for lim in problem.limits:
+        rhs = np.full(grid.slots, _BIG)
+        draw = sum(max(0.0, inst.sites[s].power_cap_kw - inst.power_headroom_kw.get(s, 0.0))
+                   for s in lim.sites if s in inst.sites)  # fmt: skip
+        for t in range(grid.slots):
+            a, b = grid.slot_start(t), grid.slot_start(t + 1)
+            if a < lim.end and b > lim.start:
+                rhs[t] = max(0.0, lim.cap_kw - draw)
+        if (rhs < _BIG).any():
+            blk = m.add(("limit", lim.id), rhs, "limit")
+            for s in lim.sites:
+                by_site.setdefault(s, []).append(blk)
+    return by_site
+
+
+def _reach(T: int, t: int, d: int) -> np.ndarray:
+    return np.arange(t, min(T, t + d))
+
+
+def _entries(m: Model, sc: SClass, k: int, t: int) -> tuple[np.ndarray, np.ndarray]:
+    """Rows and coefficients of column (c, k, t) in the flat row space."""
+    blocks, coefs = sc.fam[k]
+    taus = _reach(m.T, t, sc.d)
+    rows = (np.asarray(blocks)[:, None] * m.T + taus[None, :]).ravel()
+    return rows, np.repeat(coefs, len(taus))
+
+
+def _capacity(m: Model, sc: SClass, res: np.ndarray) -> np.ndarray:
+    """K × T: how many more jobs of the class could start in each slot (0 where not allowed)."""
+    T, K = m.T, len(sc.fam)
+    out = np.zeros((K, T), dtype=np.int64)
+    res2 = res.reshape(-1, T)
+    for k, (blocks, coefs) in enumerate(sc.fam):
+        if len(blocks) == 0:
+            continue
+        per_slot = np.floor(res2[blocks] / np.asarray(coefs)[:, None] + 1e-9).min(axis=0)  # jobs that fit at τ
+        win = per_slot.copy()
+        for s in range(1, min(sc.d, T)):  # a start at t needs room in every slot it runs
+            win[: T - s] = np.minimum(win[: T - s], per_slot[s:])
+        out[k] = np.where(np.isfinite(sc.g[k]), np.maximum(win, 0), 0)
+    return out
+
+
+def _greedy(m: Model, classes: list[SClass], rhs: np.ndarray) -> dict[tuple[int, int, int], int]:
+    """Class counts: classes by value density, each start to its best-scoring feasible column."""
+    res = rhs.copy()
+    cat = m.inst.problem.topology.accelerators
+    out: dict[tuple[int, int, int], int] = {}
+
+    def density(sc: SClass):
+        best = max((cat[c.model].pflops for c in sc.jc.candidates), default=0.0)
+        return (-sc.jc.priority * best, sc.latest_h if sc.latest_h is not None else math.inf, sc.index)
+
+    for sc in sorted(classes, key=density):
+        left = len(sc.jobs)
+        while left > 0:
+            cap = _capacity(m, sc, res)
+            score = np.where(cap > 0, sc.g, -np.inf)
+            flat = int(np.argmax(score))
+            if not np.isfinite(score.flat[flat]) or score.flat[flat] <= 0:
+                break
+            k, t = divmod(flat, m.T)
+            n = int(min(left, cap[k, t]))
+            rows, coefs = _entries(m, sc, k, t)
+            np.subtract.at(res, rows, coefs * n)
+            out[(sc.index, k, t)] = out.get((sc.index, k, t), 0) + n
+            left -= n
+    return out
+
+
+@dataclass
+class _Master:
+    cols: list[tuple[int, int, int]] = field(default_factory=list)
+    seen: set = field(default_factory=set)
+
+    def add(self, col: tuple[int, int, int]) -> bool:
+        if col in self.seen:
+            return False
+        self.seen.add(col)
+        self.cols.append(col)
+        return True
+
+
+def _matrix(m: Model, classes: list[SClass], cols: list[tuple[int, int, int]]):
+    nrows = len(m.rhs) * m.T
+    r, c, v = [], [], []
+    for j, (ci, k, t) in enumerate(cols):
+        rows, coefs = _entries(m, classes[ci], k, t)
+        r.append(rows)
+        c.append(np.full(len(rows), j))
+        v.append(coefs)
+        r.append(np.array([nrows + ci]))  # (5) the class row
+        c.append(np.array([j]))
+        v.append(np.array([1.0]))
+    return sparse.csr_matrix(
+        (np.concatenate(v), (np.concatenate(r), np.concatenate(c))), shape=(nrows + len(classes), len(cols))
+    )
+
+
+def _lp(m: Model, classes: list[SClass], cols, rhs: np.ndarray):
+    """The restricted master: (objective, x, duals on rows (9)–(12), duals on (5))."""
+    a = _matrix(m, classes, cols)
+    obj = np.array([classes[ci].g[k, t] for ci, k, t in cols])
+    right = np.concatenate([rhs, [float(len(sc.jobs)) for sc in classes]])
+    model = mbh.ModelBuilderHelper()
+    ub = np.array([float(len(classes[ci].jobs)) for ci, _, _ in cols])
+    model.fill_model_from_sparse_data(np.zeros(len(cols)), ub, obj, np.full(a.shape[0], -np.inf), right, a)
+    model.set_maximize(True)
+    solver = mbh.ModelSolverHelper("glop")
+    solver.solve(model)
+    if solver.status() != mbh.SolveStatus.OPTIMAL:
+        return None
+    duals = np.abs(np.asarray(solver.dual_values()))  # ≤ rows of a maximisation: π ≥ 0
+    n = len(rhs)
+    return float(solver.objective_value()), np.asarray(solver.variable_values()), duals[:n], duals[n:]
+
+
+def _reduced(m: Model, sc: SClass, pi: np.ndarray) -> np.ndarray:
+    """K × T: g − π·A for every column of the class (prefix sums of π over the slots)."""
+    T = m.T
+    pi2 = pi.reshape(-1, T)
+    out = np.full(sc.g.shape, -np.inf)
+    for k, (blocks, coefs) in enumerate(sc.fam):
+        if len(blocks) == 0:
+            continue
+        per_slot = (pi2[blocks] * np.asarray(coefs)[:, None]).sum(axis=0)
+        cum = np.concatenate([[0.0], np.cumsum(per_slot)])
+        ends = np.minimum(np.arange(T) + sc.d, T)
+        out[k] = sc.g[k] - (cum[ends] - cum[:T])
+    return out
+
+
+def _generate(m: Model, classes: list[SClass], rhs: np.ndarray, hint, budget_s: float):
+    """Column generation: (best bound U(π), last master's columns, its LP solution)."""
+    master = _Master()
+    for col in hint:
+        master.add(col)
+    for sc in classes:
+        flat = np.argsort(sc.g, axis=None)[::-1][:3]
+        for f in flat:
+            k, t = divmod(int(f), m.T)
+            if np.isfinite(sc.g[k, t]) and sc.g[k, t] > 0:
+                master.add((sc.index, k, t))
+    bound, x = math.inf, None
+    t0 = time.perf_counter()
+    finite_rhs = np.where(rhs >= _BIG, 0.0, rhs)
+    for _ in range(30):
+        if not master.cols:
+            return 0.0, [], np.zeros(0)
+        res = _lp(m, classes, master.cols, rhs)
+        if res is None:
+            break
+        _, x, pi, _ = res
+        pi = np.where(rhs >= _BIG, 0.0, pi)
+        u = float(pi @ finite_rhs)
+        added = 0
+        for sc in classes:
+            rc = _reduced(m, sc, pi)
+            best = float(np.max(rc)) if rc.size else -np.inf
+            u += len(sc.jobs) * max(0.0, best)
+            if best > 1e-6:
+                for f in np.argsort(rc, axis=None)[::-1][:4]:
+                    k, t = divmod(int(f), m.T)
+                    if rc[k, t] > 1e-6 and master.add((sc.index, k, t)):
+                        added += 1
+        bound = min(bound, u)
+        if added == 0 or time.perf_counter() - t0 > budget_s:
+            break
+    return bound, master.cols, x
+
+
+def _cpsat(m: Model, classes, cols, rhs, hint: dict, time_limit_s: float, workers: int):
+    proto = cmh.CpModelProto()
+    for ci, _, _ in cols:
+        proto.variables.add().domain.extend([0, len(classes[ci].jobs)])
+    a = _matrix(m, classes, cols).tocsr()
+    scale = {"nodes": 1, "power": 1000, "bandwidth": 1000, "limit": 1000}
+    kinds = [kd for kd in m.kind for _ in range(m.T)] + ["class"] * len(classes)
+    right = np.concatenate([rhs, [float(len(sc.jobs)) for sc in classes]])
+    for i in range(a.shape[0]):
+        lo, hi = a.indptr[i], a.indptr[i + 1]
+        if lo == hi or right[i] >= _BIG:
+            continue
+        f = scale.get(kinds[i], 1)
+        lin = proto.constraints.add().linear
+        lin.vars.extend(a.indices[lo:hi].tolist())
+        lin.coeffs.extend([math.ceil(c * f - 1e-9) for c in a.data[lo:hi]])
+        lin.domain.extend([-(2**62), math.floor(right[i] * f + 1e-9)])
+    proto.objective.vars.extend(range(len(cols)))
+    proto.objective.coeffs.extend([-round(classes[ci].g[k, t] * 100) for ci, k, t in cols])
+    pos = {c: j for j, c in enumerate(cols)}
+    for col, n in hint.items():
+        proto.solution_hint.vars.append(pos[col])
+        proto.solution_hint.values.append(n)
+    params = cmh.SatParameters()
+    params.max_time_in_seconds = max(0.05, time_limit_s)
+    params.num_workers = max(1, workers)
+    params.cp_model_presolve = len(cols) < 20000
+    wrapper = cmh.SolveWrapper()
+    wrapper.set_parameters(params)
+    response = wrapper.solve(proto)
+    if response.status not in (cmh.CpSolverStatus.OPTIMAL, cmh.CpSolverStatus.FEASIBLE):
+        return None, response.status.name
+    return {cols[j]: int(v) for j, v in enumerate(response.solution) if v > 0}, response.status.name
+
+
+def _total(classes, counts: dict) -> float:
+    return sum(classes[ci].g[k, t] * n for (ci, k, t), n in counts.items())
+
+
+def solve_shift(problem: Problem, instance: Instance | None = None, *, with_bound: bool = True) -> Plan:
+    """Decide site and start slot for ``problem``'s jobs (``problem.shift`` must be set)."""
+    t0 = time.perf_counter()
+    inst = instance or build_instance(problem)
+    longest = max((j.duration_h for j in problem.jobs), default=1.0)
+    grid = build_grid(problem, longest)
+    classes = _classes(inst, grid)
+    m = _build(inst, grid, classes)
+    rhs = m.flat_rhs()
+    counts = _greedy(m, classes, rhs)
+    status, bound = "FEASIBLE (greedy over start slots)", None
+    if with_bound or len(counts) > 0:
+        budget = max(0.2, problem.time_limit_s * 0.4)
+        bound, cols, _ = _generate(m, classes, rhs, list(counts), budget)
+        if cols:
+            cp, st = _cpsat(m, classes, cols, rhs, counts, problem.time_limit_s * 0.6, problem.workers)
+            slack = 0.006 * sum(len(sc.jobs) for sc in classes)  # CP-SAT scores are rounded to ¥0.01
+            if cp is not None and _total(classes, cp) >= _total(classes, counts) - slack:
+                counts, status = cp, st
+            else:
+                status = f"{st} (greedy over start slots kept)"
+    t1 = time.perf_counter()
+    return _extract(inst, grid, classes, counts, status, bound if with_bound else None, t1 - t0)
+
+
+def _extract(inst: Instance, grid: Grid, classes: list[SClass], counts: dict, status: str, bound, seconds) -> Plan:
+    """Slot-0 starts get nodes now; later ones are scheduled with a note on what waiting saves."""
+    problem = inst.problem
+    ledger = inst.ledger()
+    now_decisions = []
+    later: list[Placement] = []
+    by_class: dict[int, list[tuple[int, int, int]]] = {}
+    for (ci, k, t), n in sorted(counts.items(), key=lambda kv: kv[0][2]):
+        by_class.setdefault(ci, []).append((k, t, n))
+    order = sorted(classes, key=lambda sc: (-sc.jc.per_node, -sc.jc.nodes, sc.index))
+    for sc in order:
+        picks = by_class.get(sc.index)
+        if not picks:
+            continue
+        jobs = sorted(sc.jobs, key=lambda i: (problem.jobs[i].deadline or problem.now + timedelta(days=3650), i))
+        it = iter(jobs)
+        for k, t, n in picks:
+            cand = sc.jc.candidates[k]
+            for _ in range(n):
+                i = next(it, None)
+                if i is None:
+                    break
+                if t == 0:
+                    d = place(inst, ledger, sc.jc, cand, i)
+                    if d is not None:
+                        now_decisions.append(d)
+                else:
+                    later.append(_scheduled(inst, grid, sc, cand, i, t))
+    plan = assemble(inst, ledger, now_decisions, solver="cpsat-shift", status=status, bound=None, solve_seconds=seconds)
+    scheduled = {p.job for p in later}
+    unplaced = tuple(u for u in plan.unplaced if u.job not in scheduled)
+    jobs = {j.id: j for j in problem.jobs}
+    cat = problem.topology.accelerators
+    value = plan.objective + sum(jobs[p.job].priority * p.cards * cat[p.accelerator].pflops for p in later)
+    score = _total(classes, counts)
+    return Plan(
+        plan.solver, status, value, None, None, seconds, plan.placements + tuple(later), unplaced, score, 0.0, bound
+    )
+
+
+def _scheduled(inst: Instance, grid: Grid, sc: SClass, cand, i: int, t: int) -> Placement:
+    problem = inst.problem
+    job = problem.jobs[i]
+    site = inst.sites[cand.site]
+    user, data = job_route(inst.graph, job, site.id)
+    transfer = transfer_hours(job.data.size_tb, data.bottleneck_gbps) if job.data and data else 0.0
+    start_h = t * grid.slot_h + transfer
+    rate, cost, carbon = grid.run_cost(site.id, cand.power_kw, start_h, job.duration_h)
+    rate0, cost0, carbon0 = grid.run_cost(site.id, cand.power_kw, transfer, job.duration_h)
+    route = user or data
+    note = deferral_note(problem, site, grid.slot_start(t), float(cost0 - cost), float(carbon0 - carbon))
+    return Placement(
+        job.id,
+        cand.site,
+        cand.model,
+        sc.jc.nodes,
+        job.accelerators.count,
+        (),
+        grid.slot_start(t) + timedelta(hours=transfer),
+        route.nodes if route is not None else (site.id,),
+        user.rtt_ms if user else None,
+        cand.power_kw * job.duration_h,
+        float(rate),
+        float(carbon),
+        transfer,
+        scheduled=True,
+        note=note,
+    )

@@ -1,0 +1,98 @@
+"""The time grid of start-time decisions: slots, what energy costs in each, and what is free.
+
+Slot ``t`` of a plan made at ``now`` covers ``[now + tΔ, now + (t+1)Δ)``. A site's energy rate is
+its zone's price plus carbon priced at ``carbon_cny_per_kg`` after the site's green share, hour by
+hour from the problem's :class:`~.problem.Outlook` (the topology's tariff and series when none is
+given); the cost of running ``kW`` from ``a`` to ``b`` hours after ``now`` is ``kW × (I(b) − I(a))``
+with ``I`` the running integral of that rate, so a run is priced over the hours it covers.
+
+Capacity in every slot is what is free now: running jobs keep their cards, power and bandwidth
+for the whole horizon (what the planner does not know to be free is not free). A
+:class:`~.problem.PowerLimit` lowers the power of its sites in the slots its window touches.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import numpy as np
+
+from suanwang.solvers.problem import Problem
+from suanwang.topology.hourly import factors_for
+
+
+@dataclass
+class Grid:
+    """Slots of the horizon and, per site, the running integral of the energy rate by the hour."""
+
+    now: datetime
+    slot_h: float
+    slots: int
+    hour0: float  # hours from the outlook's first hour to ``now``
+    cum_rate: dict[str, np.ndarray]  # site -> ∫ CNY per kWh (priced carbon included) from hour 0
+    cum_price: dict[str, np.ndarray]  # site -> ∫ CNY per kWh of electricity alone
+    cum_carbon: dict[str, np.ndarray]  # site -> ∫ kg CO₂ per kWh after the green share
+    zone_price: dict[str, np.ndarray]  # zone -> CNY per kWh by the hour (for the notes)
+    zone_carbon: dict[str, np.ndarray]
+
+    def slot_start(self, t: int) -> datetime:
+        return self.now + timedelta(hours=t * self.slot_h)
+
+    def integral(self, cum: np.ndarray, a_h: np.ndarray | float, b_h: np.ndarray | float) -> np.ndarray:
+        """∫ from ``a_h`` to ``b_h`` hours after ``now`` of an hourly series given by its prefix sums."""
+        grid = np.arange(len(cum), dtype=float)
+        return np.interp(np.asarray(b_h) + self.hour0, grid, cum) - np.interp(np.asarray(a_h) + self.hour0, grid, cum)
+
+    def run_cost(self, site: str, kw: float, start_h, hours: float):
+        """(CNY with carbon priced, CNY of electricity, kg CO₂) of ``kw`` over ``hours`` from ``start_h``."""
+        end = np.asarray(start_h) + hours
+        return (
+            kw * self.integral(self.cum_rate[site], start_h, end),
+            kw * self.integral(self.cum_price[site], start_h, end),
+            kw * self.integral(self.cum_carbon[site], start_h, end),
+        )
+
+
+def build_grid(problem: Problem, longest_h: float) -> Grid:
+    """The slots of ``problem.shift`` and the hourly rates covering the horizon plus ``longest_h``."""
+    shift = problem.shift
+    assert shift is not None
+    topo, now = problem.topology, problem.now
+    hour_start = now.replace(minute=0, second=0, microsecond=0)
+    out = problem.outlook
+    origin = out.start if out is not None else hour_start
+    hour0 = (now - origin).total_seconds() / 3600.0
+    need = int(math.ceil(hour0 + shift.slots * shift.slot_h + longest_h)) + 2
+    zp: dict[str, np.ndarray] = {}
+    zc: dict[str, np.ndarray] = {}
+    for zid, zone in topo.grid_zones.items():
+        if out is not None and zid in out.price_cny_per_kwh and zid in out.carbon_kg_per_kwh:
+            zp[zid] = _stretch(out.price_cny_per_kwh[zid], need)
+            zc[zid] = _stretch(out.carbon_kg_per_kwh[zid], need)
+        else:
+            price, carbon = factors_for(zone, origin).hours_from(origin, need)
+            zp[zid], zc[zid] = np.asarray(price, dtype=float), np.asarray(carbon, dtype=float)
+    lam = problem.weights.carbon_cny_per_kg
+    cum_rate, cum_price, cum_carbon = {}, {}, {}
+    for s in topo.sites:
+        carbon = zc[s.grid_zone] * (1.0 - s.green_share)
+        cum_price[s.id] = _cum(zp[s.grid_zone])
+        cum_carbon[s.id] = _cum(carbon)
+        cum_rate[s.id] = _cum(zp[s.grid_zone] + lam * carbon)
+    return Grid(now, shift.slot_h, shift.slots, hour0, cum_rate, cum_price, cum_carbon, zp, zc)
+
+
+def _stretch(values: tuple[float, ...], n: int) -> np.ndarray:
+    """``values`` to length ``n``: an outlook shorter than the run repeats its last day."""
+    a = np.asarray(values, dtype=float)
+    if len(a) >= n:
+        return a[:n]
+    day = a[-24:] if len(a) >= 24 else a
+    reps = int(math.ceil((n - len(a)) / max(1, len(day))))
+    return np.concatenate([a, np.tile(day, reps)])[:n]
+
+
+def _cum(hourly: np.ndarray) -> np.ndarray:
+    return np.concatenate([[0.0], np.cumsum(hourly)])
