@@ -129,6 +129,7 @@ def test_simulate_command_writes_report(tmp_path):
         "queue.png",
         "carbon.png",
         "comparison.png",
+        "power.png",
     }
     dup = CliRunner().invoke(app, ["simulate", "-f", str(a), "-f", str(a)])
     assert dup.exit_code == 3
