@@ -57,8 +57,8 @@ from scipy import sparse
 
 from suanwang.solvers.assemble import assemble, place
 from suanwang.solvers.instance import Instance, JobClass, build_instance, job_route, transfer_hours
-from suanwang.solvers.ledger import block_capacity
-from suanwang.solvers.problem import Job, Placement, Plan, Problem
+from suanwang.solvers.ledger import bit_counts, block_capacity, ceil_pow2_level
+from suanwang.solvers.problem import Job, Placement, Plan, Problem, Unplaced
 from suanwang.solvers.shift_notes import deferral_note
 from suanwang.solvers.slots import Grid, build_grid
 
@@ -475,8 +475,9 @@ def _extract(inst: Instance, grid: Grid, classes: list[SClass], counts: dict, st
                 else:
                     later.append(_scheduled(inst, grid, sc, cand, i, t))
     plan = assemble(inst, ledger, now_decisions, solver="cpsat-shift", status=status, bound=None, solve_seconds=seconds)
+    later, dropped = admit_later(inst, grid, plan.placements, later)
     scheduled = {p.job for p in later}
-    unplaced = tuple(u for u in plan.unplaced if u.job not in scheduled)
+    unplaced = tuple(u for u in plan.unplaced if u.job not in scheduled) + dropped
     jobs = {j.id: j for j in problem.jobs}
     cat = problem.topology.accelerators
     value = plan.objective + sum(jobs[p.job].priority * p.cards * cat[p.accelerator].pflops for p in later)
@@ -484,6 +485,56 @@ def _extract(inst: Instance, grid: Grid, classes: list[SClass], counts: dict, st
     return Plan(
         plan.solver, status, value, None, None, seconds, plan.placements + tuple(later), unplaced, score, 0.0, bound
     )
+
+
+def admit_later(inst: Instance, grid: Grid, started: tuple[Placement, ...], later: list[Placement]):
+    """Keep the scheduled starts that pack, slot by slot, onto the nodes this plan's starts now
+    leave (they hold named nodes until they end; the model counted them as blocks); the others
+    become unplaced, to be planned again next cycle."""
+    problem = inst.problem
+    jobs = {j.id: j for j in problem.jobs}
+    pools = {(p.site, p.accelerator) for p in later}
+    pinned = [p for p in started if not p.fixed and (p.site, p.accelerator) in pools]
+    used: dict[tuple, dict[int, int]] = {}  # (pool, slot) -> level -> cards held by admitted starts
+    caps: dict[tuple, dict[int, int]] = {}
+    kept, dropped = [], []
+    for p in sorted(later, key=lambda x: (x.start, x.job)):
+        job = jobs[p.job]
+        pool = (p.site, p.accelerator)
+        first = int(
+            round(((p.start - timedelta(hours=p.transfer_h)) - problem.now).total_seconds() / 3600 / grid.slot_h)
+        )
+        last = min(grid.slots, first + max(1, math.ceil((p.transfer_h + job.duration_h) / grid.slot_h - 1e-9)))
+        a = ceil_pow2_level(job.accelerators.per_node)
+        demand = (1 << a) * job.accelerators.nodes
+        ok = True
+        for t in range(first, last):
+            cap = caps.get((pool, t))
+            if cap is None:
+                free = dict(inst.nodes[pool].free) if pool in inst.nodes else {}
+                at = grid.slot_start(t)
+                for q in pinned:
+                    if (q.site, q.accelerator) == pool and q.start + timedelta(hours=jobs[q.job].duration_h) > at:
+                        for n in q.node_names:
+                            free[n] -= jobs[q.job].accelerators.per_node
+                cap = caps[(pool, t)] = block_capacity(bit_counts(free.values()), range(LEVELS))
+            held = used.get((pool, t), {})
+            if any(held.get(b, 0) + demand > cap[b] for b in range(a + 1)):
+                ok = False
+                break
+        if not ok:
+            when = p.start.strftime("%m-%d %H:%M")
+            dropped.append(Unplaced(p.job, (
+                f"its start at {when} at {p.site} does not pack onto the nodes this plan's starts now "
+                "leave there; it is planned again next cycle",
+            )))  # fmt: skip
+            continue
+        for t in range(first, last):
+            held = used.setdefault((pool, t), {})
+            for b in range(a + 1):
+                held[b] = held.get(b, 0) + demand
+        kept.append(p)
+    return kept, tuple(dropped)
 
 
 def _scheduled(inst: Instance, grid: Grid, sc: SClass, cand, i: int, t: int) -> Placement:

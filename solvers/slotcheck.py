@@ -90,6 +90,22 @@ def check_slots(problem: Problem, plan: Plan, graph: NetworkGraph, base_kw: dict
     return out
 
 
+def _first_fit(nodes: list[int], items: list[tuple[str, int, int]], round_up: bool) -> tuple[str, int] | None:
+    """First fit, largest first, of (job, cards per node, nodes) items onto free cards per node;
+    the first item that finds no node, or ``None``. With ``round_up`` each demand takes a whole
+    power-of-two block (exact for such sizes, so a packing exists when either way finds one)."""
+    free = sorted(nodes, reverse=True)
+    size = (lambda k: 1 << max(0, (k - 1).bit_length())) if round_up else (lambda k: k)
+    for job_id, per_node, count in sorted(items, key=lambda x: (-size(x[1]), x[0])):
+        for _ in range(count):
+            fit = next((i for i, f in enumerate(free) if f >= size(per_node)), None)
+            if fit is None:
+                return job_id, per_node
+            free[fit] -= size(per_node)
+            free.sort(reverse=True)
+    return None
+
+
 def _start_slot(p: Placement, now: datetime, slot_h: float) -> datetime:
     """Where the job's capacity is held from: now for a start now, else its start slot."""
     if not p.scheduled:

@@ -1,0 +1,132 @@
+"""Start-time decisions (solvers.shift): the July example starts in the valley band, jobs with no
+slack start now, capacity, power, grid events and deadlines hold in every slot (checked by the
+independent checker, which also catches a plan that breaks them), the reported bound is an upper
+bound on the score and matches the full LP when column generation converges, and the model never
+schedules a start past the last one that meets the deadline."""
+
+from __future__ import annotations
+
+import dataclasses
+import random
+from datetime import datetime, timedelta
+
+import numpy as np
+import pytest
+
+from suanwang.solvers import solve
+from suanwang.solvers.checker import check_plan
+from suanwang.solvers.problem import PowerLimit, Shift
+from suanwang.solvers import shift as sh
+from suanwang.solvers.slots import build_grid
+from suanwang.solvers.instance import build_instance
+from tests.solvers.helpers import job, problem
+
+JULY_10 = datetime(2026, 7, 15, 10, 0)
+
+
+def test_july_batch_job_starts_in_the_valley_band(jiangsu):
+    batch = job("batch", 8, 8, kind="batch", duration_h=4.0, earliest=JULY_10, deadline=JULY_10 + timedelta(hours=24))
+    urgent = job("urgent", 8, 8, duration_h=4.0)
+    p = problem(jiangsu, [batch, urgent], now=JULY_10, shift=Shift(48, 60))
+    plan = solve(p)
+    got = {x.job: x for x in plan.placements}
+    assert got["batch"].scheduled and got["batch"].start == datetime(2026, 7, 16, 0, 0)
+    assert "valley band" in got["batch"].note and "saves ¥" in got["batch"].note
+    assert not got["urgent"].scheduled and got["urgent"].start == JULY_10 and got["urgent"].node_names
+    assert check_plan(p, plan) == []
+    # what it says it saves is what starting now costs more, at the same site and the tariff
+    zone = jiangsu.grid_zones["jiangsu"]
+    assert zone.price_at(JULY_10) == pytest.approx(1.185)  # critical peak
+    assert zone.price_at(got["batch"].start) == pytest.approx(0.372)
+
+
+def test_without_shift_the_same_job_starts_now(jiangsu):
+    batch = job("batch", 8, 8, kind="batch", duration_h=4.0, earliest=JULY_10, deadline=JULY_10 + timedelta(hours=24))
+    plan = solve(problem(jiangsu, [batch], now=JULY_10))
+    assert plan.placements[0].start == JULY_10 and not plan.placements[0].scheduled
+
+
+def _crowded(mini, seed: int, limits=()):
+    """More deferrable work than the valley holds, on the small topology, at 03:00."""
+    rng = random.Random(seed)
+    now = datetime(2026, 7, 15, 3, 0)
+    jobs = []
+    for i in range(rng.randint(6, 16)):
+        per_node = rng.choice([1, 2, 4, 8])
+        nodes = rng.choice([1, 1, 2])
+        slack = rng.choice([0, 2, 6, 12, 30])
+        dur = rng.choice([1.0, 2.5, 4.0, 7.0])
+        deadline = now + timedelta(hours=dur + slack) if slack else None
+        jobs.append(job(f"j{i}", per_node * nodes, per_node, kind="batch", duration_h=dur, priority=rng.randint(1, 5),
+                        earliest=now, deadline=deadline))  # fmt: skip
+    return problem(mini, jobs, now=now, shift=Shift(24, 60), limits=tuple(limits), time_limit_s=1.0)
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_every_slot_holds_and_the_bound_is_an_upper_bound(mini, seed):
+    p = _crowded(mini, seed)
+    plan = solve(p)
+    assert check_plan(p, plan) == []
+    assert plan.score_bound is not None and plan.score <= plan.score_bound + 1e-6
+    # the bound is the full LP's optimum when generation converges (never below it)
+    inst = build_instance(p)
+    grid = build_grid(p, max(j.duration_h for j in p.jobs))
+    classes = sh._classes(inst, grid)
+    m = sh._build(inst, grid, classes)
+    rhs = m.flat_rhs()
+    cols = [(sc.index, k, t) for sc in classes for k in range(len(sc.fam)) for t in range(m.T) if np.isfinite(sc.g[k, t])]
+    full = sh._lp(m, classes, cols, rhs)[0]
+    assert plan.score_bound >= full - 1e-6 * max(1.0, abs(full))
+    assert plan.score_bound <= full * (1 + 1e-6) + 1e-6
+
+
+def test_no_start_after_the_last_one_that_meets_the_deadline(mini):
+    p = _crowded(mini, 3)
+    plan = solve(p)
+    jobs = {j.id: j for j in p.jobs}
+    for x in plan.placements:
+        j = jobs[x.job]
+        if j.deadline is not None:
+            assert x.start + timedelta(hours=j.duration_h) <= j.deadline
+
+
+def test_a_grid_event_is_met_in_its_window_and_the_checker_sees_a_plan_that_ignores_it(mini):
+    now = datetime(2026, 7, 15, 3, 0)
+    window = PowerLimit("cut", ("nj-hub",), now, now + timedelta(hours=5), cap_kw=15.0)
+    jobs = [job(f"j{i}", 8, 8, ("H800",), kind="batch", duration_h=2.0, earliest=now,
+                deadline=now + timedelta(hours=20)) for i in range(3)]  # fmt: skip
+    p = problem(mini, jobs, now=now, shift=Shift(24, 60), limits=(window,))
+    plan = solve(p)
+    assert check_plan(p, plan) == []
+    kw_one = 8 * 0.7 * 1.2  # 8 H800 at PUE 1.2: 6.72 kW, so at most two run at once in the window
+    assert {x.site for x in plan.placements} == {"nj-hub"} and len(plan.placements) == 3
+    for h in range(5):
+        at = now + timedelta(hours=h, minutes=30)
+        running = [x for x in plan.placements if x.start <= at < x.start + timedelta(hours=2)]
+        assert len(running) * kw_one <= 15.0 + 1e-6
+    # the same plan without the event in view of the planner breaks it
+    blind = solve(dataclasses.replace(p, limits=()))
+    assert any("grid event cut" in v for v in check_plan(p, blind))
+
+
+def test_without_shift_grid_events_still_bind(mini):
+    now = datetime(2026, 7, 15, 3, 0)
+    cut = PowerLimit("cut", ("nj-hub",), now, now + timedelta(hours=2), cap_kw=0.0)
+    p = problem(mini, [job("a", 8, 8, ("H800",), duration_h=1.0)], now=now, limits=(cut,))
+    plan = solve(p)
+    assert not [x for x in plan.placements if x.start < cut.end]  # it waits for the event to end
+    assert check_plan(p, plan) == []
+
+
+def test_checker_catches_an_overloaded_slot(mini):
+    p = _crowded(mini, 5)
+    plan = solve(p)
+    later = [x for x in plan.placements if x.scheduled]
+    if not later:
+        pytest.skip("nothing deferred in this case")
+    # pile every scheduled job into one slot at one site: capacity or power must break
+    t = later[0].start
+    moved = tuple(dataclasses.replace(x, start=t, site=later[0].site, accelerator=later[0].accelerator)
+                  if x.scheduled else x for x in plan.placements)  # fmt: skip
+    broken = dataclasses.replace(plan, placements=moved * 3)
+    assert check_plan(p, broken)
