@@ -83,6 +83,12 @@ class Lifecycle:
                 rec = self.store.ensure(jobs[p.job], now)
             if rec is None or rec.state != JobState.pending:
                 continue
+            if p.scheduled:  # starts in a later slot: stays pending, re-planned each cycle
+                head = f"scheduled at {p.site} {p.start:%m-%d %H:%M}"
+                if not (rec.history and rec.history[-1].reason.startswith(head)):
+                    self.store.note(p.job, f"{head}: {p.note}", now)
+                out.jobs[p.job] = f"{head}: {p.note}"
+                continue
             self.store.place(
                 p.job, p.site, p.accelerator, pid, f"{pid}: {p.site}/{p.accelerator}, {p.nodes} nodes", now
             )

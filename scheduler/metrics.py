@@ -76,6 +76,44 @@ class ServiceMetrics:
         )
         self.gap = Gauge("suanwang_plan_gap_ratio", "Gap of the latest plan to the LP bound, 0–1.", registry=registry)
         self.unplaced = Gauge("suanwang_plan_unplaced_jobs", "Jobs the latest plan could not place.", registry=registry)
+        self.scheduled = Gauge(
+            "suanwang_plan_scheduled_jobs", "Jobs the latest plan starts in a later slot.", registry=registry
+        )
+        self.grid_cap = Gauge("suanwang_grid_event_cap_watts", "A grid event's cap.", ["event"], registry=registry)
+        self.grid_draw = Gauge(
+            "suanwang_grid_event_draw_watts",
+            "Draw of a grid event's sites at the last cycle.",
+            ["event"],
+            registry=registry,
+        )
+        self.grid_shed = Gauge(
+            "suanwang_grid_event_shed_watts",
+            "Draw of the work suspended for a grid event.",
+            ["event"],
+            registry=registry,
+        )
+        self.grid_met = Gauge(
+            "suanwang_grid_event_met", "1 while a grid event's cap is met (or not yet due), else 0.", ["event"],
+            registry=registry,
+        )  # fmt: skip
+        self.suspended = PromCounter(
+            "suanwang_grid_suspended_jobs_total", "Running jobs suspended for grid events.", registry=registry
+        )
+        self.energy = PromCounter(
+            "suanwang_energy_joules_total", "Energy of what ran, at PUE, by site and tenant.", ["site", "tenant"],
+            registry=registry,
+        )  # fmt: skip
+        self.carbon_total = PromCounter(
+            "suanwang_carbon_grams_total",
+            "CO2 of what ran, by site, tenant and basis (location: the zone's intensity; market: after the site's "
+            "green share).",
+            ["site", "tenant", "basis"],
+            registry=registry,
+        )
+        self.energy_cost = PromCounter(
+            "suanwang_energy_cost_yuan_total", "Electricity cost of what ran, by site and tenant.", ["site", "tenant"],
+            registry=registry,
+        )  # fmt: skip
 
     def refresh_sites(
         self,
@@ -119,7 +157,25 @@ class ServiceMetrics:
         for (tenant, prio), n in waiting.items():
             self.queue.labels(tenant, prio).set(n)
 
+    def refresh_grid(self, events) -> None:
+        for g in (self.grid_cap, self.grid_draw, self.grid_shed, self.grid_met):
+            g.clear()
+        for e in events:
+            if e.resolved_cap_kw is not None:
+                self.grid_cap.labels(e.id).set(1000.0 * e.resolved_cap_kw)
+            self.grid_draw.labels(e.id).set(1000.0 * (e.draw_kw or 0.0))
+            self.grid_shed.labels(e.id).set(1000.0 * (e.shed_kw or 0.0))
+            self.grid_met.labels(e.id).set(0 if e.status == "unmet" else 1)
+
+    def observe_accrual(self, accrued) -> None:
+        for (tenant, site), (kwh, loc, mkt, cny) in accrued.by.items():
+            self.energy.labels(site, tenant).inc(kwh * 3.6e6)
+            self.carbon_total.labels(site, tenant, "location").inc(loc * 1000.0)
+            self.carbon_total.labels(site, tenant, "market").inc(mkt * 1000.0)
+            self.energy_cost.labels(site, tenant).inc(cny)
+
     def observe_plan(self, plan: Plan) -> None:
+        self.scheduled.set(sum(1 for p in plan.placements if p.scheduled))
         self.solve.set(plan.solve_seconds)
         self.objective.set(plan.objective)
         self.gap.set(plan.gap or 0.0)

@@ -1,7 +1,9 @@
-"""The control loop: collect → plan (queued jobs; placed, submitted and running ones fixed) →
-submit → reconcile, the last three through the one job lifecycle (:mod:`.lifecycle`) over the
-database store. Each step commits on its own, so a failing cycle leaves the queue intact and the
-next cycle retries; planning runs outside any request, so it never blocks the API.
+"""The control loop: collect → grid events (:mod:`.gridevents`) → plan (queued jobs, with start
+times over a rolling horizon against the tariff and carbon outlook; placed, submitted and
+running ones fixed) → submit → reconcile → carbon accounts (:mod:`.accounting`); plan to
+reconcile go through the one job lifecycle (:mod:`.lifecycle`) over the database store. Each
+step commits on its own, so a failing cycle leaves the queue intact and the next cycle retries;
+planning runs outside any request, so it never blocks the API.
 
 Submission goes to the sites' API servers (a kubeconfig with one context per site) or, with a
 manifests folder, is written there as a dry run.
@@ -29,6 +31,8 @@ from suanwang.collectors.statefile import (
     without_sites,
 )
 from suanwang.errors import InputError, SuanwangError
+from suanwang.scheduler import gridevents
+from suanwang.scheduler.accounting import accrue
 from suanwang.scheduler.db.lease import Lease
 from suanwang.scheduler.db.store import SqlStore
 from suanwang.scheduler.jobfile import jobs_from_data
@@ -37,7 +41,8 @@ from suanwang.scheduler.k8s.client import SiteApi
 from suanwang.scheduler.k8s.dryrun import plan_id
 from suanwang.scheduler.lifecycle import Lifecycle
 from suanwang.solvers import solve
-from suanwang.solvers.problem import Problem
+from suanwang.solvers.forecast import outlook
+from suanwang.solvers.problem import Problem, Shift
 from suanwang.topology.measured import with_measured_links
 
 log = logging.getLogger("suanwang.loop")
@@ -102,8 +107,11 @@ class ControlLoop:
         assume_empty: bool = False,
         running_grace_s: float = 900.0,
         lease: Lease | None = None,
+        shift: Shift | None = Shift(),
+        forecast: str = "weekly",
     ) -> None:
         self.app, self.collector = app, collector
+        self.shift, self.forecast = shift, forecast
         self.time_limit_s = time_limit_s
         self.wake = threading.Event()
         self.health = LoopHealth()
@@ -173,12 +181,21 @@ class ControlLoop:
         topology = st.topology
         if st.live_state is not None and st.live_state.links:  # measured RTT and jitter, as the CLI uses them
             topology = with_measured_links(topology, st.live_state.links)
+        with self.store.sessions() as s:
+            grid_limits = gridevents.limits(s, now)
+        look = None
+        if self.shift is not None:
+            hours = int(self.shift.horizon_h + max(j.duration_h for j in jobs)) + 2
+            look = outlook(topology, now, hours, self.forecast)  # type: ignore[arg-type]
         problem = Problem(
             topology,
             tuple(jobs),
             now,
             without_sites(st.live_state, st.topology, drained),
             time_limit_s=self.time_limit_s,
+            shift=self.shift,
+            outlook=look,
+            limits=grid_limits,
         )
         plan, problem = self._solve_isolating(problem, now, report)
         self.store.record_plan(
@@ -255,6 +272,27 @@ class ControlLoop:
         report.submitted += out.submitted
         report.errors += out.errors
 
+    def _grid(self, now: datetime, report: CycleReport) -> None:
+        """Grid events: caps resolved, statuses updated, preemptible work suspended where needed."""
+        st = self.app.state
+        with self.store.sessions.begin() as s:
+            self.store.fence(s)
+            suspend = gridevents.step(s, st.topology, st.live_state, now)
+        for key, why in suspend:
+            self.store.release(key, JobState.pending, why, now)
+            st.metrics.transitions.labels(JobState.pending).inc()
+            st.metrics.suspended.inc()
+            report.transitions += 1
+        if suspend:
+            self.lifecycle.remove_stale()
+
+    def _accounts(self, now: datetime) -> None:
+        st = self.app.state
+        with self.store.sessions.begin() as s:
+            self.store.fence(s)
+            accrued = accrue(s, st.topology, now)
+        st.metrics.observe_accrual(accrued)
+
     def _reconcile(self, now: datetime, report: CycleReport) -> None:
         out = self.lifecycle.reconcile(now)
         report.transitions += out.transitions
@@ -282,9 +320,11 @@ class ControlLoop:
 
         stages = (
             ("collect", lambda: self._collect(now)),
+            ("grid", lambda: self._grid(now, report)),
             ("plan", plan_step),
             ("submit", lambda: planned[1] is not None and self._submit(planned[0], planned[1], now, report)),
             ("reconcile", lambda: self._reconcile(now, report)),
+            ("accounts", lambda: self._accounts(now)),
         )
         for name, step in stages:
             if not self.leads():  # renewed before each stage; a lost lease ends the cycle here
@@ -309,6 +349,8 @@ class ControlLoop:
         st.metrics.refresh_queue(rows)
         if plan is not None:
             st.metrics.observe_plan(plan)
+        with self.store.sessions() as s:
+            st.metrics.refresh_grid(gridevents.open_events(s) + gridevents.recent_final(s, now))
 
     def _guard(self, name: str, step, report: CycleReport) -> None:
         """Run one stage; any error is logged, counted and reported, and the cycle goes on."""

@@ -265,7 +265,7 @@ def _greedy(m: Model, classes: list[SClass], rhs: np.ndarray) -> dict[tuple[int,
         return (-sc.jc.priority * best, sc.latest_h if sc.latest_h is not None else math.inf, sc.index)
 
     for sc in sorted(classes, key=density):
-        left = len(sc.jobs)
+        left = len(sc.jobs) if sc.g.size else 0
         while left > 0:
             cap = _capacity(m, sc, res)
             score = np.where(cap > 0, sc.g, -np.inf)

@@ -123,3 +123,49 @@ class LeaseRow(Base):
     epoch: Mapped[int] = mapped_column(Integer)
     renewed_at: Mapped[datetime]
     expires_at: Mapped[datetime]
+
+
+class GridEventRow(Base):
+    """A grid event: the draw of its sites stays under a cap in its window; its outcome so far."""
+
+    __tablename__ = "grid_events"
+    id: Mapped[str] = mapped_column(String(63), primary_key=True)
+    sites: Mapped[list[str]] = mapped_column(JSON)
+    zone: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    start: Mapped[datetime]
+    end: Mapped[datetime]
+    cap_kw: Mapped[float | None] = mapped_column(Float, nullable=True)
+    reduce_kw: Mapped[float | None] = mapped_column(Float, nullable=True)
+    reduce_ratio: Mapped[float | None] = mapped_column(Float, nullable=True)
+    resolved_cap_kw: Mapped[float | None] = mapped_column(Float, nullable=True)
+    baseline_kw: Mapped[float | None] = mapped_column(Float, nullable=True)
+    status: Mapped[str] = mapped_column(String(20), index=True)
+    draw_kw: Mapped[float | None] = mapped_column(Float, nullable=True)
+    shed_kw: Mapped[float] = mapped_column(Float, default=0.0)
+    shortfall_kw: Mapped[float] = mapped_column(Float, default=0.0)
+    suspended: Mapped[list[str]] = mapped_column(JSON, default=list)
+    why: Mapped[str] = mapped_column(Text, default="")
+    created_by: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+
+class AccountRow(Base):
+    """Energy, carbon and cost of what ran, per hour (UTC+8), tenant and site."""
+
+    __tablename__ = "accounts"
+    hour: Mapped[datetime] = mapped_column(primary_key=True)
+    tenant: Mapped[str] = mapped_column(String(200), primary_key=True)
+    site: Mapped[str] = mapped_column(String(200), primary_key=True)
+    energy_kwh: Mapped[float] = mapped_column(Float, default=0.0)
+    carbon_location_kg: Mapped[float] = mapped_column(Float, default=0.0)
+    carbon_market_kg: Mapped[float] = mapped_column(Float, default=0.0)
+    cost_cny: Mapped[float] = mapped_column(Float, default=0.0)
+
+
+class AccrualCursor(Base):
+    """Up to when the accounts hold what ran."""
+
+    __tablename__ = "accrual_cursor"
+    name: Mapped[str] = mapped_column(String(40), primary_key=True)
+    at: Mapped[datetime]

@@ -150,7 +150,8 @@ class SqlStore:
     def specs(self, states: tuple[str, ...]) -> list[tuple[str, dict]]:
         """``(key, spec)`` of the jobs in ``states``, oldest first (specs in the job-file contract)."""
         with self.sessions() as s:
-            return [(r.id, r.spec) for r in repo.jobs_in(s, states)]
+            # ``ran`` (where a released job last ran, for its accounts) is not part of the contract
+            return [(r.id, {k: v for k, v in r.spec.items() if k != "ran"}) for r in repo.jobs_in(s, states)]
 
     def save_snapshot(self, body: dict, observed_at: datetime) -> None:
         """Keep ``body`` (a collected state) as the one latest snapshot."""
@@ -200,7 +201,8 @@ def release(s: Session, job_id: str, target: str, reason: str, at: datetime) -> 
     its objects stale (the control loop deletes them once the site answers)."""
     row = repo.transition(s, job_id, target, reason, at)
     if target == JobState.pending:
-        row.spec = {k: v for k, v in row.spec.items() if k != "running"}
+        ran = row.spec.get("running")
+        row.spec = {k: v for k, v in row.spec.items() if k != "running"} | ({"ran": ran} if ran else {})
         row.site = None
     for sub in s.scalars(select(Submission).where(Submission.job_id == job_id)):
         sub.stale = True

@@ -13,12 +13,12 @@ from datetime import datetime, timedelta
 import numpy as np
 import pytest
 
+from suanwang.solvers import shift as sh
 from suanwang.solvers import solve
 from suanwang.solvers.checker import check_plan
-from suanwang.solvers.problem import PowerLimit, Shift
-from suanwang.solvers import shift as sh
-from suanwang.solvers.slots import build_grid
 from suanwang.solvers.instance import build_instance
+from suanwang.solvers.problem import PowerLimit, Shift
+from suanwang.solvers.slots import build_grid
 from tests.solvers.helpers import job, problem
 
 JULY_10 = datetime(2026, 7, 15, 10, 0)
@@ -74,7 +74,9 @@ def test_every_slot_holds_and_the_bound_is_an_upper_bound(mini, seed):
     classes = sh._classes(inst, grid)
     m = sh._build(inst, grid, classes)
     rhs = m.flat_rhs()
-    cols = [(sc.index, k, t) for sc in classes for k in range(len(sc.fam)) for t in range(m.T) if np.isfinite(sc.g[k, t])]
+    cols = [
+        (sc.index, k, t) for sc in classes for k in range(len(sc.fam)) for t in range(m.T) if np.isfinite(sc.g[k, t])
+    ]
     full = sh._lp(m, classes, cols, rhs)[0]
     assert plan.score_bound >= full - 1e-6 * max(1.0, abs(full))
     assert plan.score_bound <= full * (1 + 1e-6) + 1e-6
