@@ -53,7 +53,7 @@ def running_jobs(s: Session, topology: Topology, now: datetime) -> list[Running]
         if site is None or acc is None:
             continue
         cards = int((row.spec.get("accelerators") or {}).get("count", 0))
-        started = next((t.at for t in reversed(row.history) if t.target == JobState.running), None)
+        started = next((t.at for t in reversed(row.history) if t.target == JobState.running != t.source), None)
         ran_h = max(0.0, (now - started).total_seconds() / 3600.0) if started else 0.0
         cp = row.spec.get("checkpoint_h")
         lost = ran_h % cp if cp else ran_h

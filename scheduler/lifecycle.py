@@ -40,7 +40,7 @@ class Outcome:
 def _lost_work(rec: JobView, now: datetime) -> str:
     """What a job that ran at a dead site loses: the work since its last checkpoint, or since it
     started when it declares none."""
-    started = next((t.at for t in reversed(rec.history) if t.target == JobState.running), None)
+    started = next((t.at for t in reversed(rec.history) if t.target == JobState.running != t.source), None)
     if started is None:
         return "having run for an unknown time"
     ran_h = max(0.0, (now - datetime.fromisoformat(started)).total_seconds() / 3600.0)

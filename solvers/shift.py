@@ -74,11 +74,12 @@ class SClass:
     index: int
     jc: JobClass
     jobs: list[int]
-    d: int  # slots occupied: the longest member's run and the longest data transfer
+    d: int  # slots a run from an aligned slot touches: the longest member's run and data transfer
     dur_h: float  # mean duration
     e: int  # first start slot
     latest_h: float | None  # start + transfer must be ≤ this many hours after now (deadline − run)
     deferrable: bool
+    width: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=int))  # slots touched, per start slot
     g: np.ndarray = field(default_factory=lambda: np.zeros((0, 0)))  # K × T scores, −inf where not allowed
     fam: list = field(default_factory=list)  # per candidate: (row blocks, coefficients)
 
@@ -118,12 +119,12 @@ def _classes(inst: Instance, grid: Grid) -> list[SClass]:
         for i in jc.jobs:
             job = problem.jobs[i]
             e_h = max(0.0, (job.earliest - now).total_seconds() / 3600.0) if job.earliest else 0.0
-            e = int(math.ceil(e_h / dt - 1e-9))
+            e = int(np.searchsorted(grid.starts_h[:-1], e_h - 1e-9, side="left"))
             d = max(1, int(math.ceil(job.duration_h / dt - 1e-9)))
             latest = None
             if job.deadline is not None:
                 latest = (job.deadline - now).total_seconds() / 3600.0 - job.duration_h
-            is_def = deferrable(job, now + timedelta(hours=e * dt), dt)
+            is_def = e < grid.slots and deferrable(job, grid.slot_start(e), dt)
             bucket = None if latest is None else math.floor(latest / dt + 1e-9)
             groups.setdefault((jc.index, d, e, bucket, is_def), []).append(i)
     out = []
@@ -154,7 +155,7 @@ def _build(inst: Instance, grid: Grid, classes: list[SClass]) -> Model:
             for b in range(a + 1):
                 m.add(("nodes", pool, b), np.full(T, float(caps[b])), "nodes")
     limit_rows = _limits(inst, grid, m)
-    starts_h = np.arange(T) * dt
+    starts_h = grid.starts_h[:-1]
     slot_idx = np.arange(T)
     for sc in classes:
         jc = sc.jc
@@ -167,16 +168,19 @@ def _build(inst: Instance, grid: Grid, classes: list[SClass]) -> Model:
             transfers.append(transfer_hours(job.data.size_tb, data.bottleneck_gbps) if job.data and data else 0.0)
         longest = max(problem.jobs[i].duration_h for i in sc.jobs) + max(transfers, default=0.0)
         sc.d = max(1, int(math.ceil(longest / dt - 1e-9)))
+        sc.width = grid.widths(longest)
         for k, cand in enumerate(jc.candidates):
             site = inst.sites[cand.site]
             transfer = transfers[k]
             if sc.deferrable:
                 last = T - 1
                 if sc.latest_h is not None:
-                    last = min(last, math.floor((sc.latest_h - transfer) / dt + 1e-9))
+                    last = min(last, int(np.searchsorted(starts_h, sc.latest_h - transfer + 1e-9, side="right")) - 1)
                 allowed = (slot_idx >= sc.e) & (slot_idx <= last)
             else:
                 allowed = slot_idx == sc.e
+                if sc.latest_h is not None and starts_h[min(sc.e, T - 1)] + transfer > sc.latest_h + 1e-9:
+                    allowed = np.zeros(T, dtype=bool)
             if not allowed.any():
                 sc.fam.append(((), ()))
                 continue
@@ -226,14 +230,10 @@ def _limits(inst: Instance, grid: Grid, m: Model) -> dict[str, list[int]]:
     return by_site
 
 
-def _reach(T: int, t: int, d: int) -> np.ndarray:
-    return np.arange(t, min(T, t + d))
-
-
 def _entries(m: Model, sc: SClass, k: int, t: int) -> tuple[np.ndarray, np.ndarray]:
     """Rows and coefficients of column (c, k, t) in the flat row space."""
     blocks, coefs = sc.fam[k]
-    taus = _reach(m.T, t, sc.d)
+    taus = np.arange(t, min(m.T, t + int(sc.width[t])))
     rows = (np.asarray(blocks)[:, None] * m.T + taus[None, :]).ravel()
     return rows, np.repeat(coefs, len(taus))
 
@@ -250,6 +250,7 @@ def _capacity(m: Model, sc: SClass, res: np.ndarray) -> np.ndarray:
         win = per_slot.copy()
         for s in range(1, min(sc.d, T)):  # a start at t needs room in every slot it runs
             win[: T - s] = np.minimum(win[: T - s], per_slot[s:])
+        win[0] = per_slot[: int(sc.width[0])].min()  # slot 0 is what is left of the current slot
         out[k] = np.where(np.isfinite(sc.g[k]), np.maximum(win, 0), 0)
     return out
 
@@ -338,7 +339,7 @@ def _reduced(m: Model, sc: SClass, pi: np.ndarray) -> np.ndarray:
             continue
         per_slot = (pi2[blocks] * np.asarray(coefs)[:, None]).sum(axis=0)
         cum = np.concatenate([[0.0], np.cumsum(per_slot)])
-        ends = np.minimum(np.arange(T) + sc.d, T)
+        ends = np.minimum(np.arange(T) + sc.width, T)
         out[k] = sc.g[k] - (cum[ends] - cum[:T])
     return out
 
@@ -501,10 +502,8 @@ def admit_later(inst: Instance, grid: Grid, started: tuple[Placement, ...], late
     for p in sorted(later, key=lambda x: (x.start, x.job)):
         job = jobs[p.job]
         pool = (p.site, p.accelerator)
-        first = int(
-            round(((p.start - timedelta(hours=p.transfer_h)) - problem.now).total_seconds() / 3600 / grid.slot_h)
-        )
-        last = min(grid.slots, first + max(1, math.ceil((p.transfer_h + job.duration_h) / grid.slot_h - 1e-9)))
+        first = grid.slot_of(p.start - timedelta(hours=p.transfer_h))
+        last = first + int(grid.widths(p.transfer_h + job.duration_h)[first])
         a = ceil_pow2_level(job.accelerators.per_node)
         demand = (1 << a) * job.accelerators.nodes
         ok = True
@@ -543,7 +542,7 @@ def _scheduled(inst: Instance, grid: Grid, sc: SClass, cand, i: int, t: int) -> 
     site = inst.sites[cand.site]
     user, data = job_route(inst.graph, job, site.id)
     transfer = transfer_hours(job.data.size_tb, data.bottleneck_gbps) if job.data and data else 0.0
-    start_h = t * grid.slot_h + transfer
+    start_h = float(grid.starts_h[t]) + transfer
     rate, cost, carbon = grid.run_cost(site.id, cand.power_kw, start_h, job.duration_h)
     rate0, cost0, carbon0 = grid.run_cost(site.id, cand.power_kw, transfer, job.duration_h)
     route = user or data

@@ -14,6 +14,7 @@ from datetime import datetime, timedelta
 
 from suanwang.solvers.ledger import pool_nodes
 from suanwang.solvers.problem import Placement, Plan, Problem
+from suanwang.solvers.slots import slot_starts_h
 from suanwang.topology.graph import NetworkGraph
 from suanwang.topology.model import facility_kw
 
@@ -33,10 +34,10 @@ def check_slots(problem: Problem, plan: Plan, graph: NetworkGraph, base_kw: dict
     reserved0 = dict(problem.state.reserved_gbps) if problem.state else {}
     out: list[str] = []
     new = [p for p in plan.placements if not p.fixed and p.job in jobs]
+    starts = slot_starts_h(now, shift.slot_h, shift.slots)
     for t in range(shift.slots):
-        a = now + timedelta(hours=t * shift.slot_h)
-        b = a + timedelta(hours=shift.slot_h)
-        active = [p for p in new if _overlaps(p, jobs, a, b, now, shift.slot_h)]
+        a, b = now + timedelta(hours=float(starts[t])), now + timedelta(hours=float(starts[t + 1]))
+        active = [p for p in new if _overlaps(p, jobs[p.job].duration_h, a, b, now)]
         if not active:
             continue
         free = {k: dict(v) for k, v in free0.items()}
@@ -106,15 +107,9 @@ def _first_fit(nodes: list[int], items: list[tuple[str, int, int]], round_up: bo
     return None
 
 
-def _start_slot(p: Placement, now: datetime, slot_h: float) -> datetime:
-    """Where the job's capacity is held from: now for a start now, else its start slot."""
-    if not p.scheduled:
-        return now
-    k = int(((p.start - timedelta(hours=p.transfer_h)) - now).total_seconds() / 3600.0 / slot_h + 1e-6)
-    return now + timedelta(hours=k * slot_h)
-
-
-def _overlaps(p: Placement, jobs, a: datetime, b: datetime, now: datetime, slot_h: float) -> bool:
-    begin = _start_slot(p, now, slot_h)
-    end = p.start + timedelta(hours=jobs[p.job].duration_h)
+def _overlaps(p: Placement, duration_h: float, a: datetime, b: datetime, now: datetime) -> bool:
+    """Whether the job holds capacity in [a, b): from now (a start now) or from its start slot
+    (data transfer included) to the end of its run."""
+    begin = p.start - timedelta(hours=p.transfer_h) if p.scheduled else now
+    end = p.start + timedelta(hours=duration_h)
     return begin < b and end > a

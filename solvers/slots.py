@@ -1,6 +1,8 @@
 """The time grid of start-time decisions: slots, what energy costs in each, and what is free.
 
-Slot ``t`` of a plan made at ``now`` covers ``[now + tΔ, now + (t+1)Δ)``. A site's energy rate is
+Slots follow the clock: slot 0 runs from ``now`` to the next multiple of Δ after midnight, and
+slot ``t ≥ 1`` covers ``[b + (t−1)Δ, b + tΔ)`` from that boundary ``b`` — so a job deferred to
+the valley starts at 00:00, and the same schedule reads the same from one cycle to the next. A site's energy rate is
 its zone's price plus carbon priced at ``carbon_cny_per_kg`` after the site's green share, hour by
 hour from the problem's :class:`~.problem.Outlook` (the topology's tariff and series when none is
 given); the cost of running ``kW`` from ``a`` to ``b`` hours after ``now`` is ``kW × (I(b) − I(a))``
@@ -30,6 +32,7 @@ class Grid:
     now: datetime
     slot_h: float
     slots: int
+    starts_h: np.ndarray  # hours from ``now`` to each slot's start (one more: the horizon's end)
     hour0: float  # hours from the outlook's first hour to ``now``
     cum_rate: dict[str, np.ndarray]  # site -> ∫ CNY per kWh (priced carbon included) from hour 0
     cum_price: dict[str, np.ndarray]  # site -> ∫ CNY per kWh of electricity alone
@@ -38,7 +41,20 @@ class Grid:
     zone_carbon: dict[str, np.ndarray]
 
     def slot_start(self, t: int) -> datetime:
-        return self.now + timedelta(hours=t * self.slot_h)
+        return self.now + timedelta(hours=float(self.starts_h[min(t, self.slots)]))
+
+    def widths(self, run_h: float) -> np.ndarray:
+        """Per start slot, how many slots a run of ``run_h`` hours from it touches (cut at the horizon)."""
+        ext = np.concatenate(
+            [self.starts_h, self.starts_h[-1] + self.slot_h * np.arange(1, int(run_h / self.slot_h) + 3)]
+        )
+        ends = np.searchsorted(ext, self.starts_h[:-1] + run_h - 1e-9, side="left")
+        return np.minimum(np.maximum(1, ends - np.arange(self.slots)), self.slots - np.arange(self.slots))
+
+    def slot_of(self, start: datetime) -> int:
+        """The slot a start time belongs to."""
+        h = (start - self.now).total_seconds() / 3600.0
+        return int(max(0, min(self.slots - 1, np.searchsorted(self.starts_h, h + 1e-9, side="right") - 1)))
 
     def integral(self, cum: np.ndarray, a_h: np.ndarray | float, b_h: np.ndarray | float) -> np.ndarray:
         """∫ from ``a_h`` to ``b_h`` hours after ``now`` of an hourly series given by its prefix sums."""
@@ -55,6 +71,13 @@ class Grid:
         )
 
 
+def slot_starts_h(now: datetime, slot_h: float, slots: int) -> np.ndarray:
+    """Hours from ``now`` to the start of each slot, and to the horizon's end (``slots + 1`` values)."""
+    since = (now - now.replace(hour=0, minute=0, second=0, microsecond=0)).total_seconds() / 3600.0
+    first = (math.floor(since / slot_h + 1e-9) + 1) * slot_h - since  # (0, Δ]: what is left of slot 0
+    return np.concatenate([[0.0], first + slot_h * np.arange(slots)])
+
+
 def build_grid(problem: Problem, longest_h: float) -> Grid:
     """The slots of ``problem.shift`` and the hourly rates covering the horizon plus ``longest_h``."""
     shift = problem.shift
@@ -64,7 +87,7 @@ def build_grid(problem: Problem, longest_h: float) -> Grid:
     out = problem.outlook
     origin = out.start if out is not None else hour_start
     hour0 = (now - origin).total_seconds() / 3600.0
-    need = int(math.ceil(hour0 + shift.slots * shift.slot_h + longest_h)) + 2
+    need = int(math.ceil(hour0 + (shift.slots + 1) * shift.slot_h + longest_h)) + 2
     zp: dict[str, np.ndarray] = {}
     zc: dict[str, np.ndarray] = {}
     for zid, zone in topo.grid_zones.items():
@@ -81,7 +104,8 @@ def build_grid(problem: Problem, longest_h: float) -> Grid:
         cum_price[s.id] = _cum(zp[s.grid_zone])
         cum_carbon[s.id] = _cum(carbon)
         cum_rate[s.id] = _cum(zp[s.grid_zone] + lam * carbon)
-    return Grid(now, shift.slot_h, shift.slots, hour0, cum_rate, cum_price, cum_carbon, zp, zc)
+    starts = slot_starts_h(now, shift.slot_h, shift.slots)
+    return Grid(now, shift.slot_h, shift.slots, starts, hour0, cum_rate, cum_price, cum_carbon, zp, zc)
 
 
 def _stretch(values: tuple[float, ...], n: int) -> np.ndarray:

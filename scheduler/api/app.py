@@ -13,7 +13,7 @@ from sqlalchemy.engine import Engine
 
 from suanwang import __version__
 from suanwang.collectors.statefile import without_sites
-from suanwang.scheduler.api import docs, problems, routes_jobs, routes_ops, routes_tokens
+from suanwang.scheduler.api import docs, problems, routes_energy, routes_jobs, routes_ops, routes_tokens
 from suanwang.scheduler.db.engine import sessions
 from suanwang.scheduler.metrics import ServiceMetrics
 from suanwang.solvers.problem import State
@@ -77,4 +77,5 @@ def create_app(
     app.include_router(routes_jobs.router)
     app.include_router(routes_ops.router)
     app.include_router(routes_tokens.router)
+    app.include_router(routes_energy.router)
     return app

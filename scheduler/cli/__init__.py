@@ -6,6 +6,7 @@ import typer
 
 from suanwang import __version__
 from suanwang.scheduler.cli.collect_cmd import collect, state_app
+from suanwang.scheduler.cli.energy_cmd import accounts, grid_app
 from suanwang.scheduler.cli.errors import SuanwangGroup
 from suanwang.scheduler.cli.plan_cmd import demo, plan
 from suanwang.scheduler.cli.serve_cmd import db_app, serve, token_app
@@ -34,6 +35,8 @@ app.add_typer(sites_app, name="sites")
 app.command()(status)
 app.command()(simulate)
 app.add_typer(state_app, name="state")
+app.add_typer(grid_app, name="grid-event")
+app.command()(accounts)
 
 
 def _version(value: bool) -> None:

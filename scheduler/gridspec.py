@@ -1,0 +1,49 @@
+"""The grid-event contract, shared by ``POST /v1/grid-events``, ``suanwang grid-event create -f``
+and ``/openapi.json``::
+
+    id: nj-peak-0716          # letters, digits, '.', '_' and '-', at most 63
+    sites: [nj-hub]           # or zone: jiangsu (every site in it)
+    start: 2026-07-16T10:00:00+08:00
+    end: 2026-07-16T12:00:00+08:00
+    reduce_ratio: 0.3         # or reduce_kw: 500 (of the draw when first seen), or cap_kw: 1200
+
+Windows are at most 7 days long and end after they start; caps and reductions are finite, in
+kW, up to 100 GW; a ratio is in (0, 1].
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Annotated
+
+from pydantic import Field, model_validator
+
+from suanwang.contract import Contract, Name, Number, Text, Time, fault, known
+
+MAX_WINDOW = timedelta(days=7)
+
+
+class GridEventSpec(Contract):
+    """A grid event: the draw of the sites (or the zone's sites) stays at or below a cap in a window."""
+
+    id: Name
+    sites: Annotated[list[Annotated[Text, known("sites", "site")]], Field(max_length=1000)] = []
+    zone: Annotated[Text, known("zones", "grid zone")] | None = None
+    start: Time
+    end: Time
+    cap_kw: Annotated[Number, Field(ge=0, le=1e8)] | None = None
+    reduce_kw: Annotated[Number, Field(gt=0, le=1e8)] | None = None
+    reduce_ratio: Annotated[Number, Field(gt=0, le=1)] | None = None
+
+    @model_validator(mode="after")
+    def _consistent(self) -> GridEventSpec:
+        given = [k for k in ("cap_kw", "reduce_kw", "reduce_ratio") if getattr(self, k) is not None]
+        if len(given) != 1:
+            raise fault("give exactly one of cap_kw, reduce_kw, reduce_ratio", f"keep one of {given or 'them'}")
+        if not self.sites and self.zone is None:
+            raise fault("names no site", "give `sites: [...]` or `zone:`")
+        if self.end <= self.start:
+            raise fault("end is not after start", "give an end after the start")
+        if self.end - self.start > MAX_WINDOW:
+            raise fault("the window is longer than 7 days", "split it into events of at most 7 days")
+        return self

@@ -1,0 +1,178 @@
+"""Grid demand response and carbon accounts in the service, on SQLite and PostgreSQL: grid events
+through the API (roles, bad input as 422 naming the field, duplicates 409, cancel), the control
+loop resolving a cap, suspending preemptible running work first and never inference, reporting an
+unmet cap with its shortfall and why, keeping new work out of the window; scheduled starts kept
+pending with their note; accounts accrued hour by hour at the tariff and carbon of each hour,
+a tenant reading only its own, and the Prometheus counters in base units."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+import pytest
+from fastapi.testclient import TestClient
+from prometheus_client import generate_latest
+from sqlalchemy import select
+
+from suanwang.scheduler.api.app import create_app
+from suanwang.scheduler.db import repo
+from suanwang.scheduler.db.engine import sessions
+from suanwang.scheduler.db.models import JobRow
+from suanwang.scheduler.service import ControlLoop
+
+NOW = datetime(2026, 7, 15, 9, 0)  # the flat band of the mini topology (¥0.697/kWh)
+KW = 8 * 0.700 * 1.2  # eight H800 at nj-hub's PUE 1.2: 6.72 kW
+
+
+def job(jid, tenant="t", kind="training", **extra):
+    d = {"id": jid, "kind": kind, "tenant": tenant, "priority": 2, "duration_h": 6,
+         "accelerators": {"count": 8, "per_node": 8, "models": ["H800"]},
+         "container": {"image": "reg.example/w:1"}}  # fmt: skip
+    if kind == "inference":
+        d.update(origin="Nanjing", latency_slo_ms=50)
+    return {**d, **extra}
+
+
+@pytest.fixture()
+def world(engine, mini, tmp_path):
+    clock = [NOW]
+    app = create_app(engine, mini, now=lambda: clock[0])
+    loop = ControlLoop(app, manifests_dir=tmp_path / "m", time_limit_s=1, assume_empty=True)
+    tokens = {}
+    with sessions(engine).begin() as s:
+        for name, role, tenant in (("t", "submitter", "t"), ("u", "submitter", "u"), ("viewer", "viewer", None),
+                                   ("operator", "operator", None)):  # fmt: skip
+            tokens[name] = repo.create_token(s, role, tenant, "setup", NOW)
+    client = TestClient(app, raise_server_exceptions=False)
+
+    def call(who, method, path, headers=None, **kw):
+        return client.request(method, path, headers={"Authorization": f"Bearer {tokens[who]}", **(headers or {})}, **kw)
+
+    def cycle(at):
+        clock[0] = at
+        return loop.cycle(at)
+
+    return app, loop, call, cycle
+
+
+def states(engine):
+    with sessions(engine)() as s:
+        return {repo.public_id(r.id): r.state for r in s.scalars(select(JobRow))}
+
+
+def _running(loop, keys, at):
+    for k in keys:
+        loop.store.move(k, "running", "started (test)", at)
+
+
+def event(**kw):
+    body = {"id": "nj-cut", "sites": ["nj-hub"], "start": (NOW + timedelta(minutes=10)).isoformat() + "+08:00",
+            "end": (NOW + timedelta(hours=3)).isoformat() + "+08:00", "reduce_ratio": 0.5}  # fmt: skip
+    return {**body, **kw}
+
+
+def test_grid_event_api_checks_roles_and_input(world):
+    _, _, call, _ = world
+    assert call("t", "POST", "/v1/grid-events", json=event()).status_code == 403  # a submitter may not
+    bad = call("operator", "POST", "/v1/grid-events", json=event(sites=["nowhere"]))
+    assert bad.status_code == 422 and bad.json()["errors"][0]["path"] == "sites[0]"
+    two = call("operator", "POST", "/v1/grid-events", json=event(cap_kw=5.0))
+    assert two.status_code == 422 and "exactly one of" in two.text
+    back = call("operator", "POST", "/v1/grid-events", json=event(end=(NOW - timedelta(hours=1)).isoformat()))
+    assert back.status_code == 422
+    raw = b'{"id":"x","sites":["nj-hub"],"start":"2026-07-15T09:00","end":"2026-07-15T10:00","cap_kw":NaN}'
+    nan = call("operator", "POST", "/v1/grid-events", content=raw, headers={"Content-Type": "application/json"})
+    assert nan.status_code in (400, 422)
+    ok = call("operator", "POST", "/v1/grid-events", json=event())
+    assert ok.status_code == 201 and ok.json()["status"] == "pending" and ok.json()["start"].endswith("+08:00")
+    assert call("operator", "POST", "/v1/grid-events", json=event()).status_code == 409
+    assert [e["id"] for e in call("viewer", "GET", "/v1/grid-events").json()] == ["nj-cut"]
+    assert call("viewer", "GET", "/v1/grid-events/none").status_code == 404
+    assert call("viewer", "DELETE", "/v1/grid-events/nj-cut").status_code == 403
+    gone = call("operator", "DELETE", "/v1/grid-events/nj-cut")
+    assert gone.status_code == 200 and gone.json()["status"] == "cancelled"
+
+
+def test_an_event_suspends_preemptible_work_never_inference_and_says_why_it_is_unmet(world, engine):
+    app, loop, call, cycle = world
+    assert call("t", "POST", "/v1/jobs", json={"jobs": [
+        job("train", preemptible=True, checkpoint_h=0.5), job("serve", kind="inference", preemptible=True),
+        job("pinned")]}).status_code == 201  # fmt: skip
+    cycle(NOW)
+    assert set(states(engine).values()) == {"submitted"}
+    _running(loop, ["t/train", "t/serve", "t/pinned"], NOW)
+    assert call("operator", "POST", "/v1/grid-events", json=event()).status_code == 201
+    cycle(NOW + timedelta(minutes=5))  # announced, not yet due: a cap of half the draw
+    e = call("viewer", "GET", "/v1/grid-events/nj-cut").json()
+    assert e["status"] == "scheduled" and e["resolved_cap_kw"] == pytest.approx(1.5 * KW)
+    assert states(engine)["train"] == "running"
+    cycle(NOW + timedelta(minutes=15))  # due: the preemptible training job goes, inference stays
+    e = call("viewer", "GET", "/v1/grid-events/nj-cut").json()
+    assert e["status"] == "unmet" and e["suspended"] == ["t/train"]
+    assert e["shed_kw"] == pytest.approx(KW) and e["shortfall_kw"] == pytest.approx(0.5 * KW)
+    assert "inference draws 6.7 kW" in e["why"] and "non-preemptible work 6.7 kW" in e["why"]
+    got = states(engine)
+    assert got["train"] == "pending" and got["serve"] == "running" and got["pinned"] == "running"
+    with sessions(engine)() as s:
+        reasons = [t.reason for t in s.get(JobRow, "t/train").history]
+    assert any("suspended for grid event nj-cut" in r and "0.25 h of work" in r for r in reasons)
+    # the suspended job is not started again inside the window
+    cycle(NOW + timedelta(minutes=30))
+    assert states(engine)["train"] == "pending"
+    text = generate_latest(app.state.registry).decode()
+    assert f'suanwang_grid_event_cap_watts{{event="nj-cut"}} {1.5 * KW * 1000:.1f}' in text
+    assert 'suanwang_grid_event_met{event="nj-cut"} 0.0' in text
+    assert "suanwang_grid_suspended_jobs_total 1.0" in text
+    # a submitter sees its own suspended jobs; another tenant sees none of them
+    assert call("u", "GET", "/v1/grid-events/nj-cut").json()["suspended"] == []
+    assert call("t", "GET", "/v1/grid-events/nj-cut").json()["suspended"] == ["train"]
+
+
+def test_a_deferrable_job_is_scheduled_not_placed(world, engine):
+    _, _, call, cycle = world
+    later = (NOW + timedelta(hours=20)).isoformat() + "+08:00"
+    assert call("t", "POST", "/v1/jobs", json={"jobs": [job("night", kind="batch", duration_h=4,
+                window={"deadline": later})]}).status_code == 201  # fmt: skip
+    cycle(NOW)
+    assert states(engine)["night"] == "pending"
+    cycle(NOW + timedelta(minutes=1))  # the same schedule: one note, not one per cycle
+    with sessions(engine)() as s:
+        notes = [t.reason for t in s.get(JobRow, "t/night").history if t.source == t.target]
+    assert len(notes) == 1 and notes[0].startswith("scheduled at nj-hub 07-16 00:00") and "valley band" in notes[0]
+
+
+def test_accounts_accrue_hour_by_hour_and_tenants_see_their_own(world, engine):
+    app, loop, call, cycle = world
+    assert call("t", "POST", "/v1/jobs", json={"jobs": [job("a")]}).status_code == 201
+    assert call("u", "POST", "/v1/jobs", json={"jobs": [job("b", tenant="u")]}).status_code == 201
+    cycle(NOW)
+    _running(loop, ["t/a", "u/b"], NOW)
+    cycle(NOW + timedelta(minutes=90))
+    mine = call("t", "GET", "/v1/accounts/t?group=hour")
+    assert mine.status_code == 200
+    total = mine.json()["total"]
+    assert total["energy_kwh"] == pytest.approx(1.5 * KW, rel=1e-4)
+    assert total["cost_cny"] == pytest.approx(1.5 * KW * 0.697, rel=1e-4)
+    assert total["carbon_location_kg"] == pytest.approx(1.5 * KW * 0.5827, rel=1e-4)
+    assert total["carbon_market_kg"] == pytest.approx(total["carbon_location_kg"])  # no green share at nj-hub
+    hours = [(r["hour"], r["energy_kwh"]) for r in mine.json()["rows"]]
+    assert hours == [
+        ("2026-07-15T09:00:00+08:00", pytest.approx(KW)),
+        ("2026-07-15T10:00:00+08:00", pytest.approx(0.5 * KW)),
+    ]
+    assert call("t", "GET", "/v1/accounts/u").status_code == 403  # tenants are walls
+    own = call("t", "GET", "/v1/accounts").json()  # the province view of a tenant is its own
+    assert own["tenant"] == "t" and own["total"]["energy_kwh"] == pytest.approx(1.5 * KW, rel=1e-4)
+    province = call("viewer", "GET", "/v1/accounts").json()
+    assert province["total"]["energy_kwh"] == pytest.approx(3 * KW, rel=1e-4)
+    assert {x["tenant"] for x in province["by_tenant"]} == {"t", "u"}
+    assert call("viewer", "GET", "/v1/accounts?start=yesterday").status_code == 422
+    text = generate_latest(app.state.registry).decode()
+    joules = 1.5 * KW * 3.6e6
+    line = next(x for x in text.splitlines() if x.startswith('suanwang_energy_joules_total{site="nj-hub",tenant="t"}'))
+    assert float(line.split()[-1]) == pytest.approx(joules, rel=1e-4)
+    assert 'suanwang_carbon_grams_total{basis="market",site="nj-hub",tenant="u"}' in text
+    # nothing is counted twice: the next cycle adds only the time since
+    cycle(NOW + timedelta(minutes=120))
+    again = call("t", "GET", "/v1/accounts/t").json()["total"]["energy_kwh"]
+    assert again == pytest.approx(2.0 * KW, rel=1e-4)
