@@ -89,3 +89,30 @@ def test_sites_and_errors(server):
     assert run(server, "nobody", "jobs", "get").exit_code == EXIT_DENIED
     down = CliRunner().invoke(cli, ["jobs", "get", "--server", f"http://127.0.0.1:{free_port()}"])
     assert down.exit_code == 75
+
+
+def test_grid_events_and_accounts(server):
+    ev = ["--id", "js-peak", "--zone", "jiangsu", "--start", "2026-11-25T10:00:00+08:00",
+          "--end", "2026-11-25T12:00:00+08:00", "--reduce-ratio", "0.3"]  # fmt: skip
+    assert run(server, "viewer", "grid-event", "create", *ev).exit_code == EXIT_DENIED
+    made = run(server, "operator", "grid-event", "create", *ev)
+    assert made.exit_code == 0 and "grid-event/js-peak created (pending)" in made.output, made.output
+    two = run(server, "operator", "grid-event", "create", *ev[:-2], "--reduce-ratio", "0.3", "--cap-kw", "100")
+    assert two.exit_code == 3 and "exactly one of" in two.output  # checked before anything is sent
+    f = server[2] / "event.yaml"
+    f.write_text("id: nj-cut\nsites: [nj-hub]\nstart: 2026-11-25T10:00:00+08:00\nend: 2026-11-25T09:00:00+08:00\n"
+                 "cap_kw: 100\n")  # fmt: skip
+    bad = run(server, "operator", "grid-event", "create", "-f", str(f))
+    assert bad.exit_code == 3 and "end is not after start" in bad.output and str(f) in bad.output
+    f.write_text(f.read_text().replace("T09:00", "T13:00").replace("nj-hub", "atlantis"))
+    unknown = run(server, "operator", "grid-event", "create", "-f", str(f))
+    assert unknown.exit_code == 3 and "sites[0]" in unknown.output and "unknown site" in unknown.output
+    names = run(server, "viewer", "grid-event", "get", "-o", "name")
+    assert names.stdout.split() == ["grid-event/js-peak"]
+    shown = run(server, "viewer", "grid-event", "describe", "js-peak")
+    assert "reduce_ratio:" in shown.output and "0.3" in shown.output and "nj-hub" in shown.output
+    assert "cancelled" in run(server, "operator", "grid-event", "delete", "js-peak").output
+    acc = run(server, "submitter", "accounts", "lab", "-o", "json")
+    assert acc.exit_code == 0 and '"energy_kwh": 0.0' in acc.stdout and '"tenant": "lab"' in acc.stdout
+    assert run(server, "submitter", "accounts", "other-lab").exit_code == EXIT_DENIED
+    assert "accounts: province" in run(server, "viewer", "accounts", "--group", "day").output
