@@ -12,6 +12,7 @@ demand:
   synthetic: {jobs_per_hour: 30}  # or: pai: {path: ../shared/data/gaia-job-traces/pai-100k.csv, time_scale: 0.05}
   growth: 1.4                     # demand ×1.4
   deferrable: {share: 0.5, slack_h: 12}  # half the training and batch jobs may wait up to 12 h
+                                  # (checkpoint_h: 1 also makes them preemptible)
 changes:
   add_pools: [{site: sq-city, accelerator: Ascend910B, nodes: 64, per_node: 8}]
   remove_sites: [cz-edge]
@@ -184,6 +185,7 @@ class AzureSpec(Contract):
 class DeferrableSpec(Contract):
     share: Annotated[Number, Field(ge=0, le=1)]
     slack_h: Annotated[Number, Field(ge=0, le=720)] = 12.0
+    checkpoint_h: Annotated[Number, Field(gt=0, le=720)] | None = None  # also preemptible
 
 
 class DemandSpec(Contract):
@@ -368,5 +370,5 @@ def _demand(
         doc.fault("demand", "no demand given", "add `synthetic: {jobs_per_hour: N}`, `pai:`, `azure:` or `openb:`")
     out = grow(sorted(arrivals, key=lambda a: (a.at, a.job.id)), d.growth, seed)
     if d.deferrable is not None:
-        out = with_windows(out, d.deferrable.share, d.deferrable.slack_h, seed)
+        out = with_windows(out, d.deferrable.share, d.deferrable.slack_h, seed, d.deferrable.checkpoint_h)
     return out

@@ -149,10 +149,13 @@ def grow(arrivals: list[Arrival], factor: float, seed: int) -> list[Arrival]:
     return sorted(out, key=lambda x: (x.at, x.job.id))
 
 
-def with_windows(arrivals: list[Arrival], share: float, slack_h: float, seed: int) -> list[Arrival]:
+def with_windows(
+    arrivals: list[Arrival], share: float, slack_h: float, seed: int, checkpoint_h: float | None = None
+) -> list[Arrival]:
     """Give ``share`` of the training and batch arrivals (chosen at random with ``seed``) a window
     from arrival to a deadline ``slack_h`` hours after the run would end if it started at once:
-    work that may wait, as a tenant declares it in ``window:``."""
+    work that may wait, as a tenant declares it in ``window:``. With ``checkpoint_h`` that work
+    is also preemptible, saving its progress every so many hours."""
     rng = random.Random(seed + 2)
     out = []
     for a in arrivals:
@@ -160,6 +163,8 @@ def with_windows(arrivals: list[Arrival], share: float, slack_h: float, seed: in
         if j.kind != "inference" and j.deadline is None and rng.random() < share:
             deadline = a.at + timedelta(hours=j.duration_h + slack_h)
             j = replace(j, earliest=a.at, deadline=deadline)
+            if checkpoint_h is not None:
+                j = replace(j, preemptible=True, checkpoint_h=checkpoint_h)
         out.append(Arrival(a.at, j))
     return out
 

@@ -40,7 +40,9 @@ Solve: a greedy over class counts (classes by value density, each to its best-sc
 start) is the warm start; CP-SAT works on the master's columns with it as hint and keeps it if it
 finds nothing better. Extraction: starts in slot 0 get their nodes now (best fit through the
 ledger, as in :mod:`.cpsat`); later starts are scheduled at a site and time, and re-planned each
-cycle. Scaling for CP-SAT as in :mod:`.cpsat` but scores in ¥0.01 (δ must count): W, Mbit/s.
+cycle. Rows are kept in whole units for every stage (cards; power in W and bandwidth in Mbit/s,
+coefficients rounded up and capacities down, so every plan is feasible in real numbers); scores
+in ¥0.01 for CP-SAT (δ must count).
 """
 
 from __future__ import annotations
@@ -126,9 +128,9 @@ def _classes(inst: Instance, grid: Grid) -> list[SClass]:
                 latest = (job.deadline - now).total_seconds() / 3600.0 - job.duration_h
             is_def = e < grid.slots and deferrable(job, grid.slot_start(e), dt)
             bucket = None if latest is None else math.floor(latest / dt + 1e-9)
-            groups.setdefault((jc.index, d, e, bucket, is_def), []).append(i)
+            groups.setdefault((jc.index, d, e, bucket, is_def, job.data), []).append(i)
     out = []
-    for (ci, d, e, bucket, is_def), members in groups.items():
+    for (ci, d, e, bucket, is_def, _), members in groups.items():
         jc = inst.classes[ci]
         dur = sum(problem.jobs[i].duration_h for i in members) / len(members)
         latest = None
@@ -195,20 +197,30 @@ def _build(inst: Instance, grid: Grid, classes: list[SClass]) -> Model:
             ]
             coefs = [float(jc.block_demand)] * len(blocks)
             blocks.append(
-                m.add(("power", cand.site), np.full(T, max(0.0, inst.power_headroom_kw.get(cand.site, 0.0))), "power")
+                m.add(("power", cand.site), np.full(T, _down(inst.power_headroom_kw.get(cand.site, 0.0))), "power")
             )
-            coefs.append(cand.power_kw)
+            coefs.append(_up(cand.power_kw))
             for lb in limit_rows.get(cand.site, ()):
                 blocks.append(lb)
-                coefs.append(cand.power_kw)
+                coefs.append(_up(cand.power_kw))
             for lk in cand.links:
                 blocks.append(
-                    m.add(("bandwidth", lk), np.full(T, max(0.0, inst.link_capacity_gbps.get(lk, 0.0))), "bandwidth")
+                    m.add(("bandwidth", lk), np.full(T, _down(inst.link_capacity_gbps.get(lk, 0.0))), "bandwidth")
                 )
-                coefs.append(jc.bandwidth_gbps)
+                coefs.append(_up(jc.bandwidth_gbps))
             sc.fam.append((np.asarray(blocks, dtype=int), np.asarray(coefs, dtype=float)))
         sc.g = g
     return m
+
+
+def _up(x: float) -> float:
+    """kW as W (Gbit/s as Mbit/s), rounded up: what a job takes."""
+    return float(math.ceil(x * 1000 - 1e-9))
+
+
+def _down(x: float) -> float:
+    """kW as W (Gbit/s as Mbit/s), rounded down: what a row allows."""
+    return float(max(0, math.floor(x * 1000 + 1e-9)))
 
 
 def _limits(inst: Instance, grid: Grid, m: Model) -> dict[str, list[int]]:
@@ -222,7 +234,7 @@ def _limits(inst: Instance, grid: Grid, m: Model) -> dict[str, list[int]]:
         for t in range(grid.slots):
             a, b = grid.slot_start(t), grid.slot_start(t + 1)
             if a < lim.end and b > lim.start:
-                rhs[t] = max(0.0, lim.cap_kw - draw)
+                rhs[t] = _down(lim.cap_kw - draw)
         if (rhs < _BIG).any():
             blk = m.add(("limit", lim.id), rhs, "limit")
             for s in lim.sites:
@@ -255,30 +267,63 @@ def _capacity(m: Model, sc: SClass, res: np.ndarray) -> np.ndarray:
     return out
 
 
-def _greedy(m: Model, classes: list[SClass], rhs: np.ndarray) -> dict[tuple[int, int, int], int]:
-    """Class counts: classes by value density, each start to its best-scoring feasible column."""
-    res = rhs.copy()
+def _density(m: Model):
     cat = m.inst.problem.topology.accelerators
-    out: dict[tuple[int, int, int], int] = {}
 
-    def density(sc: SClass):
+    def key(sc: SClass):
         best = max((cat[c.model].pflops for c in sc.jc.candidates), default=0.0)
         return (-sc.jc.priority * best, sc.latest_h if sc.latest_h is not None else math.inf, sc.index)
 
-    for sc in sorted(classes, key=density):
-        left = len(sc.jobs) if sc.g.size else 0
-        while left > 0:
-            cap = _capacity(m, sc, res)
-            score = np.where(cap > 0, sc.g, -np.inf)
-            flat = int(np.argmax(score))
-            if not np.isfinite(score.flat[flat]) or score.flat[flat] <= 0:
+    return key
+
+
+def _take(m: Model, sc: SClass, k: int, t: int, n: int, res: np.ndarray, out: dict) -> None:
+    rows, coefs = _entries(m, sc, k, t)
+    np.subtract.at(res, rows, coefs * n)
+    out[(sc.index, k, t)] = out.get((sc.index, k, t), 0) + n
+
+
+def _fill(m: Model, sc: SClass, left: int, res: np.ndarray, out: dict) -> None:
+    """Start up to ``left`` more jobs of the class, each time at its best-scoring feasible column."""
+    while left > 0 and sc.g.size:
+        cap = _capacity(m, sc, res)
+        score = np.where(cap > 0, sc.g, -np.inf)
+        flat = int(np.argmax(score))
+        if not np.isfinite(score.flat[flat]) or score.flat[flat] <= 0:
+            return
+        k, t = divmod(flat, m.T)
+        n = int(min(left, cap[k, t]))
+        _take(m, sc, k, t, n, res, out)
+        left -= n
+
+
+def _greedy(m: Model, classes: list[SClass], rhs: np.ndarray) -> dict[tuple[int, int, int], int]:
+    """Class counts: classes by value density, each start to its best-scoring feasible column."""
+    res, out = rhs.copy(), {}
+    for sc in sorted(classes, key=_density(m)):
+        _fill(m, sc, len(sc.jobs), res, out)
+    return out
+
+
+def _guided(m: Model, classes: list[SClass], rhs: np.ndarray, cols, x: np.ndarray) -> dict:
+    """Class counts guided by the LP: classes by value density, each first on the columns the LP
+    solution uses (most used first, as many as fit), then on its best-scoring feasible ones."""
+    res, out = rhs.copy(), {}
+    lp: dict[int, list[tuple[float, int, int]]] = {}
+    for (ci, k, t), v in zip(cols, x, strict=False):  # columns added after the last LP have no value
+        if v > 1e-6:
+            lp.setdefault(ci, []).append((float(v), k, t))
+    for sc in sorted(classes, key=_density(m)):
+        left = len(sc.jobs)
+        for _, k, t in sorted(lp.get(sc.index, []), reverse=True):
+            if left <= 0:
                 break
-            k, t = divmod(flat, m.T)
-            n = int(min(left, cap[k, t]))
             rows, coefs = _entries(m, sc, k, t)
-            np.subtract.at(res, rows, coefs * n)
-            out[(sc.index, k, t)] = out.get((sc.index, k, t), 0) + n
-            left -= n
+            n = int(min(left, np.floor(res[rows] / coefs + 1e-9).min()))
+            if n > 0:
+                _take(m, sc, k, t, n, res, out)
+                left -= n
+        _fill(m, sc, left, res, out)
     return out
 
 
@@ -388,18 +433,15 @@ def _cpsat(m: Model, classes, cols, rhs, hint: dict, time_limit_s: float, worker
     for ci, _, _ in cols:
         proto.variables.add().domain.extend([0, len(classes[ci].jobs)])
     a = _matrix(m, classes, cols).tocsr()
-    scale = {"nodes": 1, "power": 1000, "bandwidth": 1000, "limit": 1000}
-    kinds = [kd for kd in m.kind for _ in range(m.T)] + ["class"] * len(classes)
     right = np.concatenate([rhs, [float(len(sc.jobs)) for sc in classes]])
     for i in range(a.shape[0]):
         lo, hi = a.indptr[i], a.indptr[i + 1]
         if lo == hi or right[i] >= _BIG:
             continue
-        f = scale.get(kinds[i], 1)
-        lin = proto.constraints.add().linear
+        lin = proto.constraints.add().linear  # rows are whole numbers already (cards, W, Mbit/s)
         lin.vars.extend(a.indices[lo:hi].tolist())
-        lin.coeffs.extend([math.ceil(c * f - 1e-9) for c in a.data[lo:hi]])
-        lin.domain.extend([-(2**62), math.floor(right[i] * f + 1e-9)])
+        lin.coeffs.extend([round(c) for c in a.data[lo:hi]])
+        lin.domain.extend([-(2**62), math.floor(right[i] + 1e-9)])
     proto.objective.vars.extend(range(len(cols)))
     proto.objective.coeffs.extend([-round(classes[ci].g[k, t] * 100) for ci, k, t in cols])
     pos = {c: j for j, c in enumerate(cols)}
@@ -435,14 +477,21 @@ def solve_shift(problem: Problem, instance: Instance | None = None, *, with_boun
     status, bound = "FEASIBLE (greedy over start slots)", None
     if with_bound or len(counts) > 0:
         budget = max(0.2, problem.time_limit_s * 0.4)
-        bound, cols, _ = _generate(m, classes, rhs, list(counts), budget)
+        bound, cols, x = _generate(m, classes, rhs, list(counts), budget)
         if cols:
-            cp, st = _cpsat(m, classes, cols, rhs, counts, problem.time_limit_s * 0.6, problem.workers)
-            slack = 0.006 * sum(len(sc.jobs) for sc in classes)  # CP-SAT scores are rounded to ¥0.01
-            if cp is not None and _total(classes, cp) >= _total(classes, counts) - slack:
-                counts, status = cp, st
+            guided = _guided(m, classes, rhs, cols, x)
+            if _total(classes, guided) > _total(classes, counts):
+                counts, status = guided, "FEASIBLE (LP-guided start slots)"
+            if bound is not None and _total(classes, counts) >= bound - 1e-9 * max(1.0, abs(bound)):
+                status = "OPTIMAL (warm start meets the bound)"
             else:
-                status = f"{st} (greedy over start slots kept)"
+                cp, st = _cpsat(m, classes, sorted(set(cols) | set(counts)), rhs, counts,
+                                problem.time_limit_s * 0.6, problem.workers)  # fmt: skip
+                slack = 0.006 * sum(len(sc.jobs) for sc in classes)  # CP-SAT scores are rounded to ¥0.01
+                if cp is not None and _total(classes, cp) >= _total(classes, counts) - slack:
+                    counts, status = cp, st
+                else:
+                    status = f"{st} ({status.split('(')[-1].rstrip(')')} kept)"
     t1 = time.perf_counter()
     return _extract(inst, grid, classes, counts, status, bound if with_bound else None, t1 - t0)
 

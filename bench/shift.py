@@ -1,0 +1,276 @@
+"""Time-shifting benchmark: when to run, against TOU prices, hourly carbon and grid events.
+
+Four parts, each a table (and ``bench/shift.png``):
+
+- ``tou``: the PAI trace on the built-in Jiangsu topology from a July day, demand scaled until the
+  hubs are ≥ 60 % busy while jobs arrive, half the training jobs deferrable with a 12-hour slack;
+  run-now, shifted (48 h horizon, 1 h slots) and the perfect-foresight oracle side by side:
+  energy cost of the deferrable jobs, its saving against run-now and as a share of the oracle's,
+  mean and p95 delay, deadline misses.
+- ``carbon``: the same kind of run with the Jiangsu zone given each Electricity Maps zone's real
+  2023 hourly series (``shared/data/sustaincluster-em-2023``) and a carbon price that dominates
+  the tariff (¥10/kg); the carbon saving of the shifted plan (weekly-profile forecast) as a share
+  of the oracle's (actual series, every arrival known), and the forecast's measured error.
+- ``speed``: the time-indexed model on synthetic instances (``simulations.synthetic``) with half
+  the training and batch jobs deferrable, 48 one-hour slots: build and wall seconds, the score
+  against the model's bound (column generation, ``solvers.shift``), and the checker's verdict.
+- ``dr``: a 30 % cap cut on the Nanjing hub for four hours, announced at its start, in a shifted
+  run: met within one cycle or not, what was shed, and what it cost in delay against the same
+  run without the event.
+
+    python bench/shift.py                 # every part
+    python bench/shift.py --part speed    # one part
+"""
+
+from __future__ import annotations
+
+import argparse
+import platform
+import statistics
+import sys
+import time
+from dataclasses import replace
+from datetime import datetime, timedelta
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from suanwang.simulations.engine import GridEvent, Simulation  # noqa: E402
+from suanwang.simulations.runner import run_scenario, shift_variants  # noqa: E402
+from suanwang.simulations.scenario import Scenario, load_scenario  # noqa: E402
+from suanwang.simulations.workload import year_series  # noqa: E402
+from suanwang.solvers.forecast import forecast_error  # noqa: E402
+
+HERE = Path(__file__).resolve().parent
+DATA = HERE.parents[1] / "shared" / "data"
+EM = DATA / "sustaincluster-em-2023" / "carbon_intensity"
+ZONES = ("AU-NSW", "AU-VIC", "BR-SP", "CA-ON", "DE-LU", "GB", "SG", "US-CAL-CISO", "US-MIDA-PJM", "US-NY-NYIS")
+SCENARIO = """
+name: {name}
+start: {start}
+hours: {hours}
+drain_h: 48
+seed: 5
+demand:
+  pai: {{path: {pai}, time_scale: {scale}}}
+  growth: {growth}
+  deferrable: {{share: 0.5, slack_h: 12, checkpoint_h: 1}}
+policy: {{solver: cpsat, interval_min: 60, shift: true, horizon_h: 48, slot_min: 60, time_limit_s: {limit},
+         carbon_price_cny_per_t: {carbon}}}
+"""
+
+
+def log(msg: str) -> None:
+    print(f"[{time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
+
+
+def scenario(tmp: Path, name: str, start: str, hours: float, scale: float, growth: float, carbon: float, limit: float):
+    f = tmp / f"{name}.yaml"
+    f.write_text(SCENARIO.format(name=name, start=start, hours=hours, pai=DATA / "gaia-job-traces" / "pai-100k.csv",
+                                 scale=scale, growth=growth, carbon=carbon, limit=limit))  # fmt: skip
+    return load_scenario(f)
+
+
+def busy_while_arriving(out, sc: Scenario, tier: str = "hub") -> float:
+    end = sc.start + timedelta(hours=sc.hours)
+    vals = [u for t, u in zip(out.series_t, out.series_util_tier.get(tier, []), strict=False) if t < end]
+    return statistics.fmean(vals) if vals else 0.0
+
+
+def three(sc: Scenario) -> dict[str, tuple[dict, object]]:
+    out = {}
+    for v in shift_variants(sc):
+        label = v.name.rsplit("/", 1)[1]
+        t = time.perf_counter()
+        out[label] = run_scenario(v)
+        log(f"  {v.name}: {time.perf_counter() - t:.0f} s")
+    return out
+
+
+def md(headers: list[str], rows: list[list[str]]) -> str:
+    lines = ["| " + " | ".join(headers) + " |", "|" + "---:|" * len(headers)]
+    return "\n".join(lines + ["| " + " | ".join(r) + " |" for r in rows])
+
+
+# -- parts ------------------------------------------------------------------------------------
+def part_tou(tmp: Path, args) -> tuple[str, dict]:
+    log("tou: PAI on Jiangsu, July, run-now / shifted / oracle")
+    sc = scenario(tmp, "tou", "2026-07-15T00:00:00+08:00", args.hours, args.scale, args.growth, 100, 2)
+    res = three(sc)
+    now_m, sh_m, or_m = (res[k][0] for k in ("run-now", "shifted", "oracle"))
+    busy = busy_while_arriving(res["run-now"][1], sc)
+    base = now_m["deferrable_cost_cny"]
+    rows = []
+    for k, (m, _) in res.items():
+        saving = (base - m["deferrable_cost_cny"]) / base if base else 0.0
+        rows.append([k, f"{m['deferrable_arrivals']:,}", f"{m['deferrable_cost_cny']:,.0f}", f"{saving:.1%}",
+                     f"{m['deferrable_delay_mean_h'] or 0:.2f}", f"{m['deferrable_delay_p95_h'] or 0:.2f}",
+                     f"{m['deadline_misses']}", f"{m['cost_cny']:,.0f}", f"{m['still_queued']}"])  # fmt: skip
+    oracle_saving = base - or_m["deferrable_cost_cny"]
+    share = (base - sh_m["deferrable_cost_cny"]) / oracle_saving if oracle_saving > 0 else float("nan")
+    text = (
+        f"{sc.hours:g} h of arrivals from the PAI trace (time scale {args.scale}, growth ×{args.growth}, "
+        f"{now_m['arrivals']:,} jobs), hubs {busy:.1%} busy while jobs arrive (run-now)\n\n"
+        + md(
+            [
+                "policy",
+                "deferrable jobs",
+                "their energy cost ¥",
+                "saving vs run-now",
+                "mean delay h",
+                "p95 delay h",
+                "deadline misses",
+                "all energy ¥",
+                "left queued",
+            ],
+            rows,
+        )  # fmt: skip
+        + f"\n\nshifted saving ÷ oracle saving: {share:.1%}\n"
+    )
+    return text, {"busy": busy, "share": share, "res": res, "sc": sc}
+
+
+def part_carbon(tmp: Path, args) -> tuple[str, dict]:
+    rows, shares = [], {}
+    for zone in ZONES:
+        log(f"carbon: {zone}")
+        sc = scenario(tmp, f"co2-{zone}", "2026-07-15T00:00:00+08:00", args.carbon_hours, args.scale,
+                      args.carbon_growth, 10_000, 1)  # fmt: skip
+        series = year_series(EM / f"{zone}_2023_hourly.csv", "Carbon Intensity gCO₂eq/kWh (LCA)", 0.001)
+        zones = {zid: replace(z, carbon_year_kg_per_kwh=series) for zid, z in sc.topology.grid_zones.items()}
+        sc = replace(sc, topology=replace(sc.topology, grid_zones=zones))
+        res = three(sc)
+        base = res["run-now"][0]["deferrable_carbon_t"]
+        sv, so = base - res["shifted"][0]["deferrable_carbon_t"], base - res["oracle"][0]["deferrable_carbon_t"]
+        share = sv / so if so > 1e-9 else float("nan")
+        shares[zone] = share
+        err = forecast_error(zones["jiangsu"], sc.start, max(1, int(sc.hours // 24)), "weekly")
+        rows.append([zone, f"{base:,.2f}", f"{sv / base:.1%}" if base else "n/a", f"{so / base:.1%}" if base else "n/a",
+                     f"{share:.1%}", f"{res['shifted'][0]['deferrable_delay_mean_h'] or 0:.2f}",
+                     f"{res['oracle'][0]['deferrable_delay_mean_h'] or 0:.2f}", f"{err:.1%}",
+                     f"{res['shifted'][0]['deadline_misses']}"])  # fmt: skip
+    text = md(["zone", "run-now t CO₂ (deferrable)", "shifted saving", "oracle saving", "shifted ÷ oracle",
+               "shifted delay h", "oracle delay h", "forecast MAPE", "misses"], rows)  # fmt: skip
+    return text + "\n", {"shares": shares}
+
+
+def part_speed(tmp: Path, args) -> tuple[str, dict]:
+    import random
+
+    from suanwang.simulations.synthetic import demand_scale, generate_jobs, generate_topology
+    from suanwang.solvers.checker import check_plan
+    from suanwang.solvers.problem import Problem, Shift
+    from suanwang.solvers.shift import solve_shift
+    from suanwang.topology.loader import load_topology
+
+    now = datetime(2026, 7, 15, 10, 0)
+    rows, out = [], {}
+    for n, sites, limit in ((1000, 13, 2.0), (10_000, 50, args.speed_limit)):
+        log(f"speed: {n} jobs × {sites} sites × 48 slots")
+        base = load_topology()
+        draft = generate_jobs(base, n, now, seed=7)
+        topo = generate_topology(base, sites, seed=7, scale=demand_scale(draft, base, 1.3))
+        rng = random.Random(3)
+        jobs = []
+        for j in generate_jobs(topo, n, now, seed=7):
+            if j.kind != "inference" and j.deadline is None and rng.random() < 0.5:
+                j = replace(j, earliest=now, deadline=now + timedelta(hours=j.duration_h + rng.choice([12, 18, 24])))
+            jobs.append(j)
+        p = Problem(topo, tuple(jobs), now, time_limit_s=limit, shift=Shift(48, 60))
+        t = time.perf_counter()
+        plan = solve_shift(p)
+        wall = time.perf_counter() - t
+        bad = len(check_plan(p, plan))
+        ratio = plan.score / plan.score_bound if plan.score_bound else float("nan")
+        out[(n, sites)] = (wall, ratio)
+        rows.append([f"{sites}", f"{n:,}", "48", f"{limit:g}", f"{wall:.1f}", plan.status.split(" ")[0],
+                     f"{ratio:.4f}", f"{sum(1 for x in plan.placements if x.scheduled):,}",
+                     f"{len(plan.unplaced):,}", f"{bad}"])  # fmt: skip
+    return md(["sites", "jobs", "slots", "time limit s", "wall s", "status", "score ÷ bound", "scheduled",
+               "unplaced", "violations"], rows) + "\n", out  # fmt: skip
+
+
+def part_dr(tmp: Path, args) -> tuple[str, dict]:
+    log("dr: 30 % cap cut on nj-hub for 4 h")
+    sc = scenario(tmp, "dr", "2026-07-15T00:00:00+08:00", 24, args.scale, args.growth, 100, 1)
+    at = sc.start + timedelta(hours=14)
+    ev = GridEvent("nj-cut", ("nj-hub",), at, at, at + timedelta(hours=4), reduce_ratio=0.3)
+
+    def run(events):
+        return Simulation(sc.topology, list(sc.arrivals), sc.start, sc.hours, sc.policy, grid_events=events,
+                          drain_h=sc.drain_h).run()  # fmt: skip
+
+    without, with_ev = run([]), run([ev])
+    row = with_ev.grid[0]
+    wait = [statistics.fmean(o.waits_h) for o in (without, with_ev)]
+    delay = [statistics.fmean(o.deferrable_delay_h or [0.0]) for o in (without, with_ev)]
+    rows = [[
+        f"{row['draw_at_announce_kw']:,.0f}", f"{row['cap_kw']:,.0f}", f"{row['draw_at_start_kw']:,.0f}",
+        f"{row['shed_kw']:,.0f}", str(row["suspended"]), "yes" if row["met"] else f"no ({row['shortfall_kw']:,.0f} kW short)",
+        f"{row['max_over_kw']:,.1f}", f"{60 * (wait[1] - wait[0]):+.1f}", f"{delay[1] - delay[0]:+.2f}",
+        f"{with_ev.deadline_misses - without.deadline_misses:+d}",
+    ]]  # fmt: skip
+    text = md(["draw when announced kW", "cap kW", "draw at start kW", "shed kW", "suspended", "met at start",
+               "most above cap later kW", "mean wait Δ min", "mean deferrable delay Δ h", "misses Δ"], rows)  # fmt: skip
+    return text + "\n", {"met": row["met"], "over": row["max_over_kw"]}
+
+
+def plot(tou: dict | None, carbon: dict | None, out: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 2, figsize=(15, 4.5), dpi=100)
+    if tou:
+        ax = axes[0]
+        zone = tou["sc"].topology.grid_zones["jiangsu"]
+        for k, (_, o) in tou["res"].items():
+            ax.step(o.hours, [kw / 1000 for kw in o.power_by_hour_kw], where="post", label=k, linewidth=1.1)
+        hours = tou["res"]["run-now"][1].hours
+        right = ax.twinx()
+        right.step(hours, [zone.price_at(h) for h in hours], where="post", color="black", linestyle="--",
+                   linewidth=0.8, label="tariff CNY/kWh")  # fmt: skip
+        ax.set_ylabel("MW")
+        right.set_ylabel("CNY/kWh")
+        ax.legend(fontsize=7, loc="upper left")
+        ax.set_title("PAI on Jiangsu in July: draw by hour against the tariff")
+    if carbon:
+        ax = axes[1]
+        names = list(carbon["shares"])
+        ax.bar(names, [carbon["shares"][z] for z in names])
+        ax.axhline(0.9, color="red", linestyle="--", linewidth=1, label="goal 90 %")
+        ax.set_ylabel("shifted carbon saving ÷ oracle's")
+        ax.tick_params(axis="x", rotation=35, labelsize=8)
+        ax.legend(fontsize=8)
+        ax.set_title("carbon saving by Electricity Maps zone")
+    fig.tight_layout()
+    fig.savefig(out)
+    plt.close(fig)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--part", choices=("all", "tou", "carbon", "speed", "dr"), default="all")
+    ap.add_argument("--hours", type=float, default=48.0, help="hours of arrivals in the tou part")
+    ap.add_argument("--scale", type=float, default=0.02, help="PAI time scale (smaller: more load)")
+    ap.add_argument("--growth", type=float, default=1.0)
+    ap.add_argument("--carbon-hours", type=float, default=72.0)
+    ap.add_argument("--carbon-growth", type=float, default=0.5)
+    ap.add_argument("--speed-limit", type=float, default=5.0, help="time limit at 10k × 50")
+    args = ap.parse_args()
+    import tempfile
+
+    print(f"machine: {platform.processor() or platform.machine()}, Python {platform.python_version()}")
+    results: dict[str, dict] = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        for name, fn in (("tou", part_tou), ("carbon", part_carbon), ("speed", part_speed), ("dr", part_dr)):
+            if args.part in ("all", name):
+                text, results[name] = fn(Path(tmp), args)
+                print(f"\n## {name}\n\n{text}", flush=True)
+    if "tou" in results or "carbon" in results:
+        plot(results.get("tou"), results.get("carbon"), HERE / "shift.png")
+
+
+if __name__ == "__main__":
+    main()
