@@ -206,12 +206,14 @@ def part_dr(tmp: Path, args) -> tuple[str, dict]:
     delay = [statistics.fmean(o.deferrable_delay_h or [0.0]) for o in (without, with_ev)]
     rows = [[
         f"{row['draw_at_announce_kw']:,.0f}", f"{row['cap_kw']:,.0f}", f"{row['draw_at_start_kw']:,.0f}",
-        f"{row['shed_kw']:,.0f}", str(row["suspended"]), "yes" if row["met"] else f"no ({row['shortfall_kw']:,.0f} kW short)",
+        f"{row['shed_kw']:,.0f}", str(row["suspended"]),
+        "yes" if row["met"] else f"no ({row['shortfall_kw']:,.0f} kW short)",
         f"{row['max_over_kw']:,.1f}", f"{60 * (wait[1] - wait[0]):+.1f}", f"{delay[1] - delay[0]:+.2f}",
         f"{with_ev.deadline_misses - without.deadline_misses:+d}",
     ]]  # fmt: skip
-    text = md(["draw when announced kW", "cap kW", "draw at start kW", "shed kW", "suspended", "met at start",
-               "most above cap later kW", "mean wait Δ min", "mean deferrable delay Δ h", "misses Δ"], rows)  # fmt: skip
+    head = ["draw when announced kW", "cap kW", "draw at start kW", "shed kW", "suspended", "met at start",
+            "most above cap later kW", "mean wait Δ min", "mean deferrable delay Δ h", "misses Δ"]  # fmt: skip
+    text = md(head, rows)
     return text + "\n", {"met": row["met"], "over": row["max_over_kw"]}
 
 
