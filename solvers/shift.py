@@ -82,6 +82,8 @@ class SClass:
     latest_h: float | None  # start + transfer must be ≤ this many hours after now (deadline − run)
     deferrable: bool
     width: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=int))  # slots touched, per start slot
+    blk: np.ndarray = field(default_factory=lambda: np.zeros((0, 1), dtype=int))  # K × M row blocks
+    cf: np.ndarray = field(default_factory=lambda: np.zeros((0, 1)))  # K × M coefficients (0: padding)
     g: np.ndarray = field(default_factory=lambda: np.zeros((0, 0)))  # K × T scores, −inf where not allowed
     fam: list = field(default_factory=list)  # per candidate: (row blocks, coefficients)
 
@@ -142,10 +144,12 @@ def _classes(inst: Instance, grid: Grid) -> list[SClass]:
 
 
 def _build(inst: Instance, grid: Grid, classes: list[SClass]) -> Model:
-    """Scores per class, candidate and slot, and the row blocks each candidate's columns touch."""
-    problem, T, dt = inst.problem, grid.slots, grid.slot_h
+    """Scores per class, candidate and slot, and the row blocks each candidate's columns touch
+    (padded to one width per class with the free block 0 at coefficient 0)."""
+    problem, T = inst.problem, grid.slots
     w = problem.weights
     m = Model(inst, grid)
+    m.add(("free",), np.full(T, _BIG), "free")  # block 0: padding, never binding
     levels_at: dict = {}
     for sc in classes:
         for cand in sc.jc.candidates:
@@ -153,64 +157,87 @@ def _build(inst: Instance, grid: Grid, classes: list[SClass]) -> Model:
     for pool, lv in sorted(levels_at.items()):
         ps = inst.nodes.get(pool)
         caps = block_capacity(ps.bit_counts if ps is not None else {}, range(LEVELS))
-        for a in sorted(lv):
-            for b in range(a + 1):
-                m.add(("nodes", pool, b), np.full(T, float(caps[b])), "nodes")
+        for a in range(max(lv) + 1):
+            m.add(("nodes", pool, a), np.full(T, float(caps[a])), "nodes")
     limit_rows = _limits(inst, grid, m)
+    site_ids = list(inst.sites)
+    site_pos = {sid: i for i, sid in enumerate(site_ids)}
+    cum = np.vstack([grid.cum_rate[sid] for sid in site_ids])
     starts_h = grid.starts_h[:-1]
     slot_idx = np.arange(T)
+    site_blocks: dict[str, list[tuple[int, float]]] = {}  # site -> power and grid-event blocks (coef 1 = kW)
+    for sid in site_ids:
+        head = _down(inst.power_headroom_kw.get(sid, 0.0))
+        site_blocks[sid] = [m.add(("power", sid), np.full(T, head), "power"), *limit_rows.get(sid, ())]
     for sc in classes:
         jc = sc.jc
         job = problem.jobs[sc.jobs[0]]
         K = len(jc.candidates)
-        g = np.full((K, T), -np.inf)
-        transfers = []
-        for cand in jc.candidates:
-            _, data = job_route(inst.graph, job, cand.site)
-            transfers.append(transfer_hours(job.data.size_tb, data.bottleneck_gbps) if job.data and data else 0.0)
-        longest = max(problem.jobs[i].duration_h for i in sc.jobs) + max(transfers, default=0.0)
-        sc.d = max(1, int(math.ceil(longest / dt - 1e-9)))
+        transfers = np.zeros(K)
+        if job.data is not None and job.data.size_tb > 0:
+            for k, cand in enumerate(jc.candidates):
+                _, data = job_route(inst.graph, job, cand.site)
+                transfers[k] = transfer_hours(job.data.size_tb, data.bottleneck_gbps) if data else 0.0
+        longest = max(problem.jobs[i].duration_h for i in sc.jobs) + (float(transfers.max()) if K else 0.0)
+        sc.d = max(1, int(math.ceil(longest / grid.slot_h - 1e-9)))
         sc.width = grid.widths(longest)
-        for k, cand in enumerate(jc.candidates):
-            site = inst.sites[cand.site]
-            transfer = transfers[k]
-            if sc.deferrable:
-                last = T - 1
-                if sc.latest_h is not None:
-                    last = min(last, int(np.searchsorted(starts_h, sc.latest_h - transfer + 1e-9, side="right")) - 1)
-                allowed = (slot_idx >= sc.e) & (slot_idx <= last)
-            else:
-                allowed = slot_idx == sc.e
-                if sc.latest_h is not None and starts_h[min(sc.e, T - 1)] + transfer > sc.latest_h + 1e-9:
-                    allowed = np.zeros(T, dtype=bool)
-            if not allowed.any():
-                sc.fam.append(((), ()))
-                continue
-            move = 0.0
-            if job.data is not None and job.data.size_tb > 0 and job.data.location not in (site.id, site.city):
-                move = job.data.size_tb * w.transfer_cny_per_tb
-            rate_cost, _, _ = grid.run_cost(site.id, cand.power_kw, starts_h + transfer, sc.dur_h)
-            score = w.value_per_pflops * cand.value - rate_cost - move - WAIT_CNY_PER_SLOT * slot_idx
-            g[k] = np.where(allowed, score, -np.inf)
-            blocks = [
-                m.block[("nodes", cand.pool, b)] for b in range(jc.level + 1) if ("nodes", cand.pool, b) in m.block
-            ]
+        if K == 0:
+            sc.g, sc.blk, sc.cf = np.zeros((0, T)), np.zeros((0, 1), dtype=int), np.zeros((0, 1))
+            continue
+        # -- which start slots: the window, and the deadline after the data transfer (4) --------
+        if sc.deferrable:
+            last = np.full(K, T - 1)
+            if sc.latest_h is not None:
+                last = np.minimum(last, np.searchsorted(starts_h, sc.latest_h - transfers + 1e-9, side="right") - 1)
+            allowed = (slot_idx[None, :] >= sc.e) & (slot_idx[None, :] <= last[:, None])
+        else:
+            allowed = np.broadcast_to(slot_idx == sc.e, (K, T)).copy()
+            if sc.latest_h is not None:
+                allowed &= (starts_h[min(sc.e, T - 1)] + transfers <= sc.latest_h + 1e-9)[:, None]
+        # -- score: value less the run's cost at the outlook's rates, data moved, waiting -----------
+        rows = np.array([site_pos[c.site] for c in jc.candidates])
+        kw = np.array([c.power_kw for c in jc.candidates])
+        x0 = starts_h[None, :] + transfers[:, None] + grid.hour0
+        run = kw[:, None] * (_interp(cum, rows, x0 + sc.dur_h) - _interp(cum, rows, x0))
+        move = np.zeros(K)
+        if job.data is not None and job.data.size_tb > 0:
+            loc = job.data.location
+            move = np.array([0.0 if loc in (c.site, inst.sites[c.site].city) else 1.0 for c in jc.candidates])
+            move *= job.data.size_tb * w.transfer_cny_per_tb
+        value = np.array([c.value for c in jc.candidates]) * w.value_per_pflops
+        score = value[:, None] - run - move[:, None] - WAIT_CNY_PER_SLOT * slot_idx[None, :]
+        sc.g = np.where(allowed, score, -np.inf)
+        # -- rows each candidate's columns touch: (9) node levels, (10) power, (12) events, (11) links
+        fams = []
+        level = jc.level
+        for cand in jc.candidates:
+            blocks = [m.block[("nodes", cand.pool, a)] for a in range(level + 1)]
             coefs = [float(jc.block_demand)] * len(blocks)
-            blocks.append(
-                m.add(("power", cand.site), np.full(T, _down(inst.power_headroom_kw.get(cand.site, 0.0))), "power")
-            )
-            coefs.append(_up(cand.power_kw))
-            for lb in limit_rows.get(cand.site, ()):
-                blocks.append(lb)
+            for blk in site_blocks[cand.site]:
+                blocks.append(blk)
                 coefs.append(_up(cand.power_kw))
             for lk in cand.links:
                 blocks.append(
                     m.add(("bandwidth", lk), np.full(T, _down(inst.link_capacity_gbps.get(lk, 0.0))), "bandwidth")
                 )
                 coefs.append(_up(jc.bandwidth_gbps))
-            sc.fam.append((np.asarray(blocks, dtype=int), np.asarray(coefs, dtype=float)))
-        sc.g = g
+            fams.append((blocks, coefs))
+        width = max(len(b) for b, _ in fams)
+        sc.blk = np.zeros((K, width), dtype=int)
+        sc.cf = np.zeros((K, width))
+        for k, (blocks, coefs) in enumerate(fams):
+            sc.blk[k, : len(blocks)] = blocks
+            sc.cf[k, : len(coefs)] = coefs
+        sc.fam = [()] * K  # the candidate count (columns are (class, candidate, slot))
     return m
+
+
+def _interp(cum: np.ndarray, rows: np.ndarray, x: np.ndarray) -> np.ndarray:
+    """Row ``rows[k]`` of the prefix sums ``cum`` at fractional positions ``x[k, :]``."""
+    x = np.clip(x, 0.0, cum.shape[1] - 1 - 1e-9)
+    i = np.floor(x).astype(int)
+    r = rows[:, None]
+    return cum[r, i] + (x - i) * (cum[r, i + 1] - cum[r, i])
 
 
 def _up(x: float) -> float:
@@ -244,27 +271,33 @@ def _limits(inst: Instance, grid: Grid, m: Model) -> dict[str, list[int]]:
 
 def _entries(m: Model, sc: SClass, k: int, t: int) -> tuple[np.ndarray, np.ndarray]:
     """Rows and coefficients of column (c, k, t) in the flat row space."""
-    blocks, coefs = sc.fam[k]
+    live = sc.cf[k] > 0
+    blocks, coefs = sc.blk[k][live], sc.cf[k][live]
     taus = np.arange(t, min(m.T, t + int(sc.width[t])))
-    rows = (np.asarray(blocks)[:, None] * m.T + taus[None, :]).ravel()
+    rows = (blocks[:, None] * m.T + taus[None, :]).ravel()
     return rows, np.repeat(coefs, len(taus))
+
+
+def _window_min(per_slot: np.ndarray, sc: SClass, T: int) -> np.ndarray:
+    """K × T: the least of ``per_slot`` over the slots a start in each slot runs through."""
+    win = per_slot.copy()
+    for s in range(1, min(sc.d, T)):
+        win[:, : T - s] = np.minimum(win[:, : T - s], per_slot[:, s:])
+    win[:, 0] = per_slot[:, : int(sc.width[0])].min(axis=1)  # slot 0 is what is left of the current slot
+    return win
 
 
 def _capacity(m: Model, sc: SClass, res: np.ndarray) -> np.ndarray:
     """K × T: how many more jobs of the class could start in each slot (0 where not allowed)."""
-    T, K = m.T, len(sc.fam)
-    out = np.zeros((K, T), dtype=np.int64)
+    T = m.T
+    if sc.g.size == 0:
+        return np.zeros((0, T), dtype=np.int64)
     res2 = res.reshape(-1, T)
-    for k, (blocks, coefs) in enumerate(sc.fam):
-        if len(blocks) == 0:
-            continue
-        per_slot = np.floor(res2[blocks] / np.asarray(coefs)[:, None] + 1e-9).min(axis=0)  # jobs that fit at τ
-        win = per_slot.copy()
-        for s in range(1, min(sc.d, T)):  # a start at t needs room in every slot it runs
-            win[: T - s] = np.minimum(win[: T - s], per_slot[s:])
-        win[0] = per_slot[: int(sc.width[0])].min()  # slot 0 is what is left of the current slot
-        out[k] = np.where(np.isfinite(sc.g[k]), np.maximum(win, 0), 0)
-    return out
+    with np.errstate(divide="ignore", invalid="ignore"):
+        fit = np.where(sc.cf[:, :, None] > 0, np.floor(res2[sc.blk] / sc.cf[:, :, None] + 1e-9), np.inf)
+    per_slot = fit.min(axis=1)
+    win = _window_min(per_slot, sc, T)
+    return np.where(np.isfinite(sc.g), np.clip(win, 0, 2**40), 0).astype(np.int64)
 
 
 def _density(m: Model):
@@ -366,6 +399,7 @@ def _lp(m: Model, classes: list[SClass], cols, rhs: np.ndarray):
     model.fill_model_from_sparse_data(np.zeros(len(cols)), ub, obj, np.full(a.shape[0], -np.inf), right, a)
     model.set_maximize(True)
     solver = mbh.ModelSolverHelper("glop")
+    solver.set_solver_specific_parameters("use_dual_simplex: true")  # faster on these masters
     solver.solve(model)
     if solver.status() != mbh.SolveStatus.OPTIMAL:
         return None
@@ -377,16 +411,12 @@ def _lp(m: Model, classes: list[SClass], cols, rhs: np.ndarray):
 def _reduced(m: Model, sc: SClass, pi: np.ndarray) -> np.ndarray:
     """K × T: g − π·A for every column of the class (prefix sums of π over the slots)."""
     T = m.T
-    pi2 = pi.reshape(-1, T)
-    out = np.full(sc.g.shape, -np.inf)
-    for k, (blocks, coefs) in enumerate(sc.fam):
-        if len(blocks) == 0:
-            continue
-        per_slot = (pi2[blocks] * np.asarray(coefs)[:, None]).sum(axis=0)
-        cum = np.concatenate([[0.0], np.cumsum(per_slot)])
-        ends = np.minimum(np.arange(T) + sc.width, T)
-        out[k] = sc.g[k] - (cum[ends] - cum[:T])
-    return out
+    if sc.g.size == 0:
+        return sc.g
+    per_slot = (pi.reshape(-1, T)[sc.blk] * sc.cf[:, :, None]).sum(axis=1)
+    cum = np.concatenate([np.zeros((per_slot.shape[0], 1)), np.cumsum(per_slot, axis=1)], axis=1)
+    ends = np.minimum(np.arange(T) + sc.width, T)
+    return sc.g - (cum[:, ends] - cum[:, :T])
 
 
 def _generate(m: Model, classes: list[SClass], rhs: np.ndarray, hint, budget_s: float):
