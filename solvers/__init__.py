@@ -34,8 +34,8 @@ SOLVERS = ("cpsat", "greedy", "bestfit", "karmada")
 def solve(problem: Problem, solver: str = "cpsat", *, with_bound: bool = True) -> Plan:
     """Place ``problem``'s jobs with the named solver (one of :data:`SOLVERS`).
 
-    With ``problem.shift`` (or grid events in ``problem.limits``) the time-indexed model decides
-    start slots too, whatever ``solver`` says, and the plan carries its score bound. Otherwise,
+    With ``problem.shift`` and CP-SAT (or with grid events in ``problem.limits``, whatever the
+    solver) the time-indexed model decides start slots too, and the plan carries its score bound. Otherwise,
     with ``with_bound``, the plan carries the LP relaxation's bound and the gap to it. Raises
     :class:`~suanwang.errors.InputError` for an unknown solver name.
     """
@@ -52,7 +52,7 @@ def solve(problem: Problem, solver: str = "cpsat", *, with_bound: bool = True) -
         ahead_h = max((lim.end - problem.now).total_seconds() / 3600.0 for lim in problem.limits)
         problem = dataclasses.replace(problem, shift=Shift(horizon_h=min(168.0, max(1.0, math.ceil(ahead_h)))))
     instance = build_instance(problem)
-    if problem.shift is not None:
+    if problem.limits or (problem.shift is not None and solver == "cpsat"):
         from suanwang.solvers.shift import solve_shift
 
         return solve_shift(problem, instance, with_bound=with_bound)

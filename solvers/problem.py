@@ -14,6 +14,7 @@ from datetime import datetime
 from functools import cached_property
 from typing import Literal, NewType
 
+from suanwang.timeutil import CST
 from suanwang.topology.model import Topology
 
 JobId = NewType("JobId", str)
@@ -275,7 +276,7 @@ class Placement:
             "nodes": self.nodes,
             "cards": self.cards,
             "node_names": list(self.node_names),
-            "start": self.start.isoformat(),
+            "start": self.start.replace(tzinfo=CST).isoformat(),  # times carry their zone (UTC+8)
             "path": list(self.path),
             "rtt_ms": None if self.rtt_ms is None else round(self.rtt_ms, 4),
             "energy_kwh": round(self.energy_kwh, 3),

@@ -17,7 +17,7 @@ def deferral_note(problem: Problem, site: Site, start: datetime, saved_cny: floa
         band = f"at ¥{zone.price_at(start):.3f}/kWh"
     else:
         band = f"in the {zone.tariff.period_at(start)} band"
-    verb = "saves" if saved_cny >= 0 else "costs"
-    return (
-        f"starts {when} (UTC+8) {band}, {verb} ¥{abs(saved_cny):,.2f} and {saved_kg:,.1f} kg CO₂ against starting now"
-    )
+    money = f"saves ¥{saved_cny:,.2f}" if saved_cny >= -0.005 else f"costs ¥{-saved_cny:,.2f} more"
+    kg = 0.0 if abs(saved_kg) < 0.05 else saved_kg
+    co2 = f"{kg:,.1f} kg CO₂" if kg >= 0 else f"emits {-kg:,.1f} kg CO₂ more"
+    return f"starts {when} (UTC+8) {band}, {money} and {co2} against starting now"

@@ -28,7 +28,7 @@ from suanwang.scheduler.cli.output import console, table
 from suanwang.scheduler.cli.server_cmd import remote_plan
 from suanwang.scheduler.jobfile import load_jobs
 from suanwang.solvers import SOLVERS, solve
-from suanwang.solvers.problem import Job, Plan, Problem, Weights
+from suanwang.solvers.problem import Job, Plan, Problem, Shift, Weights
 from suanwang.timeutil import now_local, parse_time
 from suanwang.topology.loader import load_topology
 from suanwang.topology.measured import with_measured_links
@@ -68,6 +68,7 @@ def _problem(
     now: str | None,
     time_limit: float,
     carbon_price: float | None,
+    shift: Shift | None = None,
 ) -> Problem:
     topo = load_topology(topology)
     jobs: list[Job] = []
@@ -85,7 +86,7 @@ def _problem(
     if st is not None and st.links:
         topo = with_measured_links(topo, st.links)
     weights = Weights() if carbon_price is None else Weights(carbon_cny_per_kg=carbon_price / 1000.0)
-    return Problem(topo, tuple(jobs), _now(now, plan_time), st, weights, time_limit_s=time_limit)
+    return Problem(topo, tuple(jobs), _now(now, plan_time), st, weights, time_limit_s=time_limit, shift=shift)
 
 
 def _print_plan(plan: Plan, problem: Problem, limit: int, wide: bool = False) -> None:
@@ -108,7 +109,8 @@ def _print_plan(plan: Plan, problem: Problem, limit: int, wide: bool = False) ->
                 round(p.cost_cny, 1),
                 round(p.energy_kwh, 1),
                 round(p.carbon_kg, 1),
-                "fixed" if p.fixed else "",
+                "fixed" if p.fixed else p.note if p.scheduled else "",
+                p.start.strftime("%m-%d %H:%M"),
             )
         )
     columns = (
@@ -125,8 +127,9 @@ def _print_plan(plan: Plan, problem: Problem, limit: int, wide: bool = False) ->
         "kWh",
         "carbon kg",
         "",
+        "start (UTC+8)",
     )
-    keep = range(len(columns)) if wide else [0, 1, 2, 3, 4, 5, 7, 9, 12]
+    keep = range(len(columns)) if wide else [0, 1, 2, 3, 4, 5, 13, 7, 9, 12]
     out.print(
         table(
             f"placements ({len(plan.placements)})",
@@ -181,6 +184,15 @@ def plan(
         None, "--carbon-price", min=0.0, max=1e5, help="Carbon price in ¥ per tonne."
     ),
     limit: int = typer.Option(50, "--limit", min=1, help="Rows shown per table."),
+    horizon_h: float = typer.Option(
+        48.0,
+        "--shift-horizon",
+        min=0.0,
+        max=168.0,
+        help="CP-SAT: hours ahead in which jobs with a window get start times against the tariff and carbon "
+        "(0: every job starts now).",
+    ),
+    slot_min: float = typer.Option(60.0, "--slot-minutes", min=5.0, max=240.0, help="Length of a start slot."),
     server: str | None = ServerOpt,
     token: str | None = TokenOpt,
 ) -> None:
@@ -189,7 +201,14 @@ def plan(
     if server:
         remote_plan(server, token, filename, time_limit, output)
         return
-    problem = _problem(filename, topology, state, now, time_limit, carbon_price)
+    shift = None
+    if horizon_h > 0 and solver == "cpsat":
+        if abs(horizon_h * 60 / slot_min - round(horizon_h * 60 / slot_min)) > 1e-9:
+            raise InputError(
+                "--shift-horizon is not a whole number of --slot-minutes; make hours × 60 a multiple of it"
+            )
+        shift = Shift(horizon_h, slot_min)
+    problem = _problem(filename, topology, state, now, time_limit, carbon_price, shift)
     result = solve(problem, solver)
     emit(
         {**result.to_dict(), "state": state_note(problem.state, problem.topology)},

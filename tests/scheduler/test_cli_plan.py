@@ -101,3 +101,30 @@ def test_plan_reads_several_files_and_stdin(tmp_path):
 def test_version():
     r = CliRunner().invoke(app, ["--version"])
     assert r.exit_code == 0 and r.stdout.startswith("suanwang ") and r.stdout.split()[1][0].isdigit()
+
+
+JULY = """plan_time: 2026-07-15T10:00:00+08:00
+jobs:
+  - {id: nightly-eval, kind: batch, tenant: lab, priority: 2, duration_h: 4,
+     accelerators: {count: 8, per_node: 8, models: [H800]},
+     window: {earliest: 2026-07-15T10:00:00+08:00, deadline: 2026-07-16T10:00:00+08:00}}
+  - {id: urgent-train, kind: training, tenant: lab, priority: 2, duration_h: 4,
+     accelerators: {count: 8, per_node: 8, models: [H800]}}
+"""
+
+
+def test_the_july_example_starts_in_the_valley_band(tmp_path):
+    """Planned at 10:00 on a July day (critical peak, ¥1.185/kWh), a batch job with a 24-hour window
+    starts at midnight in the valley band (¥0.372); a job without a window starts now."""
+    import json
+
+    f = tmp_path / "july.yaml"
+    f.write_text(JULY)
+    r = CliRunner().invoke(app, ["plan", "-f", str(f), "-o", "json"])
+    assert r.exit_code == 0, r.output
+    got = {p["job"]: p for p in json.loads(r.stdout)["placements"]}
+    assert got["nightly-eval"]["scheduled"] and got["nightly-eval"]["start"] == "2026-07-16T00:00:00+08:00"
+    assert "valley band, saves ¥12.02" in got["nightly-eval"]["note"]
+    assert not got["urgent-train"]["scheduled"] and got["urgent-train"]["start"] == "2026-07-15T10:00:00+08:00"
+    now = CliRunner().invoke(app, ["plan", "-f", str(f), "-o", "json", "--shift-horizon", "0"])
+    assert {p["start"] for p in json.loads(now.stdout)["placements"]} == {"2026-07-15T10:00:00+08:00"}

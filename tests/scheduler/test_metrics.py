@@ -17,7 +17,7 @@ from suanwang.scheduler.service import ControlLoop
 from tests.scheduler.test_service import NOW, queue, spec
 
 DASHBOARD = Path(__file__).resolve().parents[2] / "helm" / "suanwang" / "dashboards" / "suanwang.json"
-_SUFFIXES = ("_bucket", "_sum", "_count", "_created")
+_SUFFIXES = ("_bucket", "_sum", "_count", "_created", "_total")  # a family and its samples
 
 
 def scrape(engine, mini, tmp_path):
