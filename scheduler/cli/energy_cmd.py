@@ -4,7 +4,6 @@ server (``--server``). A grid event comes from flags or from files in the grid-e
 
 from __future__ import annotations
 
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
@@ -48,8 +47,8 @@ def create(
     event_id: str | None = typer.Option(None, "--id", help="The event's id (letters, digits, . _ -)."),
     sites: list[str] = typer.Option(None, "--site", help="A site under the cap; repeat for several."),
     zone: str | None = typer.Option(None, "--zone", help="Every site of this grid zone."),
-    start: datetime | None = typer.Option(None, "--start", help="ISO 8601; without an offset, UTC+8."),
-    end: datetime | None = typer.Option(None, "--end"),
+    start: str | None = typer.Option(None, "--start", help="ISO 8601; without an offset, UTC+8."),
+    end: str | None = typer.Option(None, "--end", help="ISO 8601; without an offset, UTC+8."),
     cap_kw: float | None = typer.Option(None, "--cap-kw", help="The sites' draw stays at or below this."),
     reduce_kw: float | None = typer.Option(None, "--reduce-kw", help="… or this much below their draw now."),
     reduce_ratio: float | None = typer.Option(None, "--reduce-ratio", help="… or this share (0–1] below it."),
@@ -65,8 +64,8 @@ def create(
             "id": event_id,
             "sites": sites or [],
             "zone": zone,
-            "start": start and start.isoformat(),
-            "end": end and end.isoformat(),
+            "start": start,
+            "end": end,
             "cap_kw": cap_kw,
             "reduce_kw": reduce_kw,
             "reduce_ratio": reduce_ratio,
