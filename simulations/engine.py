@@ -31,7 +31,7 @@ from suanwang.simulations.workload import Arrival
 from suanwang.solvers import solve
 from suanwang.solvers.forecast import outlook
 from suanwang.solvers.ledger import pool_nodes
-from suanwang.solvers.problem import Job, PoolState, PowerLimit, Problem, Shift, State, Weights
+from suanwang.solvers.problem import Job, PoolState, PowerLimit, Problem, Release, Shift, State, Weights
 from suanwang.solvers.shed import Draw, shed
 from suanwang.solvers.shift import deferrable
 from suanwang.topology.graph import graph_for, link_id
@@ -399,7 +399,25 @@ class Simulation:
             if snap is None:
                 snap = self.snapshots[key] = PoolState(tuple(free.items()))
             pools[key] = snap
-        return State(pools, dict(self.power_kw), None, {}, tuple(self.down), dict(self.reserved_gbps))
+        releases = ()
+        if self.policy.shift is not None or self.limits:  # the simulator knows when running work ends
+            releases = tuple(
+                Release(
+                    r.site,
+                    r.model,
+                    r.end,
+                    r.job.accelerators.per_node,
+                    r.nodes,
+                    r.power_kw,
+                    r.links,
+                    r.job.deterministic.bandwidth_gbps if r.job.deterministic else 0.0,
+                )  # fmt: skip
+                for r in self.running.values()
+                if r.site not in self.down
+            )
+        return State(
+            pools, dict(self.power_kw), None, {}, tuple(self.down), dict(self.reserved_gbps), releases=releases
+        )
 
     def _place(self, at: datetime) -> None:
         jobs = tuple(j for _, j in self.queue.values())

@@ -200,6 +200,8 @@ def build_instance(problem: Problem) -> Instance:
 
     # -- candidates per fine class, then merge classes with the same footprint ------------------
     ctx = _Context(problem, graph, sites, nodes_after, base)
+    if problem.shift is not None and problem.state is not None and problem.state.releases:
+        ctx.at_most_free(problem.state.releases)  # a pool full now may fit a job once running work ends
     merged: dict[tuple, JobClass] = {}
     sums: dict[tuple, np.ndarray] = {}
     elig_of: dict[tuple, _Eligible] = {}
@@ -298,6 +300,7 @@ class _Context:
         self.problem, self.graph, self.sites, self.base = problem, graph, sites, base
         self.by_model: dict[str, list[PoolKey]] = defaultdict(list)
         self.nodes = nodes
+        self.fit_nodes, self.fit_power = nodes, base.power  # what a job must fit to be a candidate
         for key in nodes:
             self.by_model[key[1]].append(key)
         cat = problem.topology.accelerators
@@ -314,6 +317,18 @@ class _Context:
         self._eligible: dict[tuple, _Eligible] = {}
         self._reach: dict[tuple, list] = {}
 
+    def at_most_free(self, releases) -> None:
+        """Judge whether a job can ever fit a pool by what is free once every release is back."""
+        free = {k: dict(v.free) for k, v in self.nodes.items()}
+        power = dict(self.base.power)
+        for r in releases:
+            pool = free.setdefault((r.site, r.accelerator), {})
+            for n in r.nodes:
+                pool[n] = pool.get(n, 0) + r.per_node
+            power[r.site] = power.get(r.site, 0.0) + r.power_kw
+        self.fit_nodes = {k: PoolState(tuple(v.items())) for k, v in free.items() if k in self.nodes}
+        self.fit_power = power
+
     def pools(self, job: Job) -> list[PoolKey]:
         a = job.accelerators
         key = (a.models, a.min_memory_gb, a.per_node, a.nodes, a.count)
@@ -321,10 +336,10 @@ class _Context:
             out = []
             for model in allowed_models(self.problem, job):
                 for pool in self.by_model.get(model, ()):
-                    frees = self.nodes[pool].free_ascending  # the a.nodes-th fullest node must fit
+                    frees = self.fit_nodes[pool].free_ascending  # the a.nodes-th fullest node must fit
                     if len(frees) < a.nodes or frees[-a.nodes] < a.per_node:
                         continue
-                    if a.count * self.kw_per_card[pool] > self.base.power.get(pool[0], 0.0) + 1e-9:
+                    if a.count * self.kw_per_card[pool] > self.fit_power.get(pool[0], 0.0) + 1e-9:
                         continue
                     out.append(pool)
             self._pools[key] = out

@@ -150,6 +150,23 @@ def count_bits(free_with_counts: Iterable[tuple[int, int]]) -> dict[int, int]:
 
 
 @dataclass(frozen=True)
+class Release:
+    """What a running job gives back when it ends at ``at``: ``per_node`` cards on each of its
+    ``nodes``, its power, and its bandwidth on ``links``. Only a caller that knows when work ends
+    (the simulator, a store with measured end times) lists releases; without them running work
+    holds its capacity for the whole horizon."""
+
+    site: str
+    accelerator: str
+    at: datetime
+    per_node: int
+    nodes: tuple[str, ...]
+    power_kw: float
+    links: tuple[str, ...] = ()
+    bandwidth_gbps: float = 0.0
+
+
+@dataclass(frozen=True)
 class State:
     """Current usage: free cards per node per (site, accelerator model), and power draw per site.
 
@@ -166,6 +183,7 @@ class State:
     unusable: tuple[str, ...] = ()  # sites with no fresh state (or drained, or down): no free cards
     why: dict[str, str] = field(default_factory=dict)  # site -> why it offers nothing
     reserved_gbps: dict[str, float] = field(default_factory=dict)  # link id -> bandwidth already reserved
+    releases: tuple[Release, ...] = ()  # capacity running work gives back, for start-time decisions
 
 
 @dataclass(frozen=True)

@@ -62,7 +62,7 @@ from suanwang.solvers.instance import Instance, JobClass, build_instance, job_ro
 from suanwang.solvers.ledger import bit_counts, block_capacity, ceil_pow2_level
 from suanwang.solvers.problem import Job, Placement, Plan, Problem, Unplaced
 from suanwang.solvers.shift_notes import deferral_note
-from suanwang.solvers.slots import Grid, build_grid
+from suanwang.solvers.slots import Grid, build_grid, released_by
 
 LEVELS = 7  # per-node demands up to 64 cards: block levels 0..6
 WAIT_CNY_PER_SLOT = 0.01  # δ: equal costs start early
@@ -154,12 +154,12 @@ def _build(inst: Instance, grid: Grid, classes: list[SClass]) -> Model:
     for sc in classes:
         for cand in sc.jc.candidates:
             levels_at.setdefault(cand.pool, set()).add(sc.jc.level)
+    freed = _freed(inst, grid)
     for pool, lv in sorted(levels_at.items()):
-        ps = inst.nodes.get(pool)
-        caps = block_capacity(ps.bit_counts if ps is not None else {}, range(LEVELS))
+        per_slot = [block_capacity(bit_counts(free.values()), range(LEVELS)) for free in _pool_free(inst, freed, pool)]
         for a in range(max(lv) + 1):
-            m.add(("nodes", pool, a), np.full(T, float(caps[a])), "nodes")
-    limit_rows = _limits(inst, grid, m)
+            m.add(("nodes", pool, a), np.array([float(c[a]) for c in per_slot]), "nodes")
+    limit_rows = _limits(inst, grid, m, freed)
     site_ids = list(inst.sites)
     site_pos = {sid: i for i, sid in enumerate(site_ids)}
     cum = np.vstack([grid.cum_rate[sid] for sid in site_ids])
@@ -167,8 +167,9 @@ def _build(inst: Instance, grid: Grid, classes: list[SClass]) -> Model:
     slot_idx = np.arange(T)
     site_blocks: dict[str, list[tuple[int, float]]] = {}  # site -> power and grid-event blocks (coef 1 = kW)
     for sid in site_ids:
-        head = _down(inst.power_headroom_kw.get(sid, 0.0))
-        site_blocks[sid] = [m.add(("power", sid), np.full(T, head), "power"), *limit_rows.get(sid, ())]
+        back = np.array([sum(r.power_kw for r in rel if r.site == sid) for rel in freed])
+        head = np.array([_down(inst.power_headroom_kw.get(sid, 0.0) + b) for b in back])
+        site_blocks[sid] = [m.add(("power", sid), head, "power"), *limit_rows.get(sid, ())]
     for sc in classes:
         jc = sc.jc
         job = problem.jobs[sc.jobs[0]]
@@ -217,9 +218,9 @@ def _build(inst: Instance, grid: Grid, classes: list[SClass]) -> Model:
                 blocks.append(blk)
                 coefs.append(_up(cand.power_kw))
             for lk in cand.links:
-                blocks.append(
-                    m.add(("bandwidth", lk), np.full(T, _down(inst.link_capacity_gbps.get(lk, 0.0))), "bandwidth")
-                )
+                back = [sum(r.bandwidth_gbps for r in rel if lk in r.links) for rel in freed]
+                head = np.array([_down(inst.link_capacity_gbps.get(lk, 0.0) + b) for b in back])
+                blocks.append(m.add(("bandwidth", lk), head, "bandwidth"))
                 coefs.append(_up(jc.bandwidth_gbps))
             fams.append((blocks, coefs))
         width = max(len(b) for b, _ in fams)
@@ -250,18 +251,41 @@ def _down(x: float) -> float:
     return float(max(0, math.floor(x * 1000 + 1e-9)))
 
 
-def _limits(inst: Instance, grid: Grid, m: Model) -> dict[str, list[int]]:
-    """Rows (12): one block per grid event, its rhs the cap less the draw now in its window."""
+def _freed(inst: Instance, grid: Grid) -> list[list]:
+    """Per slot, the releases of running work that happened by the slot's start."""
+    releases = inst.problem.state.releases if inst.problem.state is not None else ()
+    return released_by(releases, [grid.slot_start(t) for t in range(grid.slots)])
+
+
+def _pool_free(inst: Instance, freed: list[list], pool) -> list[dict[str, int]]:
+    """Per slot, free cards per node of ``pool``: free now plus what running work gave back by then."""
+    ps = inst.nodes.get(pool)
+    base = dict(ps.free) if ps is not None else {}
+    out = []
+    for rel in freed:
+        free = dict(base)
+        for r in rel:
+            if (r.site, r.accelerator) == pool:
+                for n in r.nodes:
+                    free[n] = free.get(n, 0) + r.per_node
+        out.append(free)
+    return out
+
+
+def _limits(inst: Instance, grid: Grid, m: Model, freed: list[list]) -> dict[str, list[int]]:
+    """Rows (12): one block per grid event, its rhs the cap less the draw of running work in each
+    slot of its window."""
     problem = inst.problem
     by_site: dict[str, list[int]] = {}
     for lim in problem.limits:
         rhs = np.full(grid.slots, _BIG)
+        sites = set(lim.sites)
         draw = sum(max(0.0, inst.sites[s].power_cap_kw - inst.power_headroom_kw.get(s, 0.0))
-                   for s in lim.sites if s in inst.sites)  # fmt: skip
+                   for s in sites if s in inst.sites)  # fmt: skip
         for t in range(grid.slots):
             a, b = grid.slot_start(t), grid.slot_start(t + 1)
             if a < lim.end and b > lim.start:
-                rhs[t] = _down(lim.cap_kw - draw)
+                rhs[t] = _down(lim.cap_kw - draw + sum(r.power_kw for r in freed[t] if r.site in sites))
         if (rhs < _BIG).any():
             blk = m.add(("limit", lim.id), rhs, "limit")
             for s in lim.sites:
@@ -577,6 +601,7 @@ def admit_later(inst: Instance, grid: Grid, started: tuple[Placement, ...], late
     pinned = [p for p in started if not p.fixed and (p.site, p.accelerator) in pools]
     used: dict[tuple, dict[int, int]] = {}  # (pool, slot) -> level -> cards held by admitted starts
     caps: dict[tuple, dict[int, int]] = {}
+    freed = _freed(inst, grid)
     kept, dropped = [], []
     for p in sorted(later, key=lambda x: (x.start, x.job)):
         job = jobs[p.job]
@@ -590,6 +615,10 @@ def admit_later(inst: Instance, grid: Grid, started: tuple[Placement, ...], late
             cap = caps.get((pool, t))
             if cap is None:
                 free = dict(inst.nodes[pool].free) if pool in inst.nodes else {}
+                for r in freed[t]:
+                    if (r.site, r.accelerator) == pool:
+                        for n in r.nodes:
+                            free[n] = free.get(n, 0) + r.per_node
                 at = grid.slot_start(t)
                 for q in pinned:
                     if (q.site, q.accelerator) == pool and q.start + timedelta(hours=jobs[q.job].duration_h) > at:

@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 
 from suanwang.solvers.ledger import pool_nodes
 from suanwang.solvers.problem import Placement, Plan, Problem
-from suanwang.solvers.slots import slot_starts_h
+from suanwang.solvers.slots import released_by, slot_starts_h
 from suanwang.topology.graph import NetworkGraph
 from suanwang.topology.model import facility_kw
 
@@ -35,12 +35,23 @@ def check_slots(problem: Problem, plan: Plan, graph: NetworkGraph, base_kw: dict
     out: list[str] = []
     new = [p for p in plan.placements if not p.fixed and p.job in jobs]
     starts = slot_starts_h(now, shift.slot_h, shift.slots)
+    bounds = [now + timedelta(hours=float(h)) for h in starts]
+    freed = released_by(problem.state.releases if problem.state is not None else (), bounds[:-1])
     for t in range(shift.slots):
-        a, b = now + timedelta(hours=float(starts[t])), now + timedelta(hours=float(starts[t + 1]))
+        a, b = bounds[t], bounds[t + 1]
         active = [p for p in new if _overlaps(p, jobs[p.job].duration_h, a, b, now)]
         if not active:
             continue
         free = {k: dict(v) for k, v in free0.items()}
+        back_kw: dict[str, float] = defaultdict(float)
+        back_gbps: dict[str, float] = defaultdict(float)
+        for r in freed[t]:  # running work that ended by the slot's start gave its capacity back
+            pool = free.setdefault((r.site, r.accelerator), {})
+            for n in r.nodes:
+                pool[n] = pool.get(n, 0) + r.per_node
+            back_kw[r.site] += r.power_kw
+            for lk in r.links:
+                back_gbps[lk] += r.bandwidth_gbps
         later: dict[tuple[str, str], list[tuple[str, int, int]]] = defaultdict(list)
         kw: dict[str, float] = defaultdict(float)
         gbps: dict[str, float] = defaultdict(float)
@@ -73,16 +84,16 @@ def check_slots(problem: Problem, plan: Plan, graph: NetworkGraph, base_kw: dict
                     nodes[fit] -= per_node
                     nodes.sort(reverse=True)
         for s, k in kw.items():  # (10)
-            total, cap = base_kw.get(s, 0.0) + k, sites[s].power_cap_kw
+            total, cap = base_kw.get(s, 0.0) - back_kw[s] + k, sites[s].power_cap_kw
             if total > cap + _TOL:
                 out.append(f"slot {when}: site {s} draws {total:.1f} kW over its cap {cap:.1f} kW")
         for lk, g in gbps.items():  # (11)
-            total, cap = reserved0.get(lk, 0.0) + g, link_cap.get(lk, 0.0)
+            total, cap = reserved0.get(lk, 0.0) - back_gbps[lk] + g, link_cap.get(lk, 0.0)
             if total > cap + _TOL:
                 out.append(f"slot {when}: link {lk} reserves {total:g} Gbit/s over {cap:g}")
         for lim in problem.limits:  # (12)
             if lim.start < b and lim.end > a:
-                draw = sum(base_kw.get(s, 0.0) + kw.get(s, 0.0) for s in lim.sites)
+                draw = sum(base_kw.get(s, 0.0) - back_kw[s] + kw.get(s, 0.0) for s in lim.sites)
                 added = sum(kw.get(s, 0.0) for s in lim.sites)
                 if added > 0 and draw > lim.cap_kw + _TOL:
                     out.append(

@@ -71,6 +71,17 @@ class Grid:
         )
 
 
+def released_by(releases, slot_starts: list[datetime]) -> list[list]:
+    """For each slot, the releases that happened by its start (capacity back for the whole slot)."""
+    ordered = sorted(releases, key=lambda r: r.at)
+    out, k = [], 0
+    for t0 in slot_starts:
+        while k < len(ordered) and ordered[k].at <= t0:
+            k += 1
+        out.append(ordered[:k])
+    return out
+
+
 def slot_starts_h(now: datetime, slot_h: float, slots: int) -> np.ndarray:
     """Hours from ``now`` to the start of each slot, and to the horizon's end (``slots + 1`` values)."""
     since = (now - now.replace(hour=0, minute=0, second=0, microsecond=0)).total_seconds() / 3600.0

@@ -78,7 +78,8 @@ def test_grid_events_in_a_scenario_are_checked(tmp_path):
     bad = base.replace("demand:", "changes:\n  grid_events: [{id: a, sites: [nj-hub], start_h: 2, end_h: 1, "
                        "cap_kw: 5}, {id: b, start_h: 1, end_h: 2, cap_kw: 1}, "
                        "{id: c, zone: atlantis, start_h: 1, end_h: 2, cap_kw: 1}, "
-                       "{id: d, sites: [nj-hub], start_h: 1, end_h: 2, cap_kw: 1, reduce_ratio: 0.2}]\ndemand:")  # fmt: skip
+                       "{id: d, sites: [nj-hub], start_h: 1, end_h: 2, cap_kw: 1, reduce_ratio: 0.2}]"
+                       "\ndemand:")  # fmt: skip
     f = tmp_path / "bad.yaml"
     f.write_text(bad)
     with pytest.raises(InputError) as e:

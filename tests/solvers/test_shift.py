@@ -132,3 +132,23 @@ def test_checker_catches_an_overloaded_slot(mini):
                   if x.scheduled else x for x in plan.placements)  # fmt: skip
     broken = dataclasses.replace(plan, placements=moved * 3)
     assert check_plan(p, broken)
+
+
+def test_capacity_running_work_gives_back_is_used_and_checked(mini):
+    """nj-hub's four H800 nodes are busy until 05:00 (a release the simulator knows); a deferrable
+    job that needs them all starts then, and the checker holds the plan to the same releases."""
+    from suanwang.solvers.problem import PoolState, Release, State
+
+    now = datetime(2026, 7, 15, 3, 0)
+    nodes = tuple((f"n{k}", 0) for k in range(4))
+    freed = Release("nj-hub", "H800", now + timedelta(hours=2), 8, tuple(n for n, _ in nodes), 4 * 6.72)
+    state = State({("nj-hub", "H800"): PoolState(nodes)}, {"nj-hub": 4 * 6.72}, releases=(freed,))
+    big = job("big", 32, 8, ("H800",), kind="batch", duration_h=2.0, earliest=now, deadline=now + timedelta(hours=10))
+    p = problem(mini, [big], state, now=now, shift=Shift(24, 60))
+    plan = solve(p)
+    (x,) = plan.placements
+    assert x.scheduled and x.start == now + timedelta(hours=2)
+    assert check_plan(p, plan) == []
+    without = dataclasses.replace(p, state=dataclasses.replace(state, releases=()))
+    assert not solve(without).placements  # without the release the pool stays full: nothing is promised
+    assert any("finds no node" in v for v in check_plan(without, plan))
