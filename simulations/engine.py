@@ -31,7 +31,7 @@ from suanwang.simulations.workload import Arrival
 from suanwang.solvers import solve
 from suanwang.solvers.forecast import outlook
 from suanwang.solvers.ledger import pool_nodes
-from suanwang.solvers.problem import Job, PoolState, PowerLimit, Problem, Release, Shift, State, Weights
+from suanwang.solvers.problem import Job, PoolState, PowerLimit, Problem, Shift, State, Weights
 from suanwang.solvers.shed import Draw, shed
 from suanwang.solvers.shift import deferrable
 from suanwang.topology.graph import graph_for, link_id
@@ -399,25 +399,8 @@ class Simulation:
             if snap is None:
                 snap = self.snapshots[key] = PoolState(tuple(free.items()))
             pools[key] = snap
-        releases = ()
-        if self.policy.shift is not None or self.limits:  # the simulator knows when running work ends
-            releases = tuple(
-                Release(
-                    r.site,
-                    r.model,
-                    r.end,
-                    r.job.accelerators.per_node,
-                    r.nodes,
-                    r.power_kw,
-                    r.links,
-                    r.job.deterministic.bandwidth_gbps if r.job.deterministic else 0.0,
-                )  # fmt: skip
-                for r in self.running.values()
-                if r.site not in self.down
-            )
-        return State(
-            pools, dict(self.power_kw), None, {}, tuple(self.down), dict(self.reserved_gbps), releases=releases
-        )
+        # no releases: the service does not know when running work ends, and the replay plans as it does
+        return State(pools, dict(self.power_kw), None, {}, tuple(self.down), dict(self.reserved_gbps))
 
     def _place(self, at: datetime) -> None:
         jobs = tuple(j for _, j in self.queue.values())

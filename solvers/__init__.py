@@ -17,6 +17,7 @@ Constraints — one numbering across instance, aggregate, cpsat, checker and exp
     (8) site power: draw at PUE stays under the site's power cap
     (9)–(11) (6), (8) and (7) in every slot of the horizon, for jobs started or scheduled
     (12) grid events: the draw of the event's sites stays under its cap in its window
+    (9') instead of (9), for a relaxation: nodes with ≥ k free cards and free cards, per slot
 (1)–(4) decide which (job class, pool) candidates exist (:mod:`.instance`); (5)–(8) are the rows
 of the model (:mod:`.aggregate`); with start-time decisions (:mod:`.shift`) (5) and (9)–(12).
 """

@@ -211,6 +211,9 @@ class Shift:
 
     horizon_h: float = 48.0
     slot_min: float = 60.0
+    # False: node rows that every node-level plan meets (9') instead of the exact block rows —
+    # a relaxation, for a perfect-foresight reference whose plan is never carried out
+    exact_nodes: bool = True
 
     @property
     def slot_h(self) -> float:

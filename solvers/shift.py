@@ -21,6 +21,11 @@ Constraints (one numbering with :mod:`suanwang.solvers`)
     (10) Σ_{c,k: s(k)=s} w_{c,k} · Σ_{t: τ ∈ act(c,t)} y ≤ H_s              ∀ s, τ      ((8) per slot)
     (11) Σ_{c,k: l ∈ path(c,k)} b_c · Σ_{t: τ ∈ act(c,t)} y ≤ R_l            ∀ l, τ      ((7) per slot)
     (12) Σ_{c,k: s(k) ∈ S_L} w_{c,k} · Σ_{t: τ ∈ act(c,t)} y ≤ cap_L − D_L    ∀ L, τ ∈ W_L
+    (9') with ``Shift.exact_nodes = False``, (9) becomes the rows every node-level plan meets
+         (nodes with at least k free cards, and free cards; as (6') of :mod:`.aggregate`): a
+         relaxation, for references such as the simulator's perfect-foresight oracle
+    Capacity, power and bandwidth per slot are what is free now plus what running work gives
+    back by the slot's start (``State.releases``, where the caller knows when work ends).
 
 Objective
     max Σ g[c,k,t] · y[c,k,t]
@@ -150,15 +155,24 @@ def _build(inst: Instance, grid: Grid, classes: list[SClass]) -> Model:
     w = problem.weights
     m = Model(inst, grid)
     m.add(("free",), np.full(T, _BIG), "free")  # block 0: padding, never binding
+    exact = problem.shift is None or problem.shift.exact_nodes
     levels_at: dict = {}
     for sc in classes:
         for cand in sc.jc.candidates:
-            levels_at.setdefault(cand.pool, set()).add(sc.jc.level)
+            levels_at.setdefault(cand.pool, set()).add(sc.jc.level if exact else sc.jc.per_node)
     freed = _freed(inst, grid)
     for pool, lv in sorted(levels_at.items()):
-        per_slot = [block_capacity(bit_counts(free.values()), range(LEVELS)) for free in _pool_free(inst, freed, pool)]
-        for a in range(max(lv) + 1):
-            m.add(("nodes", pool, a), np.array([float(c[a]) for c in per_slot]), "nodes")
+        frees = _pool_free(inst, freed, pool)
+        if exact:  # (9) block rows: exact for power-of-two demands
+            per_slot = [block_capacity(bit_counts(free.values()), range(LEVELS)) for free in frees]
+            for a in range(max(lv) + 1):
+                m.add(("nodes", pool, a), np.array([float(c[a]) for c in per_slot]), "nodes")
+        else:  # (9') rows every node-level plan meets: nodes with ≥ k free cards, and the cards
+            for k in sorted(lv):
+                m.add(
+                    ("nodes", pool, k), np.array([float(sum(f // k for f in free.values())) for free in frees]), "nodes"
+                )
+            m.add(("cards", pool), np.array([float(sum(free.values())) for free in frees]), "nodes")
     limit_rows = _limits(inst, grid, m, freed)
     site_ids = list(inst.sites)
     site_pos = {sid: i for i, sid in enumerate(site_ids)}
@@ -212,8 +226,13 @@ def _build(inst: Instance, grid: Grid, classes: list[SClass]) -> Model:
         fams = []
         level = jc.level
         for cand in jc.candidates:
-            blocks = [m.block[("nodes", cand.pool, a)] for a in range(level + 1)]
-            coefs = [float(jc.block_demand)] * len(blocks)
+            if exact:
+                blocks = [m.block[("nodes", cand.pool, a)] for a in range(level + 1)]
+                coefs = [float(jc.block_demand)] * len(blocks)
+            else:
+                ks = [k for k in levels_at[cand.pool] if k <= jc.per_node]
+                blocks = [m.block[("nodes", cand.pool, k)] for k in ks] + [m.block[("cards", cand.pool)]]
+                coefs = [float(jc.nodes)] * len(ks) + [float(jc.per_node * jc.nodes)]
             for blk in site_blocks[cand.site]:
                 blocks.append(blk)
                 coefs.append(_up(cand.power_kw))
@@ -329,7 +348,8 @@ def _density(m: Model):
 
     def key(sc: SClass):
         best = max((cat[c.model].pflops for c in sc.jc.candidates), default=0.0)
-        return (-sc.jc.priority * best, sc.latest_h if sc.latest_h is not None else math.inf, sc.index)
+        # work that can start in one slot only first, then by value density and the least slack
+        return (sc.deferrable, -sc.jc.priority * best, sc.latest_h if sc.latest_h is not None else math.inf, sc.index)
 
     return key
 
@@ -579,7 +599,9 @@ def _extract(inst: Instance, grid: Grid, classes: list[SClass], counts: dict, st
                 else:
                     later.append(_scheduled(inst, grid, sc, cand, i, t))
     plan = assemble(inst, ledger, now_decisions, solver="cpsat-shift", status=status, bound=None, solve_seconds=seconds)
-    later, dropped = admit_later(inst, grid, plan.placements, later)
+    dropped: tuple = ()
+    if problem.shift is None or problem.shift.exact_nodes:  # a relaxation's plan is not held to nodes
+        later, dropped = admit_later(inst, grid, plan.placements, later)
     scheduled = {p.job for p in later}
     unplaced = tuple(u for u in plan.unplaced if u.job not in scheduled) + dropped
     jobs = {j.id: j for j in problem.jobs}
