@@ -4,7 +4,9 @@ It knows every arrival of the run and the actual hourly series, and solves the t
 (:mod:`suanwang.solvers.shift`) once over the whole run, from an empty network: each job may start
 from the slot it arrives in (or its window opens), deferrable ones until their deadline allows.
 Its node rows are the relaxation every node-level plan meets (9'), not the exact block rows, so
-no packing detail makes it worse than a policy that places node by node.
+no packing detail makes it worse than a policy that places node by node; and work with no slack
+may wait for room as in the replay (``Shift.grace_slots``: never for a price, each slot costs a
+tenth of its value), or it would have to take capacity the deferrable work needs.
 Its starts are then metered on the actual series, as the replay's are, so the saving of an online
 policy can be set against the most any plan could save on the same work.
 """
@@ -24,6 +26,8 @@ from suanwang.solvers.problem import Problem, Shift
 from suanwang.solvers.shift import deferrable
 from suanwang.topology.model import facility_kw
 
+GRACE = 3  # slots work with no slack may wait for room (a replay's p95 wait at full load is about one)
+
 
 def run_oracle(sc: Scenario, time_limit_s: float = 30.0) -> Outcome:
     """The oracle's outcome for ``sc`` (whose policy has ``shift``)."""
@@ -36,7 +40,7 @@ def run_oracle(sc: Scenario, time_limit_s: float = 30.0) -> Outcome:
         for a in arrivals
     )
     slots = max(1, math.ceil((sc.hours + sc.drain_h) / shift.slot_h))
-    whole = Shift(horizon_h=slots * shift.slot_h, slot_min=shift.slot_min, exact_nodes=False)
+    whole = Shift(horizon_h=slots * shift.slot_h, slot_min=shift.slot_min, exact_nodes=False, grace_slots=GRACE)
     longest = max((j.duration_h for j in jobs), default=1.0)
     look = outlook(sc.topology, sc.start, int(whole.horizon_h + longest) + 2, "oracle")
     problem = Problem(

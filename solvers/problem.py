@@ -214,6 +214,10 @@ class Shift:
     # False: node rows that every node-level plan meets (9') instead of the exact block rows —
     # a relaxation, for a perfect-foresight reference whose plan is never carried out
     exact_nodes: bool = True
+    # slots a job with no slack may wait for room (each costs a tenth of its value, so it never
+    # waits for a price): 0 in live plans, where it simply waits for the next cycle; the oracle
+    # gives it the room a replay gives it between ticks
+    grace_slots: int = 0
 
     @property
     def slot_h(self) -> float:

@@ -71,6 +71,7 @@ from suanwang.solvers.slots import Grid, build_grid, released_by
 
 LEVELS = 7  # per-node demands up to 64 cards: block levels 0..6
 WAIT_CNY_PER_SLOT = 0.01  # δ: equal costs start early
+GRACE_SHARE = 0.1  # share of its value a job with no slack loses per slot it waits for room (Shift.grace_slots)
 _BIG = 1e18
 
 
@@ -156,6 +157,7 @@ def _build(inst: Instance, grid: Grid, classes: list[SClass]) -> Model:
     m = Model(inst, grid)
     m.add(("free",), np.full(T, _BIG), "free")  # block 0: padding, never binding
     exact = problem.shift is None or problem.shift.exact_nodes
+    grace = problem.shift.grace_slots if problem.shift is not None else 0
     levels_at: dict = {}
     for sc in classes:
         for cand in sc.jc.candidates:
@@ -206,9 +208,9 @@ def _build(inst: Instance, grid: Grid, classes: list[SClass]) -> Model:
                 last = np.minimum(last, np.searchsorted(starts_h, sc.latest_h - transfers + 1e-9, side="right") - 1)
             allowed = (slot_idx[None, :] >= sc.e) & (slot_idx[None, :] <= last[:, None])
         else:
-            allowed = np.broadcast_to(slot_idx == sc.e, (K, T)).copy()
+            allowed = np.broadcast_to((slot_idx >= sc.e) & (slot_idx <= sc.e + grace), (K, T)).copy()
             if sc.latest_h is not None:
-                allowed &= (starts_h[min(sc.e, T - 1)] + transfers <= sc.latest_h + 1e-9)[:, None]
+                allowed &= starts_h[None, :] + transfers[:, None] <= sc.latest_h + 1e-9
         # -- score: value less the run's cost at the outlook's rates, data moved, waiting -----------
         rows = np.array([site_pos[c.site] for c in jc.candidates])
         kw = np.array([c.power_kw for c in jc.candidates])
@@ -221,6 +223,8 @@ def _build(inst: Instance, grid: Grid, classes: list[SClass]) -> Model:
             move *= job.data.size_tb * w.transfer_cny_per_tb
         value = np.array([c.value for c in jc.candidates]) * w.value_per_pflops
         score = value[:, None] - run - move[:, None] - WAIT_CNY_PER_SLOT * slot_idx[None, :]
+        if not sc.deferrable and grace:  # waiting for room, never for a price: a tenth of the value a slot
+            score -= GRACE_SHARE * value[:, None] * np.maximum(0, slot_idx - sc.e)[None, :]
         sc.g = np.where(allowed, score, -np.inf)
         # -- rows each candidate's columns touch: (9) node levels, (10) power, (12) events, (11) links
         fams = []
