@@ -14,34 +14,24 @@ kW, up to 100 GW; a ratio is in (0, 1].
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Annotated
 
-from pydantic import Field, model_validator
+from pydantic import model_validator
 
-from suanwang.contract import Contract, Name, Number, Text, Time, fault, known
+from suanwang.contract import Name, Time, fault
+from suanwang.topology.contract import GridCap
 
 MAX_WINDOW = timedelta(days=7)
 
 
-class GridEventSpec(Contract):
+class GridEventSpec(GridCap):
     """A grid event: the draw of the sites (or the zone's sites) stays at or below a cap in a window."""
 
     id: Name
-    sites: Annotated[list[Annotated[Text, known("sites", "site")]], Field(max_length=1000)] = []
-    zone: Annotated[Text, known("zones", "grid zone")] | None = None
     start: Time
     end: Time
-    cap_kw: Annotated[Number, Field(ge=0, le=1e8)] | None = None
-    reduce_kw: Annotated[Number, Field(gt=0, le=1e8)] | None = None
-    reduce_ratio: Annotated[Number, Field(gt=0, le=1)] | None = None
 
     @model_validator(mode="after")
-    def _consistent(self) -> GridEventSpec:
-        given = [k for k in ("cap_kw", "reduce_kw", "reduce_ratio") if getattr(self, k) is not None]
-        if len(given) != 1:
-            raise fault("give exactly one of cap_kw, reduce_kw, reduce_ratio", f"keep one of {given or 'them'}")
-        if not self.sites and self.zone is None:
-            raise fault("names no site", "give `sites: [...]` or `zone:`")
+    def _window(self) -> GridEventSpec:
         if self.end <= self.start:
             raise fault("end is not after start", "give an end after the start")
         if self.end - self.start > MAX_WINDOW:

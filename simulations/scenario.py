@@ -58,7 +58,7 @@ from suanwang.simulations.workload import (
 from suanwang.solvers import SOLVERS
 from suanwang.solvers.forecast import METHODS
 from suanwang.solvers.problem import Shift, Weights
-from suanwang.topology.contract import CarbonFactor, SiteSpec
+from suanwang.topology.contract import CarbonFactor, GridCap, SiteSpec
 from suanwang.topology.loader import load_topology, topology_refs
 from suanwang.topology.model import AcceleratorModel, Pool, Topology, facility_kw
 from suanwang.topology.serialize import topology_to_dict
@@ -118,22 +118,12 @@ class LinkOutageSpec(_Window):
         return v
 
 
-class GridEventSpec(_Window):
+class GridEventSpec(_Window, GridCap):
     id: Name
-    sites: Annotated[list[SiteRef], Field(max_length=10_000)] = []
-    zone: ZoneRef | None = None
     announce_h: Hours | None = None
-    cap_kw: Annotated[Number, Field(ge=0, le=1e8)] | None = None
-    reduce_kw: Annotated[Number, Field(gt=0, le=1e8)] | None = None
-    reduce_ratio: Annotated[Number, Field(gt=0, le=1)] | None = None
 
     @model_validator(mode="after")
-    def _one_cap(self) -> GridEventSpec:
-        given = [k for k in ("cap_kw", "reduce_kw", "reduce_ratio") if getattr(self, k) is not None]
-        if len(given) != 1:
-            raise fault("give exactly one of cap_kw, reduce_kw, reduce_ratio", f"keep one of {given or 'them'}")
-        if not self.sites and self.zone is None:
-            raise fault("names no site", "give `sites: [...]` or `zone:`")
+    def _announced_before(self) -> GridEventSpec:
         if self.announce_h is not None and self.announce_h > self.start_h:
             raise fault("announce_h is after start_h", "announce the event at or before its start")
         return self

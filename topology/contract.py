@@ -160,3 +160,25 @@ class TopologyFile(Contract):
     grid_zones: Annotated[dict[Name, ZoneSpec], Field(max_length=1000)]
     sites: Annotated[list[SiteSpec], Field(max_length=10_000)]
     links: Annotated[list[LinkSpec], Field(max_length=100_000)] = []
+
+
+class GridCap(Contract):
+    """What a grid event asks of sites (``sites``, or every site of ``zone``): their draw at or
+    below ``cap_kw``, or ``reduce_kw`` below it, or ``reduce_ratio`` of it below — exactly one.
+    Caps and reductions in kW up to 100 GW; a ratio in (0, 1]. Shared by the grid-event contract of
+    the API and CLI and by scenarios."""
+
+    sites: Annotated[list[Annotated[Text, known("sites", "site")]], Field(max_length=10_000)] = []
+    zone: Annotated[Text, known("zones", "grid zone")] | None = None
+    cap_kw: Annotated[Number, Field(ge=0, le=1e8)] | None = None
+    reduce_kw: Annotated[Number, Field(gt=0, le=1e8)] | None = None
+    reduce_ratio: Annotated[Number, Field(gt=0, le=1)] | None = None
+
+    @model_validator(mode="after")
+    def _one_cap(self) -> GridCap:
+        given = [k for k in ("cap_kw", "reduce_kw", "reduce_ratio") if getattr(self, k) is not None]
+        if len(given) != 1:
+            raise fault("give exactly one of cap_kw, reduce_kw, reduce_ratio", f"keep one of {given or 'them'}")
+        if not self.sites and self.zone is None:
+            raise fault("names no site", "give `sites: [...]` or `zone:`")
+        return self

@@ -9,6 +9,7 @@ are given with their zone (UTC+8).
 from __future__ import annotations
 
 from collections import defaultdict
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
 
@@ -179,35 +180,37 @@ def _summary(rows, group: Group, tenant: str | None) -> dict[str, Any]:
     return out
 
 
+@dataclass(frozen=True)
+class Span:
+    """The query of an accounts request: a window (ISO 8601, default: all) and the rows' grouping."""
+
+    start: str | None = Query(None, max_length=40, description="ISO 8601 with its offset (default: all)")
+    end: str | None = Query(None, max_length=40, description="ISO 8601 with its offset (default: now)")
+    group: Group = "total"
+
+
+def _accounts(request: Request, tenant: str | None, span: Span) -> dict[str, Any]:
+    a, b = _window(span.start, span.end)
+    with request.app.state.sessions() as s:
+        scope = "tenant" if tenant is not None else "province"
+        return {"scope": scope, **_summary(acc.rows(s, tenant, a, b), span.group, tenant)}
+
+
 @router.get("/accounts", summary="Energy, carbon and cost of what ran: the province, by tenant and by site")
 def province_accounts(
-    request: Request,
-    start: str | None = Query(None, max_length=40, description="ISO 8601 (default: all)"),
-    end: str | None = Query(None, max_length=40),
-    group: Group = "total",
-    who: Principal = Depends(require("viewer")),
+    request: Request, span: Span = Depends(), who: Principal = Depends(require("viewer"))
 ) -> dict[str, Any]:
-    if who.role == "submitter":  # a tenant sees its own, never the province's
-        return tenant_accounts(who.tenant or "", request, start, end, group, who)
-    a, b = _window(start, end)
-    with request.app.state.sessions() as s:
-        return {"scope": "province", **_summary(acc.rows(s, None, a, b), group, None)}
+    # a tenant sees its own, never the province's
+    return _accounts(request, who.tenant or "" if who.role == "submitter" else None, span)
 
 
 @router.get("/accounts/{tenant}", summary="One tenant's energy, carbon and cost, by site and hour")
 def tenant_accounts(
-    tenant: str,
-    request: Request,
-    start: str | None = Query(None, max_length=40, description="ISO 8601 (default: all)"),
-    end: str | None = Query(None, max_length=40),
-    group: Group = "total",
-    who: Principal = Depends(require("viewer")),
+    tenant: str, request: Request, span: Span = Depends(), who: Principal = Depends(require("viewer"))
 ) -> dict[str, Any]:
     if not who.can_see(tenant):
         raise HTTPException(403, f"a {who.tenant} token reads only the accounts of tenant {who.tenant}")
-    a, b = _window(start, end)
-    with request.app.state.sessions() as s:
-        return {"scope": "tenant", **_summary(acc.rows(s, tenant, a, b), group, tenant)}
+    return _accounts(request, tenant, span)
 
 
 create_event.body_model, create_event.body_refs = GridEventSpec, _refs  # type: ignore[attr-defined]

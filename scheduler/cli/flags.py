@@ -53,6 +53,25 @@ def _solver(value: str) -> str:
 SolverOpt = typer.Option("cpsat", "--solver", callback=_solver, help=f"One of: {', '.join(SOLVERS)}.")
 
 
+HorizonOpt = typer.Option(
+    48.0, "--shift-horizon", min=0.0, max=168.0,
+    help="Hours ahead in which jobs with a window get start times against the tariff and carbon outlook "
+    "(0: every job starts as soon as it fits).",
+)  # fmt: skip
+SlotOpt = typer.Option(60.0, "--slot-minutes", min=5.0, max=240.0, help="Length of a start slot.")
+
+
+def shift_from(horizon_h: float, slot_min: float):
+    """The start-time decisions ``--shift-horizon`` and ``--slot-minutes`` ask for (``None``: off)."""
+    from suanwang.solvers.problem import Shift
+
+    if horizon_h <= 0:
+        return None
+    if abs(horizon_h * 60 / slot_min - round(horizon_h * 60 / slot_min)) > 1e-9:
+        raise InputError("--shift-horizon is not a whole number of --slot-minutes; make hours × 60 a multiple of it")
+    return Shift(horizon_h, slot_min)
+
+
 def read_input(path: Path) -> tuple[str, str | None]:
     """``(source, text)`` for a loader: standard input is read here (capped), a file by the loader."""
     if path == STDIN:

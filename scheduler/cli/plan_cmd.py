@@ -13,9 +13,11 @@ from suanwang.collectors.statefile import load_state, state_note
 from suanwang.errors import InputError
 from suanwang.scheduler.cli.flags import (
     FilenameOpt,
+    HorizonOpt,
     Output,
     OutputOpt,
     ServerOpt,
+    SlotOpt,
     SolverOpt,
     StateOpt,
     TimeLimitOpt,
@@ -23,6 +25,7 @@ from suanwang.scheduler.cli.flags import (
     TopologyOpt,
     emit,
     read_input,
+    shift_from,
 )
 from suanwang.scheduler.cli.output import console, table
 from suanwang.scheduler.cli.server_cmd import remote_plan
@@ -184,15 +187,8 @@ def plan(
         None, "--carbon-price", min=0.0, max=1e5, help="Carbon price in ¥ per tonne."
     ),
     limit: int = typer.Option(50, "--limit", min=1, help="Rows shown per table."),
-    horizon_h: float = typer.Option(
-        48.0,
-        "--shift-horizon",
-        min=0.0,
-        max=168.0,
-        help="CP-SAT: hours ahead in which jobs with a window get start times against the tariff and carbon "
-        "(0: every job starts now).",
-    ),
-    slot_min: float = typer.Option(60.0, "--slot-minutes", min=5.0, max=240.0, help="Length of a start slot."),
+    horizon_h: float = HorizonOpt,
+    slot_min: float = SlotOpt,
     server: str | None = ServerOpt,
     token: str | None = TokenOpt,
 ) -> None:
@@ -201,13 +197,7 @@ def plan(
     if server:
         remote_plan(server, token, filename, time_limit, output)
         return
-    shift = None
-    if horizon_h > 0 and solver == "cpsat":
-        if abs(horizon_h * 60 / slot_min - round(horizon_h * 60 / slot_min)) > 1e-9:
-            raise InputError(
-                "--shift-horizon is not a whole number of --slot-minutes; make hours × 60 a multiple of it"
-            )
-        shift = Shift(horizon_h, slot_min)
+    shift = shift_from(horizon_h, slot_min) if solver == "cpsat" else None
     problem = _problem(filename, topology, state, now, time_limit, carbon_price, shift)
     result = solve(problem, solver)
     emit(

@@ -16,7 +16,7 @@ from suanwang.collectors.config import load_collector_config
 from suanwang.errors import InputError, TemporaryError
 from suanwang.scheduler.api.routes_tokens import MAX_TTL_H, token_view
 from suanwang.scheduler.cli.errors import EXIT_LOOP_DIED, SuanwangGroup
-from suanwang.scheduler.cli.flags import Output, OutputOpt, emit
+from suanwang.scheduler.cli.flags import HorizonOpt, Output, OutputOpt, SlotOpt, emit, shift_from
 from suanwang.scheduler.cli.output import console, table
 from suanwang.scheduler.db import repo
 from suanwang.scheduler.db.engine import make_engine, sessions, upgrade
@@ -159,15 +159,8 @@ def serve(
         f"{socket.gethostname()}-{os.getpid()}", "--replica-id", help="This replica's name in the leader lease."
     ),
     lease_s: float = typer.Option(15.0, "--lease-seconds", min=1.0, max=600.0, help="How long a leader's lease lasts."),
-    horizon_h: float = typer.Option(
-        48.0,
-        "--shift-horizon",
-        min=0.0,
-        max=168.0,
-        help="Hours ahead in which deferrable jobs get start times against the tariff and carbon outlook "
-        "(0: every job starts as soon as it fits).",
-    ),
-    slot_min: float = typer.Option(60.0, "--slot-minutes", min=5.0, max=240.0, help="Length of a start slot."),
+    horizon_h: float = HorizonOpt,
+    slot_min: float = SlotOpt,
     forecast: str = typer.Option("weekly", "--carbon-forecast", help="Carbon outlook: weekly, persistence or oracle."),
     database_url: str | None = DbOpt,
 ) -> None:
@@ -177,7 +170,6 @@ def serve(
     from suanwang.scheduler.k8s.client import site_apis
     from suanwang.scheduler.service import ControlLoop
     from suanwang.solvers.forecast import METHODS
-    from suanwang.solvers.problem import Shift
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     engine = make_engine(database_url)
@@ -200,13 +192,7 @@ def serve(
         raise InputError("--assume-empty-sites is for running without a collector; drop one of the two")
     if forecast not in METHODS:
         raise InputError(f"--carbon-forecast {forecast!r}: use one of {', '.join(METHODS)}")
-    shift = None
-    if horizon_h > 0:
-        if abs(horizon_h * 60 / slot_min - round(horizon_h * 60 / slot_min)) > 1e-9:
-            raise InputError(
-                "--shift-horizon is not a whole number of --slot-minutes; make hours × 60 a multiple of it"
-            )
-        shift = Shift(horizon_h, slot_min)
+    shift = shift_from(horizon_h, slot_min)
     lease = Lease(sessions(engine), replica_id, ttl_s=lease_s)
     loop = ControlLoop(
         app, cfg, apis, manifests, time_limit, assume_empty=assume_empty, lease=lease, shift=shift, forecast=forecast
