@@ -41,6 +41,7 @@ class Running:
     preemptible: bool
     inference: bool
     lost_h: float
+    slack_h: float = float("inf")
 
 
 def running_jobs(s: Session, topology: Topology, now: datetime) -> list[Running]:
@@ -130,7 +131,11 @@ def step(s: Session, topology: Topology, live_state, now: datetime) -> list[tupl
                       f"in the window is deferred out of it")  # fmt: skip
             continue
         lim = PowerLimit(ev.id, tuple(ev.sites), ev.start, ev.end, ev.resolved_cap_kw)
-        cands = [Draw(r.key, r.site, r.kw, r.preemptible, r.inference, r.lost_h) for r in running if r.key not in taken]
+        cands = [
+            Draw(r.key, r.site, r.kw, r.preemptible, r.inference, r.lost_h, r.slack_h)
+            for r in running
+            if r.key not in taken
+        ]
         result = shed(lim, draw, cands)
         for key in result.suspend:
             r = next(x for x in running if x.key == key)

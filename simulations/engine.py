@@ -337,7 +337,15 @@ class Simulation:
     def _on_grid_start(self, at: datetime, ev: GridEvent) -> None:
         lim = self.limits[ev.id]
         running = [
-            Draw(r.job.id, r.site, r.power_kw, r.job.preemptible, r.job.kind == "inference", self._lost_h(r, at))
+            Draw(
+                r.job.id,
+                r.site,
+                r.power_kw,
+                r.job.preemptible,
+                r.job.kind == "inference",
+                self._lost_h(r, at),
+                self._slack_h(r, at),
+            )  # fmt: skip
             for r in self.running.values()
         ]
         result = shed(lim, self._site_draw(), running)
@@ -352,6 +360,13 @@ class Simulation:
         row.update(draw_at_start_kw=result.draw_kw, shed_kw=result.shed_kw, shortfall_kw=result.shortfall_kw,
                    met=result.met, suspended=len(victims), why=result.why, max_over_kw=0.0)  # fmt: skip
         self._changed(at)
+
+    def _slack_h(self, run: Run, at: datetime) -> float:
+        """Hours to the job's deadline beyond the work it would still have after a suspension."""
+        if run.job.deadline is None:
+            return float("inf")
+        left = (run.end - at).total_seconds() / 3600 + self._lost_h(run, at)
+        return (run.job.deadline - at).total_seconds() / 3600 - left
 
     def _lost_h(self, run: Run, at: datetime) -> float:
         ran = max(0.0, (at - run.start).total_seconds() / 3600)

@@ -4,7 +4,8 @@ Deferring work that has not started is the planner's job (constraint (12) of :mo
 When the sites' draw in the event's window is still above its cap with nothing new started, this
 picks preemptible running work to suspend: never inference (its SLO is never broken for a grid
 event) and never a job that did not declare itself preemptible; first the jobs that lose the
-least work (hours since their last checkpoint), then the largest draw, until the cap holds.
+least work (hours since their last checkpoint) among those whose deadline survives waiting out
+the event, then the largest draw, until the cap holds.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ class Draw:
     preemptible: bool
     inference: bool
     lost_h: float = 0.0  # work since the last checkpoint (all of it without checkpoints)
+    slack_h: float = float("inf")  # hours to its deadline beyond the work it still has (after the loss)
 
 
 @dataclass(frozen=True)
@@ -47,7 +49,11 @@ def shed(limit: PowerLimit, site_draw_kw: dict[str, float], running: list[Draw])
     if over <= 1e-6:
         return Shed((), draw, 0.0, 0.0, f"draw {draw:,.1f} kW is within the cap {limit.cap_kw:,.1f} kW")
     mine = [r for r in running if r.site in sites]
-    able = sorted((r for r in mine if r.preemptible and not r.inference), key=lambda r: (r.lost_h, -r.kw, r.job))
+    rest_h = max(0.0, (limit.end - limit.start).total_seconds() / 3600.0)
+    able = sorted(
+        (r for r in mine if r.preemptible and not r.inference),
+        key=lambda r: (r.slack_h < rest_h, r.lost_h, -r.kw, r.job),  # deadlines that survive the event first
+    )
     chosen, shed_kw = [], 0.0
     for r in able:
         if shed_kw >= over - 1e-6:

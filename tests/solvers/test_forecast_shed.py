@@ -85,3 +85,10 @@ def test_shed_says_why_a_cap_stays_unmet():
     assert not r.met and set(r.suspend) == {"fresh", "old"}
     assert r.shortfall_kw == pytest.approx(400.0)  # 1000 − 500 shed − cap 100
     assert "inference draws 300.0 kW" in r.why and "non-preemptible work 200.0 kW" in r.why
+
+
+def test_shed_spares_jobs_whose_deadline_would_not_survive_the_event():
+    lim = PowerLimit("e", ("nj",), datetime(2026, 7, 15), datetime(2026, 7, 15, 4), cap_kw=900.0)
+    tight = Draw("tight", "nj", 100.0, True, False, lost_h=0.0, slack_h=1.0)  # would miss its deadline
+    loose = Draw("loose", "nj", 100.0, True, False, lost_h=0.5, slack_h=10.0)
+    assert shed(lim, {"nj": 1000.0}, [tight, loose]).suspend == ("loose",)
