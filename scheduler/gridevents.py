@@ -26,6 +26,7 @@ from sqlalchemy.orm import Session
 
 from suanwang.scheduler.db.models import GridEventRow, JobRow
 from suanwang.scheduler.jobstate import ACTIVE, JobState
+from suanwang.solvers.forecast import outlook
 from suanwang.solvers.problem import PowerLimit
 from suanwang.solvers.shed import Draw, shed
 from suanwang.topology.model import Topology, facility_kw
@@ -101,6 +102,18 @@ def limits(s: Session, now: datetime) -> tuple[PowerLimit, ...]:
         for e in open_events(s)
         if e.resolved_cap_kw is not None and e.end > now
     )
+
+
+def timing(sessions, shift, forecast: str, topology: Topology, jobs, now: datetime) -> dict:
+    """What a plan made now needs to decide when work runs, as the control loop plans: the horizon,
+    the tariff and carbon outlook over it, and the grid events' caps (``Problem`` keywords)."""
+    with sessions() as s:
+        caps = limits(s, now)
+    look = None
+    if shift is not None and jobs:
+        hours = int(shift.horizon_h + max(j.duration_h for j in jobs)) + 2
+        look = outlook(topology, now, hours, forecast)  # type: ignore[arg-type]
+    return {"shift": shift, "outlook": look, "limits": caps}
 
 
 def step(s: Session, topology: Topology, live_state, now: datetime) -> list[tuple[str, str]]:

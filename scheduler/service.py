@@ -41,7 +41,6 @@ from suanwang.scheduler.k8s.client import SiteApi
 from suanwang.scheduler.k8s.dryrun import plan_id
 from suanwang.scheduler.lifecycle import Lifecycle
 from suanwang.solvers import solve
-from suanwang.solvers.forecast import outlook
 from suanwang.solvers.problem import Problem, Shift
 from suanwang.topology.measured import with_measured_links
 
@@ -112,6 +111,7 @@ class ControlLoop:
     ) -> None:
         self.app, self.collector = app, collector
         self.shift, self.forecast = shift, forecast
+        app.state.shift, app.state.forecast = shift, forecast  # dry runs and explanations plan the same way
         self.time_limit_s = time_limit_s
         self.wake = threading.Event()
         self.health = LoopHealth()
@@ -181,21 +181,13 @@ class ControlLoop:
         topology = st.topology
         if st.live_state is not None and st.live_state.links:  # measured RTT and jitter, as the CLI uses them
             topology = with_measured_links(topology, st.live_state.links)
-        with self.store.sessions() as s:
-            grid_limits = gridevents.limits(s, now)
-        look = None
-        if self.shift is not None:
-            hours = int(self.shift.horizon_h + max(j.duration_h for j in jobs)) + 2
-            look = outlook(topology, now, hours, self.forecast)  # type: ignore[arg-type]
         problem = Problem(
             topology,
             tuple(jobs),
             now,
             without_sites(st.live_state, st.topology, drained),
             time_limit_s=self.time_limit_s,
-            shift=self.shift,
-            outlook=look,
-            limits=grid_limits,
+            **gridevents.timing(self.store.sessions, self.shift, self.forecast, topology, jobs, now),
         )
         plan, problem = self._solve_isolating(problem, now, report)
         self.store.record_plan(

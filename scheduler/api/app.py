@@ -45,6 +45,8 @@ def create_app(
     app.state.snapshot = None  # latest collected Snapshot, set by the control loop
     app.state.live_state = None  # the same as a solvers.problem.State
     app.state.loop_health = None  # set by the control loop that runs in this process
+    app.state.shift = None  # start-time decisions, as the control loop's (set by it)
+    app.state.forecast = "weekly"
 
     def current_state() -> State | None:
         from suanwang.scheduler.db import repo
