@@ -176,8 +176,13 @@ def explain(
         for u in latest.body.get("unplaced", []):
             if u["job"] == key:
                 return {"job": job_id, "state": state, "plan": latest.id, "reasons": u["reasons"]}
+        for p in latest.body.get("placements", []):
+            if p["job"] == key and p.get("scheduled"):  # waits for a cheaper or cleaner slot
+                reasons = [f"scheduled at {p['site']}: {p['note']}"]
+                return {"job": job_id, "state": state, "plan": latest.id, "reasons": reasons}
     plan = _plan(request, _parse(request, [spec], Principal("admin", None, "explain")), 1.0)
-    reasons = next(
+    later = [f"scheduled at {p.site}: {p.note}" for p in plan.placements if p.job == job_id and p.scheduled]
+    reasons = later or next(
         (list(u.reasons) for u in plan.unplaced if u.job == job_id),
         ["it fits now and will be placed in the next planning cycle"],
     )

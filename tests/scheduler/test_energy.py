@@ -139,6 +139,8 @@ def test_a_deferrable_job_is_scheduled_not_placed(world, engine):
     with sessions(engine)() as s:
         notes = [t.reason for t in s.get(JobRow, "t/night").history if t.source == t.target]
     assert len(notes) == 1 and notes[0].startswith("scheduled at nj-hub 07-16 00:00") and "valley band" in notes[0]
+    why = call("t", "GET", "/v1/jobs/night/explain").json()["reasons"]
+    assert why[0].startswith("scheduled at nj-hub: starts 07-16 00:00 (UTC+8) in the valley band, saves ¥")
 
 
 def test_accounts_accrue_hour_by_hour_and_tenants_see_their_own(world, engine):
