@@ -467,8 +467,10 @@ def _reduced(m: Model, sc: SClass, pi: np.ndarray) -> np.ndarray:
     return sc.g - (cum[:, ends] - cum[:, :T])
 
 
-def _generate(m: Model, classes: list[SClass], rhs: np.ndarray, hint, budget_s: float):
-    """Column generation: (best bound U(π), last master's columns, its LP solution)."""
+def _generate(m: Model, classes: list[SClass], rhs: np.ndarray, hint, deadline: float):
+    """Column generation until ``deadline`` (a ``perf_counter`` time; the first round always
+    runs, a later one only if a round as long as the last still ends before it): (best bound U(π),
+    last master's columns, its LP solution)."""
     master = _Master()
     for col in hint:
         master.add(col)
@@ -479,11 +481,14 @@ def _generate(m: Model, classes: list[SClass], rhs: np.ndarray, hint, budget_s: 
             if np.isfinite(sc.g[k, t]) and sc.g[k, t] > 0:
                 master.add((sc.index, k, t))
     bound, x = math.inf, None
-    t0 = time.perf_counter()
     finite_rhs = np.where(rhs >= _BIG, 0.0, rhs)
+    last = 0.0
     for _ in range(30):
         if not master.cols:
             return 0.0, [], np.zeros(0)
+        started = time.perf_counter()
+        if x is not None and started + last > deadline:
+            break
         res = _lp(m, classes, master.cols, rhs)
         if res is None:
             break
@@ -501,7 +506,8 @@ def _generate(m: Model, classes: list[SClass], rhs: np.ndarray, hint, budget_s: 
                     if rc[k, t] > 1e-6 and master.add((sc.index, k, t)):
                         added += 1
         bound = min(bound, u)
-        if added == 0 or time.perf_counter() - t0 > budget_s:
+        last = time.perf_counter() - started
+        if added == 0:
             break
     return bound, master.cols, x
 
@@ -554,17 +560,20 @@ def solve_shift(problem: Problem, instance: Instance | None = None, *, with_boun
     counts = _greedy(m, classes, rhs)
     status, bound = "FEASIBLE (greedy over start slots)", None
     if with_bound or len(counts) > 0:
-        budget = max(0.2, problem.time_limit_s * 0.4)
-        bound, cols, x = _generate(m, classes, rhs, list(counts), budget)
+        # the time limit counts from the start of the call: of what building left, 70 % for the bound
+        search = t0
+        rest = max(0.0, problem.time_limit_s - (time.perf_counter() - t0))
+        bound, cols, x = _generate(m, classes, rhs, list(counts), time.perf_counter() + 0.7 * rest)
         if cols:
             guided = _guided(m, classes, rhs, cols, x)
             if _total(classes, guided) > _total(classes, counts):
                 counts, status = guided, "FEASIBLE (LP-guided start slots)"
             if bound is not None and _total(classes, counts) >= bound - 1e-9 * max(1.0, abs(bound)):
                 status = "OPTIMAL (warm start meets the bound)"
+            elif (left := problem.time_limit_s - (time.perf_counter() - search)) < 0.2:
+                status = f"{status.split(' (')[0]} (time limit spent on the bound; {status.split('(')[-1]}"
             else:
-                cp, st = _cpsat(m, classes, sorted(set(cols) | set(counts)), rhs, counts,
-                                problem.time_limit_s * 0.6, problem.workers)  # fmt: skip
+                cp, st = _cpsat(m, classes, sorted(set(cols) | set(counts)), rhs, counts, left, problem.workers)
                 slack = 0.006 * sum(len(sc.jobs) for sc in classes)  # CP-SAT scores are rounded to ¥0.01
                 if cp is not None and _total(classes, cp) >= _total(classes, counts) - slack:
                     counts, status = cp, st
