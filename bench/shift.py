@@ -192,10 +192,12 @@ def part_speed(tmp: Path, args) -> tuple[str, dict]:
 
 
 def part_dr(tmp: Path, args) -> tuple[str, dict]:
-    log("dr: 30 % cap cut on nj-hub for 4 h")
+    log(f"dr: 30 % cap cut on nj-hub for 4 h, announced {args.notice:g} h ahead")
     sc = scenario(tmp, "dr", "2026-07-15T00:00:00+08:00", 24, args.scale, args.growth, 100, 1)
     at = sc.start + timedelta(hours=14)
-    ev = GridEvent("nj-cut", ("nj-hub",), at, at, at + timedelta(hours=4), reduce_ratio=0.3)
+    ev = GridEvent(
+        "nj-cut", ("nj-hub",), at - timedelta(hours=args.notice), at, at + timedelta(hours=4), reduce_ratio=0.3
+    )
 
     def run(events):
         return Simulation(sc.topology, list(sc.arrivals), sc.start, sc.hours, sc.policy, grid_events=events,
@@ -261,6 +263,7 @@ def main() -> None:
     ap.add_argument("--carbon-hours", type=float, default=72.0)
     ap.add_argument("--carbon-growth", type=float, default=0.5)
     ap.add_argument("--speed-limit", type=float, default=5.0, help="time limit at 10k × 50")
+    ap.add_argument("--notice", type=float, default=0.0, help="hours a grid event is announced before it starts")
     args = ap.parse_args()
     import tempfile
 
