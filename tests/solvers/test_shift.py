@@ -13,8 +13,7 @@ from datetime import datetime, timedelta
 import numpy as np
 import pytest
 
-from suanwang.solvers import shift as sh
-from suanwang.solvers import solve
+from suanwang.solvers import shift_model, shift_search, solve
 from suanwang.solvers.checker import check_plan
 from suanwang.solvers.instance import build_instance
 from suanwang.solvers.problem import PowerLimit, Shift
@@ -71,13 +70,13 @@ def test_every_slot_holds_and_the_bound_is_an_upper_bound(mini, seed):
     # the bound is the full LP's optimum when generation converges (never below it)
     inst = build_instance(p)
     grid = build_grid(p, max(j.duration_h for j in p.jobs))
-    classes = sh._classes(inst, grid)
-    m = sh._build(inst, grid, classes)
+    classes = shift_model.classes_of(inst, grid)
+    m = shift_model.build_model(inst, grid, classes)
     rhs = m.flat_rhs()
     cols = [
         (sc.index, k, t) for sc in classes for k in range(len(sc.fam)) for t in range(m.T) if np.isfinite(sc.g[k, t])
     ]
-    full = sh._lp(m, classes, cols, rhs)[0]
+    full = shift_search.master_lp(m, classes, cols, rhs)[0]
     assert plan.score_bound >= full - 1e-6 * max(1.0, abs(full))
     assert plan.score_bound <= full * (1 + 1e-6) + 1e-6
 
