@@ -108,6 +108,7 @@ def _extract(inst: Instance, grid: Grid, classes: list[SClass], counts: dict, st
     ledger = inst.ledger()
     now_decisions = []
     later: list[Placement] = []
+    gained: dict[str, tuple[float, float]] = {}  # job -> (model score, priority-weighted PFLOPS) of its column
     by_class: dict[int, list[tuple[int, int, int]]] = {}
     for (ci, k, t), n in sorted(counts.items(), key=lambda kv: kv[0][2]):
         by_class.setdefault(ci, []).append((k, t, n))
@@ -126,20 +127,23 @@ def _extract(inst: Instance, grid: Grid, classes: list[SClass], counts: dict, st
                     break
                 if t == 0:
                     d = place(inst, ledger, sc.jc, cand, i)
-                    if d is not None:
-                        now_decisions.append(d)
+                    if d is None:
+                        continue
+                    now_decisions.append(d)
                 else:
                     later.append(_scheduled(inst, grid, sc, cand, i, t))
+                gained[problem.jobs[i].id] = (float(sc.g[k, t]), cand.value)
     plan = assemble(inst, ledger, now_decisions, solver="cpsat-shift", status=status, bound=None, solve_seconds=seconds)
     dropped: tuple = ()
     if problem.shift is None or problem.shift.exact_nodes:  # a relaxation's plan is not held to nodes
         later, dropped = admit_later(inst, grid, plan.placements, later)
     scheduled = {p.job for p in later}
     unplaced = tuple(u for u in plan.unplaced if u.job not in scheduled) + dropped
-    jobs = {j.id: j for j in problem.jobs}
-    cat = problem.topology.accelerators
-    value = plan.objective + sum(jobs[p.job].priority * p.cards * cat[p.accelerator].pflops for p in later)
-    score = total(classes, counts)
+    for u in dropped:
+        gained.pop(u.job, None)
+    # the figures of what the plan holds: starts that found no nodes or no room later are not counted
+    score = sum(g for g, _ in gained.values())
+    value = sum(v for _, v in gained.values())
     return Plan(
         plan.solver, status, value, None, None, seconds, plan.placements + tuple(later), unplaced, score, 0.0, bound
     )
@@ -206,7 +210,9 @@ def _scheduled(inst: Instance, grid: Grid, sc: SClass, cand, i: int, t: int) -> 
     transfer = transfer_hours(job.data.size_tb, data.bottleneck_gbps) if job.data and data else 0.0
     start_h = float(grid.starts_h[t]) + transfer
     rate, cost, carbon = grid.run_cost(site.id, cand.power_kw, start_h, job.duration_h)
-    rate0, cost0, carbon0 = grid.run_cost(site.id, cand.power_kw, transfer, job.duration_h)
+    _, cost0, carbon0 = grid.run_cost(site.id, cand.power_kw, transfer, job.duration_h)
+    if job.data is not None and job.data.location not in (site.id, site.city):  # as the placements of now
+        rate = rate + job.data.size_tb * problem.weights.transfer_cny_per_tb
     route = user or data
     note = deferral_note(problem, site, grid.slot_start(t), float(cost0 - cost), float(carbon0 - carbon))
     return Placement(

@@ -36,7 +36,6 @@ class SClass:
     blk: np.ndarray = field(default_factory=lambda: np.zeros((0, 1), dtype=int))  # K × M row blocks
     cf: np.ndarray = field(default_factory=lambda: np.zeros((0, 1)))  # K × M coefficients (0: padding)
     g: np.ndarray = field(default_factory=lambda: np.zeros((0, 0)))  # K × T scores, −inf where not allowed
-    fam: list = field(default_factory=list)  # per candidate: (row blocks, coefficients)
 
 
 class Model:
@@ -46,13 +45,11 @@ class Model:
         self.inst, self.grid, self.T = inst, grid, grid.slots
         self.block: dict[tuple, int] = {}
         self.rhs: list[np.ndarray] = []
-        self.kind: list[str] = []
 
-    def add(self, key: tuple, rhs: np.ndarray, kind: str) -> int:
+    def add(self, key: tuple, rhs: np.ndarray) -> int:
         if key not in self.block:
             self.block[key] = len(self.rhs)
             self.rhs.append(rhs)
-            self.kind.append(kind)
         return self.block[key]
 
     def flat_rhs(self) -> np.ndarray:
@@ -100,7 +97,7 @@ def build_model(inst: Instance, grid: Grid, classes: list[SClass]) -> Model:
     problem, T = inst.problem, grid.slots
     w = problem.weights
     m = Model(inst, grid)
-    m.add(("free",), np.full(T, BIG), "free")  # block 0: padding, never binding
+    m.add(("free",), np.full(T, BIG))  # block 0: padding, never binding
     exact = problem.shift is None or problem.shift.exact_nodes
     grace = problem.shift.grace_slots if problem.shift is not None else 0
     levels_at: dict = {}
@@ -113,13 +110,11 @@ def build_model(inst: Instance, grid: Grid, classes: list[SClass]) -> Model:
         if exact:  # (9) block rows: exact for power-of-two demands
             per_slot = [block_capacity(bit_counts(free.values()), range(LEVELS)) for free in frees]
             for a in range(max(lv) + 1):
-                m.add(("nodes", pool, a), np.array([float(c[a]) for c in per_slot]), "nodes")
+                m.add(("nodes", pool, a), np.array([float(c[a]) for c in per_slot]))
         else:  # (9') rows every node-level plan meets: nodes with ≥ k free cards, and the cards
             for k in sorted(lv):
-                m.add(
-                    ("nodes", pool, k), np.array([float(sum(f // k for f in free.values())) for free in frees]), "nodes"
-                )
-            m.add(("cards", pool), np.array([float(sum(free.values())) for free in frees]), "nodes")
+                m.add(("nodes", pool, k), np.array([float(sum(f // k for f in free.values())) for free in frees]))
+            m.add(("cards", pool), np.array([float(sum(free.values())) for free in frees]))
     limit_rows = _limits(inst, grid, m, freed)
     site_ids = list(inst.sites)
     site_pos = {sid: i for i, sid in enumerate(site_ids)}
@@ -130,7 +125,7 @@ def build_model(inst: Instance, grid: Grid, classes: list[SClass]) -> Model:
     for sid in site_ids:
         back = np.array([sum(r.power_kw for r in rel if r.site == sid) for rel in freed])
         head = np.array([_down(inst.power_headroom_kw.get(sid, 0.0) + b) for b in back])
-        site_blocks[sid] = [m.add(("power", sid), head, "power"), *limit_rows.get(sid, ())]
+        site_blocks[sid] = [m.add(("power", sid), head), *limit_rows.get(sid, ())]
     for sc in classes:
         jc = sc.jc
         job = problem.jobs[sc.jobs[0]]
@@ -188,7 +183,7 @@ def build_model(inst: Instance, grid: Grid, classes: list[SClass]) -> Model:
             for lk in cand.links:
                 back = [sum(r.bandwidth_gbps for r in rel if lk in r.links) for rel in freed]
                 head = np.array([_down(inst.link_capacity_gbps.get(lk, 0.0) + b) for b in back])
-                blocks.append(m.add(("bandwidth", lk), head, "bandwidth"))
+                blocks.append(m.add(("bandwidth", lk), head))
                 coefs.append(_up(jc.bandwidth_gbps))
             fams.append((blocks, coefs))
         width = max(len(b) for b, _ in fams)
@@ -197,7 +192,6 @@ def build_model(inst: Instance, grid: Grid, classes: list[SClass]) -> Model:
         for k, (blocks, coefs) in enumerate(fams):
             sc.blk[k, : len(blocks)] = blocks
             sc.cf[k, : len(coefs)] = coefs
-        sc.fam = [()] * K  # the candidate count (columns are (class, candidate, slot))
     return m
 
 
@@ -255,7 +249,7 @@ def _limits(inst: Instance, grid: Grid, m: Model, freed: list[list]) -> dict[str
             if a < lim.end and b > lim.start:
                 rhs[t] = _down(lim.cap_kw - draw + sum(r.power_kw for r in freed[t] if r.site in sites))
         if (rhs < BIG).any():
-            blk = m.add(("limit", lim.id), rhs, "limit")
+            blk = m.add(("limit", lim.id), rhs)
             for s in lim.sites:
                 by_site.setdefault(s, []).append(blk)
     return by_site

@@ -37,8 +37,6 @@ class Grid:
     cum_rate: dict[str, np.ndarray]  # site -> ∫ CNY per kWh (priced carbon included) from hour 0
     cum_price: dict[str, np.ndarray]  # site -> ∫ CNY per kWh of electricity alone
     cum_carbon: dict[str, np.ndarray]  # site -> ∫ kg CO₂ per kWh after the green share
-    zone_price: dict[str, np.ndarray]  # zone -> CNY per kWh by the hour (for the notes)
-    zone_carbon: dict[str, np.ndarray]
 
     def slot_start(self, t: int) -> datetime:
         return self.now + timedelta(hours=float(self.starts_h[min(t, self.slots)]))
@@ -116,7 +114,7 @@ def build_grid(problem: Problem, longest_h: float) -> Grid:
         cum_carbon[s.id] = _cum(carbon)
         cum_rate[s.id] = _cum(zp[s.grid_zone] + lam * carbon)
     starts = slot_starts_h(now, shift.slot_h, shift.slots)
-    return Grid(now, shift.slot_h, shift.slots, starts, hour0, cum_rate, cum_price, cum_carbon, zp, zc)
+    return Grid(now, shift.slot_h, shift.slots, starts, hour0, cum_rate, cum_price, cum_carbon)
 
 
 def _stretch(values: tuple[float, ...], n: int) -> np.ndarray:
