@@ -7,7 +7,8 @@ and ``/openapi.json``::
     end: 2026-07-16T12:00:00+08:00
     reduce_ratio: 0.3         # or reduce_kw: 500 (of the draw when first seen), or cap_kw: 1200
 
-Windows are at most 7 days long and end after they start; caps and reductions are finite, in
+Windows are at most 7 days long, end after they start and (posted to a server) end after now and
+start within a year; caps and reductions are finite, in
 kW, up to 100 GW; a ratio is in (0, 1].
 """
 

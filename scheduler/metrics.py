@@ -93,9 +93,11 @@ class ServiceMetrics:
             registry=registry,
         )
         self.grid_met = Gauge(
-            "suanwang_grid_event_met", "1 while a grid event's cap is met (or not yet due), else 0.", ["event"],
+            "suanwang_grid_event_met",
+            "1 while a grid event's cap is met (or not yet due); 0 when unmet or not verified by a fresh reading.",
+            ["event"],
             registry=registry,
-        )  # fmt: skip
+        )
         self.suspended = PromCounter(
             "suanwang_grid_suspended_jobs_total", "Running jobs suspended for grid events.", registry=registry
         )
@@ -165,7 +167,7 @@ class ServiceMetrics:
                 self.grid_cap.labels(e.id).set(1000.0 * e.resolved_cap_kw)
             self.grid_draw.labels(e.id).set(1000.0 * (e.draw_kw or 0.0))
             self.grid_shed.labels(e.id).set(1000.0 * (e.shed_kw or 0.0))
-            self.grid_met.labels(e.id).set(0 if e.status == "unmet" else 1)
+            self.grid_met.labels(e.id).set(0 if e.status in ("unmet", "unverified") else 1)
 
     def observe_accrual(self, accrued) -> None:
         for (tenant, site), (kwh, loc, mkt, cny) in accrued.by.items():

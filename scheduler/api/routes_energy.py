@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
@@ -76,6 +76,10 @@ def create_event(
     except ValidationError as e:
         raise RequestValidationError([{**x, "loc": ("body", *x["loc"])} for x in e.errors(include_url=False)]) from e
     now = st.now()
+    if spec.start > now + timedelta(days=366):
+        raise HTTPException(
+            422, f"the event starts {_zoned(spec.start)}, more than a year ahead; post it nearer the time"
+        )
     if spec.end <= now:
         raise HTTPException(422, f"the event ended at {_zoned(spec.end)}, before now ({_zoned(now)}); give a later end")
     sites = list(

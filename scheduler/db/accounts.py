@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import or_, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, selectinload
 
 from suanwang.scheduler.db.models import AccountRow, AccrualCursor, JobRow, JobTransition
 from suanwang.scheduler.jobstate import JobState
@@ -45,7 +45,8 @@ def set_cursor(s: Session, at: datetime) -> None:
 def running_spans(s: Session, since: datetime, until: datetime) -> list[Span]:
     """Every stretch a job ran between ``since`` and ``until``, clipped to them."""
     left = select(JobTransition.job_id).where(JobTransition.source == JobState.running, JobTransition.at > since)
-    rows = s.scalars(select(JobRow).where(or_(JobRow.state == JobState.running, JobRow.id.in_(left))))
+    q = select(JobRow).where(or_(JobRow.state == JobState.running, JobRow.id.in_(left)))
+    rows = s.scalars(q.options(selectinload(JobRow.history)))  # histories in one query, not one per job
     out = []
     for row in rows:
         pin = row.spec.get("running") or row.spec.get("ran") or {}

@@ -80,6 +80,9 @@ def test_grid_event_api_checks_roles_and_input(world):
     assert two.status_code == 422 and "exactly one of" in two.text
     back = call("operator", "POST", "/v1/grid-events", json=event(end=(NOW - timedelta(hours=1)).isoformat()))
     assert back.status_code == 422
+    far = call("operator", "POST", "/v1/grid-events", json=event(start="2030-01-01T00:00:00+08:00",
+                                                                  end="2030-01-01T02:00:00+08:00"))  # fmt: skip
+    assert far.status_code == 422 and "more than a year ahead" in far.text
     raw = b'{"id":"x","sites":["nj-hub"],"start":"2026-07-15T09:00","end":"2026-07-15T10:00","cap_kw":NaN}'
     nan = call("operator", "POST", "/v1/grid-events", content=raw, headers={"Content-Type": "application/json"})
     assert nan.status_code in (400, 422)
@@ -178,3 +181,20 @@ def test_accounts_accrue_hour_by_hour_and_tenants_see_their_own(world, engine):
     cycle(NOW + timedelta(minutes=120))
     again = call("t", "GET", "/v1/accounts/t").json()["total"]["energy_kwh"]
     assert again == pytest.approx(2.0 * KW, rel=1e-4)
+
+
+def test_a_cap_is_met_only_where_the_draw_is_measured(world, engine):
+    from suanwang.solvers.problem import State
+
+    app, loop, call, cycle = world
+    assert call("t", "POST", "/v1/jobs", json={"jobs": [job("train", preemptible=True)]}).status_code == 201
+    cycle(NOW)
+    _running(loop, ["t/train"], NOW)
+    assert call("operator", "POST", "/v1/grid-events", json=event(cap_kw=50.0, reduce_ratio=None)).status_code == 201
+    cycle(NOW + timedelta(minutes=15))  # no collector: nothing measured, so not known to hold
+    e = call("viewer", "GET", "/v1/grid-events/nj-cut").json()
+    assert e["status"] == "unverified" and "no fresh power reading" in e["why"] and e["suspended"] == []
+    app.state.live_state = State({}, {s.id: 0.0 for s in app.state.topology.sites})  # a fresh reading
+    cycle(NOW + timedelta(minutes=20))
+    e = call("viewer", "GET", "/v1/grid-events/nj-cut").json()
+    assert e["status"] == "met" and e["draw_kw"] == pytest.approx(KW)  # never below our own jobs' draw
