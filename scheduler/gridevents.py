@@ -132,6 +132,7 @@ def step(s: Session, topology: Topology, live_state, now: datetime) -> list[tupl
     running = running_jobs(s, topology, now)
     draw = site_draw(topology, live_state, running)
     blind = unmeasured(topology, live_state)
+    by_key = {r.key: r for r in running}
     suspend: list[tuple[str, str]] = []
     taken: set[str] = set()
     for ev in open_events(s):
@@ -162,7 +163,7 @@ def step(s: Session, topology: Topology, live_state, now: datetime) -> list[tupl
         ]
         result = shed(lim, draw, cands)
         for key in result.suspend:
-            r = next(x for x in running if x.key == key)
+            r = by_key[key]
             taken.add(key)
             draw[r.site] = max(0.0, draw[r.site] - r.kw)
             suspend.append((key, f"suspended for grid event {ev.id} (cap {lim.cap_kw:,.1f} kW); "

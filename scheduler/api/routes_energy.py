@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
-from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request
 from fastapi.exceptions import RequestValidationError
 from pydantic import ValidationError
 
@@ -210,7 +210,10 @@ def province_accounts(
 
 @router.get("/accounts/{tenant}", summary="One tenant's energy, carbon and cost, by site and hour")
 def tenant_accounts(
-    tenant: str, request: Request, span: Span = Depends(), who: Principal = Depends(require("viewer"))
+    request: Request,
+    tenant: str = Path(max_length=200),
+    span: Span = Depends(),
+    who: Principal = Depends(require("viewer")),
 ) -> dict[str, Any]:
     if not who.can_see(tenant):
         raise HTTPException(403, f"a {who.tenant} token reads only the accounts of tenant {who.tenant}")

@@ -166,6 +166,7 @@ def test_accounts_accrue_hour_by_hour_and_tenants_see_their_own(world, engine):
         ("2026-07-15T10:00:00+08:00", pytest.approx(0.5 * KW)),
     ]
     assert call("t", "GET", "/v1/accounts/u").status_code == 403  # tenants are walls
+    assert call("viewer", "GET", "/v1/accounts/" + "x" * 201).status_code == 422
     own = call("t", "GET", "/v1/accounts").json()  # the province view of a tenant is its own
     assert own["tenant"] == "t" and own["total"]["energy_kwh"] == pytest.approx(1.5 * KW, rel=1e-4)
     province = call("viewer", "GET", "/v1/accounts").json()
