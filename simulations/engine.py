@@ -54,6 +54,11 @@ class Policy:
     forecast: str = "weekly"  # carbon outlook: persistence, weekly or oracle (solvers.forecast)
 
 
+def origin_of(job: Job) -> str:
+    """The city a job's demand comes from: its origin, else where its data is, else ""."""
+    return job.origin or (job.data.location if job.data is not None else "")
+
+
 @dataclass(frozen=True)
 class GridEvent:
     """A grid event in a scenario: from ``announce`` on, the draw of ``sites`` must stay at or
@@ -138,6 +143,11 @@ class Outcome:
     solve_seconds: float = 0.0
     events: int = 0
     plans: Counter[str] = field(default_factory=Counter)  # placement calls by the solver's status
+    # by origin city (a job's origin, else its data's location; "" for neither): hours waited by
+    # every job, and card-hours arrived and placed
+    wait_by_origin_h: dict[str, float] = field(default_factory=lambda: defaultdict(float))
+    card_h_arrived: dict[str, float] = field(default_factory=lambda: defaultdict(float))
+    card_h_placed: dict[str, float] = field(default_factory=lambda: defaultdict(float))
 
 
 class Simulation:
@@ -223,6 +233,7 @@ class Simulation:
         self.out.still_running = len(self.running)
         for arrived, job in self.queue.values():  # still waiting: at least this long (a wait percentile counts them)
             self.out.waits_h.append((self.end - arrived).total_seconds() / 3600)
+            self.out.wait_by_origin_h[origin_of(job)] += (self.end - arrived).total_seconds() / 3600
             if job.id in self.deferrable:
                 opens = max(arrived, job.earliest) if job.earliest else arrived
                 self.out.deferrable_delay_h.append(max(0.0, (self.end - opens).total_seconds() / 3600))
@@ -241,6 +252,7 @@ class Simulation:
 
     def _on_arrive(self, at: datetime, a: Arrival) -> None:
         self.out.arrivals += 1
+        self.out.card_h_arrived[origin_of(a.job)] += a.job.accelerators.count * a.job.duration_h
         if deferrable(a.job, at, 1.0):
             self.deferrable.add(a.job.id)
             self.out.deferrable_arrivals += 1
@@ -463,6 +475,8 @@ class Simulation:
                 self._push(start, "start", run)
             self.out.placed += 1
             self.out.waits_h.append((at - arrived).total_seconds() / 3600)
+            self.out.wait_by_origin_h[origin_of(job)] += (at - arrived).total_seconds() / 3600
+            self.out.card_h_placed[origin_of(job)] += job.accelerators.count * job.duration_h
             if job.id in self.deferrable:
                 opens = max(arrived, job.earliest) if job.earliest else arrived
                 self.out.deferrable_delay_h.append(max(0.0, (at - opens).total_seconds() / 3600))
@@ -511,6 +525,7 @@ class Simulation:
                 if jid in self.deferrable:
                     self.out.deadline_misses += 1
                 self.out.waits_h.append((at - arrived).total_seconds() / 3600)  # it waited, then gave up
+                self.out.wait_by_origin_h[origin_of(entry[1])] += (at - arrived).total_seconds() / 3600
 
     # -- sampling -----------------------------------------------------------------------------------
     def _sample(self, at: datetime) -> None:

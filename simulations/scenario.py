@@ -239,7 +239,7 @@ def load_scenario(path: str | Path) -> Scenario:
     assert spec is not None
     start = spec.start or datetime(2026, 1, 1)
     topo, failures, outages = _changes(doc, spec.changes, topo, start, base)
-    arrivals = _demand(doc, spec.demand, topo, start, spec.hours, spec.seed, base)
+    arrivals = demand_arrivals(doc, spec.demand, topo, start, spec.hours, spec.seed, base)
     doc.raise_if_faulty("scenario")
     p = spec.policy
     policy = Policy(
@@ -334,13 +334,22 @@ def _changes(doc: Checked, c: ChangesSpec, topo: Topology, start: datetime, base
     return replace(topo, sites=tuple(sites.values()), grid_zones=zones), failures, outages
 
 
-def _demand(
-    doc: Checked, d: DemandSpec, topo: Topology, start: datetime, hours: float, seed: int, base: Path
+def demand_arrivals(
+    doc: Checked,
+    d: DemandSpec,
+    topo: Topology,
+    start: datetime,
+    hours: float,
+    seed: int,
+    base: Path,
+    at: str = "demand",
 ) -> list[Arrival]:
+    """The arrivals ``d`` asks for (faults recorded in ``doc`` under ``at``)."""
+
     def found(key: str, path: str, what: str) -> Path | None:
         full = Path(path) if Path(path).is_absolute() else base / path
         if not full.exists():
-            doc.fault(f"demand.{key}.path", "no such file", f"give the path of {what}", path)
+            doc.fault(f"{at}.{key}.path", "no such file", f"give the path of {what}", path)
             return None
         return full
 
@@ -357,7 +366,7 @@ def _demand(
     if d.openb is not None and (full := found("openb", d.openb.path, "the trace under shared/data")):
         arrivals += openb_pods(full, start, hours, d.openb.time_scale, d.openb.limit)
     if not any((d.synthetic, d.pai, d.azure, d.openb)):
-        doc.fault("demand", "no demand given", "add `synthetic: {jobs_per_hour: N}`, `pai:`, `azure:` or `openb:`")
+        doc.fault(at, "no demand given", "add `synthetic: {jobs_per_hour: N}`, `pai:`, `azure:` or `openb:`")
     out = grow(sorted(arrivals, key=lambda a: (a.at, a.job.id)), d.growth, seed)
     if d.deferrable is not None:
         out = with_windows(out, d.deferrable.share, d.deferrable.slack_h, seed, d.deferrable.checkpoint_h)

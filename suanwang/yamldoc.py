@@ -7,6 +7,8 @@ a bad file is rejected once, with all its faults, each naming file, field path, 
 
 from __future__ import annotations
 
+import re
+
 from pathlib import Path
 from typing import Any
 
@@ -153,7 +155,13 @@ class _Budget:
         return again
 
 
+# YAML 1.2 reads 1.5e9 as a number; YAML 1.1 (PyYAML) wants 1.5e+9 and keeps 1.5e9 a string
+_EXPONENT = re.compile(r"^[-+]?(\d+\.?\d*|\.\d+)[eE][-+]?\d+$")
+
+
 def _scalar(node: Node) -> Any:
+    if node.tag == "tag:yaml.org,2002:str" and not node.style and _EXPONENT.match(node.value):
+        return float(node.value)
     constructor = SafeConstructor()
     return constructor.construct_object(node, deep=True)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import typer
 
 from suanwang import __version__
+from suanwang.scheduler.cli.capacity_cmd import capacity_app
 from suanwang.scheduler.cli.collect_cmd import collect, state_app
 from suanwang.scheduler.cli.energy_cmd import accounts, grid_app
 from suanwang.scheduler.cli.errors import SuanwangGroup
@@ -37,6 +38,7 @@ app.command()(simulate)
 app.add_typer(state_app, name="state")
 app.add_typer(grid_app, name="grid-event")
 app.command()(accounts)
+app.add_typer(capacity_app, name="capacity")
 
 
 def _version(value: bool) -> None:
