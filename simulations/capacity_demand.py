@@ -16,6 +16,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from suanwang.errors import InputError
 from suanwang.simulations.engine import origin_of
 from suanwang.simulations.synthetic import TENANTS
 from suanwang.simulations.workload import Arrival
@@ -75,10 +76,30 @@ def uses_from_arrivals(arrivals: list[Arrival], topology: Topology, hours: float
     return [Use(o, k, w / hours, rtt, jit) for (o, k, rtt, jit), w in sorted(work.items(), key=str)]
 
 
+MAX_REPLAY_JOBS = 1_000_000
+
+
+def expected_jobs(uses: list[Use], topology: Topology, models: dict[str, tuple[str, ...]], hours: float) -> float:
+    """How many jobs :func:`arrivals_for` would make, on average."""
+    total = 0.0
+    for u in uses:
+        cards, dur = SHAPES[u.klass]
+        per_job = cards * pflops_per_card(topology, models.get(u.klass, ())) * dur
+        total += u.pflops / per_job * hours if per_job > 0 else 0.0
+    return total
+
+
 def arrivals_for(
     uses: list[Use], topology: Topology, models: dict[str, tuple[str, ...]], start: datetime, hours: float, seed: int
 ) -> list[Arrival]:
-    """A repeatable Poisson stream of standard jobs whose mean load is each row's use."""
+    """A repeatable Poisson stream of standard jobs whose mean load is each row's use (at most
+    :data:`MAX_REPLAY_JOBS` on average, else an error saying what to lower)."""
+    n = expected_jobs(uses, topology, models, hours)
+    if n > MAX_REPLAY_JOBS:
+        raise InputError(
+            f"replaying this demand for {hours:g} h would make ≈ {n:,.0f} jobs, more than {MAX_REPLAY_JOBS:,}; "
+            "lower validate.hours"
+        )
     rng = random.Random(seed)
     out: list[Arrival] = []
     for i, u in enumerate(uses):

@@ -36,7 +36,7 @@ targets:
   pue_cap: {hub: 1.25, city: 1.3, edge: 1.5}   # nothing is built at a site above its tier's cap
   min_green_share: {2027: 0.3}       # of the energy served
   coverage: 1.0                      # share of each inference row served within its ring
-validate: {hours: 72, tolerance: 0.1, solver: greedy, max_wait_h: 24}
+validate: {hours: 72, tolerance: 0.1, solver: greedy, max_wait_h: 4}   # a job waiting longer is not served
 ```
 Ranges: years 2000–2100 (at most 30); money up to ¥10¹³; PFLOPS up to 10⁹; utilisation in (0, 1];
 nodes per pack up to 10⁶ of up to 64 cards; lead time up to 10 years. Relative paths are read from
@@ -61,7 +61,7 @@ def _year_key(v: Any) -> Any:
     return int(v) if isinstance(v, str) and v.strip().isdigit() else v
 
 
-Year = Annotated[int, BeforeValidator(_year_key), Field(ge=2000, le=2100)]
+Year = Annotated[int, Field(ge=2000, le=2100), BeforeValidator(_year_key)]
 Money = Annotated[Number, Field(ge=0, le=1e13, description="¥")]
 Pflops = Annotated[Number, Field(ge=0, le=1e9)]
 SiteRef = Annotated[Text, known("sites", "site", "name a site of the network or of `new_sites:` ({names})")]
@@ -203,7 +203,7 @@ class ValidateSpec(Contract):
     hours: Annotated[Number, Field(ge=1, le=2000)] = 72.0
     tolerance: Annotated[Number, Field(gt=0, le=1)] = 0.1
     solver: Literal[SOLVERS] = "greedy"  # type: ignore[valid-type]
-    max_wait_h: Annotated[Number, Field(gt=0, le=8760)] = 24.0
+    max_wait_h: Annotated[Number, Field(gt=0, le=8760)] = 4.0  # longer, a job counts as not served
     interval_min: Annotated[Number, Field(gt=0, le=1440)] = 30.0
     seed: whole(ge=0, le=2**31 - 1) = 7
 

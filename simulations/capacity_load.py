@@ -12,8 +12,8 @@ from typing import Any
 import yaml
 
 from suanwang.contract import Refs, validate
-from suanwang.errors import InputError
-from suanwang.simulations.capacity_demand import Use, uses_from_arrivals
+from suanwang.errors import Fault, InputError
+from suanwang.simulations.capacity_demand import MAX_REPLAY_JOBS, Use, expected_jobs, uses_from_arrivals
 from suanwang.simulations.capacity_file import CLASS_DEFAULTS, PlanningFile
 from suanwang.simulations.scenario import demand_arrivals
 from suanwang.simulations.workload import Arrival
@@ -31,6 +31,8 @@ from suanwang.topology.loader import load_topology, topology_refs
 from suanwang.topology.model import AcceleratorModel, CityName, KubeTarget, Metro, Site, SiteId, Topology
 from suanwang.yamldoc import Checked, read_document
 
+MAX_SIMULATED_ARRIVALS = 1_000_000
+
 
 @dataclass(frozen=True)
 class Planning:
@@ -41,6 +43,18 @@ class Planning:
     base_arrivals: tuple[Arrival, ...] = ()  # demand.simulation's arrivals, when given
     start: datetime = datetime(2026, 1, 1)
 
+    def check_replay(self) -> None:
+        """Raise :class:`InputError` if validating would replay more jobs than the simulator takes."""
+        models = {k: c.models for k, c in self.problem.classes.items()}
+        for y, uses in self.uses.items():
+            n = expected_jobs(list(uses), self.problem.topology, models, self.spec.validate_.hours)
+            if n > MAX_REPLAY_JOBS:
+                raise InputError(
+                    f"validate: replaying {y} for {self.spec.validate_.hours:g} h would make ≈ {n:,.0f} jobs, "
+                    f"more than {MAX_REPLAY_JOBS:,}; lower validate.hours",
+                    [Fault("plan", "validate.hours", "too many jobs to replay", "lower validate.hours", None)],
+                )
+
 
 def load_planning(source: str | Path, text: str | None = None) -> Planning:
     """A planning file (paths in it relative to its folder)."""
@@ -48,14 +62,18 @@ def load_planning(source: str | Path, text: str | None = None) -> Planning:
     return _planning(doc, Path(source).parent, files=True)
 
 
-def planning_from_body(data: Any, source: str = "request body") -> Planning:
-    """An API body: the same contract, but it may name no file on the server (inline the network)."""
-    return _planning(Checked(data, {}, source, []), Path("."), files=False)
+def planning_from_body(data: Any, source: str = "request body", default_network: Topology | None = None) -> Planning:
+    """An API body: the same contract, but it may name no file on the server (inline the network);
+    without ``network`` it plans from ``default_network`` (the service's)."""
+    return _planning(Checked(data, {}, source, []), Path("."), files=False, default_network=default_network)
 
 
-def _planning(doc: Checked, base: Path, *, files: bool) -> Planning:
+def _planning(doc: Checked, base: Path, *, files: bool, default_network: Topology | None = None) -> Planning:
     raw = doc.data if isinstance(doc.data, dict) else {}
-    topo = _network(doc, raw.get("network", "jiangsu"), base, files)
+    if "network" not in raw and default_network is not None:
+        topo: Topology | None = default_network
+    else:
+        topo = _network(doc, raw.get("network", "jiangsu"), base, files)
     if topo is None:
         doc.raise_if_faulty("planning file")
     assert topo is not None
@@ -70,6 +88,14 @@ def _planning(doc: Checked, base: Path, *, files: bool) -> Planning:
     arrivals: list[Arrival] = []
     if spec.demand.simulation is not None:
         s = spec.demand.simulation
+        if s.synthetic is not None and s.synthetic.jobs_per_hour * s.hours * s.growth > MAX_SIMULATED_ARRIVALS:
+            doc.fault(
+                "demand.simulation",
+                f"would simulate ≈ {s.synthetic.jobs_per_hour * s.hours * s.growth:,.0f} arrivals, "
+                f"more than {MAX_SIMULATED_ARRIVALS:,}",
+                "lower jobs_per_hour, hours or growth (the rows scale to a year by themselves)",
+            )
+            doc.raise_if_faulty("planning file")
         arrivals = demand_arrivals(doc, s, topo, start, s.hours, s.seed, base, "demand.simulation")
         doc.raise_if_faulty("planning file")
     problem, uses = _problem(spec, topo, arrivals)

@@ -25,6 +25,8 @@ def run_planning(
 ) -> tuple[CapacityPlan, dict[str, Any]]:
     """The plan and its document; ``rules`` names baselines to compare (of :data:`RULES`)."""
     say = say or (lambda _m: None)
+    if with_validation:
+        planning.check_replay()
     plan = plan_capacity(planning.problem, progress=say)
     compared: dict[str, CapacityPlan] = {}
     for rule in rules:

@@ -13,6 +13,7 @@ import sys
 import tempfile
 import threading
 import time
+import warnings
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import replace
@@ -37,7 +38,7 @@ def plan_capacity(
     t0 = time.perf_counter()
     say("building the model")
     m = build(problem, fixed=fixed)
-    say(f"solving: {len(m.prob.variables()):,} variables, {len(m.prob.constraints):,} rows ({problem.solver})")
+    say(f"solving: {m.prob.numVariables():,} variables, {m.prob.numConstraints():,} rows ({problem.solver})")
     remaining = max(1.0, problem.time_limit_s - (time.perf_counter() - t0))
     if problem.objective == "lexicographic":
         status, solver_bound = _lexicographic(m, problem, remaining)
@@ -54,8 +55,8 @@ def plan_capacity(
             None,
             time.perf_counter() - t0,
             reasons=tuple(reasons),
-            variables=len(m.prob.variables()),
-            rows=len(m.prob.constraints),
+            variables=m.prob.numVariables(),
+            rows=m.prob.numConstraints(),
         )
     if status == "not solved":
         return CapacityPlan(
@@ -76,7 +77,7 @@ def plan_capacity(
         say("LP relaxation: bound and dual prices")
         lp_bound, values = relaxation(problem, fixed=fixed)
     bound = max((b for b in (solver_bound, lp_bound) if b is not None), default=None)
-    obj = pulp.value(m.prob.objective) if problem.objective == "npv" else None
+    obj = pulp.value(m.prob.objective)  # lexicographic: the money, with Σ z held at its minimum
     gap = None
     if bound is not None and obj is not None:
         bound = min(bound, obj)
@@ -109,8 +110,10 @@ def _solve(m: Model, problem: CapacityProblem, time_limit_s: float, *, mip: bool
     fd, log = tempfile.mkstemp(suffix=".log", prefix="suanwang-cbc-")
     os.close(fd)
     try:
-        solver = pulp.PULP_CBC_CMD(mip=mip, msg=False, gapRel=problem.gap, timeLimit=time_limit_s, logPath=log)
-        m.prob.solve(solver)
+        with warnings.catch_warnings():  # the bundled CBC, as PuLP 3 ships it
+            warnings.simplefilter("ignore", DeprecationWarning)
+            solver = pulp.PULP_CBC_CMD(mip=mip, msg=False, gapRel=problem.gap, timeLimit=time_limit_s, logPath=log)
+            m.prob.solve(solver)
         with open(log, encoding="utf-8", errors="replace") as f:
             text = f.read(1_000_000)
     finally:
@@ -195,12 +198,12 @@ def relaxation(problem: CapacityProblem, *, fixed=None) -> tuple[float | None, d
         return None, {}
     power = {}
     for name, key in m.power_rows.items():
-        c = m.prob.constraints.get(name)
+        c = m.prob.get_constraint_by_name(name)
         if c is not None and c.pi is not None:
             power[key] = -c.pi if abs(c.pi) > 1e-9 else 0.0  # the row is in facility kW
     budget = {}
     for name, y in m.budget_rows.items():
-        c = m.prob.constraints.get(name)
+        c = m.prob.get_constraint_by_name(name)
         if c is not None and c.pi is not None:
             budget[y] = -c.pi if abs(c.pi) > 1e-12 else 0.0
     return pulp.value(m.prob.objective), {"power": power, "budget": budget}
@@ -314,11 +317,11 @@ def _extract(m: Model, problem: CapacityProblem, status: str, seconds: float) ->
         upgrades=upgrades,
         sites=tuple(site_years),
         served=dict(served),
-        unserved={k: v for k, v in unserved.items() if v > 1e-9},
+        unserved={k: v for k, v in unserved.items() if v > 1e-5},  # below: solver tolerance
         demand=dict(demand),
         costs_cny={y: dict(c) for y, c in costs.items()},
         province_pflops=province,
         reasons=tuple(m.excluded),
-        variables=len(m.prob.variables()),
-        rows=len(m.prob.constraints),
+        variables=m.prob.numVariables(),
+        rows=m.prob.numConstraints(),
     )

@@ -52,9 +52,12 @@ from dataclasses import dataclass, field
 
 import pulp
 
+from suanwang.errors import InputError
 from suanwang.solvers.capacity_problem import HOURS_PER_YEAR, CapacityProblem, Demand
 from suanwang.solvers.capacity_routes import CandidateRoute, Network, network, routes_for
 from suanwang.topology.model import Site
+
+MAX_ROUTES = 2_000_000  # (demand row, route) pairs: about the model's variables
 
 
 @dataclass
@@ -126,7 +129,7 @@ def build(
     for sid, c in cand.items():
         for y in years:
             ok = y >= c.earliest_year and sid not in barred
-            m.v[sid, y] = pulp.LpVariable(f"v_{_n(sid)}_{y}", 0, 1 if ok else 0, cat_bin)
+            m.v[sid, y] = m.prob.add_variable(f"v_{_n(sid)}_{y}", 0, 1 if ok else 0, cat_bin)
     for i, p in enumerate(problem.packs):
         m.packs_at[p.site].append(i)
         first = max(p.earliest_year, y0 + p.lead_years, cand[p.site].earliest_year if p.site in cand else y0)
@@ -136,12 +139,12 @@ def build(
             lo = hi = None
             if fixed is not None:
                 lo = hi = fixed.get((i, y), 0)
-            m.x[i, y] = pulp.LpVariable(
+            m.x[i, y] = m.prob.add_variable(
                 f"x_{i}_{y}", lo if lo is not None else 0, hi if hi is not None else p.max_nodes, cat_int
             )
     for u in problem.upgrades:
         for y in years:
-            m.g[u.id, y] = pulp.LpVariable(f"g_{_n(u.id)}_{y}", 0, 1 if y >= u.earliest_year else 0, cat_bin)
+            m.g[u.id, y] = m.prob.add_variable(f"g_{_n(u.id)}_{y}", 0, 1 if y >= u.earliest_year else 0, cat_bin)
     start_cards: dict[tuple[str, str], int] = defaultdict(int)
     for s in problem.topology.sites:
         for pool in s.pools:
@@ -161,13 +164,20 @@ def build(
                     continue
                 m.energy_kwh[sid, mod, k] = spec.target_utilisation * kw_per_pflops * s.pue * HOURS_PER_YEAR
                 for y in years:
-                    m.a[sid, mod, k, y] = pulp.LpVariable(f"a_{_n(sid)}_{_n(mod)}_{k}_{y}", 0)
+                    m.a[sid, mod, k, y] = m.prob.add_variable(f"a_{_n(sid)}_{_n(mod)}_{k}_{y}", 0)
+    routes = 0
     for j, d in enumerate(problem.demand):
         m.routes[j] = routes_for(net, d)
-        m.z[j] = pulp.LpVariable(f"z_{j}", 0)
+        routes += len(m.routes[j])
+        if routes > MAX_ROUTES:
+            raise InputError(
+                f"the model would serve demand over more than {MAX_ROUTES:,} (row, route) pairs; "
+                "plan with fewer demand rows (merge origins or classes), candidate sites or years"
+            )
+        m.z[j] = m.prob.add_variable(f"z_{j}", 0)
         for r_i, r in enumerate(m.routes[j]):
             if r.site in models_at and r.site not in barred:
-                m.f[j, r_i] = pulp.LpVariable(f"f_{j}_{r_i}", 0)
+                m.f[j, r_i] = m.prob.add_variable(f"f_{j}_{r_i}", 0)
 
     # -- constraints ----------------------------------------------------------------------------
     prob = m.prob
@@ -331,7 +341,7 @@ def _money(m: Model, problem: CapacityProblem, spend: dict[int, pulp.LpAffineExp
 
 def _target(m: Model, expr, rhs: float, name: str, label: str, elastic: bool) -> None:
     if elastic:
-        s = pulp.LpVariable(f"slack_{name}", 0)
+        s = m.prob.add_variable(f"slack_{name}", 0)
         m.slack[name] = (s, label, rhs)
         m.prob += expr + s >= rhs, name
     else:

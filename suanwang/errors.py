@@ -79,6 +79,10 @@ class TemporaryError(SuanwangError):
         self.retry_after_s = retry_after_s
 
 
+class Busy(TemporaryError):
+    """Too much of this kind of work already waits; retrying later may succeed (HTTP 429)."""
+
+
 class PermissionDenied(SuanwangError):
     """The caller's credentials do not allow this (no token, an expired one, or the wrong role)."""
 

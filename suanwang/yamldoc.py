@@ -8,7 +8,6 @@ a bad file is rejected once, with all its faults, each naming file, field path, 
 from __future__ import annotations
 
 import re
-
 from pathlib import Path
 from typing import Any
 

@@ -13,7 +13,16 @@ from sqlalchemy.engine import Engine
 
 from suanwang import __version__
 from suanwang.collectors.statefile import without_sites
-from suanwang.scheduler.api import docs, problems, routes_energy, routes_jobs, routes_ops, routes_tokens
+from suanwang.scheduler.api import (
+    docs,
+    problems,
+    routes_capacity,
+    routes_energy,
+    routes_jobs,
+    routes_ops,
+    routes_tokens,
+)
+from suanwang.scheduler.capacity_runs import CapacityRuns
 from suanwang.scheduler.db.engine import sessions
 from suanwang.scheduler.metrics import ServiceMetrics
 from suanwang.solvers.problem import State
@@ -47,6 +56,7 @@ def create_app(
     app.state.loop_health = None  # set by the control loop that runs in this process
     app.state.shift = None  # start-time decisions, as the control loop's (set by it)
     app.state.forecast = "weekly"
+    app.state.capacity = CapacityRuns(app.state.sessions, now, app.state.registry)
 
     def current_state() -> State | None:
         from suanwang.scheduler.db import repo
@@ -80,4 +90,5 @@ def create_app(
     app.include_router(routes_ops.router)
     app.include_router(routes_tokens.router)
     app.include_router(routes_energy.router)
+    app.include_router(routes_capacity.router)
     return app

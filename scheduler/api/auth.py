@@ -1,5 +1,6 @@
 """Bearer tokens and roles: admin > operator > submitter > viewer. A submitter acts only on its
-own tenant's jobs."""
+own tenant's jobs. A planner reads what a viewer reads and runs capacity plans, which operators and
+admins may run too."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from suanwang.scheduler.db import repo
 
-RANK = {"viewer": 0, "submitter": 1, "operator": 2, "admin": 3}
+RANK = {"viewer": 0, "planner": 0, "submitter": 1, "operator": 2, "admin": 3}
 _bearer = HTTPBearer(auto_error=False)
 
 
@@ -49,3 +50,10 @@ def require(role: str):
         return p
 
     return check
+
+
+def require_planner(p: Principal = Depends(principal)) -> Principal:
+    """Capacity planning: planners, operators and admins."""
+    if p.role != "planner" and RANK[p.role] < RANK["operator"]:
+        raise HTTPException(403, f"capacity plans need the planner or operator role; your token is {p.role}")
+    return p

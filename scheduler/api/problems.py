@@ -15,6 +15,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from suanwang.contract import explain, path_of
 from suanwang.errors import (
+    Busy,
     InfeasibleError,
     InputError,
     PermanentError,
@@ -28,6 +29,7 @@ _STATUS: tuple[tuple[type[SuanwangError], int, str], ...] = (
     (InputError, 422, "invalid input"),
     (InfeasibleError, 409, "cannot be satisfied"),
     (PermanentError, 409, "conflicts with the current state"),
+    (Busy, 429, "too many requests"),
     (TemporaryError, 503, "temporarily unavailable"),
     (PermissionDenied, 403, "forbidden"),
 )
@@ -81,8 +83,8 @@ class _TooLarge(Exception):
 def problem(
     status: int, title: str, detail: str, instance: str, retry_after_s: float | None = None, **extra
 ) -> JSONResponse:
-    """Problem details; a 503 carries ``Retry-After`` with the delay the cause suggests (whole
-    seconds, at least 1)."""
+    """Problem details; a 503 or 429 carries ``Retry-After`` with the delay the cause suggests
+    (whole seconds, at least 1)."""
     body = _jsonable(
         {
             "type": f"https://suanwang.dev/problems/{status}",
@@ -94,7 +96,7 @@ def problem(
         }
     )
     headers = None
-    if status == 503:
+    if status in (429, 503):
         headers = {"Retry-After": str(max(1, math.ceil(retry_after_s if retry_after_s is not None else 5.0)))}
     return JSONResponse(body, status_code=status, media_type=PROBLEM, headers=headers)
 

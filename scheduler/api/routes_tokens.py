@@ -21,7 +21,7 @@ MAX_TTL_H = 24 * 366  # a token lives at most a year
 
 class TokenIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    role: Literal["admin", "operator", "submitter", "viewer"]
+    role: Literal["admin", "operator", "planner", "submitter", "viewer"]
     tenant: Name | None = None
     expires_in_h: Annotated[float, Field(gt=0, le=MAX_TTL_H, allow_inf_nan=False)] = 24 * 90
     description: Text | None = Field(None, max_length=200)

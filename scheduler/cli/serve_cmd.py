@@ -54,7 +54,7 @@ def db_upgrade(database_url: str | None = DbOpt) -> None:
 
 @token_app.command("create")
 def token_create(
-    role: str = typer.Option(..., "--role", help="admin, operator, submitter or viewer."),
+    role: str = typer.Option(..., "--role", help="admin, operator, planner, submitter or viewer."),
     tenant: str | None = typer.Option(None, "--tenant", help="The tenant a submitter acts for."),
     expires_in: str = typer.Option("90d", "--expires-in", help="Lifetime: e.g. 90d, 12h, 30m (at most 366d)."),
     description: str | None = typer.Option(None, "--description", help="Who or what the token is for."),

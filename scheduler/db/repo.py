@@ -24,7 +24,7 @@ from suanwang.scheduler.db.models import (
 )
 from suanwang.scheduler.jobstate import check
 
-ROLES = ("admin", "operator", "submitter", "viewer")
+ROLES = ("admin", "operator", "planner", "submitter", "viewer")
 
 
 def audit(s: Session, actor: str, action: str, target: str, detail: dict[str, Any], at: datetime) -> None:
