@@ -169,9 +169,20 @@ def queue_greedy(planning: Planning, say: Say | None = None, rounds: int = 8) ->
         target = p.targets.province_pflops.get(y, 0.0)
         if b.pflops(y) < target:
             b.buy(all_sites, y, target - b.pflops(y))
-    fixed = b.fixed()
+        b.ensure_centres(y)
     say("queue rule: pricing its build")
-    return evaluate(p, fixed), fixed
+    plan = evaluate(p, b.fixed())
+    for _ in range(5):  # what the replay missed (a ring it cannot see, say), bought where it is short
+        if plan.status not in ("optimal", "feasible") or not plan.unserved:
+            break
+        for (origin, _k, y), short in sorted(plan.unserved.items(), key=str):
+            for near in nearest_cities(p, origin) if origin else list(p.topology.cities):
+                short -= b.buy([s for s in all_sites if city_of[s] == near], y, short)
+                if short <= 1e-9:
+                    break
+        say("queue rule: pricing its build again, with what was short")
+        plan = evaluate(p, b.fixed())
+    return plan, b.fixed()
 
 
 __all__ = ["YearCheck", "queue_greedy", "replay", "validate", "year_topology"]

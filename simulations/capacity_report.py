@@ -10,6 +10,7 @@ from typing import Any
 
 from suanwang.simulations.capacity_check import YearCheck
 from suanwang.simulations.capacity_load import Planning
+from suanwang.solvers.capacity import capital_spent
 from suanwang.solvers.capacity_problem import CapacityPlan
 
 PARTS = ("capex", "opex", "sites", "network", "energy", "carbon", "unserved")
@@ -37,7 +38,7 @@ def plan_document(
                 "unserved_pflops": demand - served,
                 "target_pflops": p.targets.province_pflops.get(y),
                 "budget_cny": p.budgets_cny.get(y),
-                "spent_cny": _spent(planning, plan, y),
+                "spent_cny": capital_spent(p, plan, y),
                 "npv_cny": {k: costs.get(k, 0.0) for k in PARTS},
             }
         )
@@ -105,14 +106,6 @@ def plan_document(
             "years": [c.__dict__ for c in checks],
         }
     return doc
-
-
-def _spent(planning: Planning, plan: CapacityPlan, y: int) -> float:
-    """Capital paid in year ``y`` (not discounted): packs ordered, sites opened, links laid."""
-    p = planning.problem
-    out = sum(a.capex_cny for a in plan.additions if a.order_year == y)
-    out += sum(c.fixed_cost_cny for c in p.candidates if plan.openings.get(c.site.id) == y)
-    return out + sum(u.cost_cny for u in p.upgrades if plan.upgrades.get(u.id) == y)
 
 
 def _baseline(plan: CapacityPlan, b: CapacityPlan) -> dict[str, Any]:

@@ -1,9 +1,11 @@
-"""Placement solvers: pure functions ``problem -> result``.
+"""Placement and planning solvers: pure functions ``problem -> result``.
 
 The CP-SAT placement model (:mod:`.cpsat` over :mod:`.aggregate`), its LP relaxation bound
 (:mod:`.lp_bound`), the baseline policies (greedy first-fit, best-fit, Karmada-like,
 :mod:`.baselines`), an independent checker (:mod:`.checker`) and plain-word reasons
-(:mod:`.explain`). No I/O, no printing, no mutation of inputs; depends only on
+(:mod:`.explain`); start-time decisions (:mod:`.shift`); the capacity planner, a PuLP MILP over
+years (:mod:`.capacity`, :mod:`.capacity_model`) with hand-made baselines
+(:mod:`.capacity_baselines`). No I/O, no printing, no mutation of inputs; depends only on
 :mod:`suanwang.topology`.
 
 Constraints — one numbering across instance, aggregate, cpsat, checker and explain
@@ -18,6 +20,10 @@ Constraints — one numbering across instance, aggregate, cpsat, checker and exp
     (9)–(11) (6), (8) and (7) in every slot of the horizon, for jobs started or scheduled
     (12) grid events: the draw of the event's sites stays under its cap in its window
     (9') instead of (9), for a relaxation: nodes with ≥ k free cards and free cards, per slot
+    (13)–(24) capacity planning (:mod:`.capacity_model`, PuLP): demand served or not, classes on
+            their models, installed capacity, power at full load, floor space and cumulative
+            purchases, link bandwidth, budgets, the province target, ring coverage, PUE caps,
+            green share, city-level centres
 (1)–(4) decide which (job class, pool) candidates exist (:mod:`.instance`); (5)–(8) are the rows
 of the model (:mod:`.aggregate`); with start-time decisions (:mod:`.shift`) (5) and (9)–(12).
 """

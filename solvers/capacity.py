@@ -7,11 +7,6 @@ both are lower bounds on the objective of any plan, so the gap is never understa
 
 from __future__ import annotations
 
-import os
-import re
-import sys
-import tempfile
-import threading
 import time
 import warnings
 from collections import defaultdict
@@ -94,11 +89,17 @@ def plan_capacity(
     )
 
 
+def capital_spent(problem: CapacityProblem, plan: CapacityPlan, year: int) -> float:
+    """Capital paid in ``year``, not discounted: packs ordered, sites opened, links laid (19)."""
+    out = sum(a.capex_cny for a in plan.additions if a.order_year == year)
+    out += sum(c.fixed_cost_cny for c in problem.candidates if plan.openings.get(c.site.id) == year)
+    return out + sum(u.cost_cny for u in problem.upgrades if plan.upgrades.get(u.id) == year)
+
+
 # -- solve ---------------------------------------------------------------------------------------
 def _solve(m: Model, problem: CapacityProblem, time_limit_s: float, *, mip: bool) -> tuple[str, float | None]:
     """Status (optimal | feasible | infeasible | not solved) and the solver's best bound."""
     if problem.solver == "highs":
-        _silence_highs_banner()
         solver = pulp.HiGHS(mip=mip, msg=False, gapRel=problem.gap, timeLimit=time_limit_s, threads=1)
         m.prob.solve(solver)
         bound = None
@@ -107,43 +108,20 @@ def _solve(m: Model, problem: CapacityProblem, time_limit_s: float, *, mip: bool
             b = getattr(info, "mip_dual_bound", None)
             bound = b if b is not None and abs(b) < 1e30 else None
         return _status(m.prob), bound
-    fd, log = tempfile.mkstemp(suffix=".log", prefix="suanwang-cbc-")
-    os.close(fd)
-    try:
-        with warnings.catch_warnings():  # the bundled CBC, as PuLP 3 ships it
-            warnings.simplefilter("ignore", DeprecationWarning)
-            solver = pulp.PULP_CBC_CMD(mip=mip, msg=False, gapRel=problem.gap, timeLimit=time_limit_s, logPath=log)
-            m.prob.solve(solver)
-        with open(log, encoding="utf-8", errors="replace") as f:
-            text = f.read(1_000_000)
-    finally:
-        os.unlink(log)
-    return _status(m.prob), _cbc_bound(text, pulp.value(m.prob.objective), problem.gap) if mip else None
+    with warnings.catch_warnings():  # the bundled CBC, as PuLP 3 ships it
+        warnings.simplefilter("ignore", DeprecationWarning)
+        solver = pulp.PULP_CBC_CMD(mip=mip, msg=False, gapRel=problem.gap, timeLimit=time_limit_s)
+        m.prob.solve(solver)
+    status = _status(m.prob)
+    return status, _cbc_bound(status, pulp.value(m.prob.objective), problem.gap) if mip else None
 
 
-_BANNER = threading.Lock()
-_banner_shown = False
-
-
-def _silence_highs_banner() -> None:
-    """HiGHS prints a banner on stdout the first time a solver is made in a process; make that
-    first one with stdout closed, so that ``-o json`` output stays JSON."""
-    global _banner_shown
-    with _BANNER:
-        if _banner_shown:
-            return
-        import highspy
-
-        sys.stdout.flush()
-        saved, null = os.dup(1), os.open(os.devnull, os.O_WRONLY)
-        try:
-            os.dup2(null, 1)
-            highspy.Highs()
-        finally:
-            os.dup2(saved, 1)
-            os.close(saved)
-            os.close(null)
-        _banner_shown = True
+def _cbc_bound(status: str, objective: float | None, gap: float) -> float | None:
+    """A bound CBC has proven: when it reports an optimum it is within its relative gap, so
+    obj − gap·|obj| bounds every plan; stopped early, it reports none (the LP relaxation's is used)."""
+    if status == "optimal" and objective is not None:
+        return objective - gap * abs(objective)
+    return None
 
 
 def _status(prob: pulp.LpProblem) -> str:
@@ -158,20 +136,6 @@ def _status(prob: pulp.LpProblem) -> str:
     if prob.status == pulp.LpStatusUnbounded:
         return "infeasible"
     return "not solved"
-
-
-def _cbc_bound(log: str, objective: float | None, gap: float) -> float | None:
-    """CBC's best possible objective from its log: ``Lower bound:`` when it stopped early; when it
-    reports an optimum it has proven one within its relative gap, so obj − gap·|obj| bounds it."""
-    found = re.findall(r"Lower bound:\s*(-?[0-9.eE+]+)", log)
-    if found:
-        try:
-            return float(found[-1])
-        except ValueError:
-            return None
-    if objective is not None and "Result - Optimal solution found" in log:
-        return objective - gap * abs(objective)
-    return None
 
 
 def _lexicographic(m: Model, problem: CapacityProblem, time_limit_s: float) -> tuple[str, float | None]:

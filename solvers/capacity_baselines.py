@@ -6,9 +6,11 @@
 * ``hubs`` — each year, add what the year's demand and the target need beyond what is
   installed, all at the national hubs.
 
-A rule decides only what is bought; what it costs and serves is read by :func:`evaluate`: the
-MILP with the purchases fixed (sites open, upgrades and dispatch chosen at their best), coverage
-left to the penalty so that a plan that cannot serve a ring is priced, not rejected. A build that
+A rule decides what is bought and so which sites open (those it puts nodes in; it meets a
+city-centre target by a node at each of the cheapest candidate centres); what that costs and
+serves is read by :func:`evaluate`: the MILP with the purchases fixed (link upgrades and dispatch
+chosen at their best), coverage left to the penalty so that a plan that cannot serve a ring is
+priced, not rejected. A build that
 leaves the targets short is grown (×1.15 per round, at most eight rounds) until it meets them.
 The simulator-driven rule ("add where the queue is longest") is in
 :mod:`suanwang.simulations.capacity_check`.
@@ -20,7 +22,7 @@ import math
 from collections import defaultdict
 from dataclasses import dataclass, field, replace
 
-from suanwang.solvers.capacity import plan_capacity
+from suanwang.solvers.capacity import capital_spent, plan_capacity
 from suanwang.solvers.capacity_problem import CapacityPlan, CapacityProblem
 from suanwang.topology.geo import great_circle_km
 
@@ -89,6 +91,22 @@ class Build:
                 break
         return bought
 
+    def ensure_centres(self, year: int) -> None:
+        """Meet the city-centre target of ``year`` as a planner would: one node at each of the
+        cheapest (fixed cost) city-tier candidates not yet open, until enough are."""
+        want = self.problem.targets.city_centres.get(year)
+        if want is None:
+            return
+        opened = {self.problem.packs[i].site for (i, y), n in self.nodes.items() if n and y <= year}
+        cities = [s for s in self.problem.topology.sites if s.tier == "city"]
+        have = len(cities) + sum(1 for c in self.problem.candidates if c.site.id in opened and c.site.tier == "city")
+        for c in sorted(self.problem.candidates, key=lambda c: c.fixed_cost_cny):
+            if have >= want:
+                break
+            if c.site.tier == "city" and c.site.id not in opened and c.earliest_year <= year:
+                if self.buy([c.site.id], year, 1e-6) > 0:
+                    have += 1
+
     def fixed(self) -> dict[tuple[int, int], int]:
         return {k: n for k, n in self.nodes.items() if n}
 
@@ -102,9 +120,7 @@ def evaluate(problem: CapacityProblem, build: dict[tuple[int, int], int]) -> Cap
         return plan
     over = []
     for y, limit in sorted(problem.budgets_cny.items()):
-        spent = sum(a.capex_cny for a in plan.additions if a.order_year == y)
-        spent += sum(c.fixed_cost_cny for c in problem.candidates if plan.openings.get(c.site.id) == y)
-        spent += sum(u.cost_cny for u in problem.upgrades if plan.upgrades.get(u.id) == y)
+        spent = capital_spent(problem, plan, y)
         if spent > limit * (1 + 1e-9):
             over.append(f"spends ¥{spent / 1e6:,.1f} M in {y}, over its budget of ¥{limit / 1e6:,.1f} M")
     return replace(plan, reasons=plan.reasons + tuple(over))
@@ -145,6 +161,7 @@ def _rule(problem: CapacityProblem, rule: str, scale: float) -> dict[tuple[int, 
             gap = scale * max(0.0, demand - usable, target - usable)
             if gap > 0:
                 b.buy(hubs, y, gap)
+            b.ensure_centres(y)
             continue
         total = scale * max(demand, target)  # installed in each city ∝ its demand
         for city in cities:
@@ -155,6 +172,7 @@ def _rule(problem: CapacityProblem, rule: str, scale: float) -> dict[tuple[int, 
                     break
                 at = [s for s in all_sites if site_of(problem, s).city == near]
                 want -= b.buy(at, y, want)
+        b.ensure_centres(y)
     return b.fixed()
 
 

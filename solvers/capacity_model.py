@@ -106,7 +106,8 @@ def build(
     budgets: bool = True,
     fixed: dict[tuple[int, int], int] | None = None,
 ) -> Model:
-    """The model of ``problem``; ``fixed`` pins x[p,y] (pack index, year) for evaluating a build."""
+    """The model of ``problem``; ``fixed`` pins x[p,y] (pack index, year) for evaluating a build,
+    and with it the sites open: those where the build puts nodes, from the first such year."""
     years = problem.years
     y0 = years[0]
     disc = {y: (1 + problem.discount_rate) ** -(y - y0) for y in years}
@@ -126,10 +127,16 @@ def build(
     m.excluded = [
         f"{s}: PUE {sites[s].pue} is above the {sites[s].tier} cap {pue_cap[sites[s].tier]}" for s in sorted(barred)
     ]
+    opens: dict[str, int] = {}  # with a fixed build: a site opens in the first year it holds nodes
+    for (i, y), n in (fixed or {}).items():
+        sid = problem.packs[i].site
+        if n > 0 and sid in cand:
+            opens[sid] = min(y, opens.get(sid, y))
     for sid, c in cand.items():
         for y in years:
             ok = y >= c.earliest_year and sid not in barred
-            m.v[sid, y] = m.prob.add_variable(f"v_{_n(sid)}_{y}", 0, 1 if ok else 0, cat_bin)
+            lo, hi = (0, 1 if ok else 0) if fixed is None else ((1, 1) if opens.get(sid, y + 1) <= y else (0, 0))
+            m.v[sid, y] = m.prob.add_variable(f"v_{_n(sid)}_{y}", lo, hi, cat_bin)
     for i, p in enumerate(problem.packs):
         m.packs_at[p.site].append(i)
         first = max(p.earliest_year, y0 + p.lead_years, cand[p.site].earliest_year if p.site in cand else y0)

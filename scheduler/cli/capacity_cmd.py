@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import sys
+import threading
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -46,12 +49,15 @@ def plan_command(
     if time_limit is not None:
         planning = replace(planning, problem=replace(planning.problem, time_limit_s=time_limit))
     rules = _rules(baselines)
+    silence_highs_banner()
     t0 = time.perf_counter()
-    with console_status() as status:
+    limit = planning.problem.time_limit_s
+    with _progress() as bar:  # a spinner with the time elapsed, on stderr; each step also noted
+        task = bar.add_task("planning", total=None)
 
         def say(message: str) -> None:
             note(f"[{time.perf_counter() - t0:6.1f} s] {message}")
-            status.update(message)
+            bar.update(task, description=f"{message} (solver limit {limit:g} s)" if "solving" in message else message)
 
         plan, doc = run_planning(planning, with_validation=validate, rules=rules, say=say)
     if report_dir is not None:
@@ -108,9 +114,39 @@ def _rules(value: str | None) -> tuple[str, ...]:
     return names
 
 
-def console_status():
-    import sys
-
+def _progress():
     from rich.console import Console
+    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
-    return Console(file=sys.stderr, highlight=False).status("planning")
+    return Progress(
+        SpinnerColumn(),
+        TextColumn("{task.description}"),
+        TimeElapsedColumn(),
+        console=Console(file=sys.stderr, highlight=False),
+        transient=True,
+    )
+
+
+_BANNER = threading.Lock()
+_banner_shown = False
+
+
+def silence_highs_banner() -> None:
+    """HiGHS prints a banner on stdout the first time a solver is made in a process; make that
+    first one with stdout closed, so that ``-o json`` output stays JSON."""
+    global _banner_shown
+    with _BANNER:
+        if _banner_shown:
+            return
+        import highspy
+
+        sys.stdout.flush()
+        saved, null = os.dup(1), os.open(os.devnull, os.O_WRONLY)
+        try:
+            os.dup2(null, 1)
+            highspy.Highs()
+        finally:
+            os.dup2(saved, 1)
+            os.close(saved)
+            os.close(null)
+        _banner_shown = True
