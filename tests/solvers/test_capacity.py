@@ -79,7 +79,7 @@ def test_buys_the_fewest_nodes_that_meet_demand(topo, solver):
     assert nodes(plan) == 2
     assert plan.npv_cny == pytest.approx(2e6)
     assert plan.bound_cny <= plan.objective_cny + 1e-6
-    assert plan.gap <= 0.01
+    assert plan.gap <= 0.01 + 1e-9
     assert plan.served_share == pytest.approx(1.0)
 
 
