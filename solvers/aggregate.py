@@ -17,6 +17,9 @@ Constraints (the numbering of :mod:`suanwang.solvers`)
     (6) Σ_{c: a_c ≥ a} d_c · x[c,p] ≤ B[p,a]   ∀ p, a            node-granular capacity (gang in one site)
     (7) Σ_{(c,p): l ∈ path(c,p)} b_c · x[c,p] ≤ R_l   ∀ l        deterministic bandwidth per link
     (8) Σ_{p: s(p)=s} w_c · x[c,p] ≤ H_s   ∀ s                   site power cap
+    (25)–(27) Σ_{(c,p): (tenant(c), model(p)) ∈ q} cards_c · x[c,p] ≤ room_q   ∀ quota row q
+                                                                 (solvers.quota; classes of a
+                                                                 governed tenant hold its jobs only)
 
 For the reported bound (:func:`relaxation`), pools that host a per-node demand k_c that is not a
 power of two use, instead of (6), rows valid for every node-level plan (f_n free cards of node n):
@@ -46,8 +49,8 @@ class Row:
     vars: list[int]
     coeffs: list[float]
     rhs: float
-    kind: str  # "class" | "nodes" | "power" | "bandwidth"
-    key: tuple = ()  # (class index) | (pool, level) | (site,) | (link,)
+    kind: str  # "class" | "nodes" | "power" | "bandwidth" | "quota"
+    key: tuple = ()  # (class index) | (pool, level) | (site,) | (link,) | (quota row,)
 
 
 @dataclass
@@ -104,6 +107,7 @@ def _build(instance: Instance, relaxed: bool = False) -> Aggregate:
     by_pool: dict = defaultdict(list)
     by_site: dict = defaultdict(list)
     by_link: dict = defaultdict(list)
+    by_quota: dict = defaultdict(list)
     for ci, jc in enumerate(instance.classes):
         start = len(var_class)
         n = len(jc.candidates)
@@ -118,6 +122,9 @@ def _build(instance: Instance, relaxed: bool = False) -> Aggregate:
             by_site[cand.pool[0]].append((v, cand.power_kw))
             for lk in cand.links:
                 by_link[lk].append((v, bw))
+            if jc.governed:
+                for r in instance.quota_index.get((jc.rep.tenant, cand.model), ()):
+                    by_quota[r].append((v, jc.rep.accelerators.count))
         if vs:
             rows.append(Row(f"class[{ci}]", vs, [1.0] * len(vs), float(len(jc.jobs)), "class", (ci,)))
     ub = [len(instance.classes[c].jobs) for c in var_class]
@@ -140,6 +147,13 @@ def _build(instance: Instance, relaxed: bool = False) -> Aggregate:
     for lk, items in by_link.items():
         head = max(0.0, instance.link_capacity_gbps.get(lk, 0.0))
         rows.append(Row(f"bandwidth[{lk}]", [v for v, _ in items], [c for _, c in items], head, "bandwidth", (lk,)))
+    for r, items in by_quota.items():
+        qr = instance.quota_rows[r]
+        rows.append(
+            Row(qr.name, [v for v, _ in items], [float(c) for _, c in items], float(qr.room_cards), "quota", (r,))
+        )
+        for v, c in items:
+            ub[v] = min(ub[v], qr.room_cards // c)
     return Aggregate(var_class, var_cand, ub, value, score, rows)
 
 

@@ -28,7 +28,12 @@ Decision = tuple[int, JobClass, Candidate, tuple[str, ...]]  # (job index, class
 
 def place(instance: Instance, ledger: Ledger, jc: JobClass, cand: Candidate, job_index: int) -> Decision | None:
     """Reserve nodes, power and bandwidth for one job at a candidate; ``None`` if it does not fit."""
-    names = ledger.take(cand.pool, Demand(jc.per_node, jc.nodes, cand.power_kw, cand.links, jc.bandwidth_gbps))
+    owner = (jc.rep.tenant, cand.model) if jc.governed else None
+    rows = instance.quota_index.get(owner, ()) if owner else ()
+    d = Demand(
+        jc.per_node, jc.nodes, cand.power_kw, cand.links, jc.bandwidth_gbps, rows, jc.rep.accelerators.count, owner
+    )
+    names = ledger.take(cand.pool, d)
     return None if names is None else (job_index, jc, cand, names)
 
 

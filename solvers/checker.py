@@ -143,8 +143,54 @@ def check_plan(problem: Problem, plan: Plan) -> list[str]:
                 jobs[p.job].accelerators.count, topo.accelerators[p.accelerator], sites[p.site].pue
             )
     out += check_slots(problem, plan, graph, base_kw)
+    out += _check_quotas(problem, plan, jobs)
     # every job accounted for
     missing = set(jobs) - seen - unplaced
     if missing:
         out.append(f"jobs neither placed nor unplaced: {sorted(missing)[:5]}")
+    return out
+
+
+def _check_quotas(problem: Problem, plan: Plan, jobs: dict) -> list[str]:
+    """(25)–(27): cards of running work plus this plan's placements against every quota, cohort
+    and guarantee (a row already over its limit before the plan is only a fault if the plan adds)."""
+    if not problem.quotas:
+        return []
+    used: dict[tuple[str, str], int] = defaultdict(int)
+    added: dict[tuple[str, str], int] = defaultdict(int)
+    for j in problem.jobs:
+        if j.running is not None:
+            used[j.tenant, j.running.accelerator] += j.accelerators.count
+    for p in plan.placements:
+        if not p.fixed and p.job in jobs:
+            key = (jobs[p.job].tenant, p.accelerator)
+            used[key] += p.cards
+            added[key] += p.cards
+    checks: list[tuple[str, list[tuple[str, str]], int]] = []
+    cohorts: dict[tuple[str, str], list] = defaultdict(list)
+    for q in problem.quotas:
+        if q.cohort is not None:
+            cohorts[q.cohort, q.accelerator].append(q)
+        if q.cohort is None or q.borrowing_limit_cards is not None:
+            extra = q.borrowing_limit_cards if q.cohort is not None else 0
+            checks.append((f"tenant {q.tenant}", [(q.tenant, q.accelerator)], q.nominal_cards + extra))
+    for (cohort, m), qs in cohorts.items():
+        total = sum(q.nominal_cards for q in qs)
+        checks.append((f"cohort {cohort}", [(q.tenant, m) for q in qs], total))
+        for q in qs:
+            if q.lending_limit_cards is not None and q.nominal_cards > q.lending_limit_cards:
+                others = [(o.tenant, m) for o in qs if o.tenant != q.tenant]
+                checks.append(
+                    (
+                        f"the guarantee of {q.tenant} in {cohort}",
+                        others,
+                        total - q.nominal_cards + q.lending_limit_cards,
+                    )
+                )
+    out = []
+    for what, keys, limit in checks:
+        n = sum(used[k] for k in keys)
+        if n > limit and any(added[k] for k in keys):
+            model = keys[0][1] if keys else ""
+            out.append(f"{what}: {n} {model} cards used, its quota allows {limit}")
     return out

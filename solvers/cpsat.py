@@ -34,7 +34,7 @@ from suanwang.solvers.ledger import Ledger
 from suanwang.solvers.lp_bound import solve_lp
 from suanwang.solvers.problem import Plan, Problem
 
-_SCALE = {"class": 1, "nodes": 1, "power": 1000, "bandwidth": 1000}
+_SCALE = {"class": 1, "nodes": 1, "power": 1000, "bandwidth": 1000, "quota": 1}
 _NEG_INF = -(2**62)
 
 

@@ -13,6 +13,7 @@ from datetime import timedelta
 
 from suanwang.solvers.instance import Instance, JobClass, allowed_models, job_route, transfer_hours
 from suanwang.solvers.ledger import Demand, Ledger
+from suanwang.solvers.quota import quota_reason, running_usage
 from suanwang.topology.model import facility_kw
 
 _SHOW = 3  # sites quoted per reason
@@ -125,6 +126,19 @@ def _explain(instance: Instance, ledger: Ledger, jc: JobClass, job_index: int) -
             ),
         )
     ]
+    if free_now and instance.quota_rows:  # (25)–(27): room in the sites, none in the tenant's quota
+        blocked = []
+        for r in free_now:
+            short = [q for q in instance.quota_index.get((job.tenant, r[0][1]), ()) if ledger.quota.get(q, 0) < a.count]
+            if not short:
+                break
+            blocked.append(instance.quota_rows[short[0]])
+        else:
+            used = dict(running_usage(problem.jobs))
+            for k, n in ledger.quota_used.items():
+                used[k] = used.get(k, 0) + n
+            seen = dict.fromkeys(quota_reason(row, job.tenant, problem.quotas, used) for row in blocked)
+            return tuple(seen)
     if free_now:
         return (
             f"{free_now[0][1].id} still has room for it, but the solver stopped before placing it; "

@@ -23,6 +23,7 @@ import numpy as np
 
 from suanwang.solvers.ledger import Demand, Ledger, PoolKey, ceil_pow2_level, pool_nodes
 from suanwang.solvers.problem import Job, Placement, PoolState, Problem
+from suanwang.solvers.quota import QuotaRow, quota_rows
 from suanwang.topology.graph import NetworkGraph, Route, graph_for
 from suanwang.topology.hourly import factors_for
 from suanwang.topology.model import Site, facility_kw
@@ -60,6 +61,7 @@ class JobClass:
     nodes: int
     bandwidth_gbps: float
     candidates: list[Candidate] = field(default_factory=list)
+    governed: bool = False  # its tenant has a quota: the class holds one tenant's jobs
 
     @property
     def level(self) -> int:
@@ -84,6 +86,8 @@ class Instance:
     fixed: list[Placement]
     not_ready: dict[int, str]  # job index -> reason it is outside its window
     sites: dict[str, Site]
+    quota_rows: list[QuotaRow] = field(default_factory=list)  # rows (25)–(27)
+    quota_index: dict[tuple[str, str], tuple[int, ...]] = field(default_factory=dict)  # (tenant, model) → rows
     aggregate_model: object = None  # solvers.aggregate.Aggregate, built once by aggregate()
     relaxed_model: object = None  # the bound's model (solvers.aggregate.relaxation), built once
 
@@ -95,7 +99,8 @@ class Instance:
         return len(ps.free_ascending) - bisect.bisect_left(ps.free_ascending, k)
 
     def ledger(self) -> Ledger:
-        return Ledger(self.nodes, self.power_headroom_kw, self.link_capacity_gbps)
+        room = {i: r.room_cards for i, r in enumerate(self.quota_rows)}
+        return Ledger(self.nodes, self.power_headroom_kw, self.link_capacity_gbps, room)
 
 
 def effective_priority(job: Job, now: datetime, aging_step_h: float) -> int:
@@ -182,6 +187,7 @@ def build_instance(problem: Problem) -> Instance:
     # -- fine classes: identical requirements ---------------------------------------------------
     not_ready: dict[int, str] = {}
     fine: dict[tuple, list[int]] = {}
+    quota_tenants = {q.tenant for q in problem.quotas}
     prios: dict[tuple, int] = {}
     opens_by = now + timedelta(hours=problem.shift.horizon_h) if problem.shift is not None else now
     for i, job in enumerate(problem.jobs):
@@ -194,7 +200,7 @@ def build_instance(problem: Problem) -> Instance:
             )
             continue
         prio = effective_priority(job, now, w.aging_step_h)
-        key = requirement_key(job, prio)
+        key = requirement_key(job, prio) + ((job.tenant,) if job.tenant in quota_tenants else ())
         fine.setdefault(key, []).append(i)
         prios[key] = prio
 
@@ -210,10 +216,11 @@ def build_instance(problem: Problem) -> Instance:
         el = ctx.eligible(rep)
         a = rep.accelerators
         bw = rep.deterministic.bandwidth_gbps if rep.deterministic else 0.0
-        mkey = (prios[key], a.count, a.per_node, bw, el.signature)
+        gov = rep.tenant in quota_tenants
+        mkey = (prios[key], a.count, a.per_node, bw, el.signature, rep.tenant if gov else None)
         jc = merged.get(mkey)
         if jc is None:
-            jc = merged[mkey] = JobClass(len(merged), [], rep, prios[key], a.per_node, a.nodes, bw)
+            jc = merged[mkey] = JobClass(len(merged), [], rep, prios[key], a.per_node, a.nodes, bw, governed=gov)
             sums[mkey] = np.zeros(len(el.pools))
             elig_of[mkey] = el
         jc.jobs.extend(members)
@@ -233,7 +240,15 @@ def build_instance(problem: Problem) -> Instance:
             Candidate(pool, prio * count * pf[pool[1]], c, count * kw[pool], lk)
             for pool, c, lk in zip(el.pools, cost.tolist(), el.links, strict=True)
         ]
-    return Instance(problem, graph, classes, nodes_after, dict(base.power), dict(base.links), fixed, not_ready, sites)
+    rows = quota_rows(problem.quotas, problem.jobs)
+    index: dict[tuple[str, str], list[int]] = defaultdict(list)
+    for r, row in enumerate(rows):
+        for member in row.members:
+            index[member].append(r)
+    return Instance(
+        problem, graph, classes, nodes_after, dict(base.power), dict(base.links), fixed, not_ready, sites,
+        quota_rows=rows, quota_index={k: tuple(v) for k, v in index.items()},
+    )  # fmt: skip
 
 
 def allowed_models(problem: Problem, job: Job) -> list[str]:

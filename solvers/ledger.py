@@ -39,6 +39,9 @@ class Demand(NamedTuple):
     power_kw: float
     links: tuple[str, ...] = ()
     bandwidth_gbps: float = 0.0
+    quota_rows: tuple[int, ...] = ()  # quota rows (25)–(27) the job's cards count in
+    cards: int = 0
+    owner: tuple[str, str] | None = None  # (tenant, model) when a quota governs it
 
 
 def pool_nodes(topology: Topology, state: State | None) -> dict[PoolKey, PoolState]:
@@ -87,6 +90,7 @@ class Ledger:
         pools: Mapping[PoolKey, PoolState],
         power_headroom_kw: dict[str, float],
         link_headroom_gbps: dict[str, float],
+        quota_room: dict[int, int] | None = None,
     ) -> None:
         self._pools = pools
         self.levels: dict[PoolKey, dict[int, list[str]]] = {}  # stacks of the pools changed so far
@@ -95,6 +99,8 @@ class Ledger:
         self.total: dict[PoolKey, int] = {k: ps.free_cards for k, ps in pools.items()}
         self.power = dict(power_headroom_kw)
         self.links = dict(link_headroom_gbps)
+        self.quota = dict(quota_room or {})  # quota row → cards left
+        self.quota_used: dict[tuple[str, str], int] = {}  # (tenant, model) → cards placed by this plan
 
     def _own(self, pool: PoolKey) -> dict[int, list[str]]:
         own = self.levels.get(pool)
@@ -121,11 +127,13 @@ class Ledger:
             return False
         if d.bandwidth_gbps and any(self.links.get(lk, 0.0) < d.bandwidth_gbps - 1e-9 for lk in d.links):
             return False
+        if any(self.quota.get(r, 0) < d.cards for r in d.quota_rows):
+            return False
         return self.nodes_with(pool, d.per_node) >= d.nodes
 
     def copies_that_fit(self, pool: PoolKey, d: Demand) -> int:
         """How many more identical jobs fit (a Karmada-style "available replicas")."""
-        per_node, nodes, power_kw, links, bandwidth_gbps = d
+        per_node, nodes, power_kw, links, bandwidth_gbps = d[:5]
         stacks = self._view.get(pool, _NONE)
         slots = sum((f // per_node) * len(v) for f, v in stacks.items() if f >= per_node)
         n = slots // nodes
@@ -134,6 +142,8 @@ class Ledger:
         if bandwidth_gbps > 0:
             for lk in links:
                 n = min(n, int(self.links.get(lk, 0.0) // bandwidth_gbps + 1e-9))
+        for r in d.quota_rows:
+            n = min(n, self.quota.get(r, 0) // max(1, d.cards))
         return max(0, n)
 
     # -- updates ------------------------------------------------------------------------------
@@ -142,7 +152,7 @@ class Ledger:
         bandwidth; return the node names, or ``None`` (and change nothing) if it does not fit."""
         if not self.fits(pool, d):
             return None
-        per_node, nodes, power_kw, links, bandwidth_gbps = d
+        per_node, nodes, power_kw, links, bandwidth_gbps = d[:5]
         stacks = self._own(pool)
         chosen: list[tuple[str, int]] = []
         for f in sorted(x for x in stacks if x >= per_node):
@@ -159,4 +169,8 @@ class Ledger:
         self.power[pool[0]] = self.power.get(pool[0], 0.0) - power_kw
         for lk in links:
             self.links[lk] = self.links.get(lk, 0.0) - bandwidth_gbps
+        for r in d.quota_rows:
+            self.quota[r] -= d.cards
+        if d.owner is not None:
+            self.quota_used[d.owner] = self.quota_used.get(d.owner, 0) + d.cards
         return tuple(name for name, _ in chosen)

@@ -270,6 +270,7 @@ class Problem:
     shift: Shift | None = None
     outlook: Outlook | None = None
     limits: tuple[PowerLimit, ...] = ()
+    quotas: tuple = ()  # solvers.quota.Quota: tenants' quotas, rows (25)–(27)
 
 
 @dataclass(frozen=True)

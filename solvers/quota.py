@@ -1,0 +1,127 @@
+"""Tenant quotas as rows of the placement model, with Kueue's ClusterQueue/Cohort semantics.
+
+A quota gives a tenant, for one accelerator model, a **nominal** number of cards (guaranteed),
+optionally in a **cohort** whose members lend one another what they leave unused. Like Kueue's
+``borrowingLimit`` and ``lendingLimit``: a tenant may use at most ``nominal + borrowing_limit``
+(no limit: what the cohort has unused), and of its nominal quota at most ``lending_limit`` may be
+used by others (no limit: all of it while unused). Quotas govern only the (tenant, model) pairs
+they name. Cards held by running jobs count.
+
+Rows (the numbering of :mod:`suanwang.solvers`), over the cards u[t,m] a tenant t uses of model m
+(running plus placed by the plan):
+    (25) u[t,m] ≤ nominal[t,m] + borrowing_limit[t,m]            (without a cohort: ≤ nominal)
+    (26) Σ_{t ∈ C} u[t,m] ≤ Σ_{t ∈ C} nominal[t,m]                 a cohort shares its quota
+    (27) Σ_{t' ∈ C, t' ≠ t} u[t',m] ≤ Σ_{t' ∈ C} nominal[t',m] − (nominal[t,m] − lending_limit[t,m])
+         what t does not lend stays free for t
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Quota:
+    tenant: str
+    accelerator: str
+    nominal_cards: int
+    borrowing_limit_cards: int | None = None  # None: up to what the cohort leaves unused
+    lending_limit_cards: int | None = None  # None: all its unused nominal may be lent
+    cohort: str | None = None
+
+
+@dataclass(frozen=True)
+class QuotaRow:
+    """One row: the cards used by ``members`` stay within ``limit_cards``."""
+
+    name: str
+    kind: str  # "tenant" (25) | "cohort" (26) | "guarantee" (27)
+    members: frozenset[tuple[str, str]]  # (tenant, model)
+    limit_cards: int
+    used_cards: int  # by running jobs of the members
+    tenant: str | None = None  # the tenant of a (25) row, the protected tenant of a (27) row
+    cohort: str | None = None
+    accelerator: str = ""
+
+    @property
+    def room_cards(self) -> int:
+        return max(0, self.limit_cards - self.used_cards)
+
+
+def running_usage(jobs: Iterable) -> dict[tuple[str, str], int]:
+    """Cards held by running jobs, by (tenant, model)."""
+    out: dict[tuple[str, str], int] = defaultdict(int)
+    for j in jobs:
+        if j.running is not None:
+            out[j.tenant, j.running.accelerator] += j.accelerators.count
+    return out
+
+
+def quota_rows(quotas: Iterable[Quota], jobs: Iterable) -> list[QuotaRow]:
+    """Rows (25)–(27) for ``quotas``, with what running ``jobs`` already use."""
+    quotas = list(quotas)
+    used = running_usage(jobs)
+    rows: list[QuotaRow] = []
+    cohorts: dict[tuple[str, str], list[Quota]] = defaultdict(list)
+    for q in quotas:
+        if q.cohort is not None:
+            cohorts[q.cohort, q.accelerator].append(q)
+    for q in quotas:
+        key = (q.tenant, q.accelerator)
+        if q.cohort is None:
+            limit = q.nominal_cards
+        elif q.borrowing_limit_cards is not None:
+            limit = q.nominal_cards + q.borrowing_limit_cards
+        else:
+            continue  # bounded by its cohort's row
+        rows.append(
+            QuotaRow(f"quota[{q.tenant},{q.accelerator}]", "tenant", frozenset([key]), limit, used.get(key, 0),
+                     tenant=q.tenant, cohort=q.cohort, accelerator=q.accelerator)
+        )  # fmt: skip
+    for (cohort, model), members in cohorts.items():
+        keys = frozenset((q.tenant, model) for q in members)
+        total = sum(q.nominal_cards for q in members)
+        rows.append(
+            QuotaRow(f"cohort[{cohort},{model}]", "cohort", keys, total, sum(used.get(k, 0) for k in keys),
+                     cohort=cohort, accelerator=model)
+        )  # fmt: skip
+        for q in members:
+            kept = q.nominal_cards - (q.lending_limit_cards if q.lending_limit_cards is not None else q.nominal_cards)
+            if kept <= 0:
+                continue
+            others = keys - {(q.tenant, model)}
+            rows.append(
+                QuotaRow(f"guarantee[{q.tenant},{model}]", "guarantee", frozenset(others), total - kept,
+                         sum(used.get(k, 0) for k in others), tenant=q.tenant, cohort=cohort, accelerator=model)
+            )  # fmt: skip
+    return rows
+
+
+def governed(quotas: Iterable[Quota]) -> set[tuple[str, str]]:
+    return {(q.tenant, q.accelerator) for q in quotas}
+
+
+def quota_reason(row: QuotaRow, tenant: str, quotas: Iterable[Quota], used: dict[tuple[str, str], int]) -> str:
+    """Why a job of ``tenant`` cannot have cards under ``row``, in plain words."""
+    m = row.accelerator
+    mine = next((q for q in quotas if q.tenant == tenant and q.accelerator == m), None)
+    n = used.get((tenant, m), 0)
+    if row.kind == "tenant" and mine is not None:
+        borrowed = max(0, n - mine.nominal_cards)
+        return (
+            f"tenant {tenant} has used {n} of its {mine.nominal_cards} {m} (borrowed {borrowed}, at most "
+            f"{row.limit_cards - mine.nominal_cards}); it waits until its own work ends or the quota grows"
+        )
+    if row.kind == "cohort":
+        total = sum(used.get(k, 0) for k in row.members)
+        borrowed = max(0, n - mine.nominal_cards) if mine else 0
+        return (
+            f"tenant {tenant} has used {n} of its {mine.nominal_cards if mine else 0} {m} (borrowed {borrowed}); "
+            f"its cohort {row.cohort} has used {total} of its {row.limit_cards}; it waits for the cohort's work to end"
+        )
+    return (
+        f"tenant {tenant} has used {n} {m} (borrowed {max(0, n - (mine.nominal_cards if mine else 0))}); what is left "
+        f"in cohort {row.cohort} is {row.tenant}'s guaranteed quota, which it does not lend"
+    )

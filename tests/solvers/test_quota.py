@@ -1,0 +1,92 @@
+"""Tenant quotas as rows (25)–(27) of the placement model, with Kueue's semantics: a tenant's
+nominal quota, borrowing from its cohort up to a limit, what a tenant does not lend staying free
+for it, cards of running work counting, tenants without quotas untouched; every solver keeps to
+them (the checker agrees), the bound stays a bound, and a job beyond its quota waits with the
+reason "tenant X has used N of its M H800 (borrowed K)"."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import pytest
+
+from suanwang.errors import InputError
+from suanwang.solvers import SOLVERS, solve
+from suanwang.solvers.checker import check_plan
+from suanwang.solvers.problem import Running, Shift
+from suanwang.solvers.quota import Quota
+from tests.solvers.helpers import job, problem
+
+# mini: nj-hub holds 32 H800 (4 nodes of 8)
+
+
+def h800_jobs(tenant: str, n: int, prefix: str | None = None):
+    return [replace(job(f"{prefix or tenant}-{i}", 8, 8, ("H800",)), tenant=tenant) for i in range(n)]
+
+
+def placed(plan, tenant=None):
+    return [p for p in plan.placements if not p.fixed and (tenant is None or p.job.startswith(tenant))]
+
+
+@pytest.mark.parametrize("solver", SOLVERS)
+def test_a_tenant_stays_within_its_nominal_quota(mini, solver):
+    quotas = (Quota("a", "H800", 16),)
+    pr = problem(mini, h800_jobs("a", 4) + h800_jobs("free", 1), quotas=quotas)
+    plan = solve(pr, solver)
+    assert len(placed(plan, "a")) == 2 and len(placed(plan, "free")) == 1  # the other tenant is not governed
+    assert check_plan(pr, plan) == []
+    reasons = [r for u in plan.unplaced for r in u.reasons]
+    assert len(reasons) == 2 and all("tenant a has used 16 of its 16 H800 (borrowed 0" in r for r in reasons)
+    assert plan.bound is None or plan.bound >= plan.objective - 1e-6
+
+
+def test_running_work_counts_against_the_quota(mini):
+    run = replace(job("a-run", 8, 8, ("H800",)), tenant="a", running=Running("nj-hub", "H800"))
+    pr = problem(mini, [run, *h800_jobs("a", 3)], quotas=(Quota("a", "H800", 16),))
+    plan = solve(pr, "cpsat")
+    assert len(placed(plan, "a-")) == 1 and check_plan(pr, plan) == []
+
+
+def test_borrowing_from_the_cohort_up_to_the_limit(mini):
+    cohort = (Quota("a", "H800", 16, cohort="lab"), Quota("b", "H800", 16, cohort="lab"))
+    pr = problem(mini, h800_jobs("a", 4), quotas=cohort)
+    assert len(placed(solve(pr, "cpsat"))) == 4  # b's unused 16 are lent to a
+    limited = (replace(cohort[0], borrowing_limit_cards=8), cohort[1])
+    pr = problem(mini, h800_jobs("a", 4), quotas=limited)
+    plan = solve(pr, "cpsat")
+    assert len(placed(plan)) == 3 and check_plan(pr, plan) == []
+    assert "tenant a has used 24 of its 16 H800 (borrowed 8, at most 8)" in plan.unplaced[0].reasons[0]
+
+
+def test_what_a_tenant_does_not_lend_stays_free_for_it(mini):
+    cohort = (Quota("a", "H800", 16, cohort="lab"), Quota("b", "H800", 16, lending_limit_cards=8, cohort="lab"))
+    pr = problem(mini, h800_jobs("a", 4), quotas=cohort)
+    plan = solve(pr, "cpsat")
+    assert len(placed(plan)) == 3 and check_plan(pr, plan) == []  # 8 of b's 16 stay b's
+    assert "b's guaranteed quota" in plan.unplaced[0].reasons[0]
+    both = problem(mini, h800_jobs("a", 4) + h800_jobs("b", 1), quotas=cohort)
+    plan = solve(both, "cpsat")
+    assert len(placed(plan, "b")) == 1 and len(placed(plan, "a")) == 3 and check_plan(both, plan) == []
+
+
+@pytest.mark.parametrize("solver", SOLVERS)
+def test_the_cohort_shares_what_its_members_hold(mini, solver):
+    cohort = (Quota("a", "H800", 8, cohort="lab"), Quota("b", "H800", 8, cohort="lab"))
+    pr = problem(mini, h800_jobs("a", 3) + h800_jobs("b", 3), quotas=cohort)
+    plan = solve(pr, solver)
+    assert len(placed(plan)) == 2 and check_plan(pr, plan) == []  # 16 cards for the cohort, of 32 free
+    assert all("its cohort lab has used 16 of its 16" in u.reasons[0] for u in plan.unplaced)
+
+
+def test_the_checker_catches_a_plan_beyond_a_quota(mini):
+    free = problem(mini, h800_jobs("a", 3))
+    plan = solve(free, "cpsat")
+    assert len(placed(plan)) == 3
+    governed = replace(free, quotas=(Quota("a", "H800", 16),))
+    assert any("tenant a: 24 H800 cards used, its quota allows 16" in v for v in check_plan(governed, plan))
+
+
+def test_quotas_do_not_yet_combine_with_start_times(mini):
+    pr = problem(mini, h800_jobs("a", 1), quotas=(Quota("a", "H800", 16),), shift=Shift(24, 60))
+    with pytest.raises(InputError, match="start-time decisions"):
+        solve(pr, "cpsat")
