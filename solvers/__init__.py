@@ -58,11 +58,6 @@ def solve(problem: Problem, solver: str = "cpsat", *, with_bound: bool = True) -
     if problem.limits and problem.shift is None:  # grid events: look ahead to their end
         ahead_h = max((lim.end - problem.now).total_seconds() / 3600.0 for lim in problem.limits)
         problem = dataclasses.replace(problem, shift=Shift(horizon_h=min(168.0, max(1.0, math.ceil(ahead_h)))))
-    if problem.quotas and (problem.limits or (problem.shift is not None and solver == "cpsat")):
-        raise InputError(
-            "tenant quotas do not yet combine with start-time decisions or grid events; "
-            "plan with --shift-horizon 0, or without quotas"
-        )
     instance = build_instance(problem)
     if problem.limits or (problem.shift is not None and solver == "cpsat"):
         from suanwang.solvers.shift import solve_shift

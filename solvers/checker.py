@@ -152,20 +152,20 @@ def check_plan(problem: Problem, plan: Plan) -> list[str]:
 
 
 def _check_quotas(problem: Problem, plan: Plan, jobs: dict) -> list[str]:
-    """(25)–(27): cards of running work plus this plan's placements against every quota, cohort
-    and guarantee (a row already over its limit before the plan is only a fault if the plan adds)."""
+    """(25)–(27) at every start of the plan: cards of running work (held throughout) plus the
+    placements running then, against every quota, cohort and guarantee (a row already over its
+    limit before the plan is only a fault where the plan adds to it)."""
     if not problem.quotas:
         return []
-    used: dict[tuple[str, str], int] = defaultdict(int)
-    added: dict[tuple[str, str], int] = defaultdict(int)
+    base: dict[tuple[str, str], int] = defaultdict(int)
     for j in problem.jobs:
         if j.running is not None:
-            used[j.tenant, j.running.accelerator] += j.accelerators.count
+            base[j.tenant, j.running.accelerator] += j.accelerators.count
+    runs = []
     for p in plan.placements:
         if not p.fixed and p.job in jobs:
-            key = (jobs[p.job].tenant, p.accelerator)
-            used[key] += p.cards
-            added[key] += p.cards
+            j = jobs[p.job]
+            runs.append(((j.tenant, p.accelerator), p.start, p.start + timedelta(hours=j.duration_h), p.cards))
     checks: list[tuple[str, list[tuple[str, str]], int]] = []
     cohorts: dict[tuple[str, str], list] = defaultdict(list)
     for q in problem.quotas:
@@ -180,17 +180,18 @@ def _check_quotas(problem: Problem, plan: Plan, jobs: dict) -> list[str]:
         for q in qs:
             if q.lending_limit_cards is not None and q.nominal_cards > q.lending_limit_cards:
                 others = [(o.tenant, m) for o in qs if o.tenant != q.tenant]
-                checks.append(
-                    (
-                        f"the guarantee of {q.tenant} in {cohort}",
-                        others,
-                        total - q.nominal_cards + q.lending_limit_cards,
-                    )
-                )
+                kept = q.nominal_cards - q.lending_limit_cards
+                checks.append((f"the guarantee of {q.tenant} in {cohort}", others, total - kept))
     out = []
-    for what, keys, limit in checks:
-        n = sum(used[k] for k in keys)
-        if n > limit and any(added[k] for k in keys):
-            model = keys[0][1] if keys else ""
-            out.append(f"{what}: {n} {model} cards used, its quota allows {limit}")
-    return out
+    for at in sorted({start for _, start, _, _ in runs}):
+        used = dict(base)
+        added: set[tuple[str, str]] = set()
+        for key, start, end, cards in runs:
+            if start <= at < end:
+                used[key] = used.get(key, 0) + cards
+                added.add(key)
+        for what, keys, limit in checks:
+            n = sum(used.get(k, 0) for k in keys)
+            if n > limit and added & set(keys):
+                out.append(f"{what}: {n} {keys[0][1]} cards used at {at.isoformat()}, its quota allows {limit}")
+    return list(dict.fromkeys(out))

@@ -39,7 +39,8 @@ class SClass:
 
 
 class Model:
-    """Rows as blocks of T consecutive slots: node (pool, level), power (site), link, grid event."""
+    """Rows as blocks of T consecutive slots: node (pool, level), power (site), link, grid event,
+    tenant quota."""
 
     def __init__(self, inst: Instance, grid: Grid) -> None:
         self.inst, self.grid, self.T = inst, grid, grid.slots
@@ -166,7 +167,8 @@ def build_model(inst: Instance, grid: Grid, classes: list[SClass]) -> Model:
         if not sc.deferrable and grace:  # waiting for room, never for a price: a tenth of the value a slot
             score -= GRACE_SHARE * value[:, None] * np.maximum(0, slot_idx - sc.e)[None, :]
         sc.g = np.where(allowed, score, -np.inf)
-        # -- rows each candidate's columns touch: (9) node levels, (10) power, (12) events, (11) links
+        # -- rows each candidate's columns touch: (9) node levels, (10) power, (12) events, (11) links,
+        # (25)–(27) the tenant's quota rows in every slot (running work holds its cards throughout)
         fams = []
         level = jc.level
         for cand in jc.candidates:
@@ -185,6 +187,10 @@ def build_model(inst: Instance, grid: Grid, classes: list[SClass]) -> Model:
                 head = np.array([_down(inst.link_capacity_gbps.get(lk, 0.0) + b) for b in back])
                 blocks.append(m.add(("bandwidth", lk), head))
                 coefs.append(_up(jc.bandwidth_gbps))
+            if jc.governed:
+                for r in inst.quota_index.get((jc.rep.tenant, cand.model), ()):
+                    blocks.append(m.add(("quota", r), np.full(T, float(inst.quota_rows[r].room_cards))))
+                    coefs.append(float(jc.rep.accelerators.count))
             fams.append((blocks, coefs))
         width = max(len(b) for b, _ in fams)
         sc.blk = np.zeros((K, width), dtype=int)

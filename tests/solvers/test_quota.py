@@ -7,15 +7,15 @@ reason "tenant X has used N of its M H800 (borrowed K)"."""
 from __future__ import annotations
 
 from dataclasses import replace
+from datetime import timedelta
 
 import pytest
 
-from suanwang.errors import InputError
 from suanwang.solvers import SOLVERS, solve
 from suanwang.solvers.checker import check_plan
 from suanwang.solvers.problem import Running, Shift
 from suanwang.solvers.quota import Quota
-from tests.solvers.helpers import job, problem
+from tests.solvers.helpers import NOW, job, problem
 
 # mini: nj-hub holds 32 H800 (4 nodes of 8)
 
@@ -83,10 +83,18 @@ def test_the_checker_catches_a_plan_beyond_a_quota(mini):
     plan = solve(free, "cpsat")
     assert len(placed(plan)) == 3
     governed = replace(free, quotas=(Quota("a", "H800", 16),))
-    assert any("tenant a: 24 H800 cards used, its quota allows 16" in v for v in check_plan(governed, plan))
+    assert any(
+        "tenant a: 24 H800 cards used at" in v and "its quota allows 16" in v for v in check_plan(governed, plan)
+    )
 
 
-def test_quotas_do_not_yet_combine_with_start_times(mini):
-    pr = problem(mini, h800_jobs("a", 1), quotas=(Quota("a", "H800", 16),), shift=Shift(24, 60))
-    with pytest.raises(InputError, match="start-time decisions"):
-        solve(pr, "cpsat")
+def test_start_times_keep_to_the_quota_in_every_slot(mini):
+    # three jobs of a with 12 h windows and a quota of two at a time: two start now, the third
+    # when one of them ends (4 h runs), never three at once
+    window = {"earliest": NOW, "deadline": NOW + timedelta(hours=16)}
+    jobs = [replace(j, **window) for j in h800_jobs("a", 3)]
+    pr = problem(mini, jobs, quotas=(Quota("a", "H800", 16),), shift=Shift(24, 60))
+    plan = solve(pr, "cpsat")
+    starts = sorted(p.start for p in placed(plan))
+    assert len(starts) == 3 and check_plan(pr, plan) == []
+    assert starts[2] >= starts[0] + timedelta(hours=4)
