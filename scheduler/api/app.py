@@ -20,6 +20,7 @@ from suanwang.scheduler.api import (
     routes_energy,
     routes_jobs,
     routes_ops,
+    routes_tenants,
     routes_tokens,
 )
 from suanwang.scheduler.capacity_runs import CapacityRuns
@@ -91,4 +92,5 @@ def create_app(
     app.include_router(routes_tokens.router)
     app.include_router(routes_energy.router)
     app.include_router(routes_capacity.router)
+    app.include_router(routes_tenants.router)
     return app

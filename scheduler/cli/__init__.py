@@ -14,6 +14,7 @@ from suanwang.scheduler.cli.serve_cmd import db_app, serve, token_app
 from suanwang.scheduler.cli.server_cmd import sites_app, status
 from suanwang.scheduler.cli.simulate_cmd import simulate
 from suanwang.scheduler.cli.submit_cmd import jobs_app, submit
+from suanwang.scheduler.cli.tenant_cmd import tenant_app
 from suanwang.scheduler.cli.topology_cmd import app as topology_app
 
 app = typer.Typer(
@@ -39,6 +40,7 @@ app.add_typer(state_app, name="state")
 app.add_typer(grid_app, name="grid-event")
 app.command()(accounts)
 app.add_typer(capacity_app, name="capacity")
+app.add_typer(tenant_app, name="tenant")
 
 
 def _version(value: bool) -> None:

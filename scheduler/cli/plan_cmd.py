@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from datetime import datetime
 from importlib import resources
@@ -189,16 +190,29 @@ def plan(
     limit: int = typer.Option(50, "--limit", min=1, help="Rows shown per table."),
     horizon_h: float = HorizonOpt,
     slot_min: float = SlotOpt,
+    tenants: list[Path] = typer.Option(
+        None, "--tenants", help="Tenant file(s) with quotas (the tenant contract); jobs keep to them."
+    ),
     server: str | None = ServerOpt,
     token: str | None = TokenOpt,
 ) -> None:
     """Place jobs on the network; print placements, the unplaced with reasons, and the gap.
-    With --server, the server plans them (dry run) against its live state."""
+    With --server, the server plans them (dry run) against its live state and registered tenants."""
     if server:
         remote_plan(server, token, filename, time_limit, output)
         return
     shift = shift_from(horizon_h, slot_min) if solver == "cpsat" else None
     problem = _problem(filename, topology, state, now, time_limit, carbon_price, shift)
+    if tenants:
+        from suanwang.scheduler.cli.tenant_cmd import read_tenants
+        from suanwang.scheduler.tenantspec import quotas_of
+
+        specs = read_tenants(tenants)
+        known = set(problem.topology.accelerators)
+        bad = sorted({q.accelerator for t in specs for q in t.quotas} - known)
+        if bad:
+            raise InputError(f"--tenants: unknown accelerator model(s) {', '.join(bad)}; use one of {', '.join(known)}")
+        problem = dataclasses.replace(problem, quotas=quotas_of(specs))
     result = solve(problem, solver)
     emit(
         {**result.to_dict(), "state": state_note(problem.state, problem.topology)},

@@ -187,3 +187,16 @@ class CapacityPlanRow(Base):
     started_at: Mapped[datetime | None] = mapped_column(nullable=True)
     heartbeat_at: Mapped[datetime | None] = mapped_column(nullable=True)
     finished_at: Mapped[datetime | None] = mapped_column(nullable=True)
+
+
+class TenantRow(Base):
+    """A registered tenant: its cohort, weight and quotas (the tenant contract's ``quotas``)."""
+
+    __tablename__ = "tenants"
+    name: Mapped[str] = mapped_column(String(63), primary_key=True)
+    cohort: Mapped[str | None] = mapped_column(String(63), nullable=True, index=True)
+    weight: Mapped[float] = mapped_column(Float)
+    quotas: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
+    created_by: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]

@@ -128,3 +128,25 @@ def test_the_july_example_starts_in_the_valley_band(tmp_path):
     assert not got["urgent-train"]["scheduled"] and got["urgent-train"]["start"] == "2026-07-15T10:00:00+08:00"
     now = CliRunner().invoke(app, ["plan", "-f", str(f), "-o", "json", "--shift-horizon", "0"])
     assert {p["start"] for p in json.loads(now.stdout)["placements"]} == {"2026-07-15T10:00:00+08:00"}
+
+
+def test_plan_keeps_to_the_tenants_quotas(tmp_path):
+    jobs = tmp_path / "jobs.yaml"
+    jobs.write_text(
+        "jobs:\n"
+        + "".join(
+            f"  - {{id: q{i}, kind: training, tenant: lab, priority: 1, duration_h: 2,"
+            f" accelerators: {{count: 8, per_node: 8, models: [H800]}}}}\n"
+            for i in range(3)
+        )
+    )
+    tenants = tmp_path / "tenants.yaml"
+    tenants.write_text("name: lab\nquotas: [{accelerator: H800, nominal: 16}]\n")
+    r = CliRunner().invoke(app, ["plan", "-f", str(jobs), "--tenants", str(tenants), "--time-limit", "1", "-o", "json"])
+    assert r.exit_code == 0, r.output
+    plan = json.loads(r.stdout)
+    assert len(plan["placements"]) == 2 and len(plan["unplaced"]) == 1
+    assert "tenant lab has used 16 of its 16 H800" in plan["unplaced"][0]["reasons"][0]
+    tenants.write_text("name: lab\nquotas: [{accelerator: H800, nominal: -1}]\n")
+    bad = CliRunner().invoke(app, ["plan", "-f", str(jobs), "--tenants", str(tenants)])
+    assert bad.exit_code == EXIT_INPUT and "tenants.yaml:2: quotas[0].nominal" in bad.stderr

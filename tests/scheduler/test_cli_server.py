@@ -1,5 +1,6 @@
 """The CLI against a real running server (uvicorn on a loopback port, SQLite): submit a job file,
-list, get, explain, cancel, plan dry-run, sites list/drain/undrain; tokens and their roles."""
+list, get, explain, cancel, plan dry-run, sites list/drain/undrain; tokens and their roles; tenants
+with quotas from flags and files."""
 
 from __future__ import annotations
 
@@ -36,6 +37,7 @@ def server(tmp_path_factory, jiangsu):
         tokens["submitter"] = repo.create_token(s, "submitter", "lab", "test", NOW)
         tokens["viewer"] = repo.create_token(s, "viewer", None, "test", NOW)
         tokens["operator"] = repo.create_token(s, "operator", None, "test", NOW)
+        tokens["admin"] = repo.create_token(s, "admin", None, "test", NOW)
     port = free_port()
     srv = uvicorn.Server(
         uvicorn.Config(create_app(engine, jiangsu, now=lambda: NOW), host="127.0.0.1", port=port, log_level="warning")
@@ -116,3 +118,25 @@ def test_grid_events_and_accounts(server):
     assert acc.exit_code == 0 and '"energy_kwh": 0.0' in acc.stdout and '"tenant": "lab"' in acc.stdout
     assert run(server, "submitter", "accounts", "other-lab").exit_code == EXIT_DENIED
     assert "accounts: province" in run(server, "viewer", "accounts", "--group", "day").output
+
+
+def test_tenants_from_flags_and_files(server):
+    args = ("tenant", "create", "--name", "lab", "--cohort", "unis", "--quota", "H800=64,borrow=32,lend=16")
+    assert run(server, "operator", *args).exit_code == EXIT_DENIED  # admins register tenants
+    made = run(server, "admin", *args)
+    assert made.exit_code == 0 and "tenant/lab saved" in made.output, made.output
+    bad = run(server, "admin", "tenant", "create", "--name", "x", "--quota", "H800=8,lend=9", "--cohort", "c")
+    assert bad.exit_code == 3 and "lending_limit is above nominal" in bad.output  # checked before sending
+    f = server[2] / "tenants.yaml"
+    f.write_text("tenants:\n  - {name: lab2, quotas: [{accelerator: Z9, nominal: 8}]}\n")
+    unknown = run(server, "admin", "tenant", "create", "-f", str(f))
+    assert unknown.exit_code == 3 and "quotas[0].accelerator" in unknown.output
+    f.write_text("tenants:\n  - {name: lab2, cohort: unis, quotas: [{accelerator: H800, nominal: 32}]}\n")
+    assert run(server, "admin", "tenant", "create", "-f", str(f)).exit_code == 0
+    listed = run(server, "viewer", "tenant", "get", "-o", "name")
+    assert listed.stdout.split() == ["tenant/lab", "tenant/lab2"]
+    mine = run(server, "submitter", "tenant", "get", "-o", "json")
+    assert mine.exit_code == 0 and '"name": "lab"' in mine.stdout and "lab2" not in mine.stdout
+    shown = run(server, "viewer", "tenant", "describe", "lab")
+    assert "unis" in shown.output and "borrowing_limit" in shown.output
+    assert "tenant/lab2 deleted" in run(server, "admin", "tenant", "delete", "lab2").output

@@ -1,0 +1,41 @@
+"""Registered tenants: their quotas for the planner, and what they use now (cards of placed and
+running work by accelerator model)."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+from sqlalchemy.orm import Session
+
+from suanwang.scheduler.db import repo
+from suanwang.scheduler.db.models import TenantRow
+from suanwang.scheduler.jobstate import QUEUED
+from suanwang.scheduler.tenantspec import TenantSpec, quotas_of
+from suanwang.solvers.quota import Quota
+
+
+def specs(s: Session) -> list[TenantSpec]:
+    rows = s.query(TenantRow).order_by(TenantRow.name).all()
+    return [spec_of(r) for r in rows]
+
+
+def spec_of(row: TenantRow) -> TenantSpec:
+    return TenantSpec.model_validate(
+        {"name": row.name, "cohort": row.cohort, "weight": row.weight, "quotas": row.quotas}
+    )
+
+
+def quotas(s: Session) -> tuple[Quota, ...]:
+    """Every registered tenant's quotas, as the placement model takes them."""
+    return quotas_of(specs(s))
+
+
+def usage(s: Session, tenant: str | None = None) -> dict[str, dict[str, int]]:
+    """Cards held now (placed, submitted or running work) by tenant and accelerator model."""
+    out: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+    for r in repo.jobs_in(s, QUEUED, tenant):
+        ran = r.spec.get("running")
+        acc = r.spec.get("accelerators") or {}
+        if isinstance(ran, dict) and ran.get("accelerator"):
+            out[r.tenant][ran["accelerator"]] += int(acc.get("count") or 0)
+    return out
