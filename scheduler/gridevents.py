@@ -122,7 +122,7 @@ def timing(sessions, shift, forecast: str, topology: Topology, jobs, now: dateti
 
     with sessions() as s:
         caps = limits(s, now)
-        quotas = tenants.quotas(s)
+        quotas = tenants.quotas(s, topology)
     look = None
     if shift is not None and jobs:
         hours = int(shift.horizon_h + max(j.duration_h for j in jobs)) + 2

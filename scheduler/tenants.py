@@ -12,6 +12,7 @@ from suanwang.scheduler.db.models import TenantRow
 from suanwang.scheduler.jobstate import QUEUED
 from suanwang.scheduler.tenantspec import TenantSpec, quotas_of
 from suanwang.solvers.quota import Quota
+from suanwang.topology.model import Topology
 
 
 def specs(s: Session) -> list[TenantSpec]:
@@ -25,9 +26,9 @@ def spec_of(row: TenantRow) -> TenantSpec:
     )
 
 
-def quotas(s: Session) -> tuple[Quota, ...]:
-    """Every registered tenant's quotas, as the placement model takes them."""
-    return quotas_of(specs(s))
+def quotas(s: Session, topology: Topology) -> tuple[Quota, ...]:
+    """Every registered tenant's quotas, as the placement model takes them on ``topology``."""
+    return quotas_of(specs(s), topology)
 
 
 def usage(s: Session, tenant: str | None = None) -> dict[str, dict[str, int]]:

@@ -7,10 +7,13 @@
     quotas:                   # cards per accelerator model (Kueue's nominalQuota and limits)
       - {accelerator: H800, nominal: 256, borrowing_limit: 128, lending_limit: 64}
       - {accelerator: Ascend910B, nominal: 512}
+      - {accelerator: H20, nominal: 64, group: {tier: edge}}   # for one site group only
 
 ``borrowing_limit``: at most this many cards above nominal, borrowed from the cohort (absent: as
 many as the cohort leaves unused); ``lending_limit``: at most this many of its nominal cards used
-by others (absent: all while unused). Limits need a cohort. Cards up to 10,000,000.
+by others (absent: all while unused). Limits need a cohort. ``group`` (one of ``tier``, ``city``
+or ``sites: [...]``) makes a quota hold for those sites only, with its own cohort sharing. Cards
+up to 10,000,000.
 """
 
 from __future__ import annotations
@@ -21,8 +24,34 @@ from pydantic import Field, field_validator, model_validator
 
 from suanwang.contract import Contract, Name, Number, Text, fault, known, whole
 from suanwang.solvers.quota import Quota
+from suanwang.topology.model import Tier, Topology
 
 Cards = whole(ge=0, le=10_000_000)
+
+
+class GroupSpec(Contract):
+    """A group of sites: a tier, a city, or named sites (exactly one)."""
+
+    tier: Tier | None = None
+    city: Annotated[Text, known("cities", "city")] | None = None
+    sites: Annotated[list[Annotated[Text, known("sites", "site")]], Field(min_length=1, max_length=10_000)] | None = (
+        None
+    )
+
+    @model_validator(mode="after")
+    def _one(self) -> GroupSpec:
+        given = [k for k in ("tier", "city", "sites") if getattr(self, k) is not None]
+        if len(given) != 1:
+            raise fault("give exactly one of tier, city, sites", f"keep one of {given or 'them'}")
+        return self
+
+    def resolve(self, topology: Topology) -> frozenset[str]:
+        if self.sites is not None:
+            return frozenset(self.sites)
+        return frozenset(s.id for s in topology.sites if s.tier == self.tier or s.city == self.city)
+
+    def key(self) -> tuple:
+        return (self.tier, self.city, tuple(sorted(self.sites)) if self.sites else None)
 
 
 class QuotaSpec(Contract):
@@ -30,6 +59,7 @@ class QuotaSpec(Contract):
     nominal: Cards
     borrowing_limit: Cards | None = None
     lending_limit: Cards | None = None
+    group: GroupSpec | None = None
 
     @model_validator(mode="after")
     def _lend_what_it_has(self) -> QuotaSpec:
@@ -49,10 +79,12 @@ class TenantSpec(Contract):
     @field_validator("quotas")
     @classmethod
     def _one_per_model(cls, v: list[QuotaSpec]) -> list[QuotaSpec]:
-        seen = [q.accelerator for q in v]
-        twice = sorted({m for m in seen if seen.count(m) > 1})
+        seen = [(q.accelerator, q.group.key() if q.group else None) for q in v]
+        twice = sorted({m for m, g in seen if seen.count((m, g)) > 1})
         if twice:
-            raise fault(f"more than one quota for {', '.join(twice)}", "give one quota per accelerator model")
+            raise fault(
+                f"more than one quota for {', '.join(twice)} on the same sites", "give one quota per model and group"
+            )
         return v
 
     @model_validator(mode="after")
@@ -68,10 +100,18 @@ class TenantsFile(Contract):
     tenants: Annotated[list[TenantSpec], Field(max_length=10_000)]
 
 
-def quotas_of(tenants: list[TenantSpec]) -> tuple[Quota, ...]:
-    """The solvers' quotas for these tenants."""
+def quotas_of(tenants: list[TenantSpec], topology: Topology) -> tuple[Quota, ...]:
+    """The solvers' quotas for these tenants, site groups resolved on ``topology``."""
     return tuple(
-        Quota(t.name, q.accelerator, q.nominal, q.borrowing_limit, q.lending_limit, t.cohort)
+        Quota(
+            t.name,
+            q.accelerator,
+            q.nominal,
+            q.borrowing_limit,
+            q.lending_limit,
+            t.cohort,
+            q.group.resolve(topology) if q.group else None,
+        )  # fmt: skip
         for t in tenants
         for q in t.quotas
     )

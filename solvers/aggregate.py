@@ -123,7 +123,7 @@ def _build(instance: Instance, relaxed: bool = False) -> Aggregate:
             for lk in cand.links:
                 by_link[lk].append((v, bw))
             if jc.governed:
-                for r in instance.quota_index.get((jc.rep.tenant, cand.model), ()):
+                for r in instance.quota_for(jc.rep.tenant, cand.model, cand.site):
                     by_quota[r].append((v, jc.rep.accelerators.count))
         if vs:
             rows.append(Row(f"class[{ci}]", vs, [1.0] * len(vs), float(len(jc.jobs)), "class", (ci,)))

@@ -28,8 +28,8 @@ Decision = tuple[int, JobClass, Candidate, tuple[str, ...]]  # (job index, class
 
 def place(instance: Instance, ledger: Ledger, jc: JobClass, cand: Candidate, job_index: int) -> Decision | None:
     """Reserve nodes, power and bandwidth for one job at a candidate; ``None`` if it does not fit."""
-    owner = (jc.rep.tenant, cand.model) if jc.governed else None
-    rows = instance.quota_index.get(owner, ()) if owner else ()
+    owner = (jc.rep.tenant, cand.model, cand.site) if jc.governed else None
+    rows = instance.quota_for(*owner) if owner else ()
     d = Demand(
         jc.per_node, jc.nodes, cand.power_kw, cand.links, jc.bandwidth_gbps, rows, jc.rep.accelerators.count, owner
     )

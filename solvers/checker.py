@@ -157,41 +157,35 @@ def _check_quotas(problem: Problem, plan: Plan, jobs: dict) -> list[str]:
     limit before the plan is only a fault where the plan adds to it)."""
     if not problem.quotas:
         return []
-    base: dict[tuple[str, str], int] = defaultdict(int)
-    for j in problem.jobs:
-        if j.running is not None:
-            base[j.tenant, j.running.accelerator] += j.accelerators.count
+    base = [(j.tenant, j.running.accelerator, j.running.site, j.accelerators.count) for j in problem.jobs if j.running]
     runs = []
     for p in plan.placements:
         if not p.fixed and p.job in jobs:
             j = jobs[p.job]
-            runs.append(((j.tenant, p.accelerator), p.start, p.start + timedelta(hours=j.duration_h), p.cards))
-    checks: list[tuple[str, list[tuple[str, str]], int]] = []
-    cohorts: dict[tuple[str, str], list] = defaultdict(list)
+            runs.append(((j.tenant, p.accelerator, p.site), p.start, p.start + timedelta(hours=j.duration_h), p.cards))
+    checks: list[tuple[str, list[tuple[str, str]], frozenset | None, int]] = []
+    cohorts: dict[tuple, list] = defaultdict(list)
     for q in problem.quotas:
         if q.cohort is not None:
-            cohorts[q.cohort, q.accelerator].append(q)
+            cohorts[q.cohort, q.accelerator, q.sites].append(q)
         if q.cohort is None or q.borrowing_limit_cards is not None:
             extra = q.borrowing_limit_cards if q.cohort is not None else 0
-            checks.append((f"tenant {q.tenant}", [(q.tenant, q.accelerator)], q.nominal_cards + extra))
-    for (cohort, m), qs in cohorts.items():
+            checks.append((f"tenant {q.tenant}", [(q.tenant, q.accelerator)], q.sites, q.nominal_cards + extra))
+    for (cohort, m, group), qs in cohorts.items():
         total = sum(q.nominal_cards for q in qs)
-        checks.append((f"cohort {cohort}", [(q.tenant, m) for q in qs], total))
+        checks.append((f"cohort {cohort}", [(q.tenant, m) for q in qs], group, total))
         for q in qs:
             if q.lending_limit_cards is not None and q.nominal_cards > q.lending_limit_cards:
                 others = [(o.tenant, m) for o in qs if o.tenant != q.tenant]
                 kept = q.nominal_cards - q.lending_limit_cards
-                checks.append((f"the guarantee of {q.tenant} in {cohort}", others, total - kept))
+                checks.append((f"the guarantee of {q.tenant} in {cohort}", others, group, total - kept))
     out = []
     for at in sorted({start for _, start, _, _ in runs}):
-        used = dict(base)
-        added: set[tuple[str, str]] = set()
-        for key, start, end, cards in runs:
-            if start <= at < end:
-                used[key] = used.get(key, 0) + cards
-                added.add(key)
-        for what, keys, limit in checks:
-            n = sum(used.get(k, 0) for k in keys)
-            if n > limit and added & set(keys):
+        live = [(t, m, s, c, False) for t, m, s, c in base]
+        live += [(*key, cards, True) for key, start, end, cards in runs if start <= at < end]
+        for what, keys, group, limit in checks:
+            inside = [(c, new) for t, m, s, c, new in live if (t, m) in keys and (group is None or s in group)]
+            n = sum(c for c, _ in inside)
+            if n > limit and any(new for _, new in inside):
                 out.append(f"{what}: {n} {keys[0][1]} cards used at {at.isoformat()}, its quota allows {limit}")
     return list(dict.fromkeys(out))

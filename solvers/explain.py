@@ -129,16 +129,20 @@ def _explain(instance: Instance, ledger: Ledger, jc: JobClass, job_index: int) -
     if free_now and instance.quota_rows:  # (25)–(27): room in the sites, none in the tenant's quota
         blocked = []
         for r in free_now:
-            short = [q for q in instance.quota_index.get((job.tenant, r[0][1]), ()) if ledger.quota.get(q, 0) < a.count]
+            rows_q = instance.quota_for(job.tenant, r[0][1], r[0][0])
+            short = [q for q in rows_q if ledger.quota.get(q, 0) < a.count]
             if not short:
                 break
             blocked.append(instance.quota_rows[short[0]])
         else:
-            used = dict(running_usage(problem.jobs))
-            for k, n in ledger.quota_used.items():
-                used[k] = used.get(k, 0) + n
-            seen = dict.fromkeys(quota_reason(row, job.tenant, problem.quotas, used) for row in blocked)
-            return tuple(seen)
+            reasons = []
+            for row in blocked:
+                used = dict(running_usage(problem.jobs, row.sites))
+                for (t, m, site), n in ledger.quota_used.items():
+                    if row.sites is None or site in row.sites:
+                        used[t, m] = used.get((t, m), 0) + n
+                reasons.append(quota_reason(row, job.tenant, problem.quotas, used))
+            return tuple(dict.fromkeys(reasons))
     if free_now:
         return (
             f"{free_now[0][1].id} still has room for it, but the solver stopped before placing it; "

@@ -98,6 +98,11 @@ class Instance:
             return 0
         return len(ps.free_ascending) - bisect.bisect_left(ps.free_ascending, k)
 
+    def quota_for(self, tenant: str, model: str, site: str) -> tuple[int, ...]:
+        """The quota rows a job of ``tenant`` on ``model`` at ``site`` counts in."""
+        rows = self.quota_index.get((tenant, model), ())
+        return tuple(r for r in rows if self.quota_rows[r].sites is None or site in self.quota_rows[r].sites)
+
     def ledger(self) -> Ledger:
         room = {i: r.room_cards for i, r in enumerate(self.quota_rows)}
         return Ledger(self.nodes, self.power_headroom_kw, self.link_capacity_gbps, room)

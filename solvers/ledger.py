@@ -41,7 +41,7 @@ class Demand(NamedTuple):
     bandwidth_gbps: float = 0.0
     quota_rows: tuple[int, ...] = ()  # quota rows (25)–(27) the job's cards count in
     cards: int = 0
-    owner: tuple[str, str] | None = None  # (tenant, model) when a quota governs it
+    owner: tuple[str, str, str] | None = None  # (tenant, model, site) when a quota governs it
 
 
 def pool_nodes(topology: Topology, state: State | None) -> dict[PoolKey, PoolState]:
@@ -100,7 +100,7 @@ class Ledger:
         self.power = dict(power_headroom_kw)
         self.links = dict(link_headroom_gbps)
         self.quota = dict(quota_room or {})  # quota row → cards left
-        self.quota_used: dict[tuple[str, str], int] = {}  # (tenant, model) → cards placed by this plan
+        self.quota_used: dict[tuple[str, str, str], int] = {}  # (tenant, model, site) → cards placed by this plan
 
     def _own(self, pool: PoolKey) -> dict[int, list[str]]:
         own = self.levels.get(pool)

@@ -5,7 +5,8 @@ optionally in a **cohort** whose members lend one another what they leave unused
 ``borrowingLimit`` and ``lendingLimit``: a tenant may use at most ``nominal + borrowing_limit``
 (no limit: what the cohort has unused), and of its nominal quota at most ``lending_limit`` may be
 used by others (no limit: all of it while unused). Quotas govern only the (tenant, model) pairs
-they name. Cards held by running jobs count.
+they name, and a quota may hold for a group of sites only (``sites``; none: every site), with its
+own rows. Cards held by running jobs count.
 
 Rows (the numbering of :mod:`suanwang.solvers`), over the cards u[t,m] a tenant t uses of model m
 (running plus placed by the plan):
@@ -30,6 +31,7 @@ class Quota:
     borrowing_limit_cards: int | None = None  # None: up to what the cohort leaves unused
     lending_limit_cards: int | None = None  # None: all its unused nominal may be lent
     cohort: str | None = None
+    sites: frozenset[str] | None = None  # the site group it holds for (None: every site)
 
 
 @dataclass(frozen=True)
@@ -44,17 +46,21 @@ class QuotaRow:
     tenant: str | None = None  # the tenant of a (25) row, the protected tenant of a (27) row
     cohort: str | None = None
     accelerator: str = ""
+    sites: frozenset[str] | None = None  # only cards at these sites count (None: every site)
+
+    def counts(self, tenant: str, model: str, site: str) -> bool:
+        return (tenant, model) in self.members and (self.sites is None or site in self.sites)
 
     @property
     def room_cards(self) -> int:
         return max(0, self.limit_cards - self.used_cards)
 
 
-def running_usage(jobs: Iterable) -> dict[tuple[str, str], int]:
-    """Cards held by running jobs, by (tenant, model)."""
+def running_usage(jobs: Iterable, sites: frozenset[str] | None = None) -> dict[tuple[str, str], int]:
+    """Cards held by running jobs (at ``sites``; None: anywhere), by (tenant, model)."""
     out: dict[tuple[str, str], int] = defaultdict(int)
     for j in jobs:
-        if j.running is not None:
+        if j.running is not None and (sites is None or j.running.site in sites):
             out[j.tenant, j.running.accelerator] += j.accelerators.count
     return out
 
@@ -62,13 +68,15 @@ def running_usage(jobs: Iterable) -> dict[tuple[str, str], int]:
 def quota_rows(quotas: Iterable[Quota], jobs: Iterable) -> list[QuotaRow]:
     """Rows (25)–(27) for ``quotas``, with what running ``jobs`` already use."""
     quotas = list(quotas)
-    used = running_usage(jobs)
+    jobs = list(jobs)
+    usage = {g: running_usage(jobs, g) for g in {q.sites for q in quotas}}
     rows: list[QuotaRow] = []
-    cohorts: dict[tuple[str, str], list[Quota]] = defaultdict(list)
+    cohorts: dict[tuple, list[Quota]] = defaultdict(list)
     for q in quotas:
         if q.cohort is not None:
-            cohorts[q.cohort, q.accelerator].append(q)
+            cohorts[q.cohort, q.accelerator, q.sites].append(q)
     for q in quotas:
+        used = usage[q.sites]
         key = (q.tenant, q.accelerator)
         if q.cohort is None:
             limit = q.nominal_cards
@@ -77,15 +85,16 @@ def quota_rows(quotas: Iterable[Quota], jobs: Iterable) -> list[QuotaRow]:
         else:
             continue  # bounded by its cohort's row
         rows.append(
-            QuotaRow(f"quota[{q.tenant},{q.accelerator}]", "tenant", frozenset([key]), limit, used.get(key, 0),
-                     tenant=q.tenant, cohort=q.cohort, accelerator=q.accelerator)
+            QuotaRow(f"quota[{q.tenant},{q.accelerator}{_at(q.sites)}]", "tenant", frozenset([key]), limit,
+                     used.get(key, 0), tenant=q.tenant, cohort=q.cohort, accelerator=q.accelerator, sites=q.sites)
         )  # fmt: skip
-    for (cohort, model), members in cohorts.items():
+    for (cohort, model, group), members in cohorts.items():
+        used = usage[group]
         keys = frozenset((q.tenant, model) for q in members)
         total = sum(q.nominal_cards for q in members)
         rows.append(
-            QuotaRow(f"cohort[{cohort},{model}]", "cohort", keys, total, sum(used.get(k, 0) for k in keys),
-                     cohort=cohort, accelerator=model)
+            QuotaRow(f"cohort[{cohort},{model}{_at(group)}]", "cohort", keys, total, sum(used.get(k, 0) for k in keys),
+                     cohort=cohort, accelerator=model, sites=group)
         )  # fmt: skip
         for q in members:
             kept = q.nominal_cards - (q.lending_limit_cards if q.lending_limit_cards is not None else q.nominal_cards)
@@ -93,10 +102,15 @@ def quota_rows(quotas: Iterable[Quota], jobs: Iterable) -> list[QuotaRow]:
                 continue
             others = keys - {(q.tenant, model)}
             rows.append(
-                QuotaRow(f"guarantee[{q.tenant},{model}]", "guarantee", frozenset(others), total - kept,
-                         sum(used.get(k, 0) for k in others), tenant=q.tenant, cohort=cohort, accelerator=model)
+                QuotaRow(f"guarantee[{q.tenant},{model}{_at(group)}]", "guarantee", frozenset(others), total - kept,
+                         sum(used.get(k, 0) for k in others), tenant=q.tenant, cohort=cohort, accelerator=model,
+                         sites=group)
             )  # fmt: skip
     return rows
+
+
+def _at(sites: frozenset[str] | None) -> str:
+    return "" if sites is None else "@" + "+".join(sorted(sites))[:80]
 
 
 def governed(quotas: Iterable[Quota]) -> set[tuple[str, str]]:
@@ -106,12 +120,13 @@ def governed(quotas: Iterable[Quota]) -> set[tuple[str, str]]:
 def quota_reason(row: QuotaRow, tenant: str, quotas: Iterable[Quota], used: dict[tuple[str, str], int]) -> str:
     """Why a job of ``tenant`` cannot have cards under ``row``, in plain words."""
     m = row.accelerator
-    mine = next((q for q in quotas if q.tenant == tenant and q.accelerator == m), None)
+    mine = next((q for q in quotas if q.tenant == tenant and q.accelerator == m and q.sites == row.sites), None)
+    where = "" if row.sites is None else f" at {', '.join(sorted(row.sites))}"
     n = used.get((tenant, m), 0)
     if row.kind == "tenant" and mine is not None:
         borrowed = max(0, n - mine.nominal_cards)
         return (
-            f"tenant {tenant} has used {n} of its {mine.nominal_cards} {m} (borrowed {borrowed}, at most "
+            f"tenant {tenant} has used {n} of its {mine.nominal_cards} {m}{where} (borrowed {borrowed}, at most "
             f"{row.limit_cards - mine.nominal_cards}); it waits until its own work ends or the quota grows"
         )
     if row.kind == "cohort":

@@ -188,7 +188,7 @@ def build_model(inst: Instance, grid: Grid, classes: list[SClass]) -> Model:
                 blocks.append(m.add(("bandwidth", lk), head))
                 coefs.append(_up(jc.bandwidth_gbps))
             if jc.governed:
-                for r in inst.quota_index.get((jc.rep.tenant, cand.model), ()):
+                for r in inst.quota_for(jc.rep.tenant, cand.model, cand.site):
                     blocks.append(m.add(("quota", r), np.full(T, float(inst.quota_rows[r].room_cards))))
                     coefs.append(float(jc.rep.accelerators.count))
             fams.append((blocks, coefs))

@@ -18,6 +18,7 @@ from suanwang.scheduler.db import repo
 from suanwang.scheduler.db.models import TenantRow
 from suanwang.scheduler.tenantspec import TenantSpec
 from suanwang.timeutil import CST
+from suanwang.topology.loader import topology_refs
 
 router = APIRouter(prefix="/v1")
 
@@ -47,7 +48,9 @@ def put_tenant(
     st = request.app.state
     raw = body.model_dump(exclude_unset=True, mode="json")
     try:  # again with the topology at hand: unknown accelerator models
-        spec = TenantSpec.model_validate(raw, context=Refs(accelerators=list(st.topology.accelerators)))
+        spec = TenantSpec.model_validate(
+            raw, context=Refs(topology_refs(st.topology), sites=[s.id for s in st.topology.sites])
+        )
     except ValidationError as e:
         raise RequestValidationError([{**x, "loc": ("body", *x["loc"])} for x in e.errors(include_url=False)]) from e
     if spec.name != name:

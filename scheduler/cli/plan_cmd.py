@@ -204,15 +204,14 @@ def plan(
     shift = shift_from(horizon_h, slot_min) if solver == "cpsat" else None
     problem = _problem(filename, topology, state, now, time_limit, carbon_price, shift)
     if tenants:
+        from suanwang.contract import Refs
         from suanwang.scheduler.cli.tenant_cmd import read_tenants
         from suanwang.scheduler.tenantspec import quotas_of
+        from suanwang.topology.loader import topology_refs
 
-        specs = read_tenants(tenants)
-        known = set(problem.topology.accelerators)
-        bad = sorted({q.accelerator for t in specs for q in t.quotas} - known)
-        if bad:
-            raise InputError(f"--tenants: unknown accelerator model(s) {', '.join(bad)}; use one of {', '.join(known)}")
-        problem = dataclasses.replace(problem, quotas=quotas_of(specs))
+        topo = problem.topology
+        specs = read_tenants(tenants, Refs(topology_refs(topo), sites=[s.id for s in topo.sites]))
+        problem = dataclasses.replace(problem, quotas=quotas_of(specs, problem.topology))
     result = solve(problem, solver)
     emit(
         {**result.to_dict(), "state": state_note(problem.state, problem.topology)},

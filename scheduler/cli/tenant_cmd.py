@@ -11,7 +11,7 @@ from typing import Any
 import typer
 import yaml
 
-from suanwang.contract import validate
+from suanwang.contract import Refs, validate
 from suanwang.errors import InputError
 from suanwang.scheduler.cli.errors import SuanwangGroup
 from suanwang.scheduler.cli.flags import Output, OutputOpt, ServerOpt, TokenOpt, emit, read_input
@@ -24,17 +24,18 @@ from suanwang.yamldoc import read_document
 tenant_app = typer.Typer(cls=SuanwangGroup, no_args_is_help=True, help="Tenants: cohorts, weights and quotas.")
 
 
-def read_tenants(paths: list[Path]) -> list[TenantSpec]:
-    """Tenants from files: one tenant, or ``tenants: [...]`` (every fault with its line)."""
+def read_tenants(paths: list[Path], refs: Refs | None = None) -> list[TenantSpec]:
+    """Tenants from files: one tenant, or ``tenants: [...]`` (every fault with its line); with
+    ``refs`` (a topology's names) unknown models, cities and sites are faults too."""
     out: list[TenantSpec] = []
     for path in paths:
         source, text = read_input(path)
         doc = read_document(source, text=text)
         if isinstance(doc.data, dict) and "tenants" in doc.data:
-            spec = validate(TenantsFile, doc, doc.data)
+            spec = validate(TenantsFile, doc, doc.data, refs)
             out += spec.tenants if spec is not None else []
         else:
-            one = validate(TenantSpec, doc, doc.data)
+            one = validate(TenantSpec, doc, doc.data, refs)
             out += [one] if one is not None else []
         doc.raise_if_faulty("tenant file")
     names = [t.name for t in out]

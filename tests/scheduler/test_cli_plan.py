@@ -150,3 +150,18 @@ def test_plan_keeps_to_the_tenants_quotas(tmp_path):
     tenants.write_text("name: lab\nquotas: [{accelerator: H800, nominal: -1}]\n")
     bad = CliRunner().invoke(app, ["plan", "-f", str(jobs), "--tenants", str(tenants)])
     assert bad.exit_code == EXIT_INPUT and "tenants.yaml:2: quotas[0].nominal" in bad.stderr
+
+
+def test_tenant_groups_are_checked_against_the_topology(tmp_path):
+    tenants = tmp_path / "tenants.yaml"
+    tenants.write_text(
+        "tenants:\n"
+        "  - {name: lab, quotas: [{accelerator: H20, nominal: 8, group: {tier: edge, city: Nanjing}}]}\n"
+        "  - {name: lab2, quotas: [{accelerator: H20, nominal: 8, group: {city: Atlantis}}]}\n"
+    )
+    jobs = tmp_path / "jobs.yaml"
+    jobs.write_text(GOOD)
+    r = CliRunner().invoke(app, ["plan", "-f", str(jobs), "--tenants", str(tenants)])
+    assert r.exit_code == EXIT_INPUT
+    assert "tenants.yaml:2: tenants[0].quotas[0].group" in r.stderr and "exactly one of" in r.stderr
+    assert "tenants.yaml:3: tenants[1].quotas[0].group.city" in r.stderr and "unknown city" in r.stderr

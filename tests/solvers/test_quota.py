@@ -98,3 +98,16 @@ def test_start_times_keep_to_the_quota_in_every_slot(mini):
     starts = sorted(p.start for p in placed(plan))
     assert len(starts) == 3 and check_plan(pr, plan) == []
     assert starts[2] >= starts[0] + timedelta(hours=4)
+
+
+def test_a_quota_for_a_site_group_holds_there_only(mini):
+    # a's quota of 8 Ascend910B holds at sz-hub only: one job there, xz-city's 16 cards are not governed
+    jobs = [replace(job(f"a-{i}", 8, 8, ("Ascend910B",)), tenant="a") for i in range(4)]
+    quotas = (Quota("a", "Ascend910B", 8, sites=frozenset({"sz-hub"})),)
+    pr = problem(mini, jobs, quotas=quotas)
+    for solver in SOLVERS:
+        plan = solve(pr, solver)
+        sites = sorted(p.site for p in placed(plan))
+        assert sites == ["sz-hub", "xz-city", "xz-city"], (solver, sites)
+        assert check_plan(pr, plan) == []
+    assert "tenant a has used 8 of its 8 Ascend910B at sz-hub" in plan.unplaced[0].reasons[0]
