@@ -62,10 +62,21 @@ def solve(problem: Problem, solver: str = "cpsat", *, with_bound: bool = True) -
     if problem.limits or (problem.shift is not None and solver == "cpsat"):
         from suanwang.solvers.shift import solve_shift
 
-        return solve_shift(problem, instance, with_bound=with_bound)
+        return _with_preemptions(problem, instance, solve_shift(problem, instance, with_bound=with_bound))
     plan = solve_cpsat(problem, instance) if solver == "cpsat" else solve_baseline(problem, solver, instance)
+    plan = _with_preemptions(problem, instance, plan)
     if not with_bound:
         return plan
     bound = solve_lp(relaxation(instance)).bound
     gap = (bound - plan.objective) / bound if bound > 0 else 0.0
     return dataclasses.replace(plan, bound=bound, gap=gap, solve_seconds=plan.solve_seconds)
+
+
+def _with_preemptions(problem: Problem, instance, plan: Plan) -> Plan:
+    """With ``problem.preempt``: the evictions that make room for what the plan leaves out."""
+    if not problem.preempt or not plan.unplaced:
+        return plan
+    from suanwang.solvers.preempt import preemptions
+
+    evictions, unplaced = preemptions(problem, instance, plan)
+    return dataclasses.replace(plan, evictions=evictions, unplaced=unplaced)

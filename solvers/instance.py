@@ -22,7 +22,7 @@ from typing import NamedTuple
 import numpy as np
 
 from suanwang.solvers.ledger import Demand, Ledger, PoolKey, ceil_pow2_level, pool_nodes
-from suanwang.solvers.problem import Job, Placement, PoolState, Problem
+from suanwang.solvers.problem import Job, Placement, PoolState, Problem, Release
 from suanwang.solvers.quota import QuotaRow, quota_rows
 from suanwang.topology.graph import NetworkGraph, Route, graph_for
 from suanwang.topology.hourly import factors_for
@@ -137,6 +137,24 @@ def requirement_key(job: Job, prio: int) -> tuple:
     )
 
 
+def _evictable(problem: Problem, sites: dict[str, Site]) -> list[Release]:
+    """Running work preemption may stop, as releases of its cards (node names of its own: which
+    nodes it holds need not be known)."""
+    out = []
+    for j in problem.jobs:
+        r = j.running
+        if r is None or r.site not in sites or (j.kind == "inference" and not problem.preempt_inference):
+            continue
+        if not j.preemptible and not any(q.cohort and q.tenant == j.tenant for q in problem.quotas):
+            continue
+        a, acc = j.accelerators, problem.topology.accelerators.get(r.accelerator)
+        kw = facility_kw(a.count, acc, sites[r.site].pue) if acc else 0.0
+        out.append(
+            Release(r.site, r.accelerator, problem.now, a.per_node, tuple(f"{j.id}#{k}" for k in range(a.nodes)), kw)
+        )
+    return out
+
+
 def build_instance(problem: Problem) -> Instance:
     """Classes and candidates for ``problem``, checking constraints (1)–(4) and fit in an empty pool."""
     topo, now, w = problem.topology, problem.now, problem.weights
@@ -211,8 +229,11 @@ def build_instance(problem: Problem) -> Instance:
 
     # -- candidates per fine class, then merge classes with the same footprint ------------------
     ctx = _Context(problem, graph, sites, nodes_after, base)
-    if problem.shift is not None and problem.state is not None and problem.state.releases:
-        ctx.at_most_free(problem.state.releases)  # a pool full now may fit a job once running work ends
+    releases = list(problem.state.releases) if problem.shift is not None and problem.state is not None else []
+    if problem.preempt:  # a pool full of evictable work may fit a job once it is evicted (solvers.preempt)
+        releases += _evictable(problem, sites)
+    if releases:
+        ctx.at_most_free(releases)  # a pool full now may fit a job once running work ends
     merged: dict[tuple, JobClass] = {}
     sums: dict[tuple, np.ndarray] = {}
     elig_of: dict[tuple, _Eligible] = {}

@@ -58,6 +58,7 @@ class Running:
 
     site: str
     accelerator: str
+    started_at: datetime | None = None  # when it started running (for the work a restart loses)
 
 
 @dataclass(frozen=True)
@@ -271,6 +272,8 @@ class Problem:
     outlook: Outlook | None = None
     limits: tuple[PowerLimit, ...] = ()
     quotas: tuple = ()  # solvers.quota.Quota: tenants' quotas, rows (25)–(27)
+    preempt: bool = False  # evict lower-priority running work for what is left out (solvers.preempt)
+    preempt_inference: bool = False  # … inference too (operators only)
 
 
 @dataclass(frozen=True)
@@ -345,6 +348,7 @@ class Plan:
     score: float = 0.0
     build_seconds: float = 0.0
     score_bound: float | None = None  # time-indexed plans: an upper bound on ``score``
+    evictions: tuple = ()  # solvers.preempt.Eviction: running work to stop for what is left out
 
     @property
     def cost_cny(self) -> float:
@@ -374,4 +378,5 @@ class Plan:
             },
             "placements": [p.to_dict() for p in self.placements],
             "unplaced": [u.to_dict() for u in self.unplaced],
+            "evictions": [e.to_dict() for e in self.evictions],
         }

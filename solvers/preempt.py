@@ -1,0 +1,176 @@
+"""Preemption: which running jobs to evict so that higher-priority work left out of a plan can run.
+
+For each job the plan leaves out for want of capacity or quota (highest priority first), and each
+pool that could ever host it, the running jobs there that may be evicted are:
+  1. preemptible jobs of lower priority;
+  2. then lower-priority jobs of another tenant of its cohort running on borrowed quota (the
+     quota is reclaimed);
+never inference (its SLO holds) unless ``Problem.preempt_inference``. Each eviction costs the work
+lost since the victim's last checkpoint (all of it without checkpoints; unknown progress counts as
+the whole run) plus a restart, in card-hours; victims are taken cheapest first until the pool has
+the nodes, power and quota the job needs, and the pool that costs the least is chosen: the fewest
+card-hours lost. Freed capacity is counted conservatively (a victim's node frees what the victim
+held on it, never merged with what was free beside it), so the job fits once they stop. The job is
+placed in the next plan, when the evicted work has stopped.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+
+from suanwang.solvers.instance import Instance
+from suanwang.solvers.problem import Job, Plan, Problem, Unplaced
+from suanwang.topology.model import facility_kw
+
+RESTART_H = 0.25  # a restart costs about a quarter hour of the job's cards (scheduling, image pull, warm-up)
+
+
+@dataclass(frozen=True)
+class Eviction:
+    job: str  # the evicted running job
+    site: str
+    accelerator: str
+    cards: int
+    lost_h: float  # work since its last checkpoint
+    for_job: str  # the job it makes room for
+    reason: str
+
+    @property
+    def lost_card_h(self) -> float:
+        return self.cards * self.lost_h
+
+    def to_dict(self) -> dict[str, object]:
+        return {"job": self.job, "site": self.site, "accelerator": self.accelerator, "cards": self.cards,
+                "lost_h": round(self.lost_h, 4), "for": self.for_job, "reason": self.reason}  # fmt: skip
+
+
+def lost_hours(job: Job, problem: Problem) -> float:
+    """Work a restart of running ``job`` loses: hours since its last checkpoint (unknown: the run)."""
+    started = job.running.started_at if job.running is not None else None
+    if started is None:
+        return job.duration_h
+    ran = max(0.0, (problem.now - started).total_seconds() / 3600.0)
+    return ran % job.checkpoint_h if job.checkpoint_h else ran
+
+
+def preemptions(problem: Problem, instance: Instance, plan: Plan) -> tuple[tuple[Eviction, ...], tuple[Unplaced, ...]]:
+    """Evictions that make room for the plan's unplaced jobs, and their reasons updated."""
+    jobs = {j.id: j for j in problem.jobs}
+    index = {j.id: i for i, j in enumerate(problem.jobs)}
+    cls = {i: jc for jc in instance.classes for i in jc.jobs}
+    nodes = {pool: dict(ps.free) for pool, ps in instance.nodes.items()}
+    power = dict(instance.power_headroom_kw)
+    room = {r: row.room_cards for r, row in enumerate(instance.quota_rows)}
+    for p in plan.placements:  # what the plan itself takes now
+        if p.fixed or p.scheduled or p.job not in jobs:
+            continue
+        j = jobs[p.job]
+        for n in p.node_names:
+            if n in nodes.get((p.site, p.accelerator), {}):
+                nodes[p.site, p.accelerator][n] -= j.accelerators.per_node
+        acc = problem.topology.accelerators[p.accelerator]
+        power[p.site] = power.get(p.site, 0.0) - facility_kw(p.cards, acc, instance.sites[p.site].pue)
+        for r in instance.quota_for(j.tenant, p.accelerator, p.site):
+            room[r] -= p.cards
+    borrowing = _borrowing(problem)
+    taken: set[str] = set()
+    out: list[Eviction] = []
+    reasons: dict[str, tuple[str, ...]] = {u.job: u.reasons for u in plan.unplaced}
+    order = sorted(plan.unplaced, key=lambda u: -cls[index[u.job]].priority if index.get(u.job) in cls else 0)
+    for u in order:
+        i = index.get(u.job)
+        if i is None or i not in cls:
+            continue
+        jc, job = cls[i], jobs[u.job]
+        best = None
+        for cand in jc.candidates:
+            pick = _cover(problem, instance, job, jc, cand, nodes, power, room, borrowing, taken)
+            if pick is not None and (best is None or pick[0] < best[0]):
+                best = (pick[0], cand, pick[1])
+        if best is None:
+            continue
+        _, cand, victims = best
+        for v in victims:
+            lost = lost_hours(v, problem)
+            why = (f"preempted for {job.id} (priority {jc.priority}) at {cand.site}: {lost:.2f} h of work since its "
+                   "last checkpoint lost; re-queued")  # fmt: skip
+            out.append(Eviction(v.id, cand.site, cand.model, v.accelerators.count, lost, job.id, why))
+            taken.add(v.id)
+        names = ", ".join(v.id for v in victims)
+        reasons[job.id] = (
+            f"waits for {len(victims)} lower-priority job(s) at {cand.site} to stop ({names}); placed once they have",
+            *reasons.get(job.id, ()),
+        )
+        # what the victims free goes to this job: take its share off the pool
+        _consume(instance, job, cand, nodes, power, room)
+    unplaced = tuple(Unplaced(u.job, reasons[u.job]) for u in plan.unplaced)
+    return tuple(out), unplaced
+
+
+def _borrowing(problem: Problem) -> dict[tuple[str, str], int]:
+    """Cards each (tenant, model) runs beyond its nominal quota (in a cohort: borrowed)."""
+    used: dict[tuple[str, str], int] = defaultdict(int)
+    for j in problem.jobs:
+        if j.running is not None:
+            used[j.tenant, j.running.accelerator] += j.accelerators.count
+    return {(q.tenant, q.accelerator): used[q.tenant, q.accelerator] - q.nominal_cards
+            for q in problem.quotas if q.cohort and used[q.tenant, q.accelerator] > q.nominal_cards}  # fmt: skip
+
+
+def _cover(problem, instance, job, jc, cand, nodes, power, room, borrowing, taken):
+    """The cheapest victims at ``cand``'s pool that give ``job`` its nodes, power and quota."""
+    site, model = cand.pool
+    a = job.accelerators
+    free = nodes.get(cand.pool, {})
+    have_nodes = sum(1 for f in free.values() if f >= a.per_node)
+    have_kw = power.get(site, 0.0)
+    rows = instance.quota_for(job.tenant, model, site) if jc.governed else ()
+    have_q = {r: room.get(r, 0) for r in rows}
+    cohort = {q.cohort for q in problem.quotas if q.tenant == job.tenant and q.accelerator == model and q.cohort}
+    mates = {q.tenant for q in problem.quotas if q.cohort in cohort and q.tenant != job.tenant}
+    able = []
+    for v in problem.jobs:
+        r = v.running
+        if r is None or v.id in taken or (r.site, r.accelerator) != cand.pool or v.priority >= jc.priority:
+            continue
+        if v.kind == "inference" and not problem.preempt_inference:
+            continue
+        reclaim = v.tenant in mates and borrowing.get((v.tenant, model), 0) > 0
+        if not (v.preemptible or reclaim):
+            continue
+        cost = v.accelerators.count * (lost_hours(v, problem) + RESTART_H)
+        able.append((0 if v.preemptible else 1, cost, v.id, v))
+    able.sort(key=lambda t: t[:3])
+    chosen, total = [], 0.0
+    acc = problem.topology.accelerators[model]
+    pue = instance.sites[site].pue
+    for _, cost, _, v in able:
+        if _fits(a, have_nodes, have_kw, have_q, cand.power_kw):
+            break
+        chosen.append(v)
+        total += cost
+        va = v.accelerators
+        if va.per_node >= a.per_node:  # each of its nodes hosts one of the job's (a gang takes distinct nodes)
+            have_nodes += va.nodes
+        have_kw += facility_kw(va.count, acc, pue)
+        for q in rows:
+            if instance.quota_rows[q].counts(v.tenant, model, site):
+                have_q[q] += va.count
+    if not chosen or not _fits(a, have_nodes, have_kw, have_q, cand.power_kw):
+        return None
+    return total, chosen
+
+
+def _fits(a, have_nodes: int, have_kw: float, have_q: dict[int, int], need_kw: float) -> bool:
+    return have_nodes >= a.nodes and have_kw >= need_kw - 1e-9 and all(v >= a.count for v in have_q.values())
+
+
+def _consume(instance, job, cand, nodes, power, room) -> None:
+    a = job.accelerators
+    pool = nodes.setdefault(cand.pool, {})
+    for k in [n for n, f in pool.items() if f >= a.per_node][: a.nodes]:
+        pool[k] -= a.per_node
+    power[cand.site] = power.get(cand.site, 0.0) - cand.power_kw
+    for r in instance.quota_for(job.tenant, cand.model, cand.site):
+        room[r] = room.get(r, 0) - a.count
