@@ -101,6 +101,16 @@ class ServiceMetrics:
         self.suspended = PromCounter(
             "suanwang_grid_suspended_jobs_total", "Running jobs suspended for grid events.", registry=registry
         )
+        self.preemptions = PromCounter(
+            "suanwang_preemptions_total", "Running jobs evicted for higher-priority work or reclaimed quota, by site.",
+            ["site"], registry=registry,
+        )  # fmt: skip
+        self.preempted_lost = PromCounter(
+            "suanwang_preempted_lost_card_seconds_total",
+            "Card-seconds of work lost since the last checkpoint by evicted jobs, by site.",
+            ["site"],
+            registry=registry,
+        )
         self.energy = PromCounter(
             "suanwang_energy_joules_total", "Energy of what ran, at PUE, by site and tenant.", ["site", "tenant"],
             registry=registry,

@@ -187,6 +187,7 @@ class ControlLoop:
             now,
             without_sites(st.live_state, st.topology, drained),
             time_limit_s=self.time_limit_s,
+            preempt=True,
             **gridevents.timing(self.store.sessions, self.shift, self.forecast, topology, jobs, now),
         )
         plan, problem = self._solve_isolating(problem, now, report)
@@ -196,8 +197,25 @@ class ControlLoop:
         out = self.lifecycle.place(problem, plan, now)
         report.placed += out.transitions
         report.transitions += out.transitions
+        plan = self._evict(plan, now, report)
         report.unplaced = len(plan.unplaced)
         return problem, plan
+
+    def _evict(self, plan, now: datetime, report: CycleReport):
+        """Stop the running work the plan evicts: its workloads go, it is re-queued with the work lost
+        noted; what it made room for is placed next cycle. The plan without the evicted work."""
+        st = self.app.state
+        for e in plan.evictions:
+            self.store.release(e.job, JobState.pending, e.reason, now)
+            st.metrics.transitions.labels(JobState.pending).inc()
+            st.metrics.preemptions.labels(e.site).inc()
+            st.metrics.preempted_lost.labels(e.site).inc(e.lost_card_h * 3600.0)
+            report.transitions += 1
+        if plan.evictions:
+            self.lifecycle.remove_stale()
+            gone = {e.job for e in plan.evictions}
+            plan = dataclasses.replace(plan, placements=tuple(p for p in plan.placements if p.job not in gone))
+        return plan
 
     def _solve_isolating(self, problem: Problem, now: datetime, report: CycleReport):
         """The plan; should the solver fail on this queue, the jobs that make it fail are found
@@ -244,10 +262,14 @@ class ControlLoop:
         """Queued specs as jobs, each known by its key (tenant and id); one that no longer validates
         (the topology changed) fails alone."""
         topo = self.app.state.topology
+        since = self.store.running_since()
         jobs = []
         for key, spec in specs:
             try:
-                jobs.extend(dataclasses.replace(j, id=key) for j in jobs_from_data([spec], topo, "queued job"))
+                for j in jobs_from_data([spec], topo, "queued job"):
+                    if j.running is not None and key in since:
+                        j = dataclasses.replace(j, running=dataclasses.replace(j.running, started_at=since[key]))
+                    jobs.append(dataclasses.replace(j, id=key))
             except InputError as e:
                 rec = self.store.get(key)
                 if rec is not None and allowed(rec.state, JobState.failed):

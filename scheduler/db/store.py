@@ -8,7 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from suanwang.errors import InputError
@@ -123,6 +123,16 @@ class SqlStore:
             for sub in s.scalars(select(Submission).where(Submission.job_id == job_id)):
                 sub.stale = True
             return row.state == JobState.submitted
+
+    def running_since(self) -> dict[str, datetime]:
+        """When each job last started running (its latest move to running)."""
+        with self.sessions() as s:
+            q = (
+                select(JobTransition.job_id, func.max(JobTransition.at))
+                .where(JobTransition.target == JobState.running, JobTransition.source != JobState.running)
+                .group_by(JobTransition.job_id)
+            )
+            return {k: at for k, at in s.execute(q)}
 
     def release(self, job_id: str, target: str, reason: str, at: datetime) -> None:
         with self.sessions.begin() as s:

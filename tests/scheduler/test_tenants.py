@@ -80,3 +80,34 @@ def test_a_cohort_lends_what_a_member_leaves_unused(world, engine):  # noqa: F81
     cycle(NOW)
     st = states(engine)
     assert sorted(v == "pending" for v in st.values()) == [False, False, True]  # t borrows u's 8 cards, not more
+
+
+def test_priority_nine_behind_batch_preempts_the_fewest_then_runs(world, engine):  # noqa: F811
+    from datetime import timedelta
+
+    from prometheus_client import generate_latest
+
+    from tests.scheduler.test_energy import _running
+
+    app, loop, call, cycle = world
+    batch = [job(f"b{i}", priority=1, preemptible=True, checkpoint_h=8) for i in range(4)]
+    assert call("t", "POST", "/v1/jobs", json={"jobs": batch}).status_code == 201
+    cycle(NOW)
+    _running(loop, ["t/b0", "t/b1"], NOW + timedelta(hours=1))
+    _running(loop, ["t/b2", "t/b3"], NOW + timedelta(hours=3))
+    urgent = job("p9", tenant="u", priority=9, accelerators={"count": 16, "per_node": 8, "models": ["H800"]})
+    assert call("u", "POST", "/v1/jobs", json={"jobs": [urgent]}).status_code == 201
+    cycle(NOW + timedelta(hours=4))
+    st = states(engine)
+    assert st["b2"] == st["b3"] == "pending" and st["b0"] == st["b1"] == "running"  # 1 h lost, not 3 h
+    with sessions(engine)() as s:
+        from suanwang.scheduler.db.models import JobRow
+
+        why = s.get(JobRow, "t/b2").history[-1].reason
+    assert why.startswith("preempted for u/p9 (priority 9) at nj-hub: 1.00 h of work since its last checkpoint lost")
+    assert "waits for 2 lower-priority job(s) at nj-hub" in call("u", "GET", "/v1/jobs/p9/explain").text
+    text = generate_latest(app.state.registry).decode()
+    assert 'suanwang_preemptions_total{site="nj-hub"} 2.0' in text
+    assert 'suanwang_preempted_lost_card_seconds_total{site="nj-hub"} 57600.0' in text  # 2 × 8 cards × 1 h
+    cycle(NOW + timedelta(hours=4, minutes=1))
+    assert states(engine)["p9"] in ("placed", "submitted")
