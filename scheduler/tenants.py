@@ -10,8 +10,8 @@ from sqlalchemy.orm import Session
 from suanwang.scheduler.db import repo
 from suanwang.scheduler.db.models import TenantRow
 from suanwang.scheduler.jobstate import QUEUED
-from suanwang.scheduler.tenantspec import TenantSpec, quotas_of
 from suanwang.solvers.quota import Quota
+from suanwang.solvers.tenantspec import TenantSpec, quotas_of
 from suanwang.topology.model import Topology
 
 

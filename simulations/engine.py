@@ -31,7 +31,7 @@ from suanwang.simulations.workload import Arrival
 from suanwang.solvers import solve
 from suanwang.solvers.forecast import outlook
 from suanwang.solvers.ledger import pool_nodes
-from suanwang.solvers.problem import Job, PoolState, PowerLimit, Problem, Shift, State, Weights
+from suanwang.solvers.problem import Job, PoolState, PowerLimit, Problem, Running, Shift, State, Weights
 from suanwang.solvers.shed import Draw, shed
 from suanwang.solvers.shift import deferrable
 from suanwang.topology.graph import graph_for, link_id
@@ -52,6 +52,9 @@ class Policy:
     on_events: bool = False
     shift: Shift | None = None  # decide start slots of deferrable jobs against the outlook
     forecast: str = "weekly"  # carbon outlook: persistence, weekly or oracle (solvers.forecast)
+    quotas: tuple = ()  # solvers.quota.Quota: tenants' quotas the plans keep to
+    preempt: bool = False  # evict lower-priority running work for what is left out (solvers.preempt)
+    tenant_weights: tuple[tuple[str, float], ...] = ()  # for Jain's index of weighted allocations
 
 
 def origin_of(job: Job) -> str:
@@ -148,6 +151,9 @@ class Outcome:
     wait_by_origin_h: dict[str, float] = field(default_factory=lambda: defaultdict(float))
     card_h_arrived: dict[str, float] = field(default_factory=lambda: defaultdict(float))
     card_h_placed: dict[str, float] = field(default_factory=lambda: defaultdict(float))
+    evicted: int = 0  # running jobs preempted for higher-priority work or reclaimed quota
+    evicted_lost_card_h: float = 0.0  # card-hours of work lost since their last checkpoint
+    series_jain: list[float] = field(default_factory=list)  # Jain's index over tenants with demand, per sample
 
 
 class Simulation:
@@ -413,6 +419,10 @@ class Simulation:
             self._place(at)
             self._dirty = False
 
+    def _on_replan(self, at: datetime, _payload) -> None:
+        if self.queue:
+            self._place(at)
+
     def _on_tick(self, at: datetime, _payload) -> None:
         self._on_plan(at, None)
         self._watch_limits(at)
@@ -436,14 +446,28 @@ class Simulation:
             hours = int(shift.horizon_h + max(j.duration_h for j in jobs)) + 2
             look = outlook(self.topo, at, hours, self.policy.forecast)  # type: ignore[arg-type]
         limits = tuple(lim for lim in self.limits.values() if lim.end > at)
+        if self.policy.quotas or self.policy.preempt:  # running work counts against quotas, and may be evicted
+            jobs += tuple(replace(r.job, running=Running(r.site, r.model, r.start)) for r in self.running.values())
         problem = Problem(
             self.topo, jobs, at, self._state(), self.policy.weights, time_limit_s=self.policy.time_limit_s,
-            shift=shift, outlook=look, limits=limits,
+            shift=shift, outlook=look, limits=limits, quotas=self.policy.quotas, preempt=self.policy.preempt,
         )  # fmt: skip
         t = time.perf_counter()
         plan = solve(problem, self.policy.solver, with_bound=False)
         self.out.solve_seconds += time.perf_counter() - t  # the whole call, instance build included
         self.out.plans[plan.status] += 1
+        for e in plan.evictions:  # stop them; they go back to the queue with the work since their checkpoint lost
+            run = self.running.get(e.job)
+            if run is None:
+                continue
+            self._release(run, at)
+            self.out.evicted += 1
+            self.out.evicted_lost_card_h += run.job.accelerators.count * self._lost_h(run, at)
+            done_h = (at - run.start).total_seconds() / 3600 - self._lost_h(run, at)
+            rest = replace(run.job, duration_h=max(1e-3, run.job.duration_h - max(0.0, done_h)))
+            self._enqueue(at, run.job.submitted_at or at, rest)
+        if plan.evictions:  # plan again at once, with what they freed
+            self._push(at, "replan", None)
         graph = graph_for(self.topo)
         for p in plan.placements:
             if p.scheduled or p.fixed:
@@ -483,6 +507,17 @@ class Simulation:
             if job.kind == "inference" and at - arrived <= self.on_time:
                 self.out.inference_on_time += 1
             self._push(run.end, "complete", run)
+
+    def _jain(self) -> float:
+        """Jain's fairness index of the cards each tenant with demand runs, divided by its weight:
+        1 when every such tenant has the same weighted share, 1/n when one has it all."""
+        weight = dict(self.policy.tenant_weights)
+        alloc: dict[str, float] = {j.tenant: 0.0 for _, j in self.queue.values()}
+        for r in self.running.values():
+            alloc[r.job.tenant] = alloc.get(r.job.tenant, 0.0) + r.job.accelerators.count
+        x = [v / weight.get(t, 1.0) for t, v in alloc.items()]
+        sq = sum(v * v for v in x)
+        return (sum(x) ** 2) / (len(x) * sq) if sq > 0 else 1.0
 
     def _power(self, job: Job, site: str, model: str) -> float:
         return facility_kw(job.accelerators.count, self.topo.accelerators[model], self.sites[site].pue)
@@ -531,6 +566,8 @@ class Simulation:
     def _sample(self, at: datetime) -> None:
         self.out.series_t.append(at)
         self.out.series_queue.append(len(self.queue))
+        if self.policy.tenant_weights:
+            self.out.series_jain.append(self._jain())
         self._busy_rows.append(self.busy.copy())
 
     def _finish(self) -> None:

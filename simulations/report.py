@@ -33,6 +33,10 @@ ROWS = [  # (key, label, format)
     ("deadline_misses", "deadline misses (deferrable)", "{:,.0f}"),
     ("forecast_mape", "carbon forecast error (MAPE)", "{:.1%}"),
     ("suspended", "suspended for grid events", "{:,.0f}"),
+    ("evicted", "preempted for higher-priority work or quota", "{:,.0f}"),
+    ("evicted_lost_card_h", "card-hours lost by preemption", "{:,.1f}"),
+    ("jain_mean", "Jain's index over tenants, mean", "{:.3f}"),
+    ("jain_min", "Jain's index over tenants, lowest", "{:.3f}"),
     ("preempted", "killed by failures", "{:,.0f}"),
     ("rejected", "rejected", "{:,.0f}"),
     ("still_queued", "still queued", "{:,.0f}"),
@@ -58,6 +62,10 @@ def metrics(o: Outcome, wall_s: float) -> dict[str, Any]:
 
     m = {
         "arrivals": o.arrivals,
+        "evicted": o.evicted,
+        "evicted_lost_card_h": o.evicted_lost_card_h,
+        "jain_mean": statistics.fmean(o.series_jain) if o.series_jain else None,
+        "jain_min": min(o.series_jain) if o.series_jain else None,
         "placed": o.placed,
         "completed": o.completed,
         "rejected": o.rejected,

@@ -20,8 +20,11 @@ changes:
   carbon_hourly: {jiangsu: [0.62, 0.61, ...]}      # 24 values, kg CO2/kWh
   grid_events: [{id: nj-cut, sites: [nj-hub], start_h: 30, end_h: 34, reduce_ratio: 0.3}]
 policy: {solver: greedy, interval_min: 10, carbon_price_cny_per_t: 100}
+tenants:                          # optional: quotas plans keep to (the tenant contract, solvers/tenantspec.py)
+  - {name: nju-ai-lab, cohort: unis, weight: 2, quotas: [{accelerator: H800, nominal: 256}]}
 # policy also takes: on_events (plan at once on every arrival and completion, besides the
 # interval), time_limit_s, max_wait_h, value_per_pflops, transfer_cny_per_tb, aging_step_h;
+# preempt: true evicts lower-priority preemptible work (and reclaims borrowed quota) for what waits;
 # shift: true (with horizon_h, slot_min, forecast: weekly|persistence|oracle) decides start times
 # of deferrable jobs, and the report then sets run-now, shifted and a perfect-foresight oracle
 # side by side
@@ -58,6 +61,7 @@ from suanwang.simulations.workload import (
 from suanwang.solvers import SOLVERS
 from suanwang.solvers.forecast import METHODS
 from suanwang.solvers.problem import Shift, Weights
+from suanwang.solvers.tenantspec import TenantSpec, quotas_of
 from suanwang.topology.contract import CarbonFactor, GridCap, SiteSpec
 from suanwang.topology.loader import load_topology, topology_refs
 from suanwang.topology.model import AcceleratorModel, Pool, Topology, facility_kw
@@ -200,6 +204,7 @@ class PolicySpec(Contract):
     value_per_pflops: Annotated[Number, Field(ge=0, le=1e9)] = _W.value_per_pflops
     transfer_cny_per_tb: Annotated[Number, Field(ge=0, le=1e6)] = _W.transfer_cny_per_tb
     aging_step_h: Annotated[Number, Field(ge=0, le=8760)] = _W.aging_step_h
+    preempt: Annotated[bool, Field(strict=True)] = False
     shift: Annotated[bool, Field(strict=True)] = False
     horizon_h: Annotated[Number, Field(ge=1, le=168)] = Shift().horizon_h
     slot_min: Annotated[Number, Field(ge=5, le=240)] = Shift().slot_min
@@ -224,6 +229,7 @@ class ScenarioFile(Contract):
     demand: DemandSpec
     changes: ChangesSpec = ChangesSpec()
     policy: PolicySpec = PolicySpec()
+    tenants: Annotated[list[TenantSpec], Field(max_length=10_000)] = []
 
 
 def load_scenario(path: str | Path) -> Scenario:
@@ -256,6 +262,9 @@ def load_scenario(path: str | Path) -> Scenario:
         p.on_events,
         Shift(p.horizon_h, p.slot_min) if p.shift else None,
         p.forecast,
+        quotas_of(spec.tenants, topo),
+        p.preempt,
+        tuple((t.name, t.weight) for t in spec.tenants),
     )
     name = spec.name or Path(path).stem
     events = tuple(_grid_event(g, topo, start) for g in spec.changes.grid_events)

@@ -1,5 +1,5 @@
 """``/v1/tenants``: registered tenants with their cohort, weight and quotas (the tenant contract,
-:mod:`suanwang.scheduler.tenantspec`), and the cards each uses now. Admins register, change and
+:mod:`suanwang.solvers.tenantspec`), and the cards each uses now. Admins register, change and
 remove tenants; viewers, planners and operators read them all; a submitter reads only its own.
 The control loop plans with the quotas from its next cycle on."""
 
@@ -16,7 +16,7 @@ from suanwang.scheduler import tenants
 from suanwang.scheduler.api.auth import Principal, require
 from suanwang.scheduler.db import repo
 from suanwang.scheduler.db.models import TenantRow
-from suanwang.scheduler.tenantspec import TenantSpec
+from suanwang.solvers.tenantspec import TenantSpec
 from suanwang.timeutil import CST
 from suanwang.topology.loader import topology_refs
 

@@ -206,7 +206,7 @@ def plan(
     if tenants:
         from suanwang.contract import Refs
         from suanwang.scheduler.cli.tenant_cmd import read_tenants
-        from suanwang.scheduler.tenantspec import quotas_of
+        from suanwang.solvers.tenantspec import quotas_of
         from suanwang.topology.loader import topology_refs
 
         topo = problem.topology

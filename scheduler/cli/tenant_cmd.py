@@ -1,5 +1,5 @@
 """``suanwang tenant`` (create, get, describe, delete) against a server (``--server``): tenants with
-their cohort, weight and quotas, in the tenant contract (:mod:`suanwang.scheduler.tenantspec`) from
+their cohort, weight and quotas, in the tenant contract (:mod:`suanwang.solvers.tenantspec`) from
 files or flags, checked here before anything is sent. ``--quota H800=256`` gives a nominal quota;
 ``--quota H800=256,borrow=128,lend=64`` adds the borrowing and lending limits."""
 
@@ -18,7 +18,7 @@ from suanwang.scheduler.cli.flags import Output, OutputOpt, ServerOpt, TokenOpt,
 from suanwang.scheduler.cli.output import console, table
 from suanwang.scheduler.cli.remote import call, seg
 from suanwang.scheduler.cli.server_cmd import need
-from suanwang.scheduler.tenantspec import TenantsFile, TenantSpec
+from suanwang.solvers.tenantspec import TenantsFile, TenantSpec
 from suanwang.yamldoc import read_document
 
 tenant_app = typer.Typer(cls=SuanwangGroup, no_args_is_help=True, help="Tenants: cohorts, weights and quotas.")
