@@ -54,7 +54,7 @@ class Policy:
     forecast: str = "weekly"  # carbon outlook: persistence, weekly or oracle (solvers.forecast)
     quotas: tuple = ()  # solvers.quota.Quota: tenants' quotas the plans keep to
     preempt: bool = False  # evict lower-priority running work for what is left out (solvers.preempt)
-    tenant_weights: tuple[tuple[str, float], ...] = ()  # for Jain's index of weighted allocations
+    tenant_weights: tuple[tuple[str, float], ...] = ()  # fair share among equals, and Jain's index
 
 
 def origin_of(job: Job) -> str:
@@ -446,11 +446,12 @@ class Simulation:
             hours = int(shift.horizon_h + max(j.duration_h for j in jobs)) + 2
             look = outlook(self.topo, at, hours, self.policy.forecast)  # type: ignore[arg-type]
         limits = tuple(lim for lim in self.limits.values() if lim.end > at)
-        if self.policy.quotas or self.policy.preempt:  # running work counts against quotas, and may be evicted
+        if self.policy.quotas or self.policy.preempt or self.policy.tenant_weights:  # running work counts
             jobs += tuple(replace(r.job, running=Running(r.site, r.model, r.start)) for r in self.running.values())
         problem = Problem(
             self.topo, jobs, at, self._state(), self.policy.weights, time_limit_s=self.policy.time_limit_s,
             shift=shift, outlook=look, limits=limits, quotas=self.policy.quotas, preempt=self.policy.preempt,
+            fair_share=self.policy.tenant_weights,
         )  # fmt: skip
         t = time.perf_counter()
         plan = solve(problem, self.policy.solver, with_bound=False)

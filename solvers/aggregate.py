@@ -115,7 +115,7 @@ def _build(instance: Instance, relaxed: bool = False) -> Aggregate:
         var_class.extend([ci] * n)
         var_cand.extend(range(n))
         value.extend(c.value for c in jc.candidates)
-        score.extend(w * c.value - c.cost_cny for c in jc.candidates)
+        score.extend(w * c.value * (1.0 + jc.fair) - c.cost_cny for c in jc.candidates)
         level, demand, bw = jc.level, jc.block_demand, jc.bandwidth_gbps
         for v, cand in zip(vs, jc.candidates, strict=True):
             by_pool[cand.pool].append((v, level, demand, jc.per_node, jc.nodes))

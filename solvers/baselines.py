@@ -22,8 +22,11 @@ from suanwang.solvers.problem import Plan, Problem
 
 
 def class_order(instance: Instance) -> list[JobClass]:
-    """Highest effective priority first; then larger per-node and total requests (packs better)."""
-    return sorted(instance.classes, key=lambda c: (-c.priority, -c.per_node, -c.rep.accelerators.count, c.index))
+    """Highest effective priority first; among equals the tenant furthest below its fair share
+    (solvers.fair); then larger per-node and total requests (packs better)."""
+    return sorted(
+        instance.classes, key=lambda c: (-c.priority, -c.fair, -c.per_node, -c.rep.accelerators.count, c.index)
+    )
 
 
 def _site_rank(instance: Instance) -> dict[str, int]:

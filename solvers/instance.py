@@ -21,6 +21,7 @@ from typing import NamedTuple
 
 import numpy as np
 
+from suanwang.solvers.fair import fair_bonus
 from suanwang.solvers.ledger import Demand, Ledger, PoolKey, ceil_pow2_level, pool_nodes
 from suanwang.solvers.problem import Job, Placement, PoolState, Problem, Release
 from suanwang.solvers.quota import QuotaRow, quota_rows
@@ -62,6 +63,7 @@ class JobClass:
     bandwidth_gbps: float
     candidates: list[Candidate] = field(default_factory=list)
     governed: bool = False  # its tenant has a quota: the class holds one tenant's jobs
+    fair: float = 0.0  # share of its value added to the score among equals (solvers.fair)
 
     @property
     def level(self) -> int:
@@ -211,6 +213,8 @@ def build_instance(problem: Problem) -> Instance:
     not_ready: dict[int, str] = {}
     fine: dict[tuple, list[int]] = {}
     quota_tenants = {q.tenant for q in problem.quotas}
+    fair = fair_bonus(problem) if problem.fair_share else {}
+    by_tenant = quota_tenants | set(fair)
     prios: dict[tuple, int] = {}
     opens_by = now + timedelta(hours=problem.shift.horizon_h) if problem.shift is not None else now
     for i, job in enumerate(problem.jobs):
@@ -223,7 +227,7 @@ def build_instance(problem: Problem) -> Instance:
             )
             continue
         prio = effective_priority(job, now, w.aging_step_h)
-        key = requirement_key(job, prio) + ((job.tenant,) if job.tenant in quota_tenants else ())
+        key = requirement_key(job, prio) + ((job.tenant,) if job.tenant in by_tenant else ())
         fine.setdefault(key, []).append(i)
         prios[key] = prio
 
@@ -243,10 +247,11 @@ def build_instance(problem: Problem) -> Instance:
         a = rep.accelerators
         bw = rep.deterministic.bandwidth_gbps if rep.deterministic else 0.0
         gov = rep.tenant in quota_tenants
-        mkey = (prios[key], a.count, a.per_node, bw, el.signature, rep.tenant if gov else None)
+        mkey = (prios[key], a.count, a.per_node, bw, el.signature, rep.tenant if rep.tenant in by_tenant else None)
         jc = merged.get(mkey)
         if jc is None:
-            jc = merged[mkey] = JobClass(len(merged), [], rep, prios[key], a.per_node, a.nodes, bw, governed=gov)
+            jc = merged[mkey] = JobClass(len(merged), [], rep, prios[key], a.per_node, a.nodes, bw, governed=gov,
+                                         fair=fair.get(rep.tenant, 0.0))  # fmt: skip
             sums[mkey] = np.zeros(len(el.pools))
             elig_of[mkey] = el
         jc.jobs.extend(members)

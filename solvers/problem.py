@@ -274,6 +274,7 @@ class Problem:
     quotas: tuple = ()  # solvers.quota.Quota: tenants' quotas, rows (25)–(27)
     preempt: bool = False  # evict lower-priority running work for what is left out (solvers.preempt)
     preempt_inference: bool = False  # … inference too (operators only)
+    fair_share: tuple[tuple[str, float], ...] = ()  # (tenant, weight): DRF among equal priorities (solvers.fair)
 
 
 @dataclass(frozen=True)

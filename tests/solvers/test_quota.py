@@ -111,3 +111,20 @@ def test_a_quota_for_a_site_group_holds_there_only(mini):
         assert sites == ["sz-hub", "xz-city", "xz-city"], (solver, sites)
         assert check_plan(pr, plan) == []
     assert "tenant a has used 8 of its 8 Ascend910B at sz-hub" in plan.unplaced[0].reasons[0]
+
+
+def _fair_case(mini, weights):
+    run = [replace(job(f"{t}-run", 8, 8, ("H800",)), tenant=t, running=Running("nj-hub", "H800")) for t in "ab"]
+    waiting = h800_jobs("a", 2, "a-new") + h800_jobs("b", 2, "b-new")
+    return problem(mini, [*run, *waiting], fair_share=weights)
+
+
+@pytest.mark.parametrize("solver", ["cpsat", "greedy"])
+def test_fair_share_orders_equals_by_weighted_dominant_share(mini, solver):
+    # a and b each run one node of nj-hub's four; two nodes are free for four equal jobs
+    heavy_a = solve(_fair_case(mini, (("a", 2.0), ("b", 1.0))), solver)
+    assert sorted(p.job for p in placed(heavy_a, "a-new")) == ["a-new-0", "a-new-1"]  # a's weight halves its share
+    heavy_b = solve(_fair_case(mini, (("a", 1.0), ("b", 2.0))), solver)
+    assert len(placed(heavy_b, "b-new")) == 2
+    # the objective stays the placed priority-weighted compute
+    assert heavy_a.objective == pytest.approx(heavy_b.objective)
