@@ -108,9 +108,11 @@ class ControlLoop:
         lease: Lease | None = None,
         shift: Shift | None = Shift(),
         forecast: str = "weekly",
+        preempt_inference: bool = False,
     ) -> None:
         self.app, self.collector = app, collector
         self.shift, self.forecast = shift, forecast
+        self.preempt_inference = preempt_inference  # an operator's choice: inference keeps its SLO by default
         app.state.shift, app.state.forecast = shift, forecast  # dry runs and explanations plan the same way
         self.time_limit_s = time_limit_s
         self.wake = threading.Event()
@@ -188,6 +190,7 @@ class ControlLoop:
             without_sites(st.live_state, st.topology, drained),
             time_limit_s=self.time_limit_s,
             preempt=True,
+            preempt_inference=self.preempt_inference,
             **gridevents.timing(self.store.sessions, self.shift, self.forecast, topology, jobs, now),
         )
         plan, problem = self._solve_isolating(problem, now, report)

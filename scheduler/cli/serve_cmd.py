@@ -162,6 +162,9 @@ def serve(
     horizon_h: float = HorizonOpt,
     slot_min: float = SlotOpt,
     forecast: str = typer.Option("weekly", "--carbon-forecast", help="Carbon outlook: weekly, persistence or oracle."),
+    preempt_inference: bool = typer.Option(
+        False, "--preempt-inference", help="Let higher-priority work evict inference too (default: never)."
+    ),
     database_url: str | None = DbOpt,
 ) -> None:
     """Run the operations API and the control loop (collect → plan → submit → reconcile). Several
@@ -195,7 +198,16 @@ def serve(
     shift = shift_from(horizon_h, slot_min)
     lease = Lease(sessions(engine), replica_id, ttl_s=lease_s)
     loop = ControlLoop(
-        app, cfg, apis, manifests, time_limit, assume_empty=assume_empty, lease=lease, shift=shift, forecast=forecast
+        app,
+        cfg,
+        apis,
+        manifests,
+        time_limit,
+        assume_empty=assume_empty,
+        lease=lease,
+        shift=shift,
+        forecast=forecast,
+        preempt_inference=preempt_inference,
     )
     if once:
         report = loop.cycle()
