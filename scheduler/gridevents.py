@@ -28,7 +28,7 @@ from sqlalchemy.orm import Session, selectinload
 from suanwang.scheduler.db.models import GridEventRow, JobRow
 from suanwang.scheduler.jobstate import ACTIVE, JobState
 from suanwang.solvers.forecast import outlook
-from suanwang.solvers.problem import PowerLimit
+from suanwang.solvers.problem import PowerLimit, lost_since_checkpoint
 from suanwang.solvers.shed import Draw, shed
 from suanwang.topology.model import Topology, facility_kw
 
@@ -59,8 +59,7 @@ def running_jobs(s: Session, topology: Topology, now: datetime) -> list[Running]
         cards = int((row.spec.get("accelerators") or {}).get("count", 0))
         started = next((t.at for t in reversed(row.history) if t.target == JobState.running != t.source), None)
         ran_h = max(0.0, (now - started).total_seconds() / 3600.0) if started else 0.0
-        cp = row.spec.get("checkpoint_h")
-        lost = ran_h % cp if cp else ran_h
+        lost = lost_since_checkpoint(ran_h, row.spec.get("checkpoint_h"))
         out.append(
             Running(
                 row.id,

@@ -23,7 +23,7 @@ from suanwang.scheduler.jobstate import ACTIVE, JobState, allowed
 from suanwang.scheduler.k8s.client import SiteApi, workload_phase
 from suanwang.scheduler.k8s.dryrun import manifests_by_site, plan_id, write_manifests
 from suanwang.scheduler.store import JobView, ObjectRef, Store
-from suanwang.solvers.problem import Plan, Problem
+from suanwang.solvers.problem import Plan, Problem, lost_since_checkpoint
 
 
 @dataclass
@@ -45,7 +45,7 @@ def _lost_work(rec: JobView, now: datetime) -> str:
         return "having run for an unknown time"
     ran_h = max(0.0, (now - datetime.fromisoformat(started)).total_seconds() / 3600.0)
     if rec.checkpoint_h:
-        lost = ran_h % rec.checkpoint_h
+        lost = lost_since_checkpoint(ran_h, rec.checkpoint_h)
         return f"restarting from its last checkpoint: {lost:.2f} h of {ran_h:.2f} h of work lost"
     return f"restarting from the start (no checkpoint declared): {ran_h:.2f} h of work lost"
 

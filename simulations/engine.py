@@ -31,7 +31,17 @@ from suanwang.simulations.workload import Arrival
 from suanwang.solvers import solve
 from suanwang.solvers.forecast import outlook
 from suanwang.solvers.ledger import pool_nodes
-from suanwang.solvers.problem import Job, PoolState, PowerLimit, Problem, Running, Shift, State, Weights
+from suanwang.solvers.problem import (
+    Job,
+    PoolState,
+    PowerLimit,
+    Problem,
+    Running,
+    Shift,
+    State,
+    Weights,
+    lost_since_checkpoint,
+)
 from suanwang.solvers.shed import Draw, shed
 from suanwang.solvers.shift import deferrable
 from suanwang.topology.graph import graph_for, link_id
@@ -387,9 +397,7 @@ class Simulation:
         return (run.job.deadline - at).total_seconds() / 3600 - left
 
     def _lost_h(self, run: Run, at: datetime) -> float:
-        ran = max(0.0, (at - run.start).total_seconds() / 3600)
-        cp = run.job.checkpoint_h
-        return ran % cp if cp else ran
+        return lost_since_checkpoint((at - run.start).total_seconds() / 3600, run.job.checkpoint_h)
 
     def _on_grid_end(self, at: datetime, ev: GridEvent) -> None:
         self.limits.pop(ev.id, None)

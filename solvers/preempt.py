@@ -20,7 +20,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 
 from suanwang.solvers.instance import Instance
-from suanwang.solvers.problem import Job, Plan, Problem, Unplaced
+from suanwang.solvers.problem import Job, Plan, Problem, Unplaced, lost_since_checkpoint
 from suanwang.topology.model import facility_kw
 
 RESTART_H = 0.25  # a restart costs about a quarter hour of the job's cards (scheduling, image pull, warm-up)
@@ -50,8 +50,7 @@ def lost_hours(job: Job, problem: Problem) -> float:
     started = job.running.started_at if job.running is not None else None
     if started is None:
         return job.duration_h
-    ran = max(0.0, (problem.now - started).total_seconds() / 3600.0)
-    return ran % job.checkpoint_h if job.checkpoint_h else ran
+    return lost_since_checkpoint((problem.now - started).total_seconds() / 3600.0, job.checkpoint_h)
 
 
 def preemptions(problem: Problem, instance: Instance, plan: Plan) -> tuple[tuple[Eviction, ...], tuple[Unplaced, ...]]:

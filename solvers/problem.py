@@ -381,3 +381,10 @@ class Plan:
             "unplaced": [u.to_dict() for u in self.unplaced],
             "evictions": [e.to_dict() for e in self.evictions],
         }
+
+
+def lost_since_checkpoint(ran_h: float, checkpoint_h: float | None) -> float:
+    """Hours of work a restart loses after ``ran_h`` hours of running: those since the last
+    checkpoint, or all of them without checkpoints."""
+    ran_h = max(0.0, ran_h)
+    return ran_h % checkpoint_h if checkpoint_h else ran_h
