@@ -164,6 +164,10 @@ class Outcome:
     evicted: int = 0  # running jobs preempted for higher-priority work or reclaimed quota
     evicted_lost_card_h: float = 0.0  # card-hours of work lost since their last checkpoint
     series_jain: list[float] = field(default_factory=list)  # Jain's index over tenants with demand, per sample
+    nominal_ticks: int = 0  # samples at which the nominal quotas were checked
+    nominal_short_ticks: int = 0  # … and some tenant's waiting job fit within its unused nominal quota
+    waits_high_h: list[float] = field(default_factory=list)  # waits of priority ≥ 8 jobs (as waits_h)
+    placed_value: float = 0.0  # Σ priority × cards × PFLOPS per card of what was placed
 
 
 class Simulation:
@@ -180,6 +184,7 @@ class Simulation:
         outages: list[LinkOutage] | None = None,
         grid_events: list[GridEvent] | None = None,
         drain_h: float = 0.0,
+        nominal_quotas: tuple = (),
     ) -> None:
         self.topo, self.policy, self.start = topology, policy, start
         self.arrive_until = start + timedelta(hours=hours)
@@ -213,6 +218,8 @@ class Simulation:
         self._events: list = []
         self._dirty = True  # something changed since the last placement attempt
         self._plan_at: datetime | None = None  # an on-event plan already pending at this time
+        # nominal quotas (tenant, model) → cards, against which the replay measures (enforced or not)
+        self.nominal = {(q.tenant, q.accelerator): q.nominal_cards for q in (nominal_quotas or policy.quotas)}
 
     # -- events -------------------------------------------------------------------------------------
     def _push(self, at: datetime, kind: str, payload) -> None:
@@ -249,6 +256,8 @@ class Simulation:
         self.out.still_running = len(self.running)
         for arrived, job in self.queue.values():  # still waiting: at least this long (a wait percentile counts them)
             self.out.waits_h.append((self.end - arrived).total_seconds() / 3600)
+            if job.priority >= 8:
+                self.out.waits_high_h.append((self.end - arrived).total_seconds() / 3600)
             self.out.wait_by_origin_h[origin_of(job)] += (self.end - arrived).total_seconds() / 3600
             if job.id in self.deferrable:
                 opens = max(arrived, job.earliest) if job.earliest else arrived
@@ -508,6 +517,11 @@ class Simulation:
                 self._push(start, "start", run)
             self.out.placed += 1
             self.out.waits_h.append((at - arrived).total_seconds() / 3600)
+            if job.priority >= 8:
+                self.out.waits_high_h.append((at - arrived).total_seconds() / 3600)
+            self.out.placed_value += (
+                job.priority * job.accelerators.count * self.topo.accelerators[p.accelerator].pflops
+            )
             self.out.wait_by_origin_h[origin_of(job)] += (at - arrived).total_seconds() / 3600
             self.out.card_h_placed[origin_of(job)] += job.accelerators.count * job.duration_h
             if job.id in self.deferrable:
@@ -516,6 +530,23 @@ class Simulation:
             if job.kind == "inference" and at - arrived <= self.on_time:
                 self.out.inference_on_time += 1
             self._push(run.end, "complete", run)
+
+    def _short_of_nominal(self, at: datetime) -> bool:
+        """Whether a tenant has a job waiting two planning intervals that its unused nominal quota
+        (of a model the job accepts) would hold: its guaranteed share was not available to it."""
+        used: dict[tuple[str, str], int] = defaultdict(int)
+        for r in self.running.values():
+            used[r.job.tenant, r.model] += r.job.accelerators.count
+        patience = timedelta(minutes=2 * self.policy.interval_min)
+        for arrived, j in self.queue.values():
+            if at - arrived < patience or (j.earliest is not None and j.earliest > at):
+                continue
+            models = j.accelerators.models or tuple(self.topo.accelerators)
+            for m in models:
+                nominal = self.nominal.get((j.tenant, m))
+                if nominal is not None and used[j.tenant, m] + j.accelerators.count <= nominal:
+                    return True
+        return False
 
     def _jain(self) -> float:
         """Jain's fairness index of the cards each tenant with demand runs, divided by its weight:
@@ -569,6 +600,8 @@ class Simulation:
                 if jid in self.deferrable:
                     self.out.deadline_misses += 1
                 self.out.waits_h.append((at - arrived).total_seconds() / 3600)  # it waited, then gave up
+                if entry[1].priority >= 8:
+                    self.out.waits_high_h.append((at - arrived).total_seconds() / 3600)
                 self.out.wait_by_origin_h[origin_of(entry[1])] += (at - arrived).total_seconds() / 3600
 
     # -- sampling -----------------------------------------------------------------------------------
@@ -577,6 +610,9 @@ class Simulation:
         self.out.series_queue.append(len(self.queue))
         if self.policy.tenant_weights:
             self.out.series_jain.append(self._jain())
+        if self.nominal:
+            self.out.nominal_ticks += 1
+            self.out.nominal_short_ticks += self._short_of_nominal(at)
         self._busy_rows.append(self.busy.copy())
 
     def _finish(self) -> None:
