@@ -36,7 +36,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from suanwang.simulations.engine import GridEvent, Simulation  # noqa: E402
+from suanwang.simulations.engine import Simulation  # noqa: E402
+from suanwang.simulations.events import GridEvent  # noqa: E402
 from suanwang.simulations.runner import run_scenario, shift_variants  # noqa: E402
 from suanwang.simulations.scenario import Scenario, load_scenario  # noqa: E402
 from suanwang.simulations.workload import year_series  # noqa: E402

@@ -22,7 +22,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from suanwang.simulations.engine import Outcome, Policy, Simulation  # noqa: E402
+from suanwang.simulations.engine import Simulation  # noqa: E402
+from suanwang.simulations.events import Outcome, Policy  # noqa: E402
 from suanwang.simulations.workload import grow, pai_trace  # noqa: E402
 from suanwang.topology.loader import load_topology  # noqa: E402
 

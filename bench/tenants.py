@@ -33,7 +33,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from suanwang.simulations.engine import Policy, Simulation  # noqa: E402
+from suanwang.simulations.engine import Simulation  # noqa: E402
+from suanwang.simulations.events import Policy  # noqa: E402
 from suanwang.simulations.report import metrics  # noqa: E402
 from suanwang.simulations.synthetic import TENANTS  # noqa: E402
 from suanwang.simulations.workload import pai_trace  # noqa: E402

@@ -53,8 +53,7 @@ class CapacityRuns:
         self.pending = Gauge(
             "suanwang_capacity_plans_pending", "Capacity plans queued or running here.", registry=registry
         )
-        self._beat = threading.Thread(target=self._heartbeat, name="capacity-heartbeat", daemon=True)
-        self._beat.start()
+        self._beat: threading.Thread | None = None  # started with the first run posted here
 
     def submit(self, plan_id: str, planning: Planning, validate: bool, rules: tuple[str, ...]) -> None:
         with self._lock:
@@ -62,6 +61,9 @@ class CapacityRuns:
                 raise Busy(f"{MAX_PENDING} capacity plans are already waiting here; post again later", 60.0)
             self._mine.add(plan_id)
             self.pending.set(len(self._mine))
+            if self._beat is None:
+                self._beat = threading.Thread(target=self._heartbeat, name="capacity-heartbeat", daemon=True)
+                self._beat.start()
         self._pool.submit(self._run, plan_id, planning, validate, rules)
 
     def _run(self, plan_id: str, planning: Planning, validate: bool, rules: tuple[str, ...]) -> None:

@@ -113,21 +113,20 @@ def limits(s: Session, now: datetime) -> tuple[PowerLimit, ...]:
     )
 
 
-def timing(sessions, shift, forecast: str, topology: Topology, jobs, now: datetime) -> dict:
-    """What a plan made now needs to decide when work runs, as the control loop plans: the horizon,
-    the tariff and carbon outlook over it, the grid events' caps, and the registered tenants'
-    quotas and weights (``Problem`` keywords; with tenants registered, fair share orders equals)."""
+def plan_terms(sessions, shift, forecast: str, topology: Topology, jobs, now: datetime) -> dict:
+    """What a plan made now takes besides the jobs and the state, as the control loop plans: the
+    horizon, the tariff and carbon outlook over it, the grid events' caps, and the registered
+    tenants' quotas and weights (``Problem`` keywords)."""
     from suanwang.scheduler import tenants
 
     with sessions() as s:
         caps = limits(s, now)
-        quotas = tenants.quotas(s, topology)
-        shares = tuple((t.name, t.weight) for t in tenants.specs(s))
+        governance = tenants.terms(s, topology)
     look = None
     if shift is not None and jobs:
         hours = int(shift.horizon_h + max(j.duration_h for j in jobs)) + 2
         look = outlook(topology, now, hours, forecast)  # type: ignore[arg-type]
-    return {"shift": shift, "outlook": look, "limits": caps, "quotas": quotas, "fair_share": shares}
+    return {"shift": shift, "outlook": look, "limits": caps, **governance}
 
 
 def step(s: Session, topology: Topology, live_state, now: datetime) -> list[tuple[str, str]]:

@@ -8,7 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from suanwang.simulations.engine import Outcome
+from suanwang.simulations.events import Outcome
 from suanwang.simulations.report import PLOTS
 from suanwang.topology.graph import NetworkGraph
 from suanwang.topology.totals import site_totals

@@ -191,7 +191,7 @@ class ControlLoop:
             time_limit_s=self.time_limit_s,
             preempt=True,
             preempt_inference=self.preempt_inference,
-            **gridevents.timing(self.store.sessions, self.shift, self.forecast, topology, jobs, now),
+            **gridevents.plan_terms(self.store.sessions, self.shift, self.forecast, topology, jobs, now),
         )
         plan, problem = self._solve_isolating(problem, now, report)
         self.store.record_plan(

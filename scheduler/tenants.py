@@ -10,7 +10,6 @@ from sqlalchemy.orm import Session
 from suanwang.scheduler.db import repo
 from suanwang.scheduler.db.models import TenantRow
 from suanwang.scheduler.jobstate import QUEUED
-from suanwang.solvers.quota import Quota
 from suanwang.solvers.tenantspec import TenantSpec, quotas_of
 from suanwang.topology.model import Topology
 
@@ -26,9 +25,14 @@ def spec_of(row: TenantRow) -> TenantSpec:
     )
 
 
-def quotas(s: Session, topology: Topology) -> tuple[Quota, ...]:
-    """Every registered tenant's quotas, as the placement model takes them on ``topology``."""
-    return quotas_of(specs(s), topology)
+def terms(s: Session, topology: Topology) -> dict[str, tuple]:
+    """The registered tenants' quotas (on ``topology``) and weights, as ``Problem`` keywords:
+    with tenants registered, fair share orders equals."""
+    registered = specs(s)
+    return {
+        "quotas": quotas_of(registered, topology),
+        "fair_share": tuple((t.name, t.weight) for t in registered),
+    }
 
 
 def usage(s: Session, tenant: str | None = None) -> dict[str, dict[str, int]]:

@@ -26,7 +26,8 @@ from dataclasses import dataclass, replace
 
 from suanwang.simulations.capacity_demand import arrivals_for, pflops_per_card
 from suanwang.simulations.capacity_load import Planning
-from suanwang.simulations.engine import Outcome, Policy, Simulation
+from suanwang.simulations.engine import Simulation
+from suanwang.simulations.events import Outcome, Policy
 from suanwang.solvers.capacity_baselines import Build, evaluate, nearest_cities, site_of
 from suanwang.solvers.capacity_problem import CapacityPlan, CapacityProblem
 from suanwang.topology.model import Link, Pool, Topology

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from suanwang.errors import InputError
-from suanwang.simulations.engine import origin_of
+from suanwang.simulations.events import origin_of
 from suanwang.simulations.synthetic import TENANTS
 from suanwang.simulations.workload import Arrival
 from suanwang.solvers.problem import AcceleratorRequest, DataLocation, Deterministic, Job, JobId

@@ -17,7 +17,7 @@ import math
 from dataclasses import replace
 from datetime import timedelta
 
-from suanwang.simulations.engine import Outcome
+from suanwang.simulations.events import Outcome
 from suanwang.simulations.meter import Meter
 from suanwang.simulations.scenario import Scenario
 from suanwang.solvers import solve

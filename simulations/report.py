@@ -8,7 +8,7 @@ import statistics
 from pathlib import Path
 from typing import Any
 
-from suanwang.simulations.engine import Outcome
+from suanwang.simulations.events import Outcome
 
 PLOTS = ("utilisation.png", "queue.png", "carbon.png", "comparison.png", "power.png")
 ROWS = [  # (key, label, format)

@@ -8,7 +8,8 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import replace
 from typing import Any
 
-from suanwang.simulations.engine import Outcome, Simulation
+from suanwang.simulations.engine import Simulation
+from suanwang.simulations.events import Outcome
 from suanwang.simulations.report import metrics
 from suanwang.simulations.scenario import Scenario
 

@@ -47,7 +47,7 @@ from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from suanwang.contract import Contract, Name, Number, Refs, Text, Time, fault, known, refs, validate, whole
 from suanwang.errors import InputError
-from suanwang.simulations.engine import Failure, GridEvent, LinkOutage, Policy
+from suanwang.simulations.events import Failure, GridEvent, LinkOutage, Policy
 from suanwang.simulations.workload import (
     Arrival,
     azure_llm,

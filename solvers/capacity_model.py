@@ -86,14 +86,13 @@ class Model:
         return self.v.get((s, y), 0) if s in self.candidate else 1
 
     def installed(self, problem: CapacityProblem, s: str, y: int, per: str, model: str | None = None):
-        """Σ over packs at ``s`` (of ``model``) of nodes in service in ``y`` × (cards | kW | PFLOPS) per node."""
-        acc = problem.topology.accelerators
+        """Σ over packs at ``s`` (of ``model``) of nodes in service in ``y`` × (cards | kW) per node."""
         terms = []
         for i in self.packs_at.get(s, ()):
             p = problem.packs[i]
             if model is not None and p.accelerator != model:
                 continue
-            per_node = {"cards": p.per_node, "kw": p.kw_per_node, "pflops": p.per_node * acc[p.accelerator].pflops}[per]
+            per_node = p.per_node if per == "cards" else p.kw_per_node
             terms += [(self.x[i, yy], per_node) for yy in self.disc if yy <= y and (i, yy) in self.x]
         return pulp.LpAffineExpression(terms)
 

@@ -73,6 +73,12 @@ def preemptions(problem: Problem, instance: Instance, plan: Plan) -> tuple[tuple
         for r in instance.quota_for(j.tenant, p.accelerator, p.site):
             room[r] -= p.cards
     borrowing = _borrowing(problem)
+    running: dict[tuple[str, str], list[Job]] = defaultdict(list)  # pool → running jobs there
+    for j in problem.jobs:
+        if j.running is not None:
+            running[j.running.site, j.running.accelerator].append(j)
+    if not running:
+        return (), plan.unplaced
     taken: set[str] = set()
     out: list[Eviction] = []
     reasons: dict[str, tuple[str, ...]] = {u.job: u.reasons for u in plan.unplaced}
@@ -84,7 +90,9 @@ def preemptions(problem: Problem, instance: Instance, plan: Plan) -> tuple[tuple
         jc, job = cls[i], jobs[u.job]
         best = None
         for cand in jc.candidates:
-            pick = _cover(problem, instance, job, jc, cand, nodes, power, room, borrowing, taken)
+            pick = _cover(
+                problem, instance, job, jc, cand, running.get(cand.pool, []), nodes, power, room, borrowing, taken
+            )
             if pick is not None and (best is None or pick[0] < best[0]):
                 best = (pick[0], cand, pick[1])
         if best is None:
@@ -117,7 +125,7 @@ def _borrowing(problem: Problem) -> dict[tuple[str, str], int]:
             for q in problem.quotas if q.cohort and used[q.tenant, q.accelerator] > q.nominal_cards}  # fmt: skip
 
 
-def _cover(problem, instance, job, jc, cand, nodes, power, room, borrowing, taken):
+def _cover(problem, instance, job, jc, cand, there, nodes, power, room, borrowing, taken):
     """The cheapest victims at ``cand``'s pool that give ``job`` its nodes, power and quota."""
     site, model = cand.pool
     a = job.accelerators
@@ -129,9 +137,8 @@ def _cover(problem, instance, job, jc, cand, nodes, power, room, borrowing, take
     cohort = {q.cohort for q in problem.quotas if q.tenant == job.tenant and q.accelerator == model and q.cohort}
     mates = {q.tenant for q in problem.quotas if q.cohort in cohort and q.tenant != job.tenant}
     able = []
-    for v in problem.jobs:
-        r = v.running
-        if r is None or v.id in taken or (r.site, r.accelerator) != cand.pool or v.priority >= jc.priority:
+    for v in there:
+        if v.id in taken or v.priority >= jc.priority:
             continue
         if v.kind == "inference" and not problem.preempt_inference:
             continue

@@ -13,7 +13,7 @@ from suanwang.scheduler.api.auth import Principal, require
 from suanwang.scheduler.db import repo
 from suanwang.scheduler.db.models import JobRow
 from suanwang.scheduler.db.store import release
-from suanwang.scheduler.gridevents import timing
+from suanwang.scheduler.gridevents import plan_terms
 from suanwang.scheduler.jobfile import job_refs, jobs_from_data, jobs_to_dict
 from suanwang.scheduler.jobspec import MAX_JOBS, JobSpec
 from suanwang.scheduler.jobstate import JobState
@@ -156,7 +156,7 @@ def _plan(request: Request, jobs, time_limit_s: float):
     """Plan as the control loop does: with its horizon, outlook and the grid events in force."""
     app = request.app.state
     now = app.now()
-    when = timing(
+    when = plan_terms(
         app.sessions, getattr(app, "shift", None), getattr(app, "forecast", "weekly"), app.topology, jobs, now
     )
     return solve(Problem(app.topology, tuple(jobs), now, app.current_state(), time_limit_s=time_limit_s, **when))

@@ -125,10 +125,12 @@ class SqlStore:
             return row.state == JobState.submitted
 
     def running_since(self) -> dict[str, datetime]:
-        """When each job last started running (its latest move to running)."""
+        """When each job that is running now started (its latest move to running)."""
         with self.sessions() as s:
             q = (
                 select(JobTransition.job_id, func.max(JobTransition.at))
+                .join(JobRow, JobRow.id == JobTransition.job_id)
+                .where(JobRow.state == JobState.running)
                 .where(JobTransition.target == JobState.running, JobTransition.source != JobState.running)
                 .group_by(JobTransition.job_id)
             )

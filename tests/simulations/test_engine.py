@@ -12,7 +12,8 @@ from typer.testing import CliRunner
 
 from suanwang.errors import InputError
 from suanwang.scheduler.cli import app
-from suanwang.simulations.engine import Failure, Policy, Simulation
+from suanwang.simulations.engine import Simulation
+from suanwang.simulations.events import Failure, Policy
 from suanwang.simulations.runner import run_scenario
 from suanwang.simulations.scenario import load_scenario
 from suanwang.simulations.workload import grow, pai_trace, synthetic
@@ -240,7 +241,7 @@ policy: {{solver: greedy, interval_min: 10}}
 
 
 def test_link_outage_kills_deterministic_jobs_on_it(jiangsu):
-    from suanwang.simulations.engine import LinkOutage
+    from suanwang.simulations.events import LinkOutage
     from suanwang.simulations.workload import Arrival
     from suanwang.solvers.problem import AcceleratorRequest, Deterministic, Job, JobId
 
@@ -305,7 +306,7 @@ def test_energy_carbon_and_cost_are_charged_hour_by_hour(jiangsu):
 def test_running_sums_match_a_recount_at_every_tick(jiangsu):
     """The engine keeps free cards, power draw, reserved bandwidth and busy cards as running sums;
     at every tick, through failures and a link outage, they equal a recount from the running jobs."""
-    from suanwang.simulations.engine import LinkOutage
+    from suanwang.simulations.events import LinkOutage
 
     arrivals = synthetic(jiangsu, START, 18, 60, 21)
     fail = Failure("sz-hub", START + timedelta(hours=3), START + timedelta(hours=7))

@@ -13,7 +13,8 @@ from typer.testing import CliRunner
 
 from suanwang.errors import InputError
 from suanwang.scheduler.cli import app
-from suanwang.simulations.engine import GridEvent, Simulation
+from suanwang.simulations.engine import Simulation
+from suanwang.simulations.events import GridEvent
 from suanwang.simulations.runner import run_scenario, shift_variants
 from suanwang.simulations.scenario import load_scenario
 from tests.conftest import SHARED_DATA

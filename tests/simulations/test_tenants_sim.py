@@ -9,7 +9,8 @@ from datetime import datetime, timedelta
 
 import pytest
 
-from suanwang.simulations.engine import Policy, Simulation
+from suanwang.simulations.engine import Simulation
+from suanwang.simulations.events import Policy
 from suanwang.simulations.runner import run_scenario
 from suanwang.simulations.scenario import load_scenario
 from suanwang.simulations.workload import Arrival
