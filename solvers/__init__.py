@@ -51,7 +51,7 @@ def solve(problem: Problem, solver: str = "cpsat", *, with_bound: bool = True) -
     from suanwang.solvers.baselines import solve_baseline
     from suanwang.solvers.cpsat import solve_cpsat
     from suanwang.solvers.instance import build_instance
-    from suanwang.solvers.lp_bound import solve_lp
+    from suanwang.solvers.lp_bound import solve_lp_soon
 
     if solver not in SOLVERS:
         raise InputError(f"unknown solver {solver!r}; use one of {', '.join(SOLVERS)}")
@@ -63,11 +63,12 @@ def solve(problem: Problem, solver: str = "cpsat", *, with_bound: bool = True) -
         from suanwang.solvers.shift import solve_shift
 
         return _with_preemptions(problem, instance, solve_shift(problem, instance, with_bound=with_bound))
+    bound_soon = solve_lp_soon(relaxation(instance)) if with_bound else None  # on the other core
     plan = solve_cpsat(problem, instance) if solver == "cpsat" else solve_baseline(problem, solver, instance)
     plan = _with_preemptions(problem, instance, plan)
-    if not with_bound:
+    if bound_soon is None:
         return plan
-    bound = solve_lp(relaxation(instance)).bound
+    bound = bound_soon.result().bound
     gap = (bound - plan.objective) / bound if bound > 0 else 0.0
     return dataclasses.replace(plan, bound=bound, gap=gap, solve_seconds=plan.solve_seconds)
 

@@ -93,7 +93,8 @@ def relaxation(instance: Instance) -> Aggregate:
     """The model with rows (6) replaced by (6') where a pool hosts a per-node demand that is not a
     power of two: a relaxation of every node-level plan, so its LP optimum is a true upper bound."""
     if instance.relaxed_model is None:
-        instance.relaxed_model = _build(instance, relaxed=True)
+        exact = all(jc.per_node == 1 << jc.level for jc in instance.classes)  # then (6') is (6)
+        instance.relaxed_model = aggregate(instance) if exact else _build(instance, relaxed=True)
     return instance.relaxed_model
 
 

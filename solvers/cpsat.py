@@ -31,7 +31,7 @@ from suanwang.solvers.assemble import Decision, assemble, place
 from suanwang.solvers.baselines import POLICIES
 from suanwang.solvers.instance import Instance, build_instance
 from suanwang.solvers.ledger import Ledger
-from suanwang.solvers.lp_bound import solve_lp
+from suanwang.solvers.lp_bound import solve_lp_soon
 from suanwang.solvers.problem import Plan, Problem
 
 _SCALE = {"class": 1, "nodes": 1, "power": 1000, "bandwidth": 1000, "quota": 1}
@@ -152,10 +152,14 @@ def lp_first(agg: Aggregate, lp_x: np.ndarray) -> dict[int, list[int]]:
     return {c: [k for _, k in sorted(pairs, reverse=True)] for c, pairs in by_class.items()}
 
 
-def warm_starts(instance: Instance, first: dict[int, list[int]]):
-    """Yield (name, decisions, ledger): the LP-guided greedy and each baseline."""
+def guided_start(instance: Instance, first: dict[int, list[int]]):
+    """Yield (name, decisions, ledger) of the LP-guided greedy."""
     ledger = instance.ledger()
     yield "lp-guided", guided(instance, ledger, first), ledger
+
+
+def baseline_starts(instance: Instance):
+    """Yield (name, decisions, ledger) of each baseline."""
     for name, run in POLICIES.items():
         ledger = instance.ledger()
         yield name, run(instance, ledger), ledger
@@ -196,14 +200,19 @@ def solve_cpsat(problem: Problem, instance: Instance | None = None) -> Plan:
         return done(quick, ledger, "OPTIMAL (every job at its best candidate)", 0.0, time.perf_counter())
 
     agg = aggregate(inst)
-    lp = solve_lp(agg, objective="score")
+    lp_soon = solve_lp_soon(agg, objective="score")  # on the other core, while the baselines run
     # With power-of-two per-node demands the block rows are exact, so the LP bound holds for every
     # node-level plan (the baselines' included) and a warm start that meets it ends the search.
     exact = all(jc.per_node == 1 << jc.level for jc in inst.classes)
     quick_start = [("best-candidate greedy", quick, ledger)] if tried else []
     best: tuple[str, list[Decision], Ledger] = ("none", [], ledger)
     best_score = -math.inf
-    for start in itertools.chain(quick_start, warm_starts(inst, lp_first(agg, lp.x))):
+    for start in itertools.chain(quick_start, baseline_starts(inst)):
+        sc = _score(problem, start[1])
+        if sc > best_score:
+            best, best_score = start, sc
+    lp = lp_soon.result()
+    for start in itertools.chain([best], guided_start(inst, lp_first(agg, lp.x))):
         sc = _score(problem, start[1])
         if sc > best_score:
             best, best_score = start, sc

@@ -9,6 +9,7 @@ the CP-SAT warm start.
 from __future__ import annotations
 
 import time
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -51,6 +52,16 @@ def solve_lp(agg: Aggregate, *, objective: str = "value") -> LpResult:
         raise PermanentError(f"the LP relaxation ended with status {solver.status()}; report this instance")
     # -- extraction -----------------------------------------------------------------------------
     return LpResult(float(solver.objective_value()), np.asarray(solver.variable_values()), time.perf_counter() - t0)
+
+
+def solve_lp_soon(agg: Aggregate, *, objective: str = "value") -> Future[LpResult]:
+    """:func:`solve_lp` in a thread of its own: GLOP releases the interpreter lock, so the LP
+    runs on the second core while the caller goes on (the matrix is built here, before it starts)."""
+    _matrix(agg)
+    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="lp")
+    future = pool.submit(solve_lp, agg, objective=objective)
+    pool.shutdown(wait=False)
+    return future
 
 
 def _matrix(agg: Aggregate) -> sparse.csr_matrix:

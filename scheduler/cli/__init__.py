@@ -1,46 +1,44 @@
-"""The ``suanwang`` command line, split by command group."""
+"""The ``suanwang`` command line, split by command group.
+
+Each command's module is imported only when that command runs (``suanwang plan`` does not load
+the API server, the database layer or the plotting code); ``--help``, completion and the tests
+(``from suanwang.scheduler.cli import app``) get every command.
+"""
 
 from __future__ import annotations
+
+import importlib
+import os
+import sys
+from typing import Any
 
 import typer
 
 from suanwang import __version__
-from suanwang.scheduler.cli.capacity_cmd import capacity_app
-from suanwang.scheduler.cli.collect_cmd import collect, state_app
-from suanwang.scheduler.cli.energy_cmd import accounts, grid_app
 from suanwang.scheduler.cli.errors import SuanwangGroup
-from suanwang.scheduler.cli.plan_cmd import demo, plan
-from suanwang.scheduler.cli.serve_cmd import db_app, serve, token_app
-from suanwang.scheduler.cli.server_cmd import sites_app, status
-from suanwang.scheduler.cli.simulate_cmd import simulate
-from suanwang.scheduler.cli.submit_cmd import jobs_app, submit
-from suanwang.scheduler.cli.tenant_cmd import tenant_app
-from suanwang.scheduler.cli.topology_cmd import app as topology_app
 
-app = typer.Typer(
-    cls=SuanwangGroup,
-    no_args_is_help=True,
-    pretty_exceptions_enable=False,
-    add_completion=True,
-    help="suanwang (算网): schedule and plan AI compute across a province's network of compute centres.",
-)
-app.add_typer(topology_app, name="topology")
-app.command()(plan)
-app.command()(demo)
-app.command()(collect)
-app.command()(submit)
-app.add_typer(jobs_app, name="jobs")
-app.command()(serve)
-app.add_typer(token_app, name="token")
-app.add_typer(db_app, name="db")
-app.add_typer(sites_app, name="sites")
-app.command()(status)
-app.command()(simulate)
-app.add_typer(state_app, name="state")
-app.add_typer(grid_app, name="grid-event")
-app.command()(accounts)
-app.add_typer(capacity_app, name="capacity")
-app.add_typer(tenant_app, name="tenant")
+HELP = "suanwang (算网): schedule and plan AI compute across a province's network of compute centres."
+
+# command name → (module under suanwang.scheduler.cli, attribute, a group of sub-commands?)
+COMMANDS: dict[str, tuple[str, str, bool]] = {
+    "topology": ("topology_cmd", "app", True),
+    "plan": ("plan_cmd", "plan", False),
+    "demo": ("plan_cmd", "demo", False),
+    "collect": ("collect_cmd", "collect", False),
+    "submit": ("submit_cmd", "submit", False),
+    "jobs": ("submit_cmd", "jobs_app", True),
+    "serve": ("serve_cmd", "serve", False),
+    "token": ("serve_cmd", "token_app", True),
+    "db": ("serve_cmd", "db_app", True),
+    "sites": ("server_cmd", "sites_app", True),
+    "status": ("server_cmd", "status", False),
+    "simulate": ("simulate_cmd", "simulate", False),
+    "state": ("collect_cmd", "state_app", True),
+    "grid-event": ("energy_cmd", "grid_app", True),
+    "accounts": ("energy_cmd", "accounts", False),
+    "capacity": ("capacity_cmd", "capacity_app", True),
+    "tenant": ("tenant_cmd", "tenant_app", True),
+}
 
 
 def _version(value: bool) -> None:
@@ -49,14 +47,51 @@ def _version(value: bool) -> None:
         raise typer.Exit(0)
 
 
-@app.callback()
-def _root(
-    version: bool = typer.Option(
-        False, "--version", callback=_version, is_eager=True, help="Print the version and exit."
-    ),
-) -> None:
-    """suanwang (算网): schedule and plan AI compute across a province's network of compute centres."""
+def build(names: list[str] | None = None) -> typer.Typer:
+    """The command line with the named commands (all of them when ``names`` is None)."""
+    cli = typer.Typer(
+        cls=SuanwangGroup, no_args_is_help=True, pretty_exceptions_enable=False, add_completion=True, help=HELP
+    )
+    for name in COMMANDS if names is None else names:
+        module, attr, group = COMMANDS[name]
+        target = getattr(importlib.import_module(f"suanwang.scheduler.cli.{module}"), attr)
+        if group:
+            cli.add_typer(target, name=name)
+        else:
+            cli.command(name=name)(target)
+
+    @cli.callback()
+    def _root(
+        version: bool = typer.Option(
+            False, "--version", callback=_version, is_eager=True, help="Print the version and exit."
+        ),
+    ) -> None:
+        """suanwang (算网): schedule and plan AI compute across a province's network of compute centres."""
+
+    return cli
+
+
+def _wanted(argv: list[str]) -> list[str] | None:
+    """The one command ``argv`` runs, when that is certain; else None (load every command)."""
+    if any(k.endswith("_COMPLETE") for k in os.environ) or len(argv) < 2:
+        return None
+    name = argv[1]
+    if name == "--version":
+        return []
+    return [name] if name in COMMANDS else None
+
+
+_APP: typer.Typer | None = None
+
+
+def __getattr__(name: str) -> Any:
+    global _APP
+    if name == "app":
+        if _APP is None:
+            _APP = build()
+        return _APP
+    raise AttributeError(name)
 
 
 def main() -> None:
-    app()
+    build(_wanted(sys.argv))()
