@@ -4,6 +4,7 @@ topology, placement every 5 simulated minutes, with the greedy policy and with C
     python bench/simulate.py                        # 30 days, greedy and cpsat
     python bench/simulate.py --days 365 --solvers greedy
     python bench/simulate.py --days 30 --growth 1,20   # also the trace ×20, where capacity binds
+    python bench/simulate.py --days 7 --growth 100 --node-policies bestfit,fragmentation
 
 Columns: ``plans`` placement calls (ticks with nothing new are skipped); ``no model`` calls where
 every queued job got its best candidate, ``LP proof`` calls where a warm start met the LP bound,
@@ -45,6 +46,7 @@ def main() -> None:
     ap.add_argument("--growth", default="1", help="demand factors to run, comma-separated")
     ap.add_argument("--interval-min", type=float, default=5.0)
     ap.add_argument("--trace", type=Path, default=TRACE)
+    ap.add_argument("--node-policies", default="bestfit", help="bestfit and/or fragmentation, comma-separated")
     args = ap.parse_args()
     topo = load_topology()
     start = datetime(2026, 1, 1)
@@ -53,7 +55,7 @@ def main() -> None:
     rows = []
     for factor in (float(x) for x in args.growth.split(",")):
         arrivals = grow(trace, factor, seed=1)
-        for solver in args.solvers.split(","):
+        for solver, node_policy in ((s, n) for s in args.solvers.split(",") for n in args.node_policies.split(",")):
             last = [0.0]
 
             def progress(f: float, solver=solver, last=last, factor=factor) -> None:
@@ -62,13 +64,13 @@ def main() -> None:
                     print(f"[{time.strftime('%H:%M:%S')}] ×{factor:g} {solver}: {f:.0%}", file=sys.stderr, flush=True)
 
             t = time.perf_counter()
-            policy = Policy(solver, args.interval_min, time_limit_s=0.5)
+            policy = Policy(solver, args.interval_min, time_limit_s=0.5, node_policy=node_policy)
             o = Simulation(topo, arrivals, start, hours, policy, progress=progress).run()
             wall = time.perf_counter() - t
             kinds = plan_kinds(o) if solver == "cpsat" else ("", "", "")
             rows.append(
                 [
-                    solver,
+                    solver if node_policy == "bestfit" else f"{solver}, {node_policy}",
                     f"{factor:g}",
                     f"{args.days:g}",
                     f"{len(arrivals):,}",

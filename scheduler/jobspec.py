@@ -18,7 +18,8 @@ from pydantic import AfterValidator, BeforeValidator, Field, StringConstraints, 
 
 from suanwang.contract import PRINTABLE, Contract, Name, Number, Text, Time, fault, known, must_be_one_of, refs, whole
 
-MAX_JOBS = 10_000  # jobs in one file or request
+MAX_JOBS = 10_000  # jobs in one API request
+MAX_FILE_JOBS = 100_000  # jobs in one file (a file is also capped at 64 MiB)
 QUANTITY = r"^[0-9]+(\.[0-9]+)?(m|k|M|G|T|P|E|Ki|Mi|Gi|Ti|Pi|Ei)?$"
 
 
@@ -189,4 +190,4 @@ class JobFile(Contract):
     """A job file: the jobs and, optionally, the time to plan them at."""
 
     plan_time: Time | None = None
-    jobs: Annotated[list[JobSpec], Field(min_length=1, max_length=MAX_JOBS)]
+    jobs: Annotated[list[JobSpec], Field(min_length=1, max_length=MAX_FILE_JOBS)]

@@ -354,7 +354,7 @@ class Simulation:
         problem = Problem(
             self.topo, jobs, at, self._state(), self.policy.weights, time_limit_s=self.policy.time_limit_s,
             shift=shift, outlook=look, limits=limits, quotas=self.policy.quotas, preempt=self.policy.preempt,
-            fair_share=self.policy.tenant_weights,
+            fair_share=self.policy.tenant_weights, node_policy=self.policy.node_policy,
         )  # fmt: skip
         t = time.perf_counter()
         plan = solve(problem, self.policy.solver, with_bound=False)

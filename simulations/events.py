@@ -26,6 +26,7 @@ class Policy:
     quotas: tuple = ()  # solvers.quota.Quota: tenants' quotas the plans keep to
     preempt: bool = False  # evict lower-priority running work for what is left out (solvers.preempt)
     tenant_weights: tuple[tuple[str, float], ...] = ()  # fair share among equals, and Jain's index
+    node_policy: str = "bestfit"  # which nodes of a pool a job takes: bestfit or fragmentation
 
 
 def origin_of(job: Job) -> str:

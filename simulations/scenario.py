@@ -25,6 +25,7 @@ tenants:                          # optional: quotas plans keep to (the tenant c
 # policy also takes: on_events (plan at once on every arrival and completion, besides the
 # interval), time_limit_s, max_wait_h, value_per_pflops, transfer_cny_per_tb, aging_step_h;
 # preempt: true evicts lower-priority preemptible work (and reclaims borrowed quota) for what waits;
+# node_policy: bestfit (default) or fragmentation (which nodes of a pool a job takes, solvers/ledger.py);
 # shift: true (with horizon_h, slot_min, forecast: weekly|persistence|oracle) decides start times
 # of deferrable jobs, and the report then sets run-now, shifted and a perfect-foresight oracle
 # side by side
@@ -209,6 +210,7 @@ class PolicySpec(Contract):
     horizon_h: Annotated[Number, Field(ge=1, le=168)] = Shift().horizon_h
     slot_min: Annotated[Number, Field(ge=5, le=240)] = Shift().slot_min
     forecast: Literal[METHODS] = "weekly"  # type: ignore[valid-type]
+    node_policy: Literal["bestfit", "fragmentation"] = "bestfit"
 
     @model_validator(mode="after")
     def _whole_slots(self) -> PolicySpec:
@@ -265,6 +267,7 @@ def load_scenario(path: str | Path) -> Scenario:
         quotas_of(spec.tenants, topo),
         p.preempt,
         tuple((t.name, t.weight) for t in spec.tenants),
+        p.node_policy,
     )
     name = spec.name or Path(path).stem
     events = tuple(_grid_event(g, topo, start) for g in spec.changes.grid_events)

@@ -107,7 +107,12 @@ class Instance:
 
     def ledger(self) -> Ledger:
         room = {i: r.room_cards for i, r in enumerate(self.quota_rows)}
-        return Ledger(self.nodes, self.power_headroom_kw, self.link_capacity_gbps, room)
+        share: dict[int, float] | None = None
+        if self.problem.node_policy == "fragmentation":  # the pending demand's per-node sizes
+            share = defaultdict(float)
+            for jc in self.classes:
+                share[jc.per_node] += len(jc.jobs) * jc.nodes
+        return Ledger(self.nodes, self.power_headroom_kw, self.link_capacity_gbps, room, share)
 
 
 def effective_priority(job: Job, now: datetime, aging_step_h: float) -> int:

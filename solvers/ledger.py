@@ -9,6 +9,14 @@ is rounded up to the next power of two ``2^a`` and each node's free cards are sp
 binary blocks (7 → 4 + 2 + 1). For power-of-two item sizes, a set of items fits into the nodes if
 and only if, for every level ``a``, the cards asked by items of size ≥ ``2^a`` do not exceed the
 cards held in blocks of size ≥ ``2^a`` (largest-first filling is exact for divisible sizes).
+
+Node policies (which nodes of a pool a job takes):
+    bestfit        the fullest nodes that still fit
+    fragmentation  the nodes whose use lowers the pool's expected fragmentation most, after the
+                   FGD paper (Weng et al., ATC 2023) for whole cards: with p_k the share of the
+                   pending demand that asks k cards per node, a node with f free cards strands
+                   F(f) = f · Σ_{k > f} p_k of them; a job taking k cards per node takes, node by
+                   node, the one with the largest F(f) − F(f − k), the fullest among equals
 """
 
 from __future__ import annotations
@@ -81,6 +89,18 @@ def block_capacity(bits: dict[int, int], levels: Iterable[int]) -> dict[int, int
     return {a: sum((1 << b) * n for b, n in bits.items() if b >= a) for a in levels}
 
 
+def _stranded(per_node_share: Mapping[int, float]):
+    """F(f): the free cards of a node with ``f`` free that the pending demand's per-node sizes
+    cannot use, weighted by each size's share."""
+    sizes = sorted(per_node_share)
+    total = sum(per_node_share.values()) or 1.0
+
+    def stranded(f: int) -> float:
+        return f * sum(per_node_share[k] for k in sizes if k > f) / total
+
+    return stranded
+
+
 class Ledger:
     """Mutable remaining capacity while a plan is built. It reads the problem's pool snapshots and
     copies a pool only when a placement first changes it; it never touches the :class:`Problem`."""
@@ -91,8 +111,10 @@ class Ledger:
         power_headroom_kw: dict[str, float],
         link_headroom_gbps: dict[str, float],
         quota_room: dict[int, int] | None = None,
+        per_node_share: Mapping[int, float] | None = None,
     ) -> None:
         self._pools = pools
+        self._stranded = _stranded(per_node_share) if per_node_share else None  # fragmentation policy
         self.levels: dict[PoolKey, dict[int, list[str]]] = {}  # stacks of the pools changed so far
         self._view: dict[PoolKey, Mapping[int, Sequence[str]]] = {k: ps.stacks for k, ps in pools.items()}
         self.free: dict[PoolKey, dict[str, int]] = {}
@@ -155,12 +177,21 @@ class Ledger:
         per_node, nodes, power_kw, links, bandwidth_gbps = d[:5]
         stacks = self._own(pool)
         chosen: list[tuple[str, int]] = []
-        for f in sorted(x for x in stacks if x >= per_node):
-            stack = stacks[f]
-            while stack and len(chosen) < nodes:
-                chosen.append((stack.pop(), f))
-            if len(chosen) == nodes:
-                break
+        if self._stranded is None:
+            for f in sorted(x for x in stacks if x >= per_node):
+                stack = stacks[f]
+                while stack and len(chosen) < nodes:
+                    chosen.append((stack.pop(), f))
+                if len(chosen) == nodes:
+                    break
+        else:
+            stranded = self._stranded
+            while len(chosen) < nodes:
+                f = max(
+                    (x for x, v in stacks.items() if x >= per_node and v),
+                    key=lambda x: (stranded(x) - stranded(x - per_node), -x),
+                )
+                chosen.append((stacks[f].pop(), f))
         for name, f in chosen:
             rest = f - per_node
             stacks.setdefault(rest, []).append(name)

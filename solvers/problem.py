@@ -275,6 +275,7 @@ class Problem:
     preempt: bool = False  # evict lower-priority running work for what is left out (solvers.preempt)
     preempt_inference: bool = False  # … inference too (operators only)
     fair_share: tuple[tuple[str, float], ...] = ()  # (tenant, weight): DRF among equal priorities (solvers.fair)
+    node_policy: str = "bestfit"  # which nodes of a pool a job takes: bestfit or fragmentation (solvers.ledger)
 
 
 @dataclass(frozen=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import enum
 import time
 from datetime import datetime
 from importlib import resources
@@ -36,6 +37,12 @@ from suanwang.solvers.problem import Job, Plan, Problem, Shift, Weights
 from suanwang.timeutil import now_local, parse_time
 from suanwang.topology.loader import load_topology
 from suanwang.topology.measured import with_measured_links
+
+
+class NodePolicy(enum.StrEnum):
+    bestfit = "bestfit"
+    fragmentation = "fragmentation"
+
 
 _RIGHT = (
     "nodes",
@@ -193,6 +200,9 @@ def plan(
     tenants: list[Path] = typer.Option(
         None, "--tenants", help="Tenant file(s) with quotas (the tenant contract); jobs keep to them."
     ),
+    node_policy: NodePolicy = typer.Option(
+        "bestfit", "--node-policy", help="Which nodes of a site a job takes: bestfit, or fragmentation (FGD)."
+    ),
     server: str | None = ServerOpt,
     token: str | None = TokenOpt,
 ) -> None:
@@ -203,6 +213,7 @@ def plan(
         return
     shift = shift_from(horizon_h, slot_min) if solver == "cpsat" else None
     problem = _problem(filename, topology, state, now, time_limit, carbon_price, shift)
+    problem = dataclasses.replace(problem, node_policy=node_policy.value)
     if tenants:
         from suanwang.contract import Refs
         from suanwang.scheduler.cli.tenant_cmd import read_tenants

@@ -1,10 +1,12 @@
-"""The openb replay with a best-fit node policy against the FGD paper's published best-fit results."""
+"""The openb replay: the best-fit node policy against the FGD paper's published best-fit results,
+the fragmentation-aware policy against best fit, and the fragmentation measure on small nodes."""
 
 from __future__ import annotations
 
 import numpy as np
 
-from suanwang.simulations.openb import load_nodes, load_pods, published, replay_best_fit
+from suanwang.simulations.fragmentation import fragmentation, typical_shapes
+from suanwang.simulations.openb import load_nodes, load_pods, published, replay, replay_best_fit
 from tests.conftest import SHARED_DATA
 
 OPENB = SHARED_DATA / "openb-fgd"
@@ -22,3 +24,25 @@ def test_best_fit_replay_matches_published_curve():
     assert abs(ours[130] - mean[130]) < 2.0
     random, _, _ = published(OPENB / "expected_results" / "analysis_allo_discrete.csv", policy="01-Random")
     assert ours[130] > random[130]  # best fit beats random placement, as in the paper
+
+
+def test_fragmentation_aware_policy_allocates_more_than_best_fit():
+    nodes = load_nodes(OPENB / "csv" / "openb_node_list_all_node.csv")
+    pods = load_pods(OPENB / "csv" / "openb_pod_list_default.csv")
+    best = np.array(replay(nodes, pods, "bestfit", seed=44))  # a seed the policy was not tuned on
+    fgd = np.array(replay(nodes, pods, "fgd", seed=44))
+    assert np.abs(fgd[:90] - best[:90]).max() < 0.1  # below saturation both place every pod
+    assert np.all(fgd[95:] > best[95:] + 0.5)  # past saturation it strands fewer GPUs
+
+
+def test_fragmentation_counts_what_typical_pods_cannot_use():
+    models = np.array(["A10", "A10"])
+    pods = [(4000, 0, 1, 500, frozenset()), (4000, 0, 1, 1000, frozenset())]  # half a GPU; a whole one
+    shapes = typical_shapes(pods, models, share=1.0)
+    gpu = np.array([[1000, 1000], [300, 1000]])
+    cpu = np.array([8000, 8000])
+    frag = fragmentation(cpu, gpu, np.arange(2), shapes)
+    # node 0: both shapes fit, nothing stranded; node 1: its 300 are too little for either shape
+    assert frag.tolist() == [0.0, 300.0]
+    starved = fragmentation(np.array([1000, 1000]), gpu, np.arange(2), shapes)  # too little CPU for any
+    assert starved.tolist() == [2000.0, 1300.0]

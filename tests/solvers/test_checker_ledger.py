@@ -84,3 +84,20 @@ def test_pool_state_views():
     assert ps.free_ascending == (0, 3, 3, 8) and ps.free_cards == 14
     assert ps.stacks[3] == ("n2", "n0")  # popped from the end: n0 first
     assert ps.bit_counts == bit_counts([3, 8, 0, 3]) == {0: 2, 1: 2, 3: 1}
+
+
+def test_fragmentation_policy_keeps_room_for_the_sizes_that_wait():
+    pools = {("s", "m"): PoolState((("six", 6), ("four", 4)))}
+    best = Ledger(pools, {"s": 1e9}, {})
+    assert best.take(("s", "m"), Demand(2, 1, 0.0)) == ("four",)  # the fullest node: leaves 6 and 2
+    assert best.take(("s", "m"), Demand(4, 1, 0.0)) is not None and best.take(("s", "m"), Demand(4, 1, 0.0)) is None
+    frag = Ledger(pools, {"s": 1e9}, {}, per_node_share={4: 1.0})  # what waits asks 4 cards per node
+    assert frag.take(("s", "m"), Demand(2, 1, 0.0)) == ("six",)  # leaves 4 and 4
+    assert all(frag.take(("s", "m"), Demand(4, 1, 0.0)) is not None for _ in range(2))
+
+
+def test_fragmentation_policy_reaches_every_solver(mini):
+    jobs = [job("small", 2, 2, ("H800",)), job("wide", 8, 8, ("H800",))]
+    for name in ("cpsat", "greedy", "bestfit", "karmada"):
+        plan = solve(dataclasses.replace(problem(mini, jobs), node_policy="fragmentation"), name)
+        assert check_plan(problem(mini, jobs), plan) == [] and len(plan.placements) == 2, name
