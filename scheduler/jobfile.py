@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from suanwang.contract import Refs, validate
+from suanwang.gcpause import collector_paused
 from suanwang.scheduler.jobspec import ContainerSpec, JobFile, JobSpec
 from suanwang.solvers.problem import (
     AcceleratorRequest,
@@ -30,8 +31,9 @@ from suanwang.yamldoc import Checked, join, read_document
 def load_jobs(source: str | Path, topology: Topology, text: str | None = None) -> tuple[list[Job], datetime | None]:
     """Jobs in the file and its optional ``plan_time``; raises InputError listing every fault."""
     doc = read_document(source, text)
-    spec = validate(JobFile, doc, doc.data, job_refs(topology))
-    jobs = _checked(doc, spec.jobs if spec else [], topology, doc.data)
+    with collector_paused():
+        spec = validate(JobFile, doc, doc.data, job_refs(topology))
+        jobs = _checked(doc, spec.jobs if spec else [], topology, doc.data)
     doc.raise_if_faulty("job file")
     return jobs, spec.plan_time if spec else None
 
@@ -77,8 +79,9 @@ def _checked(doc: Checked, specs: list[JobSpec], topology: Topology, raw: Any) -
         return []
     graph = graph_for(topology)
     jobs = [_job(s) for s in specs]
+    pools: dict[tuple, tuple[list, list]] = {}  # jobs of one shape share their pools
     for i, job in enumerate(jobs):
-        _hostable(doc, job, join("jobs", i), topology, graph)
+        _hostable(doc, job, join("jobs", i), topology, graph, pools)
     return jobs
 
 
@@ -114,13 +117,25 @@ def _container(c: ContainerSpec) -> Container:
     return Container(c.image, tuple(c.command), tuple(c.args), tuple(c.env.items()), c.cpu, c.memory, c.port)
 
 
-def _hostable(doc: Checked, job: Job, p: str, topo: Topology, graph: NetworkGraph) -> None:
+def _shape_pools(topo: Topology, a, cache: dict[tuple, tuple[list, list]]) -> tuple[list, list]:
+    """The pools with a model the job accepts, and those of them large enough for it."""
+    key = (a.models, a.min_memory_gb, a.per_node, a.nodes)
+    hit = cache.get(key)
+    if hit is None:
+        cat = topo.accelerators
+        ok_models = {m for m in a.models or tuple(cat) if cat[m].memory_gb >= a.min_memory_gb}
+        pools = [(s, pl) for s in topo.sites for pl in s.pools if pl.accelerator in ok_models]
+        fits = [(s, pl) for s, pl in pools if pl.per_node >= a.per_node and pl.nodes >= a.nodes]
+        hit = cache[key] = (pools, fits)
+    return hit
+
+
+def _hostable(
+    doc: Checked, job: Job, p: str, topo: Topology, graph: NetworkGraph, cache: dict[tuple, tuple[list, list]]
+) -> None:
     """Faults for a job no site of the topology could ever host."""
     a = job.accelerators
-    cat = topo.accelerators
-    names = a.models or tuple(cat)
-    ok_models = [m for m in names if cat[m].memory_gb >= a.min_memory_gb]
-    pools = [(s, pl) for s in topo.sites for pl in s.pools if pl.accelerator in ok_models]
+    pools, fits = _shape_pools(topo, a, cache)
     where = join(p, "accelerators")
     if not pools:
         what = "/".join(a.models) if a.models else "any model"
@@ -131,7 +146,6 @@ def _hostable(doc: Checked, job: Job, p: str, topo: Topology, graph: NetworkGrap
             list(a.models) or "any",
         )
         return
-    fits = [(s, pl) for s, pl in pools if pl.per_node >= a.per_node and pl.nodes >= a.nodes]
     if not fits:
         most = max(pools, key=lambda t: (t[1].per_node >= a.per_node, t[1].nodes))
         doc.fault(
@@ -143,9 +157,12 @@ def _hostable(doc: Checked, job: Job, p: str, topo: Topology, graph: NetworkGrap
         )
         return
     if job.kind == "inference" and job.origin and job.latency_slo_ms is not None:
-        sites = {s.id for s, _ in fits}
         table = graph.deterministic_routes_from(job.origin) if job.deterministic else graph.routes_from(job.origin)
-        reach = sorted((r.rtt_ms, sid) for sid, r in table.items() if sid in sites)
+        key = ("reach", a.models, a.min_memory_gb, a.per_node, a.nodes, job.origin, job.deterministic is not None)
+        reach = cache.get(key)  # type: ignore[assignment]
+        if reach is None:
+            sites = {s.id for s, _ in fits}
+            reach = cache[key] = sorted((r.rtt_ms, sid) for sid, r in table.items() if sid in sites)  # type: ignore[assignment]
         if not reach:
             doc.fault(
                 join(p, "deterministic"),

@@ -33,6 +33,7 @@ from __future__ import annotations
 import dataclasses
 import math
 
+from suanwang.gcpause import collector_paused
 from suanwang.solvers.problem import Plan, Problem, Shift
 
 SOLVERS = ("cpsat", "greedy", "bestfit", "karmada")
@@ -47,14 +48,20 @@ def solve(problem: Problem, solver: str = "cpsat", *, with_bound: bool = True) -
     :class:`~suanwang.errors.InputError` for an unknown solver name.
     """
     from suanwang.errors import InputError
+
+    if solver not in SOLVERS:
+        raise InputError(f"unknown solver {solver!r}; use one of {', '.join(SOLVERS)}")
+    with collector_paused():  # the plan's structures are acyclic; the collector's passes only cost
+        return _solve(problem, solver, with_bound)
+
+
+def _solve(problem: Problem, solver: str, with_bound: bool) -> Plan:
     from suanwang.solvers.aggregate import relaxation
     from suanwang.solvers.baselines import solve_baseline
     from suanwang.solvers.cpsat import solve_cpsat
     from suanwang.solvers.instance import build_instance
     from suanwang.solvers.lp_bound import solve_lp_soon
 
-    if solver not in SOLVERS:
-        raise InputError(f"unknown solver {solver!r}; use one of {', '.join(SOLVERS)}")
     if problem.limits and problem.shift is None:  # grid events: look ahead to their end
         ahead_h = max((lim.end - problem.now).total_seconds() / 3600.0 for lim in problem.limits)
         problem = dataclasses.replace(problem, shift=Shift(horizon_h=min(168.0, max(1.0, math.ceil(ahead_h)))))

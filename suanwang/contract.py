@@ -100,7 +100,10 @@ def known(kind: str, what: str, fix: str = "use one of: {names}") -> AfterValida
         r = refs(info)
         if r is None:
             return value
-        names = list(r[kind])
+        names = r[kind]
+        if value in names:  # the common case, without building the message
+            return value
+        names = list(names)
         return must_be_one_of(value, names, what, fix.format(names=", ".join(names)))
 
     return AfterValidator(check)

@@ -16,12 +16,14 @@ import re
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
+import numpy as np
 import yaml
 from yaml.constructor import ConstructorError, SafeConstructor
 from yaml.nodes import ScalarNode
 from yaml.resolver import Resolver
 
 from suanwang.errors import Fault, InputError
+from suanwang.gcpause import collector_paused
 
 MAX_DEPTH = 64  # nesting levels; the deepest contract needs fewer than 10
 MAX_ALIAS_NODES = 100_000  # values built through YAML aliases (a billion-laughs file needs 10⁹)
@@ -29,8 +31,9 @@ _LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when present:
 _STR = "tag:yaml.org,2002:str"
 # YAML 1.2 reads 1.5e9 as a number; YAML 1.1 (PyYAML) wants 1.5e+9 and keeps 1.5e9 a string
 _EXPONENT = re.compile(r"^[-+]?(\d+\.?\d*|\.\d+)[eE][-+]?\d+$")
-_JSON_STRING = re.compile(r'"(?:[^"\\]|\\.)*"')
-_NOT_BRACKET = re.compile(r"[^\[\]{}]+")
+_JSON_STRING = re.compile(rb'"(?:[^"\\]|\\.)*"')  # on text reduced to quotes, backslashes and brackets
+_NOT_STRUCTURE = bytes(b for b in range(256) if b not in b'"\\[]{}')
+_OPEN_LIST, _OPEN_MAP = ord("["), ord("{")
 
 Mark = int | tuple[int, Any]  # a scalar's line, or a collection's line and its children's marks
 
@@ -101,11 +104,12 @@ def flatten(mark: Mark | None) -> dict[str, int]:
 
 def parse(text: str, file: str) -> tuple[Any, Lines, list[Fault]]:
     """The data of a YAML or JSON document, its lines (lazily) and the faults found reading it."""
-    fast = _json(text, file)
-    if fast is not None:
-        (data,) = fast
-        return data, Lines(lambda: _lines_of(text, file)), []
-    data, marks, faults = _events(text, file)
+    with collector_paused():
+        fast = _json(text, file)
+        if fast is not None:
+            (data,) = fast
+            return data, Lines(lambda: _lines_of(text, file)), []
+        data, marks, faults = _events(text, file)
     return data, Lines(lambda: flatten(marks)), faults
 
 
@@ -121,14 +125,11 @@ def _json(text: str, file: str) -> tuple[Any] | None:
     head = text.lstrip()[:1]
     if head not in ("{", "["):
         return None
-    brackets = _NOT_BRACKET.sub("", _JSON_STRING.sub("", text))
-    depth = deepest = 0
-    for ch in brackets:
-        depth += 1 if ch in "[{" else -1
-        if depth > deepest:
-            deepest = depth
-            if deepest > MAX_DEPTH:
-                raise limit_error(file, None, f"nested deeper than {MAX_DEPTH} levels", "flatten the document")
+    # nesting depth before the (recursive) C decoder runs: brackets outside strings, summed
+    marks = _JSON_STRING.sub(b"", text.encode("utf-8").translate(None, _NOT_STRUCTURE))
+    steps = np.frombuffer(marks.translate(None, b'"\\'), dtype=np.uint8)  # stray ones: the decoder reports them
+    if len(steps) and int(np.cumsum(np.where((steps == _OPEN_LIST) | (steps == _OPEN_MAP), 1, -1)).max()) > MAX_DEPTH:
+        raise limit_error(file, None, f"nested deeper than {MAX_DEPTH} levels", "flatten the document")
     duplicate = False
 
     def pairs_hook(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
