@@ -200,16 +200,23 @@ class ControlLoop:
         out = self.lifecycle.place(problem, plan, now)
         report.placed += out.transitions
         report.transitions += out.transitions
-        plan = self._evict(plan, now, report)
+        plan = self._evict(problem, plan, now, report)
         report.unplaced = len(plan.unplaced)
         return problem, plan
 
-    def _evict(self, plan, now: datetime, report: CycleReport):
-        """Stop the running work the plan evicts: its workloads go, it is re-queued with the work lost
-        noted; what it made room for is placed next cycle. The plan without the evicted work."""
+    def _evict(self, problem: Problem, plan, now: datetime, report: CycleReport):
+        """Stop the running work the plan evicts: its workloads go, it is re-queued with its progress
+        (the work up to its last checkpoint) kept and the work lost noted; what it made room for is
+        placed next cycle. The plan without the evicted work."""
         st = self.app.state
+        jobs = {j.id: j for j in problem.jobs}
         for e in plan.evictions:
-            self.store.release(e.job, JobState.pending, e.reason, now)
+            job = jobs.get(e.job)
+            started = job.running.started_at if job is not None and job.running is not None else None
+            ran_h = (now - started).total_seconds() / 3600.0 if started is not None else 0.0
+            kept_h = max(0.0, ran_h - e.lost_h)
+            why = f"{e.reason}; {kept_h:.2f} h of its work kept at checkpoints, {e.lost_h:.2f} h lost"
+            self.store.release(e.job, JobState.pending, why[:900], now, kept_h)
             st.metrics.transitions.labels(JobState.pending).inc()
             st.metrics.preemptions.labels(e.site).inc()
             st.metrics.preempted_lost.labels(e.site).inc(e.lost_card_h * 3600.0)

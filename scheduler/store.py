@@ -86,9 +86,10 @@ class Store(Protocol):
         was cancelled meanwhile, its objects then stale (to be deleted)."""
         ...
 
-    def release(self, job_id: str, target: str, reason: str, at: datetime) -> None:
+    def release(self, job_id: str, target: str, reason: str, at: datetime, kept_h: float = 0.0) -> None:
         """Move the job to ``target`` (pending to be placed again, or cancelled); its objects
-        become stale, to be deleted once its site answers, and it is no longer kept at a site."""
+        become stale, to be deleted once its site answers, and it is no longer kept at a site.
+        ``kept_h``: hours of its work kept at checkpoints, which its next run does not repeat."""
         ...
 
     def stale(self) -> list[StaleObject]: ...
@@ -212,8 +213,8 @@ class JsonStore:
         self._save()
         return True
 
-    def release(self, job_id: str, target: str, reason: str, at: datetime) -> None:
-        rec = self._rec(job_id)
+    def release(self, job_id: str, target: str, reason: str, at: datetime, kept_h: float = 0.0) -> None:
+        rec = self._rec(job_id)  # no specs here: kept work is noted in the reason only
         rec.move(target, reason, at)
         for o in rec.objects if rec.site else ():
             self._stale["/".join([rec.site, *o])] = [rec.site, *o]

@@ -136,10 +136,10 @@ class SqlStore:
             )
             return {k: at for k, at in s.execute(q)}
 
-    def release(self, job_id: str, target: str, reason: str, at: datetime) -> None:
+    def release(self, job_id: str, target: str, reason: str, at: datetime, kept_h: float = 0.0) -> None:
         with self.sessions.begin() as s:
             self.fence(s)
-            release(s, job_id, target, reason, at)
+            release(s, job_id, target, reason, at, kept_h)
 
     def stale(self) -> list[StaleObject]:
         with self.sessions() as s:
@@ -162,8 +162,16 @@ class SqlStore:
     def specs(self, states: tuple[str, ...]) -> list[tuple[str, dict]]:
         """``(key, spec)`` of the jobs in ``states``, oldest first (specs in the job-file contract)."""
         with self.sessions() as s:
-            # ``ran`` (where a released job last ran, for its accounts) is not part of the contract
-            return [(r.id, {k: v for k, v in r.spec.items() if k != "ran"}) for r in repo.jobs_in(s, states)]
+            # ``ran`` (where a released job last ran, for its accounts) and ``done_h`` (work kept from
+            # runs that were stopped) are not part of the contract: the run still to do is shorter
+            out = []
+            for r in repo.jobs_in(s, states):
+                spec = {k: v for k, v in r.spec.items() if k not in ("ran", "done_h")}
+                done = float(r.spec.get("done_h", 0.0))
+                if done > 0 and isinstance(spec.get("duration_h"), (int, float)):
+                    spec["duration_h"] = max(MIN_RUN_H, spec["duration_h"] - done)
+                out.append((r.id, spec))
+            return out
 
     def save_snapshot(self, body: dict, observed_at: datetime) -> None:
         """Keep ``body`` (a collected state) as the one latest snapshot."""
@@ -208,13 +216,23 @@ class SqlStore:
             self._down.setdefault(site, since)
 
 
-def release(s: Session, job_id: str, target: str, reason: str, at: datetime) -> JobRow:
+MIN_RUN_H = 1.0 / 60  # a job with all but this much work done still gets a run of it
+
+
+def release(s: Session, job_id: str, target: str, reason: str, at: datetime, kept_h: float = 0.0) -> JobRow:
     """In the caller's transaction: move the job to ``target``, unpin it from its site and mark
-    its objects stale (the control loop deletes them once the site answers)."""
+    its objects stale (the control loop deletes them once the site answers). Back to pending,
+    ``kept_h`` hours of its work (those up to its last checkpoint) are added to its progress
+    (``done_h``), which the next run does not repeat."""
     row = repo.transition(s, job_id, target, reason, at)
     if target == JobState.pending:
         ran = row.spec.get("running")
-        row.spec = {k: v for k, v in row.spec.items() if k != "running"} | ({"ran": ran} if ran else {})
+        done = float(row.spec.get("done_h", 0.0)) + max(0.0, kept_h)
+        row.spec = (
+            {k: v for k, v in row.spec.items() if k not in ("running", "done_h")}
+            | ({"ran": ran} if ran else {})
+            | ({"done_h": round(done, 6)} if done > 0 else {})
+        )
         row.site = None
     for sub in s.scalars(select(Submission).where(Submission.job_id == job_id)):
         sub.stale = True

@@ -111,3 +111,27 @@ def test_priority_nine_behind_batch_preempts_the_fewest_then_runs(world, engine)
     assert 'suanwang_preempted_lost_card_seconds_total{site="nj-hub"} 57600.0' in text  # 2 × 8 cards × 1 h
     cycle(NOW + timedelta(hours=4, minutes=1))
     assert states(engine)["p9"] in ("placed", "submitted")
+
+
+def test_preempted_jobs_keep_their_checkpointed_progress(world, engine):  # noqa: F811
+    from datetime import timedelta
+
+    from suanwang.scheduler.db.models import JobRow
+    from tests.scheduler.test_energy import _running
+
+    app, loop, call, cycle = world
+    batch = [job(f"b{i}", priority=1, preemptible=True, checkpoint_h=0.5, duration_h=6) for i in range(4)]
+    assert call("t", "POST", "/v1/jobs", json={"jobs": batch}).status_code == 201
+    cycle(NOW)
+    _running(loop, [f"t/b{i}" for i in range(4)], NOW + timedelta(hours=3))
+    urgent = job("p9", tenant="u", priority=9, accelerators={"count": 16, "per_node": 8, "models": ["H800"]})
+    assert call("u", "POST", "/v1/jobs", json={"jobs": [urgent]}).status_code == 201
+    cycle(NOW + timedelta(hours=4, minutes=45))  # 1.75 h run: 1.5 h kept at checkpoints, 0.25 h lost
+    evicted = [k for k, v in states(engine).items() if k.startswith("b") and v == "pending"]
+    assert len(evicted) == 2
+    with sessions(engine)() as s:
+        row = s.get(JobRow, f"t/{evicted[0]}")
+        assert row.spec["done_h"] == 1.5 and row.spec["duration_h"] == 6  # progress kept beside the job
+        assert "1.50 h of its work kept at checkpoints, 0.25 h lost" in row.history[-1].reason
+    queued = dict(loop.store.specs(("pending",)))
+    assert queued[f"t/{evicted[0]}"]["duration_h"] == 4.5  # the next run does only what is left
