@@ -6,7 +6,8 @@ no site could ever host are left out, as the job file's checks would refuse them
 
 Columns: `read_s` reading and checking the job file in this process (`compose_s`: PyYAML's
 libyaml-backed node composition of the same file, for reference; the reader does not use it);
-`wall_s` the whole command from process start to exit; `rss_mb` the command's peak memory;
+`wall_s` the whole command from process start to exit; `rss_mb` the command's peak resident
+memory (its VmHWM);
 `solver_s` the solver call alone (instance, model, LP bound, warm starts, search, per-job
 assembly), timed in this process on the same input; `ratio` the plan's objective ÷ its LP bound
 (with start times planned: its score ÷ the time-indexed model's bound). `shift` says whether
@@ -89,27 +90,42 @@ def in_process(path: Path, topo_file: Path, time_limit: float, shift: bool) -> d
     return {"read_s": read_s, "compose_s": compose_s, "solver_s": time.perf_counter() - t}
 
 
+# The command's own peak memory: VmHWM of its address space, written at exit (a child's ru_maxrss
+# would also count the pages of this process that it held between fork and exec).
+_PEAK = """
+import atexit, os, sys
+def peak():
+    for line in open("/proc/self/status"):
+        if line.startswith("VmHWM:"):
+            open(os.environ["PEAK_FILE"], "w").write(line.split()[1])
+atexit.register(peak)
+sys.argv = ["suanwang", *sys.argv[1:]]
+from suanwang.scheduler.cli import main
+main()
+"""
+
+
 def run_plan(jobs: Path, topo_file: Path, time_limit: float, shift: bool) -> dict:
-    cmd = [sys.executable, "-m", "suanwang.scheduler.cli", "plan", "-f", str(jobs), "-t", str(topo_file)]
+    cmd = [sys.executable, "-c", _PEAK, "plan", "-f", str(jobs), "-t", str(topo_file)]
     cmd += ["--time-limit", str(time_limit), "-o", "json"] + ([] if shift else ["--shift-horizon", "0"])
-    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err, tempfile.NamedTemporaryFile() as peak:
         t = time.perf_counter()
-        proc = subprocess.Popen(cmd, stdout=out, stderr=err)
-        _, status, usage = os.wait4(proc.pid, 0)
+        proc = subprocess.Popen(cmd, stdout=out, stderr=err, env={**os.environ, "PEAK_FILE": peak.name})
+        proc.wait()
         wall = time.perf_counter() - t
-        proc.returncode = os.waitstatus_to_exitcode(status)
         if proc.returncode != 0:
             err.seek(0)
             raise SystemExit(f"{' '.join(cmd)} exited {proc.returncode}: {err.read().decode()[-2000:]}")
         out.seek(0)
         plan = json.loads(out.read())
+        rss_mb = int(Path(peak.name).read_text() or 0) / 1024
     if plan.get("bound"):
         ratio = plan["objective"] / plan["bound"]
     else:  # start times planned: the time-indexed model's score against its own bound
         ratio = plan["score"] / plan["score_bound"] if plan.get("score_bound") else float("nan")
     return {
         "wall_s": wall,
-        "rss_mb": usage.ru_maxrss / 1024,
+        "rss_mb": rss_mb,
         "ratio": ratio,
         "placed": plan["summary"]["placed"],
     }
