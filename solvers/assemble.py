@@ -86,12 +86,13 @@ def assemble(
         score += problem.weights.value_per_pflops * cand.value - cost
     unplaced = []
     reasons: dict[tuple, tuple[str, ...]] = {}  # identical requirements get identical reasons (priority aside)
+    memo: dict = {}
     for jc in instance.classes:
         for i in jc.jobs:
             if i not in placed:
                 key = requirement_key(problem.jobs[i], 0)
                 if key not in reasons:
-                    reasons[key] = explain(instance, ledger, jc, i)
+                    reasons[key] = explain(instance, ledger, jc, i, memo)
                 unplaced.append(Unplaced(problem.jobs[i].id, reasons[key]))
     for i, reason in instance.not_ready.items():
         unplaced.append(Unplaced(problem.jobs[i].id, (reason,)))

@@ -9,8 +9,6 @@ power (8) and bandwidth (7).
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 from suanwang.solvers.instance import Instance, JobClass, allowed_models, job_route, transfer_hours
 from suanwang.solvers.ledger import Demand, Ledger
 from suanwang.solvers.quota import quota_reason, running_usage
@@ -23,10 +21,14 @@ def _models(job) -> str:
     return "/".join(job.accelerators.models) if job.accelerators.models else "any model"
 
 
-def explain(instance: Instance, ledger: Ledger, jc: JobClass, job_index: int) -> tuple[str, ...]:
+def explain(
+    instance: Instance, ledger: Ledger, jc: JobClass, job_index: int, memo: dict | None = None
+) -> tuple[str, ...]:
     """Why job ``job_index`` of class ``jc`` is not placed, against the capacity left in ``ledger``;
-    with the sites that offered nothing for want of fresh state (or drained, or down)."""
-    reasons = _explain(instance, ledger, jc, job_index)
+    with the sites that offered nothing for want of fresh state (or drained, or down). ``memo``
+    keeps what jobs of one shape share (their candidate sites, the capacity left there) across the
+    calls for one plan."""
+    reasons = _explain(instance, ledger, jc, job_index, {} if memo is None else memo)
     state = instance.problem.state
     if state is not None and state.unusable:
         models = set(allowed_models(instance.problem, instance.problem.jobs[job_index]))
@@ -38,7 +40,7 @@ def explain(instance: Instance, ledger: Ledger, jc: JobClass, job_index: int) ->
     return reasons
 
 
-def _explain(instance: Instance, ledger: Ledger, jc: JobClass, job_index: int) -> tuple[str, ...]:
+def _explain(instance: Instance, ledger: Ledger, jc: JobClass, job_index: int, memo: dict) -> tuple[str, ...]:
     problem, graph = instance.problem, instance.graph
     job = problem.jobs[job_index]
     a = job.accelerators
@@ -60,11 +62,10 @@ def _explain(instance: Instance, ledger: Ledger, jc: JobClass, job_index: int) -
             f"(most: {best[0]} with {n}); split the job or lower per_node",
         )
     # static filters, in the order a user thinks about them
-    rows = []
-    for p in big:
-        site = instance.sites[p[0]]
-        user, data = job_route(graph, job, site.id)
-        rows.append((p, site, user, data))
+    shape = (tuple(models), a.per_node, a.nodes, job.kind == "inference" and job.origin, job.deterministic, job.data)
+    rows = memo.get(("rows", shape))
+    if rows is None:
+        rows = memo["rows", shape] = [(p, instance.sites[p[0]], *job_route(graph, job, p[0])) for p in big]
     if job.kind == "inference" and job.origin:
         kind = "deterministic (CENI) path" if job.deterministic else "path"
         ok_rows = [r for r in rows if r[2] is not None]
@@ -96,11 +97,13 @@ def _explain(instance: Instance, ledger: Ledger, jc: JobClass, job_index: int) -
                 )
             rows = jit
     if job.deadline is not None:
-        fits = []
-        for r in rows:
-            t = transfer_hours(job.data.size_tb, r[3].bottleneck_gbps) if job.data and r[3] else 0.0
-            if problem.now + timedelta(hours=t + job.duration_h) <= job.deadline:
-                fits.append(r)
+        hours = memo.get(("transfer", shape, job.latency_slo_ms))  # (shape, SLO) decide the rows left
+        if hours is None:
+            hours = memo["transfer", shape, job.latency_slo_ms] = [
+                transfer_hours(job.data.size_tb, r[3].bottleneck_gbps) if job.data and r[3] else 0.0 for r in rows
+            ]
+        slack_h = (job.deadline - problem.now).total_seconds() / 3600.0 - job.duration_h
+        fits = [r for r, t in zip(rows, hours, strict=True) if t <= slack_h + 1e-9]
         if not fits:
             left_h = (job.deadline - problem.now).total_seconds() / 3600.0
             what = f"data transfer of {job.data.size_tb:g} TB plus " if job.data else ""
@@ -109,7 +112,25 @@ def _explain(instance: Instance, ledger: Ledger, jc: JobClass, job_index: int) -
                 f"({left_h:.1f} h left); extend the deadline or move the data closer",
             )
         rows = fits
-    # capacity left after this plan
+    # capacity left after this plan: the same for every job of this shape on these sites
+    key = (
+        "left",
+        shape,
+        a.count,
+        job.latency_slo_ms,
+        job.tenant if instance.quota_rows else None,
+        tuple(r[0] for r in rows),
+    )
+    hit = memo.get(key)
+    if hit is None:
+        hit = memo[key] = _left(instance, ledger, job, models, rows)
+    return hit
+
+
+def _left(instance: Instance, ledger: Ledger, job, models: list[str], rows: list) -> tuple[str, ...]:
+    """Why none of ``rows`` (pool, site, user route, data route) has room left for ``job``."""
+    problem = instance.problem
+    a = job.accelerators
     bw = job.deterministic.bandwidth_gbps if job.deterministic else 0.0
     cat = problem.topology.accelerators
     free_now = [
