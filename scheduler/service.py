@@ -115,6 +115,7 @@ class ControlLoop:
         self.preempt_inference = preempt_inference  # an operator's choice: inference keeps its SLO by default
         app.state.shift, app.state.forecast = shift, forecast  # dry runs and explanations plan the same way
         self.time_limit_s = time_limit_s
+        self._loaded: tuple[object, dict[str, tuple[dict, Any]]] = (None, {})  # (topology, key → (spec, job))
         self.wake = threading.Event()
         self.health = LoopHealth()
         app.state.loop_health = self.health
@@ -270,16 +271,34 @@ class ControlLoop:
 
     def _load(self, specs: list[tuple[str, dict]], now: datetime, report: CycleReport) -> list:
         """Queued specs as jobs, each known by its key (tenant and id); one that no longer validates
-        (the topology changed) fails alone."""
+        (the topology changed) fails alone. A spec already checked against this topology in an
+        earlier cycle is not checked again."""
         topo = self.app.state.topology
         since = self.store.running_since()
+        known = self._loaded[1] if self._loaded[0] is topo else {}
+        loaded: dict[str, tuple[dict, Any]] = {}
+        self._loaded = (topo, loaded)
+        fresh = [(key, spec) for key, spec in specs if key not in known or known[key][0] != spec]
+        try:  # all new specs at once; should one fail, one by one to find it
+            checked = dict(
+                zip((k for k, _ in fresh), jobs_from_data([s for _, s in fresh], topo, "queued job"), strict=True)
+            )
+        except InputError:
+            checked = {}
         jobs = []
         for key, spec in specs:
             try:
-                for j in jobs_from_data([spec], topo, "queued job"):
-                    if j.running is not None and key in since:
-                        j = dataclasses.replace(j, running=dataclasses.replace(j.running, started_at=since[key]))
-                    jobs.append(dataclasses.replace(j, id=key))
+                if key in checked:
+                    job = checked[key]
+                elif key in known and known[key][0] == spec:
+                    job = known[key][1]
+                else:
+                    (job,) = jobs_from_data([spec], topo, "queued job")
+                loaded[key] = (spec, job)
+                j = job
+                if j.running is not None and key in since:
+                    j = dataclasses.replace(j, running=dataclasses.replace(j.running, started_at=since[key]))
+                jobs.append(dataclasses.replace(j, id=key))
             except InputError as e:
                 rec = self.store.get(key)
                 if rec is not None and allowed(rec.state, JobState.failed):
