@@ -77,23 +77,26 @@ class Lifecycle:
         out = out or Outcome()
         pid = plan_id(problem, plan)
         jobs = {j.id: j for j in problem.jobs}
+        states = self.store.brief([p.job for p in plan.placements if not p.fixed])  # one read, not one per job
+        todo: list[tuple[str, str, str, str, str]] = []
         for p in plan.placements:
-            rec = self.store.get(p.job)
-            if rec is None and not p.fixed:
-                rec = self.store.ensure(jobs[p.job], now)
-            if rec is None or rec.state != JobState.pending:
+            state = states.get(p.job, (None, None))[0]
+            if state is None and not p.fixed:
+                state = self.store.ensure(jobs[p.job], now).state
+            if state != JobState.pending:
                 continue
             if p.scheduled:  # starts in a later slot: stays pending, re-planned each cycle
+                rec = self.store.get(p.job)
                 head = f"scheduled at {p.site} {p.start:%m-%d %H:%M}"
-                if not (rec.history and rec.history[-1].reason.startswith(head)):
+                if rec is not None and not (rec.history and rec.history[-1].reason.startswith(head)):
                     self.store.note(p.job, f"{head}: {p.note}", now)
                 out.jobs[p.job] = f"{head}: {p.note}"
                 continue
-            self.store.place(
-                p.job, p.site, p.accelerator, pid, f"{pid}: {p.site}/{p.accelerator}, {p.nodes} nodes", now
-            )
+            todo.append((p.job, p.site, p.accelerator, pid, f"{pid}: {p.site}/{p.accelerator}, {p.nodes} nodes"))
+        self.store.place_many(todo, now)  # one transaction for the plan's placements
+        for _ in todo:
             self.on_transition(JobState.placed)
-            out.transitions += 1
+        out.transitions += len(todo)
         return out
 
     def submit(self, problem: Problem, plan: Plan, now: datetime) -> Outcome:
@@ -101,14 +104,15 @@ class Lifecycle:
         out = self.place(problem, plan, now)
         pid = plan_id(problem, plan)
         todo = []
+        states = self.store.brief([p.job for p in plan.placements])
         for p in plan.placements:
-            rec = self.store.get(p.job)
-            if rec is None:
+            if p.job not in states:
                 continue  # runs outside suanwang's records
-            if rec.state in ACTIVE and rec.site == p.site:
-                out.jobs[p.job] = f"already {rec.state} at {p.site}"
-            elif rec.state != JobState.placed:
-                out.jobs[p.job] = f"left alone: {rec.state}"
+            state, site = states[p.job]
+            if state in ACTIVE and site == p.site:
+                out.jobs[p.job] = f"already {state} at {p.site}"
+            elif state != JobState.placed:
+                out.jobs[p.job] = f"left alone: {state}"
             else:
                 todo.append(dataclasses.replace(p, fixed=False))
         if not todo:
@@ -119,6 +123,10 @@ class Lifecycle:
         if self.manifests_dir is not None:
             write_manifests(sub_problem, sub_plan, self.manifests_dir, pid)
         by_site = manifests_by_site(sub_problem, sub_plan, pid)
+        by_job: dict[tuple[str, str], list[dict]] = {}
+        for site_id, site_docs in by_site.items():
+            for d in site_docs:
+                by_job.setdefault((site_id, d["metadata"]["annotations"].get("suanwang.io/job-id")), []).append(d)
         jobs = {j.id: j for j in sub_problem.jobs}
         for p in todo:
             if jobs[p.job].container is None:
@@ -126,7 +134,7 @@ class Lifecycle:
                 self._move(p.job, JobState.failed, why, now, out)
                 out.jobs[p.job] = f"failed: {why}"
                 continue
-            docs = [d for d in by_site[p.site] if d["metadata"]["annotations"].get("suanwang.io/job-id") == p.job]
+            docs = by_job.get((p.site, p.job), [])
             refs = [ObjectRef(d["kind"], d["metadata"]["namespace"], d["metadata"]["name"]) for d in docs]
             if self.manifests_dir is not None:
                 reason = f"written to {self.manifests_dir / p.site} (dry run)"

@@ -81,6 +81,14 @@ class Store(Protocol):
         """pending → placed at ``site``: the job's next plans keep it there."""
         ...
 
+    def place_many(self, items: list[tuple[str, str, str, str, str]], at: datetime) -> None:
+        """:meth:`place` for many jobs in one go: ``(job_id, site, accelerator, plan_id, reason)`` each."""
+        ...
+
+    def brief(self, job_ids: list[str]) -> dict[str, tuple[str, str | None]]:
+        """``(state, site)`` of each of ``job_ids`` the store has, in one read."""
+        ...
+
     def submitted(self, job_id: str, site: str, objects: list[ObjectRef], reason: str, at: datetime) -> bool:
         """Record the objects created for the job and move it placed → submitted; ``False`` if it
         was cancelled meanwhile, its objects then stale (to be deleted)."""
@@ -200,6 +208,17 @@ class JsonStore:
         rec.move(JobState.placed, reason, at)
         rec.site, rec.plan_id = site, plan_id
         self._save()
+
+    def place_many(self, items: list[tuple[str, str, str, str, str]], at: datetime) -> None:
+        for job_id, site, _, plan_id, reason in items:
+            rec = self._rec(job_id)
+            rec.move(JobState.placed, reason, at)
+            rec.site, rec.plan_id = site, plan_id
+        if items:
+            self._save()
+
+    def brief(self, job_ids: list[str]) -> dict[str, tuple[str, str | None]]:
+        return {j: (r.state, r.site) for j in job_ids if (r := self.records.get(j)) is not None}
 
     def submitted(self, job_id: str, site: str, objects: list[ObjectRef], reason: str, at: datetime) -> bool:
         rec = self._rec(job_id)

@@ -15,7 +15,7 @@ from suanwang.errors import InputError
 from suanwang.scheduler.db import repo
 from suanwang.scheduler.db.models import JobRow, JobTransition, StateSnapshot, Submission
 from suanwang.scheduler.jobfile import jobs_to_dict
-from suanwang.scheduler.jobstate import JobState
+from suanwang.scheduler.jobstate import JobState, check
 from suanwang.scheduler.store import JobView, ObjectRef, StaleObject, Transition
 from suanwang.solvers.problem import Job
 
@@ -109,6 +109,31 @@ class SqlStore:
             row = repo.transition(s, job_id, JobState.placed, reason, at, site)
             row.spec = {**row.spec, "running": {"site": site, "accelerator": accelerator}}
 
+    def place_many(self, items: list[tuple[str, str, str, str, str]], at: datetime) -> None:
+        """Every placement of one plan in one transaction (a cycle may place thousands of jobs)."""
+        if not items:
+            return
+        with self.sessions.begin() as s:
+            self.fence(s)
+            ids = [i[0] for i in items]
+            rows = {}
+            for chunk in range(0, len(ids), 900):
+                rows.update((r.id, r) for r in s.scalars(select(JobRow).where(JobRow.id.in_(ids[chunk : chunk + 900]))))
+            for job_id, site, accelerator, _, reason in items:
+                row = rows.get(job_id) or self._row(s, job_id)
+                check(job_id, row.state, JobState.placed, reason)
+                s.add(JobTransition(job_id=job_id, at=at, source=row.state, target=JobState.placed, reason=reason))
+                row.state, row.updated_at, row.site = JobState.placed, at, site
+                row.spec = {**row.spec, "running": {"site": site, "accelerator": accelerator}}
+
+    def brief(self, job_ids: list[str]) -> dict[str, tuple[str, str | None]]:
+        out: dict[str, tuple[str, str | None]] = {}
+        with self.sessions() as s:
+            for chunk in range(0, len(job_ids), 900):
+                q = select(JobRow.id, JobRow.state, JobRow.site).where(JobRow.id.in_(job_ids[chunk : chunk + 900]))
+                out.update((k, (state, site)) for k, state, site in s.execute(q))
+        return out
+
     def submitted(self, job_id: str, site: str, objects: list[ObjectRef], reason: str, at: datetime) -> bool:
         """Record the objects; ``False`` when the job was cancelled meanwhile (the state is read in
         this transaction): its objects are then recorded stale, to be deleted."""
@@ -196,7 +221,8 @@ class SqlStore:
 
     def summaries(self) -> list[JobSummary]:
         """Every job's state, tenant, priority, cards and pinned (site, model), for the metrics."""
-        with self.sessions() as s:
+        with self.sessions() as s:  # columns, not ORM objects: this reads every job each cycle
+            q = select(JobRow.id, JobRow.state, JobRow.tenant, JobRow.priority, JobRow.spec)
             return [
                 JobSummary(
                     r.id,
@@ -206,7 +232,7 @@ class SqlStore:
                     int((r.spec.get("accelerators") or {}).get("count", 0)),
                     (run["site"], run["accelerator"]) if (run := r.spec.get("running")) else None,
                 )
-                for r in s.scalars(select(JobRow))
+                for r in s.execute(q)
             ]
 
     def set_down(self, site: str, since: datetime | None) -> None:
