@@ -44,6 +44,7 @@ def job(i: int, prefix: str) -> dict:
         "priority": 1 + i % 5,
         "duration_h": 4,
         "accelerators": {"count": 8, "per_node": 8, "models": ["H800", "A800"]},
+        "container": {"image": "reg.example/bench:1"},
     }
 
 

@@ -190,12 +190,13 @@ class SqlStore:
             # ``ran`` (where a released job last ran, for its accounts) and ``done_h`` (work kept from
             # runs that were stopped) are not part of the contract: the run still to do is shorter
             out = []
-            for r in repo.jobs_in(s, states):
-                spec = {k: v for k, v in r.spec.items() if k not in ("ran", "done_h")}
-                done = float(r.spec.get("done_h", 0.0))
+            q = select(JobRow.id, JobRow.spec).where(JobRow.state.in_(states)).order_by(JobRow.created_at, JobRow.id)
+            for key, raw in s.execute(q):  # columns, not ORM objects: this reads the whole queue each cycle
+                spec = {k: v for k, v in raw.items() if k not in ("ran", "done_h")}
+                done = float(raw.get("done_h", 0.0))
                 if done > 0 and isinstance(spec.get("duration_h"), (int, float)):
                     spec["duration_h"] = max(MIN_RUN_H, spec["duration_h"] - done)
-                out.append((r.id, spec))
+                out.append((key, spec))
             return out
 
     def save_snapshot(self, body: dict, observed_at: datetime) -> None:
