@@ -3,6 +3,7 @@ and on PostgreSQL. The server runs as its own process (``suanwang serve --no-loo
 drives it with concurrent clients.
 
     python bench/api.py                    # both databases
+    python bench/api.py --loop --db sqlite --rate 1000 --seconds 60   # into the running control loop
     python bench/api.py --db sqlite --single 2000 --batches 20 --batch-size 500 --clients 4
 """
 
@@ -19,7 +20,8 @@ import tempfile
 import threading
 import time
 import urllib.request
-from contextlib import ExitStack
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
 from datetime import datetime
 from pathlib import Path
 
@@ -92,21 +94,18 @@ def pct(values: list[float], q: float) -> float:
     return statistics.quantiles(values, n=100)[int(q) - 1] * 1000 if len(values) >= 2 else values[0] * 1000
 
 
-def run_db(name: str, url: str, args) -> list[dict]:
+@contextmanager
+def serving(url: str, flags: list[str]) -> Iterator[tuple[str, str, object]]:
+    """``suanwang serve FLAGS`` on a fresh schema at ``url``, in its own process: its base URL, a
+    submitter's token and an engine on the same database."""
     engine = make_engine(url)
     upgrade(engine)
     with sessions(engine).begin() as s:
         token = repo.create_token(s, "submitter", "bench", "bench", datetime.now())
-    engine.dispose()
     port = free_port()
     env = {**os.environ, "SUANWANG_DATABASE_URL": url}
-    server = subprocess.Popen(
-        [sys.executable, "-m", "suanwang.scheduler.cli", "serve", "--no-loop", "--port", str(port)],
-        env=env,
-        cwd=ROOT,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
+    cmd = [sys.executable, "-m", "suanwang.scheduler.cli", "serve", "--port", str(port), *flags]
+    server = subprocess.Popen(cmd, env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     base = f"http://127.0.0.1:{port}"
     try:
         for _ in range(200):
@@ -115,6 +114,15 @@ def run_db(name: str, url: str, args) -> list[dict]:
                 break
             except OSError:
                 time.sleep(0.1)
+        yield base, token, engine
+    finally:
+        server.terminate()
+        server.wait(10)
+        engine.dispose()
+
+
+def run_db(name: str, url: str, args) -> list[dict]:
+    with serving(url, ["--no-loop"]) as (base, token, _):
         rows = []
         post(base, token, {"jobs": [job(0, f"{name}-warm")]})
         for clients in sorted({1, args.clients}):
@@ -153,85 +161,63 @@ def run_db(name: str, url: str, args) -> list[dict]:
             }
         )
         return rows
-    finally:
-        server.terminate()
-        server.wait(10)
 
 
 def run_loop(name: str, url: str, args) -> dict:
     """A stream of batched submissions into a server whose control loop runs, with one client
     sending single jobs beside it; then, from the database, how long each job waited for the loop's
     decision (the first plan that placed it or gave the reason it waits)."""
-    engine = make_engine(url)
-    upgrade(engine)
-    with sessions(engine).begin() as s:
-        token = repo.create_token(s, "submitter", "bench", "bench", datetime.now())
-    port = free_port()
-    env = {**os.environ, "SUANWANG_DATABASE_URL": url}
-    with tempfile.TemporaryDirectory() as manifests:
-        cmd = [sys.executable, "-m", "suanwang.scheduler.cli", "serve", "--port", str(port),
-               "--assume-empty-sites", "--manifests", manifests, "--period", str(args.period),
-               "--time-limit", str(args.loop_time_limit)]  # fmt: skip
-        server = subprocess.Popen(cmd, env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-        base = f"http://127.0.0.1:{port}"
-        try:
-            for _ in range(200):
-                try:
-                    urllib.request.urlopen(f"{base}/readyz", timeout=1).read()
-                    break
-                except OSError:
-                    time.sleep(0.1)
-            per_s = max(1, args.rate // args.batch_size)
-            bodies = [
-                {"jobs": [job(b * args.batch_size + i, f"{name}-l") for i in range(args.batch_size)]}
-                for b in range(per_s * args.seconds)
-            ]
-            log(f"{name}: {args.rate} jobs/s for {args.seconds} s into the running loop, single jobs beside")
-            single: list[float] = []
-            batch: list[float] = []
-            sent: dict[str, float] = {}  # job key → when its request went out
-            stop = threading.Event()
+    with tempfile.TemporaryDirectory() as manifests, serving(url, [
+        "--assume-empty-sites", "--manifests", manifests, "--period", str(args.period),
+        "--time-limit", str(args.loop_time_limit),
+    ]) as (base, token, engine):  # fmt: skip
+        per_s = max(1, args.rate // args.batch_size)
+        bodies = [
+            {"jobs": [job(b * args.batch_size + i, f"{name}-l") for i in range(args.batch_size)]}
+            for b in range(per_s * args.seconds)
+        ]
+        log(f"{name}: {args.rate} jobs/s for {args.seconds} s into the running loop, single jobs beside")
+        single: list[float] = []
+        batch: list[float] = []
+        sent: dict[str, float] = {}  # job key → when its request went out
+        stop = threading.Event()
 
-            def singles() -> None:
-                i = 0
-                while not stop.is_set():
-                    body = {"jobs": [job(i, f"{name}-one")]}
-                    sent[f"bench/{body['jobs'][0]['id']}"] = time.perf_counter()
-                    single.append(post(base, token, body))
-                    i += 1
-                    time.sleep(0.05)
+        def singles() -> None:
+            i = 0
+            while not stop.is_set():
+                body = {"jobs": [job(i, f"{name}-one")]}
+                sent[f"bench/{body['jobs'][0]['id']}"] = time.perf_counter()
+                single.append(post(base, token, body))
+                i += 1
+                time.sleep(0.05)
 
-            def stream(k: int) -> None:
-                t0 = time.perf_counter()
-                for n, body in enumerate(bodies[k::2]):
-                    due = t0 + (2 * n + k) / per_s
-                    time.sleep(max(0.0, due - time.perf_counter()))
-                    now = time.perf_counter()
-                    sent.update((f"bench/{j['id']}", now) for j in body["jobs"])
-                    batch.append(post(base, token, body))
+        def stream(k: int) -> None:
+            t0 = time.perf_counter()
+            for n, body in enumerate(bodies[k::2]):
+                due = t0 + (2 * n + k) / per_s
+                time.sleep(max(0.0, due - time.perf_counter()))
+                now = time.perf_counter()
+                sent.update((f"bench/{j['id']}", now) for j in body["jobs"])
+                batch.append(post(base, token, body))
 
-            watcher = _Watcher(engine)
-            threads = [threading.Thread(target=singles)] + [threading.Thread(target=stream, args=(k,)) for k in (0, 1)]
-            t = time.perf_counter()
-            watcher.start()
-            for th in threads:
-                th.start()
-            for th in threads[1:]:
-                th.join()
-            secs = time.perf_counter() - t
-            stop.set()
-            threads[0].join()
-            total = len(sent)
-            deadline = time.perf_counter() + args.settle
-            while len(watcher.seen.keys() & sent.keys()) < total and time.perf_counter() < deadline:
-                time.sleep(0.5)
-            watcher.stop.set()
-            watcher.join()
-            decided = [watcher.seen[k] - t_sent for k, t_sent in sent.items() if k in watcher.seen]
-        finally:
-            server.terminate()
-            server.wait(10)
-            engine.dispose()
+        watcher = _Watcher(engine)
+        threads = [threading.Thread(target=singles)] + [threading.Thread(target=stream, args=(k,)) for k in (0, 1)]
+        t = time.perf_counter()
+        watcher.start()
+        for th in threads:
+            th.start()
+        for th in threads[1:]:
+            th.join()
+        secs = time.perf_counter() - t
+        stop.set()
+        threads[0].join()
+        total = len(sent)
+        deadline = time.perf_counter() + args.settle
+        while len(watcher.seen.keys() & sent.keys()) < total and time.perf_counter() < deadline:
+            time.sleep(0.5)
+        watcher.stop.set()
+        watcher.join()
+        decided = [watcher.seen[k] - t_sent for k, t_sent in sent.items() if k in watcher.seen]
     lat = sorted(decided)
     return {
         "db": name, "offered": f"{args.rate}/s × {args.seconds} s", "jobs": total, "seconds": secs,
