@@ -41,7 +41,7 @@ from suanwang.scheduler.k8s.client import SiteApi
 from suanwang.scheduler.k8s.dryrun import plan_id
 from suanwang.scheduler.lifecycle import Lifecycle
 from suanwang.solvers import solve
-from suanwang.solvers.problem import Problem, Shift
+from suanwang.solvers.problem import Problem, Shift, lost_since_checkpoint
 from suanwang.topology.measured import with_measured_links
 
 log = logging.getLogger("suanwang.loop")
@@ -321,8 +321,14 @@ class ControlLoop:
         with self.store.sessions.begin() as s:
             self.store.fence(s)
             suspend = gridevents.step(s, st.topology, st.live_state, now)
-        for key, why in suspend:
-            self.store.release(key, JobState.pending, why, now)
+        since = self.store.running_since() if suspend else {}
+        for key, why in suspend:  # suspended work keeps what it saved at its checkpoints
+            rec = self.store.get(key)
+            ran_h = (now - since[key]).total_seconds() / 3600.0 if key in since else 0.0
+            kept_h = ran_h - lost_since_checkpoint(ran_h, rec.checkpoint_h if rec is not None else None)
+            if kept_h > 0:
+                why = f"{why}; {kept_h:.2f} h of its work kept at checkpoints"
+            self.store.release(key, JobState.pending, why[:900], now, kept_h)
             st.metrics.transitions.labels(JobState.pending).inc()
             st.metrics.suspended.inc()
             report.transitions += 1

@@ -117,7 +117,9 @@ def test_an_event_suspends_preemptible_work_never_inference_and_says_why_it_is_u
     got = states(engine)
     assert got["train"] == "pending" and got["serve"] == "running" and got["pinned"] == "running"
     with sessions(engine)() as s:
-        reasons = [t.reason for t in s.get(JobRow, "t/train").history]
+        row = s.get(JobRow, "t/train")
+        reasons = [t.reason for t in row.history]
+        assert "done_h" not in row.spec  # 0.25 h run, a checkpoint every 0.5 h: nothing kept
     assert any("suspended for grid event nj-cut" in r and "0.25 h of work" in r for r in reasons)
     # the suspended job is not started again inside the window
     cycle(NOW + timedelta(minutes=30))
@@ -199,3 +201,18 @@ def test_a_cap_is_met_only_where_the_draw_is_measured(world, engine):
     cycle(NOW + timedelta(minutes=20))
     e = call("viewer", "GET", "/v1/grid-events/nj-cut").json()
     assert e["status"] == "met" and e["draw_kw"] == pytest.approx(KW)  # never below our own jobs' draw
+
+
+def test_suspended_work_keeps_what_it_saved_at_checkpoints(world, engine):
+    app, loop, call, cycle = world
+    jobs = [job("train", preemptible=True, checkpoint_h=0.5), job("pinned")]
+    assert call("t", "POST", "/v1/jobs", json={"jobs": jobs}).status_code == 201
+    cycle(NOW)
+    _running(loop, ["t/train", "t/pinned"], NOW - timedelta(hours=1))
+    assert call("operator", "POST", "/v1/grid-events", json=event()).status_code == 201
+    cycle(NOW + timedelta(minutes=15))  # due after 1.25 h of running: 1 h saved, 0.25 h lost
+    assert states(engine)["train"] == "pending"
+    with sessions(engine)() as s:
+        row = s.get(JobRow, "t/train")
+        assert row.spec["done_h"] == 1.0 and "1.00 h of its work kept at checkpoints" in row.history[-1].reason
+    assert dict(loop.store.specs(("pending",)))["t/train"]["duration_h"] == 5.0  # 6 h less the hour kept
