@@ -47,6 +47,44 @@ from suanwang.topology.measured import with_measured_links
 log = logging.getLogger("suanwang.loop")
 
 
+@dataclass(frozen=True)
+class _View:
+    """What a plan depends on besides the pending jobs: the network, its live state, the sites
+    left out, and the jobs that hold capacity (placed, submitted, running)."""
+
+    topology: object
+    live_state: object
+    drained: dict[str, str]
+    fixed: frozenset[str]
+
+
+@dataclass(frozen=True)
+class _Last:
+    """The latest plan: what it saw, the jobs it left waiting, when the queue was last planned whole."""
+
+    view: _View
+    pending: frozenset[str]
+    full_at: datetime
+    unsettled: bool  # it scheduled later starts or evicted work: plan everything next time
+    terms: tuple
+
+    def settled(self, view: _View, now: datetime, full_every_s: float, queue: list[tuple[str, str]]) -> bool:
+        """Whether only new arrivals need planning: nothing freed room or changed the network
+        since, no placed job awaits its submission, and the last whole plan is recent."""
+        return (
+            not self.unsettled
+            and view.topology is self.view.topology
+            and view.live_state is self.view.live_state
+            and view.drained == self.view.drained
+            and view.fixed == self.view.fixed
+            and not any(s == JobState.placed for _, s in queue)
+            and (now - self.full_at).total_seconds() < full_every_s
+        )
+
+    def same_terms(self, problem: Problem) -> bool:
+        return (problem.quotas, problem.fair_share, problem.limits) == self.terms
+
+
 @dataclass
 class CycleReport:
     at: datetime
@@ -109,6 +147,7 @@ class ControlLoop:
         shift: Shift | None = Shift(),
         forecast: str = "weekly",
         preempt_inference: bool = False,
+        full_every_s: float = 30.0,
     ) -> None:
         self.app, self.collector = app, collector
         self.shift, self.forecast = shift, forecast
@@ -116,6 +155,8 @@ class ControlLoop:
         app.state.shift, app.state.forecast = shift, forecast  # dry runs and explanations plan the same way
         self.time_limit_s = time_limit_s
         self._loaded: tuple[object, dict[str, tuple[dict, Any]]] = (None, {})  # (topology, key → (spec, job))
+        self._last: _Last | None = None  # what the latest plan saw (incremental cycles)
+        self.full_every_s = full_every_s
         self.wake = threading.Event()
         self.health = LoopHealth()
         app.state.loop_health = self.health
@@ -173,27 +214,26 @@ class ControlLoop:
 
     def _plan(self, now: datetime, report: CycleReport):
         st = self.app.state
-        specs = self.store.specs(QUEUED)
-        if not specs:
-            return None, None
-        jobs = self._load(specs, now, report)
-        if not jobs:
+        queue = self.store.queue(QUEUED)
+        if not queue:
+            self._last = None
             return None, None
         drained = {sid: "drained by an operator" for sid in self.store.drained()}
         drained.update({sid: "its API server does not answer" for sid in self.lifecycle.down_sites(now)})
-        topology = st.topology
-        if st.live_state is not None and st.live_state.links:  # measured RTT and jitter, as the CLI uses them
-            topology = with_measured_links(topology, st.live_state.links)
-        problem = Problem(
-            topology,
-            tuple(jobs),
-            now,
-            without_sites(st.live_state, st.topology, drained),
-            time_limit_s=self.time_limit_s,
-            preempt=True,
-            preempt_inference=self.preempt_inference,
-            **gridevents.plan_terms(self.store.sessions, self.shift, self.forecast, topology, jobs, now),
-        )
+        view = _View(st.topology, st.live_state, drained, frozenset(k for k, s in queue if s != JobState.pending))
+        pending = [k for k, s in queue if s == JobState.pending]
+        last = self._last
+        new = pending
+        if last is not None and last.settled(view, now, self.full_every_s, queue):
+            new = [k for k in pending if k not in last.pending]  # the others' decisions stand
+            if not new:
+                return None, None  # nothing arrived and nothing freed room since the last plan
+        problem = self._problem(view, None if new is pending else sorted(view.fixed) + new, now, report)
+        if problem is not None and new is not pending and not last.same_terms(problem):
+            problem = self._problem(view, None, now, report)  # quotas or grid caps changed: plan everything
+            new = pending
+        if problem is None:
+            return None, None
         plan, problem = self._solve_isolating(problem, now, report)
         self.store.record_plan(
             plan_id(problem, plan), {**plan.to_dict(), "state": state_note(problem.state, problem.topology)}, now
@@ -203,7 +243,36 @@ class ControlLoop:
         report.transitions += out.transitions
         plan = self._evict(problem, plan, now, report)
         report.unplaced = len(plan.unplaced)
+        placed = {p.job for p in plan.placements if not p.fixed and not p.scheduled}
+        self._last = _Last(
+            dataclasses.replace(view, fixed=view.fixed | placed),
+            frozenset(pending) - placed,
+            now if new is pending else last.full_at,  # type: ignore[union-attr]
+            any(p.scheduled for p in plan.placements) or bool(plan.evictions),
+            (problem.quotas, problem.fair_share, problem.limits),
+        )
         return problem, plan
+
+    def _problem(self, view: _View, keys: list[str] | None, now: datetime, report: CycleReport) -> Problem | None:
+        """The problem over the queue (only ``keys`` of it, when given: the placed and running
+        jobs and what arrived since the last plan)."""
+        jobs = self._load(self.store.specs(QUEUED, keys), now, report)
+        if not jobs:
+            return None
+        st = self.app.state
+        topology = st.topology
+        if st.live_state is not None and st.live_state.links:  # measured RTT and jitter, as the CLI uses them
+            topology = with_measured_links(topology, st.live_state.links)
+        return Problem(
+            topology,
+            tuple(jobs),
+            now,
+            without_sites(st.live_state, st.topology, view.drained),
+            time_limit_s=self.time_limit_s,
+            preempt=True,
+            preempt_inference=self.preempt_inference,
+            **gridevents.plan_terms(self.store.sessions, self.shift, self.forecast, topology, jobs, now),
+        )
 
     def _evict(self, problem: Problem, plan, now: datetime, report: CycleReport):
         """Stop the running work the plan evicts: its workloads go, it is re-queued with its progress

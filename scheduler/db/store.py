@@ -184,20 +184,34 @@ class SqlStore:
         return dict(self._down)
 
     # -- what the control loop reads and records besides the lifecycle ---------------------------
-    def specs(self, states: tuple[str, ...]) -> list[tuple[str, dict]]:
-        """``(key, spec)`` of the jobs in ``states``, oldest first (specs in the job-file contract)."""
+    def queue(self, states: tuple[str, ...]) -> list[tuple[str, str]]:
+        """``(key, state)`` of the jobs in ``states``, oldest first, without their specs."""
         with self.sessions() as s:
-            # ``ran`` (where a released job last ran, for its accounts) and ``done_h`` (work kept from
-            # runs that were stopped) are not part of the contract: the run still to do is shorter
-            out = []
-            q = select(JobRow.id, JobRow.spec).where(JobRow.state.in_(states)).order_by(JobRow.created_at, JobRow.id)
-            for key, raw in s.execute(q):  # columns, not ORM objects: this reads the whole queue each cycle
-                spec = {k: v for k, v in raw.items() if k not in ("ran", "done_h")}
-                done = float(raw.get("done_h", 0.0))
-                if done > 0 and isinstance(spec.get("duration_h"), (int, float)):
-                    spec["duration_h"] = max(MIN_RUN_H, spec["duration_h"] - done)
-                out.append((key, spec))
-            return out
+            q = select(JobRow.id, JobRow.state).where(JobRow.state.in_(states))
+            return [(k, st) for k, st in s.execute(q.order_by(JobRow.created_at, JobRow.id))]
+
+    def specs(self, states: tuple[str, ...], keys: list[str] | None = None) -> list[tuple[str, dict]]:
+        """``(key, spec)`` of the jobs in ``states`` (only ``keys`` of them, when given), oldest first
+        (specs in the job-file contract)."""
+        base = select(JobRow.id, JobRow.spec, JobRow.created_at).where(JobRow.state.in_(states))
+        with self.sessions() as s:
+            if keys is None:
+                rows = list(s.execute(base))
+            else:
+                rows = []
+                for chunk in range(0, len(keys), 900):
+                    rows += s.execute(base.where(JobRow.id.in_(keys[chunk : chunk + 900])))
+        rows.sort(key=lambda r: (r[2], r[0]))
+        # ``ran`` (where a released job last ran, for its accounts) and ``done_h`` (work kept from
+        # runs that were stopped) are not part of the contract: the run still to do is shorter
+        out = []
+        for key, raw, _ in rows:  # columns, not ORM objects: a full cycle reads the whole queue
+            spec = {k: v for k, v in raw.items() if k not in ("ran", "done_h")}
+            done = float(raw.get("done_h", 0.0))
+            if done > 0 and isinstance(spec.get("duration_h"), (int, float)):
+                spec["duration_h"] = max(MIN_RUN_H, spec["duration_h"] - done)
+            out.append((key, spec))
+        return out
 
     def save_snapshot(self, body: dict, observed_at: datetime) -> None:
         """Keep ``body`` (a collected state) as the one latest snapshot."""
