@@ -3,7 +3,11 @@ times over a rolling horizon against the tariff and carbon outlook; placed, subm
 running ones fixed) → submit → reconcile → carbon accounts (:mod:`.accounting`); plan to
 reconcile go through the one job lifecycle (:mod:`.lifecycle`) over the database store. Each
 step commits on its own, so a failing cycle leaves the queue intact and the next cycle retries;
-planning runs outside any request, so it never blocks the API.
+planning runs outside any request, so it never blocks the API. While nothing frees room or changes
+the network (no job left the placed, submitted or running states, same live state, same drained
+sites, quotas and grid caps, nothing scheduled for later or evicted), a cycle plans only the jobs
+that arrived since the last plan, and a cycle with none plans nothing; the whole queue is planned
+after any such change and at least every ``full_every_s`` (``serve --full-plan-seconds``).
 
 Submission goes to the sites' API servers (a kubeconfig with one context per site) or, with a
 manifests folder, is written there as a dry run.
@@ -147,7 +151,7 @@ class ControlLoop:
         shift: Shift | None = Shift(),
         forecast: str = "weekly",
         preempt_inference: bool = False,
-        full_every_s: float = 30.0,
+        full_every_s: float = 300.0,
     ) -> None:
         self.app, self.collector = app, collector
         self.shift, self.forecast = shift, forecast

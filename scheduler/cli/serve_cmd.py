@@ -165,6 +165,13 @@ def serve(
     preempt_inference: bool = typer.Option(
         False, "--preempt-inference", help="Let higher-priority work evict inference too (default: never)."
     ),
+    full_plan_s: float = typer.Option(
+        300.0,
+        "--full-plan-seconds",
+        min=0.0,
+        max=86400.0,
+        help="Between changes that free room, cycles plan only new arrivals; the whole queue at least this often.",
+    ),
     database_url: str | None = DbOpt,
 ) -> None:
     """Run the operations API and the control loop (collect → plan → submit → reconcile). Several
@@ -208,6 +215,7 @@ def serve(
         shift=shift,
         forecast=forecast,
         preempt_inference=preempt_inference,
+        full_every_s=full_plan_s,
     )
     if once:
         report = loop.cycle()
