@@ -235,20 +235,17 @@ class SqlStore:
             repo.record_plan(s, plan_id, body, at)
 
     def summaries(self) -> list[JobSummary]:
-        """Every job's state, tenant, priority, cards and pinned (site, model), for the metrics."""
-        with self.sessions() as s:  # columns, not ORM objects: this reads every job each cycle
-            q = select(JobRow.id, JobRow.state, JobRow.tenant, JobRow.priority, JobRow.spec)
-            return [
-                JobSummary(
-                    r.id,
-                    r.state,
-                    r.tenant,
-                    r.priority,
-                    int((r.spec.get("accelerators") or {}).get("count", 0)),
-                    (run["site"], run["accelerator"]) if (run := r.spec.get("running")) else None,
-                )
-                for r in s.execute(q)
-            ]
+        """Every job's state, tenant and priority, for the metrics; cards and pinned (site, model)
+        for the jobs that hold capacity (placed, submitted, running), the others 0 and ``None``."""
+        holding = (JobState.placed, JobState.submitted, JobState.running)
+        with self.sessions() as s:  # columns, not ORM objects, and specs only where needed: every cycle
+            pinned = {}
+            for key, spec in s.execute(select(JobRow.id, JobRow.spec).where(JobRow.state.in_(holding))):
+                run = spec.get("running")
+                cards = int((spec.get("accelerators") or {}).get("count", 0))
+                pinned[key] = (cards, (run["site"], run["accelerator"]) if run else None)
+            q = select(JobRow.id, JobRow.state, JobRow.tenant, JobRow.priority)
+            return [JobSummary(k, st, t, p, *pinned.get(k, (0, None))) for k, st, t, p in s.execute(q)]
 
     def set_down(self, site: str, since: datetime | None) -> None:
         if since is None:
