@@ -159,15 +159,14 @@ class ServiceMetrics:
                     util if util is not None else (total - free) / total if total else 0.0
                 )
 
-    def refresh_queue(self, rows) -> None:
+    def refresh_queue(self, by_state: dict[str, int], waiting: dict[tuple[str, int], int]) -> None:
+        """Jobs by state, and pending jobs by (tenant, priority)."""
         self.queue.clear()
         self.jobs.clear()
-        by_state = Counter(r.state for r in rows)
         for state, n in by_state.items():
             self.jobs.labels(state).set(n)
-        waiting = Counter((r.tenant, str(r.priority)) for r in rows if r.state == "pending")
         for (tenant, prio), n in waiting.items():
-            self.queue.labels(tenant, prio).set(n)
+            self.queue.labels(tenant, str(prio)).set(n)
 
     def refresh_grid(self, events) -> None:
         for g in (self.grid_cap, self.grid_draw, self.grid_shed, self.grid_met):

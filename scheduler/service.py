@@ -468,7 +468,7 @@ class ControlLoop:
             if r.state in (JobState.placed, JobState.submitted, JobState.running) and r.running is not None:
                 allocated[r.running] += r.cards
         st.metrics.refresh_sites(st.topology, st.live_state, allocated, set(self.store.drained()), st.snapshot, now)
-        st.metrics.refresh_queue(rows)
+        st.metrics.refresh_queue(*self.store.counts())
         if plan is not None:
             st.metrics.observe_plan(plan)
         with self.store.sessions() as s:

@@ -235,8 +235,8 @@ class SqlStore:
             repo.record_plan(s, plan_id, body, at)
 
     def summaries(self) -> list[JobSummary]:
-        """Every job's state, tenant and priority, for the metrics; cards and pinned (site, model)
-        for the jobs that hold capacity (placed, submitted, running), the others 0 and ``None``."""
+        """The jobs that hold capacity (placed, submitted, running): state, tenant, priority, cards and
+        pinned (site, model), for the metrics."""
         holding = (JobState.placed, JobState.submitted, JobState.running)
         with self.sessions() as s:  # columns, not ORM objects, and specs only where needed: every cycle
             pinned = {}
@@ -244,8 +244,16 @@ class SqlStore:
                 run = spec.get("running")
                 cards = int((spec.get("accelerators") or {}).get("count", 0))
                 pinned[key] = (cards, (run["site"], run["accelerator"]) if run else None)
-            q = select(JobRow.id, JobRow.state, JobRow.tenant, JobRow.priority)
+            q = select(JobRow.id, JobRow.state, JobRow.tenant, JobRow.priority).where(JobRow.state.in_(holding))
             return [JobSummary(k, st, t, p, *pinned.get(k, (0, None))) for k, st, t, p in s.execute(q)]
+
+    def counts(self) -> tuple[dict[str, int], dict[tuple[str, int], int]]:
+        """Jobs by state, and pending jobs by (tenant, priority), counted by the database."""
+        with self.sessions() as s:
+            by_state = dict(s.execute(select(JobRow.state, func.count()).group_by(JobRow.state)).all())
+            q = select(JobRow.tenant, JobRow.priority, func.count()).where(JobRow.state == JobState.pending)
+            waiting = {(t, p): n for t, p, n in s.execute(q.group_by(JobRow.tenant, JobRow.priority))}
+        return by_state, waiting
 
     def set_down(self, site: str, since: datetime | None) -> None:
         if since is None:
