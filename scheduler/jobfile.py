@@ -79,9 +79,9 @@ def _checked(doc: Checked, specs: list[JobSpec], topology: Topology, raw: Any) -
         return []
     graph = graph_for(topology)
     jobs = [_job(s) for s in specs]
-    pools: dict[tuple, tuple[list, list]] = {}  # jobs of one shape share their pools
+    shapes: dict[tuple, Any] = {}  # jobs of one shape share their pools and reachable sites
     for i, job in enumerate(jobs):
-        _hostable(doc, job, join("jobs", i), topology, graph, pools)
+        _hostable(doc, job, join("jobs", i), topology, graph, shapes)
     return jobs
 
 
@@ -117,7 +117,7 @@ def _container(c: ContainerSpec) -> Container:
     return Container(c.image, tuple(c.command), tuple(c.args), tuple(c.env.items()), c.cpu, c.memory, c.port)
 
 
-def _shape_pools(topo: Topology, a, cache: dict[tuple, tuple[list, list]]) -> tuple[list, list]:
+def _shape_pools(topo: Topology, a, cache: dict[tuple, Any]) -> tuple[list, list]:
     """The pools with a model the job accepts, and those of them large enough for it."""
     key = (a.models, a.min_memory_gb, a.per_node, a.nodes)
     hit = cache.get(key)
@@ -130,9 +130,7 @@ def _shape_pools(topo: Topology, a, cache: dict[tuple, tuple[list, list]]) -> tu
     return hit
 
 
-def _hostable(
-    doc: Checked, job: Job, p: str, topo: Topology, graph: NetworkGraph, cache: dict[tuple, tuple[list, list]]
-) -> None:
+def _hostable(doc: Checked, job: Job, p: str, topo: Topology, graph: NetworkGraph, cache: dict[tuple, Any]) -> None:
     """Faults for a job no site of the topology could ever host."""
     a = job.accelerators
     pools, fits = _shape_pools(topo, a, cache)
@@ -159,10 +157,10 @@ def _hostable(
     if job.kind == "inference" and job.origin and job.latency_slo_ms is not None:
         table = graph.deterministic_routes_from(job.origin) if job.deterministic else graph.routes_from(job.origin)
         key = ("reach", a.models, a.min_memory_gb, a.per_node, a.nodes, job.origin, job.deterministic is not None)
-        reach = cache.get(key)  # type: ignore[assignment]
+        reach = cache.get(key)
         if reach is None:
             sites = {s.id for s, _ in fits}
-            reach = cache[key] = sorted((r.rtt_ms, sid) for sid, r in table.items() if sid in sites)  # type: ignore[assignment]
+            reach = cache[key] = sorted((r.rtt_ms, sid) for sid, r in table.items() if sid in sites)
         if not reach:
             doc.fault(
                 join(p, "deterministic"),

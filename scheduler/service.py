@@ -433,6 +433,7 @@ class ControlLoop:
         report = CycleReport(now)
         t = time.perf_counter()
         if not self.leads():
+            self._last = None  # another replica may plan meanwhile: the next plan here is whole
             report.errors.append("standby: another replica leads")
             return report
         planned: list[Any] = [None, None]
@@ -450,6 +451,7 @@ class ControlLoop:
         )
         for name, step in stages:
             if not self.leads():  # renewed before each stage; a lost lease ends the cycle here
+                self._last = None
                 report.errors.append(f"lost the lease before {name}")
                 report.failed_stages.append(name)
                 break

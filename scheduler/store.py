@@ -77,12 +77,9 @@ class Store(Protocol):
         """Record in the job's history something that happened without a change of state."""
         ...
 
-    def place(self, job_id: str, site: str, accelerator: str, plan_id: str, reason: str, at: datetime) -> None:
-        """pending → placed at ``site``: the job's next plans keep it there."""
-        ...
-
     def place_many(self, items: list[tuple[str, str, str, str, str]], at: datetime) -> None:
-        """:meth:`place` for many jobs in one go: ``(job_id, site, accelerator, plan_id, reason)`` each."""
+        """pending → placed for each ``(job_id, site, accelerator, plan_id, reason)``, in one go: the
+        jobs' next plans keep them at their sites."""
         ...
 
     def brief(self, job_ids: list[str]) -> dict[str, tuple[str, str | None]]:
@@ -201,12 +198,6 @@ class JsonStore:
     def note(self, job_id: str, reason: str, at: datetime) -> None:
         rec = self._rec(job_id)
         rec.history.append(Transition(at.isoformat(timespec="seconds"), rec.state, rec.state, reason))
-        self._save()
-
-    def place(self, job_id: str, site: str, accelerator: str, plan_id: str, reason: str, at: datetime) -> None:
-        rec = self._rec(job_id)
-        rec.move(JobState.placed, reason, at)
-        rec.site, rec.plan_id = site, plan_id
         self._save()
 
     def place_many(self, items: list[tuple[str, str, str, str, str]], at: datetime) -> None:

@@ -98,10 +98,13 @@ def least_fragmenting(
         after_gpu[np.arange(len(rows)), slots] -= g
     after_cpu = cpu[node_of] - c
     # many options leave the same state (same model, CPU and GPUs): measure each state once
-    key = np.column_stack([shapes.model_id[node_of], after_cpu, after_gpu]) @ _MIX[: 2 + after_gpu.shape[1]]
-    _, first, inverse = np.unique(key, return_index=True, return_inverse=True)
+    state = np.column_stack([shapes.model_id[node_of], after_cpu, after_gpu])
+    _, first, inverse = np.unique(state @ _MIX[: state.shape[1]], return_index=True, return_inverse=True)
+    inverse = inverse.ravel()
+    if not np.array_equal(state, state[first][inverse]):  # two states folded alike: measure each option
+        first, inverse = np.arange(len(state)), np.arange(len(state))
     frag = fragmentation(after_cpu[first], after_gpu[first], node_of[first], shapes)
-    delta = frag[inverse.ravel()] - frag_now[node_of]
+    delta = frag[inverse] - frag_now[node_of]
     left = np.maximum(after_gpu, 0).sum(axis=1)
     score = np.floor(100.0 / (1.0 + np.exp(np.clip(delta / SCORE_SCALE_MILLI, -50.0, 50.0))))
     best = np.lexsort((after_cpu, left, -score))[0]

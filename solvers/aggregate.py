@@ -92,10 +92,15 @@ def aggregate(instance: Instance) -> Aggregate:
 def relaxation(instance: Instance) -> Aggregate:
     """The model with rows (6) replaced by (6') where a pool hosts a per-node demand that is not a
     power of two: a relaxation of every node-level plan, so its LP optimum is a true upper bound."""
-    if instance.relaxed_model is None:
-        exact = all(jc.per_node == 1 << jc.level for jc in instance.classes)  # then (6') is (6)
-        instance.relaxed_model = aggregate(instance) if exact else _build(instance, relaxed=True)
+    if instance.relaxed_model is None:  # with exact blocks (6') is (6): the model is its own relaxation
+        instance.relaxed_model = aggregate(instance) if exact_blocks(instance) else _build(instance, relaxed=True)
     return instance.relaxed_model
+
+
+def exact_blocks(instance: Instance) -> bool:
+    """Every per-node demand is a power of two: the block rows (6) are exact, so the LP bound
+    holds for every node-level plan."""
+    return all(jc.per_node == 1 << jc.level for jc in instance.classes)
 
 
 def _build(instance: Instance, relaxed: bool = False) -> Aggregate:

@@ -26,7 +26,7 @@ import time
 import numpy as np
 from ortools.sat.python import cp_model_helper as cmh
 
-from suanwang.solvers.aggregate import Aggregate, aggregate
+from suanwang.solvers.aggregate import Aggregate, aggregate, exact_blocks
 from suanwang.solvers.assemble import Decision, assemble, place
 from suanwang.solvers.baselines import POLICIES
 from suanwang.solvers.instance import Instance, build_instance
@@ -203,7 +203,7 @@ def solve_cpsat(problem: Problem, instance: Instance | None = None) -> Plan:
     lp_soon = solve_lp_soon(agg, objective="score")  # on the other core, while the baselines run
     # With power-of-two per-node demands the block rows are exact, so the LP bound holds for every
     # node-level plan (the baselines' included) and a warm start that meets it ends the search.
-    exact = all(jc.per_node == 1 << jc.level for jc in inst.classes)
+    exact = exact_blocks(inst)
     quick_start = [("best-candidate greedy", quick, ledger)] if tried else []
     best: tuple[str, list[Decision], Ledger] = ("none", [], ledger)
     best_score = -math.inf

@@ -172,22 +172,13 @@ class Ledger:
     def take(self, pool: PoolKey, d: Demand) -> tuple[str, ...] | None:
         """Reserve ``d.nodes`` distinct nodes with ``d.per_node`` free cards each (best fit), power and
         bandwidth; return the node names, or ``None`` (and change nothing) if it does not fit."""
+        if not self.fits(pool, d):
+            return None
         per_node, nodes, power_kw, links, bandwidth_gbps, quota_rows, cards, owner = d
-        # the checks of fits(), inline: this runs once per job and candidate tried
-        if self.power.get(pool[0], 0.0) < power_kw - 1e-9:
-            return None
-        if bandwidth_gbps and any(self.links.get(lk, 0.0) < bandwidth_gbps - 1e-9 for lk in links):
-            return None
-        if quota_rows and any(self.quota.get(r, 0) < cards for r in quota_rows):
-            return None
-        view = self._view.get(pool, _NONE)
-        levels = sorted(f for f in view if f >= per_node)
-        if sum(len(view[f]) for f in levels) < nodes:
-            return None
         stacks = self._own(pool)
         chosen: list[tuple[str, int]] = []
         if self._stranded is None:
-            for f in levels:
+            for f in sorted(x for x in stacks if x >= per_node):
                 stack = stacks[f]
                 while stack and len(chosen) < nodes:
                     chosen.append((stack.pop(), f))

@@ -34,6 +34,7 @@ _EXPONENT = re.compile(r"^[-+]?(\d+\.?\d*|\.\d+)[eE][-+]?\d+$")
 _JSON_STRING = re.compile(rb'"(?:[^"\\]|\\.)*"')  # on text reduced to quotes, backslashes and brackets
 _NOT_STRUCTURE = bytes(b for b in range(256) if b not in b'"\\[]{}')
 _OPEN_LIST, _OPEN_MAP = ord("["), ord("{")
+_JSON_HEAD = re.compile(r"\s*[\[{]")
 
 Mark = int | tuple[int, Any]  # a scalar's line, or a collection's line and its children's marks
 
@@ -122,8 +123,7 @@ def _lines_of(text: str, file: str) -> dict[str, int]:
 
 def _json(text: str, file: str) -> tuple[Any] | None:
     """``(data,)`` for a JSON document without duplicate keys, else ``None`` (read it as YAML)."""
-    head = text.lstrip()[:1]
-    if head not in ("{", "["):
+    if not _JSON_HEAD.match(text):
         return None
     # nesting depth before the (recursive) C decoder runs: brackets outside strings, summed
     marks = _JSON_STRING.sub(b"", text.encode("utf-8").translate(None, _NOT_STRUCTURE))
@@ -146,12 +146,11 @@ def _json(text: str, file: str) -> tuple[Any] | None:
 
 
 class _Frame:
-    __slots__ = ("anchor", "count", "key", "key_line", "line", "marks", "place", "value")
+    __slots__ = ("anchor", "count", "key", "line", "marks", "place", "value")
 
     def __init__(self, value: Any, marks: Any, line: int, anchor: str | None, place: str | int | None) -> None:
         self.value, self.marks, self.line, self.anchor, self.place = value, marks, line, anchor, place
         self.key: Any = _NO_KEY
-        self.key_line = line
         self.count = 1
 
 
@@ -178,10 +177,9 @@ def _events(text: str, file: str) -> tuple[Any, Mark | None, list[Fault]]:
 
     def scalar(ev: yaml.ScalarEvent, line: int) -> Any:
         tag, value, implicit = ev.tag, ev.value, ev.implicit
-        if (tag is None or tag == "!") and implicit[0] and not ev.style:
-            if value in cache:
-                return cache[value]
         plain = (tag is None or tag == "!") and implicit[0] and not ev.style
+        if plain and value in cache:  # plain scalars build immutable values: one per distinct text
+            return cache[value]
         if tag is None or tag == "!":
             tag = resolve(ScalarNode, value, implicit)
         if tag == _STR and plain and _EXPONENT.match(value):
@@ -234,7 +232,7 @@ def _events(text: str, file: str) -> tuple[Any, Mark | None, list[Fault]]:
                 )
                 top.key = _SKIP
                 return
-            top.key, top.key_line = key, line
+            top.key = key
             return
         if top.key is not _SKIP:
             top.value[top.key] = value

@@ -103,12 +103,6 @@ class SqlStore:
             row = self._row(s, job_id)
             row.history.append(JobTransition(at=at, source=row.state, target=row.state, reason=reason))
 
-    def place(self, job_id: str, site: str, accelerator: str, plan_id: str, reason: str, at: datetime) -> None:
-        with self.sessions.begin() as s:
-            self.fence(s)
-            row = repo.transition(s, job_id, JobState.placed, reason, at, site)
-            row.spec = {**row.spec, "running": {"site": site, "accelerator": accelerator}}
-
     def place_many(self, items: list[tuple[str, str, str, str, str]], at: datetime) -> None:
         """Every placement of one plan in one transaction (a cycle may place thousands of jobs)."""
         if not items:
