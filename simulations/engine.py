@@ -322,10 +322,6 @@ class Simulation:
             self._place(at)
             self._dirty = False
 
-    def _on_replan(self, at: datetime, _payload) -> None:
-        if self.queue:
-            self._place(at)
-
     def _on_tick(self, at: datetime, _payload) -> None:
         self._on_plan(at, None)
         self._watch_limits(at)
@@ -342,7 +338,9 @@ class Simulation:
         # no releases: the service does not know when running work ends, and the replay plans as it does
         return State(pools, dict(self.power_kw), None, {}, tuple(self.down), dict(self.reserved_gbps))
 
-    def _place(self, at: datetime) -> None:
+    def _place(self, at: datetime, rounds: int = 3) -> None:
+        """Plan the queue; when the plan evicts work, plan again at once (up to ``rounds`` times) with
+        what the evicted work freed, so that a sample at this instant sees where it went."""
         jobs = tuple(j for _, j in self.queue.values())
         shift, look = self.policy.shift, None
         if shift is not None:
@@ -350,7 +348,9 @@ class Simulation:
             look = outlook(self.topo, at, hours, self.policy.forecast)  # type: ignore[arg-type]
         limits = tuple(lim for lim in self.limits.values() if lim.end > at)
         if self.policy.quotas or self.policy.preempt or self.policy.tenant_weights:  # running work counts
-            jobs += tuple(replace(r.job, running=Running(r.site, r.model, r.start)) for r in self.running.values())
+            jobs += tuple(
+                replace(r.job, running=Running(r.site, r.model, r.start, r.nodes)) for r in self.running.values()
+            )
         problem = Problem(
             self.topo, jobs, at, self._state(), self.policy.weights, time_limit_s=self.policy.time_limit_s,
             shift=shift, outlook=look, limits=limits, quotas=self.policy.quotas, preempt=self.policy.preempt,
@@ -370,8 +370,6 @@ class Simulation:
             done_h = (at - run.start).total_seconds() / 3600 - self._lost_h(run, at)
             rest = replace(run.job, duration_h=max(1e-3, run.job.duration_h - max(0.0, done_h)))
             self._enqueue(at, run.job.submitted_at or at, rest)
-        if plan.evictions:  # plan again at once, with what they freed
-            self._push(at, "replan", None)
         graph = graph_for(self.topo)
         for p in plan.placements:
             if p.scheduled or p.fixed:
@@ -416,6 +414,8 @@ class Simulation:
             if job.kind == "inference" and at - arrived <= self.on_time:
                 self.out.inference_on_time += 1
             self._push(run.end, "complete", run)
+        if plan.evictions and rounds > 1 and self.queue:  # plan again, with what they freed
+            self._place(at, rounds - 1)
 
     def _short_of_nominal(self, at: datetime) -> bool:
         """Whether a tenant has a job waiting two planning intervals that its unused nominal quota

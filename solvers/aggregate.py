@@ -27,9 +27,14 @@ power of two use, instead of (6), rows valid for every node-level plan (f_n free
 (6) rounds k_c up to 2^a_c, which makes every CP-SAT plan feasible but is no relaxation.
 
 Objective
-    max Σ x[c,p] · (W · v[c,p] − cost[c,p])
+    max Σ x[c,p] · (W · (v[c,p] · (1 + φ_c) + λ[c,p]) − cost[c,p])
     v = effective priority × cards × PFLOPS per card; cost = energy × tariff + carbon × price + transfer.
     With the default W the placed compute dominates and cost breaks ties among placements.
+    φ_c: the fair-share gain among equal priorities (solvers.fair, below one priority step).
+    λ[c,p]: with quotas, 1,000 priority steps × cards × the catalogue's top PFLOPS per card for
+    a class its tenant's unused nominal quota covers (every p), or on a p no quota of its tenant
+    governs (solvers.quota.GUARANTEE_LIFT): guaranteed work outranks any priority of work that
+    would borrow. Only the score carries φ and λ; the reported objective and bound are Σ v.
 """
 
 from __future__ import annotations
@@ -121,7 +126,7 @@ def _build(instance: Instance, relaxed: bool = False) -> Aggregate:
         var_class.extend([ci] * n)
         var_cand.extend(range(n))
         value.extend(c.value for c in jc.candidates)
-        score.extend(w * c.value * (1.0 + jc.fair) - c.cost_cny for c in jc.candidates)
+        score.extend(jc.score(c, w) for c in jc.candidates)
         level, demand, bw = jc.level, jc.block_demand, jc.bandwidth_gbps
         for v, cand in zip(vs, jc.candidates, strict=True):
             by_pool[cand.pool].append((v, level, demand, jc.per_node, jc.nodes))

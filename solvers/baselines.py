@@ -22,10 +22,19 @@ from suanwang.solvers.problem import Plan, Problem
 
 
 def class_order(instance: Instance) -> list[JobClass]:
-    """Highest effective priority first; among equals the tenant furthest below its fair share
-    (solvers.fair); then larger per-node and total requests (packs better)."""
+    """Work within its tenant's nominal quota first (solvers.quota), then highest effective
+    priority; among equals the tenant furthest below its fair share (solvers.fair); then larger
+    per-node and total requests (packs better)."""
     return sorted(
-        instance.classes, key=lambda c: (-c.priority, -c.fair, -c.per_node, -c.rep.accelerators.count, c.index)
+        instance.classes,
+        key=lambda c: (
+            len(c.lift) < len(c.candidates),
+            -c.priority,
+            -c.fair,
+            -c.per_node,
+            -c.rep.accelerators.count,
+            c.index,
+        ),
     )
 
 

@@ -39,7 +39,8 @@ _NEG_INF = -(2**62)
 
 
 def _score(problem: Problem, decisions: list[Decision]) -> float:
-    return sum(candidate_score(problem, c) for _, _, c, _ in decisions)
+    w = problem.weights.value_per_pflops
+    return sum(jc.score(c, w) for _, jc, c, _ in decisions)
 
 
 def _counts(agg: Aggregate, instance: Instance, decisions: list[Decision]) -> list[int]:
@@ -99,11 +100,6 @@ def place_counts(instance: Instance, agg: Aggregate, counts, ledger: Ledger) -> 
     return out
 
 
-def candidate_score(problem: Problem, cand) -> float:
-    """A candidate's score in the objective: value weighted by ¥ per PFLOPS, less its cost in ¥."""
-    return problem.weights.value_per_pflops * cand.value - cand.cost_cny
-
-
 def guided(instance: Instance, ledger: Ledger, first: dict[int, list[int]]) -> list[Decision]:
     """Greedy in order of value density (priority × PFLOPS per card, then larger jobs), each class
     trying first the candidates in ``first`` (the pools the LP relaxation uses most), then the rest
@@ -121,7 +117,7 @@ def guided(instance: Instance, ledger: Ledger, first: dict[int, list[int]]) -> l
         seen = set(lead)
         rest = sorted(
             (k for k in range(len(jc.candidates)) if k not in seen),
-            key=lambda k: (-candidate_score(problem, jc.candidates[k]), k),
+            key=lambda k: (-jc.score(jc.candidates[k], problem.weights.value_per_pflops), k),
         )
         order = lead + rest
         pos = 0
@@ -140,8 +136,8 @@ def guided(instance: Instance, ledger: Ledger, first: dict[int, list[int]]) -> l
 def unconstrained_bound(instance: Instance) -> float:
     """Score if every job could take its best candidate regardless of capacity: a plan that
     reaches it is optimal."""
-    p = instance.problem
-    return sum(len(jc.jobs) * max([0.0, *(candidate_score(p, c) for c in jc.candidates)]) for jc in instance.classes)
+    w = instance.problem.weights.value_per_pflops
+    return sum(len(jc.jobs) * max([0.0, *(jc.score(c, w) for c in jc.candidates)]) for jc in instance.classes)
 
 
 def lp_first(agg: Aggregate, lp_x: np.ndarray) -> dict[int, list[int]]:

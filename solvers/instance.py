@@ -24,7 +24,7 @@ import numpy as np
 from suanwang.solvers.fair import fair_bonus
 from suanwang.solvers.ledger import Demand, Ledger, PoolKey, ceil_pow2_level, pool_nodes
 from suanwang.solvers.problem import Job, Placement, PoolState, Problem, Release
-from suanwang.solvers.quota import QuotaRow, quota_rows
+from suanwang.solvers.quota import GUARANTEE_LIFT, QuotaRow, governs, guaranteed_jobs, nominal_room, quota_rows
 from suanwang.topology.graph import NetworkGraph, Route, graph_for
 from suanwang.topology.hourly import factors_for
 from suanwang.topology.model import Site, facility_kw
@@ -64,6 +64,12 @@ class JobClass:
     candidates: list[Candidate] = field(default_factory=list)
     governed: bool = False  # its tenant has a quota: the class holds one tenant's jobs
     fair: float = 0.0  # share of its value added to the score among equals (solvers.fair)
+    lift: dict = field(default_factory=dict)  # pool → value added where the jobs stay within a nominal quota
+
+    def score(self, cand: Candidate, value_per_pflops: float) -> float:
+        """A candidate's score in the objective: its value, plus the fair-share gain and the lift of
+        a guarantee, weighted by ¥ per PFLOPS, less its cost in ¥."""
+        return value_per_pflops * (cand.value * (1.0 + self.fair) + self.lift.get(cand.pool, 0.0)) - cand.cost_cny
 
     @property
     def level(self) -> int:
@@ -222,6 +228,7 @@ def build_instance(problem: Problem) -> Instance:
     by_tenant = quota_tenants | set(fair)
     prios: dict[tuple, int] = {}
     opens_by = now + timedelta(hours=problem.shift.horizon_h) if problem.shift is not None else now
+    ready: list[tuple[int, Job, int]] = []
     for i, job in enumerate(problem.jobs):
         if job.running is not None:
             continue
@@ -231,8 +238,11 @@ def build_instance(problem: Problem) -> Instance:
                 f"{now.isoformat()}{' and its horizon' if problem.shift else ''}; it is planned once the window opens"
             )
             continue
-        prio = effective_priority(job, now, w.aging_step_h)
-        key = requirement_key(job, prio) + ((job.tenant,) if job.tenant in by_tenant else ())
+        ready.append((i, job, effective_priority(job, now, w.aging_step_h)))
+    room = nominal_room(problem.quotas, problem.jobs) if problem.quotas else {}
+    sure = guaranteed_jobs(ready, room, lambda j: allowed_models(problem, j)) if room else set()
+    for i, job, prio in ready:
+        key = requirement_key(job, prio) + ((job.tenant, i in sure) if job.tenant in by_tenant else ())
         fine.setdefault(key, []).append(i)
         prios[key] = prio
 
@@ -252,7 +262,8 @@ def build_instance(problem: Problem) -> Instance:
         a = rep.accelerators
         bw = rep.deterministic.bandwidth_gbps if rep.deterministic else 0.0
         gov = rep.tenant in quota_tenants
-        mkey = (prios[key], a.count, a.per_node, bw, el.signature, rep.tenant if rep.tenant in by_tenant else None)
+        mkey = (prios[key], a.count, a.per_node, bw, el.signature, rep.tenant if rep.tenant in by_tenant else None,
+                members[0] in sure)  # fmt: skip
         jc = merged.get(mkey)
         if jc is None:
             jc = merged[mkey] = JobClass(len(merged), [], rep, prios[key], a.per_node, a.nodes, bw, governed=gov,
@@ -265,6 +276,7 @@ def build_instance(problem: Problem) -> Instance:
             sums[mkey] += ctx.cost_vector(rep, el, mean_h) * len(members)
     classes = list(merged.values())
     cat = problem.topology.accelerators
+    pf_top = max((a.pflops for a in cat.values()), default=0.0)
     for mkey, jc in merged.items():
         el = elig_of[mkey]
         cost = sums[mkey] / len(jc.jobs)
@@ -276,6 +288,9 @@ def build_instance(problem: Problem) -> Instance:
             Candidate(pool, prio * count * pf[pool[1]], c, count * kw[pool], lk)
             for pool, c, lk in zip(el.pools, cost.tolist(), el.links, strict=True)
         ]
+        if room:  # guaranteed or ungoverned work outranks any priority of work that would borrow
+            t, up = jc.rep.tenant, GUARANTEE_LIFT * count * pf_top
+            jc.lift = {p: up for p in el.pools if mkey[-1] or not governs(room, t, p[1], p[0])}
     rows = quota_rows(problem.quotas, problem.jobs)
     index: dict[tuple[str, str], list[int]] = defaultdict(list)
     for r, row in enumerate(rows):

@@ -5,12 +5,19 @@ pool that could ever host it, the running jobs there that may be evicted are:
   1. preemptible jobs of lower priority;
   2. then lower-priority jobs of another tenant of its cohort running on borrowed quota (the
      quota is reclaimed);
-never inference (its SLO holds) unless ``Problem.preempt_inference``. Each eviction costs the work
+  3. for a job that stays within its tenant's nominal quota, jobs of any priority of another
+     tenant of its cohort running on borrowed quota, cheapest first, never more than that
+     tenant borrows (Kueue's ``reclaimWithinCohort: Any``: the nominal quota is a guarantee);
+never inference (its SLO holds) unless ``Problem.preempt_inference``; and for a job that would
+borrow, of other tenants only work on borrowed quota, no more than they borrow (what runs within a
+nominal quota, or without a quota, would go before the job once re-queued). Each eviction costs the work
 lost since the victim's last checkpoint (all of it without checkpoints; unknown progress counts as
 the whole run) plus a restart, in card-hours; victims are taken cheapest first until the pool has
 the nodes, power and quota the job needs, and the pool that costs the least is chosen: the fewest
-card-hours lost. Freed capacity is counted conservatively (a victim's node frees what the victim
-held on it, never merged with what was free beside it), so the job fits once they stop. The job is
+card-hours lost. Where the victims' nodes are known (``Running.nodes``) freed capacity is counted
+node by node: the job's nodes are freed one at a time, each where it costs least, merging what a
+victim frees with what was free beside it; otherwise it is counted conservatively (a victim's node
+frees what the victim held on it, never merged with anything), so the job fits once they stop. The job is
 placed in the next plan, when the evicted work has stopped.
 """
 
@@ -21,6 +28,7 @@ from dataclasses import dataclass
 
 from suanwang.solvers.instance import Instance
 from suanwang.solvers.problem import Job, Plan, Problem, Unplaced, lost_since_checkpoint
+from suanwang.solvers.quota import nominal_room, within_nominal
 from suanwang.topology.model import facility_kw
 
 RESTART_H = 0.25  # a restart costs about a quarter hour of the job's cards (scheduling, image pull, warm-up)
@@ -73,6 +81,10 @@ def preemptions(problem: Problem, instance: Instance, plan: Plan) -> tuple[tuple
         for r in instance.quota_for(j.tenant, p.accelerator, p.site):
             room[r] -= p.cards
     borrowing = _borrowing(problem)
+    nominal = nominal_room(problem.quotas, problem.jobs) if problem.quotas else {}
+    for p in plan.placements:  # the plan's own placements use their tenant's nominal room
+        if not (p.fixed or p.scheduled) and p.job in jobs:
+            _use(nominal, jobs[p.job].tenant, p.accelerator, p.site, p.cards)
     running: dict[tuple[str, str], list[Job]] = defaultdict(list)  # pool → running jobs there
     for j in problem.jobs:
         if j.running is not None:
@@ -90,9 +102,8 @@ def preemptions(problem: Problem, instance: Instance, plan: Plan) -> tuple[tuple
         jc, job = cls[i], jobs[u.job]
         best = None
         for cand in jc.candidates:
-            pick = _cover(
-                problem, instance, job, jc, cand, running.get(cand.pool, []), nodes, power, room, borrowing, taken
-            )
+            pick = _cover(problem, instance, job, jc, cand, running.get(cand.pool, []), (nodes, power, room, nominal),
+                          borrowing, taken)  # fmt: skip
             if pick is not None and (best is None or pick[0] < best[0]):
                 best = (pick[0], cand, pick[1])
         if best is None:
@@ -102,15 +113,26 @@ def preemptions(problem: Problem, instance: Instance, plan: Plan) -> tuple[tuple
             lost = lost_hours(v, problem)
             why = (f"preempted for {job.id} (priority {jc.priority}) at {cand.site}: {lost:.2f} h of work since its "
                    "last checkpoint lost; re-queued")  # fmt: skip
+            if v.priority >= jc.priority:
+                why = (f"{v.tenant}'s borrowed {cand.model} reclaimed for {job.id} of {job.tenant}, within its "
+                       f"nominal quota, at {cand.site}: {lost:.2f} h since its checkpoint lost; re-queued")  # fmt: skip
+            if (v.tenant, cand.model) in borrowing:
+                borrowing[v.tenant, cand.model] -= v.accelerators.count
             out.append(Eviction(v.id, cand.site, cand.model, v.accelerators.count, lost, job.id, why))
             taken.add(v.id)
         names = ", ".join(v.id for v in victims)
+        kind = "lower-priority" if all(v.priority < jc.priority for v in victims) else "borrowing"
         reasons[job.id] = (
-            f"waits for {len(victims)} lower-priority job(s) at {cand.site} to stop ({names}); placed once they have",
+            f"waits for {len(victims)} {kind} job(s) at {cand.site} to stop ({names}); placed once they have",
             *reasons.get(job.id, ()),
         )
         # what the victims free goes to this job: take its share off the pool
+        pool = nodes.setdefault(cand.pool, {})
+        for v in victims:
+            for n in v.running.nodes:
+                pool[n] = pool.get(n, 0) + v.accelerators.per_node
         _consume(instance, job, cand, nodes, power, room)
+        _use(nominal, job.tenant, cand.model, cand.site, job.accelerators.count)
     unplaced = tuple(Unplaced(u.job, reasons[u.job]) for u in plan.unplaced)
     return tuple(out), unplaced
 
@@ -125,8 +147,17 @@ def _borrowing(problem: Problem) -> dict[tuple[str, str], int]:
             for q in problem.quotas if q.cohort and used[q.tenant, q.accelerator] > q.nominal_cards}  # fmt: skip
 
 
-def _cover(problem, instance, job, jc, cand, there, nodes, power, room, borrowing, taken):
+def _use(nominal: dict, tenant: str, model: str, site: str, cards: int) -> None:
+    """Take ``cards`` off the nominal room of every quota of (tenant, model) that holds at ``site``."""
+    rows = nominal.get((tenant, model))
+    if rows:
+        nominal[tenant, model] = [(g, left - cards if g is None or site in g else left) for g, left in rows]
+
+
+def _cover(problem, instance, job, jc, cand, there, left, borrowing, taken):
     """The cheapest victims at ``cand``'s pool that give ``job`` its nodes, power and quota."""
+    nodes, power, room, nominal = left
+    within = within_nominal(nominal, job.tenant, cand.model, cand.site, job.accelerators.count)
     site, model = cand.pool
     a = job.accelerators
     free = nodes.get(cand.pool, {})
@@ -138,34 +169,98 @@ def _cover(problem, instance, job, jc, cand, there, nodes, power, room, borrowin
     mates = {q.tenant for q in problem.quotas if q.cohort in cohort and q.tenant != job.tenant}
     able = []
     for v in there:
-        if v.id in taken or v.priority >= jc.priority:
-            continue
-        if v.kind == "inference" and not problem.preempt_inference:
+        if v.id in taken or (v.kind == "inference" and not problem.preempt_inference):
             continue
         reclaim = v.tenant in mates and borrowing.get((v.tenant, model), 0) > 0
-        if not (v.preemptible or reclaim):
+        lower = v.priority < jc.priority
+        if lower and (v.preemptible or reclaim):
+            tier = (0 if v.preemptible else 1, 0)
+        elif reclaim and within:
+            tier = (2, 0)
+        else:
             continue
         cost = v.accelerators.count * (lost_hours(v, problem) + RESTART_H)
-        able.append((0 if v.preemptible else 1, cost, v.id, v))
+        able.append((tier, cost, v.id, v))
     able.sort(key=lambda t: t[:3])
-    chosen, total = [], 0.0
+    lent = dict(borrowing)  # what each mate still borrows once this pick's victims stop
     acc = problem.topology.accelerators[model]
     pue = instance.sites[site].pue
-    for _, cost, _, v in able:
-        if _fits(a, have_nodes, have_kw, have_q, cand.power_kw):
-            break
+    borrower = (job.tenant, model) in nominal and not within
+    exact = bool(able) and all(v.running.nodes for *_, v in able)  # where each victim runs is known
+    spare = dict(free)  # exact: free cards per node once the chosen victims stop
+    chosen: list[Job] = []
+    total = 0.0
+
+    def allowed(tier, v) -> bool:
+        other = v.tenant != job.tenant
+        # for work that would borrow, or beyond a priority, take of others only what they borrow
+        return not (other and (borrower or tier[0] == 2) and lent.get((v.tenant, model), 0) < v.accelerators.count)
+
+    def take(cost, v) -> None:
+        nonlocal have_nodes, have_kw, total
+        if v.tenant != job.tenant and (v.tenant, model) in lent:
+            lent[v.tenant, model] -= v.accelerators.count
         chosen.append(v)
         total += cost
         va = v.accelerators
-        if va.per_node >= a.per_node:  # each of its nodes hosts one of the job's (a gang takes distinct nodes)
+        if exact:
+            for n in v.running.nodes:
+                spare[n] = spare.get(n, 0) + va.per_node
+            have_nodes = sum(1 for f in spare.values() if f >= a.per_node)
+        elif va.per_node >= a.per_node:  # each of its nodes hosts one of the job's (a gang takes distinct nodes)
             have_nodes += va.nodes
         have_kw += facility_kw(va.count, acc, pue)
         for q in rows:
             if instance.quota_rows[q].counts(v.tenant, model, site):
                 have_q[q] += va.count
+
+    def helps(v) -> bool:
+        """Whether evicting ``v`` brings the job closer to fitting on something it lacks."""
+        if have_nodes < a.nodes and (exact or v.accelerators.per_node >= a.per_node):
+            return True
+        if have_kw < cand.power_kw - 1e-9:
+            return True
+        return any(have_q[q] < a.count and instance.quota_rows[q].counts(v.tenant, model, site) for q in rows)
+
+    if exact:  # whole nodes first: at each step the node that costs least to free for one of the job's
+        while have_nodes < a.nodes:
+            pick = _cheapest_node(able, spare, a.per_node, {v.id for v in chosen}, allowed)
+            if pick is None:
+                return None
+            for _, cost, _, v in pick:
+                take(cost, v)
+    for tier, cost, _, v in able:
+        if _fits(a, have_nodes, have_kw, have_q, cand.power_kw):
+            break
+        if v not in chosen and allowed(tier, v) and helps(v):
+            take(cost, v)
     if not chosen or not _fits(a, have_nodes, have_kw, have_q, cand.power_kw):
         return None
     return total, chosen
+
+
+def _cheapest_node(able, spare, per_node, chosen, allowed):
+    """Victims that free ``per_node`` cards on one node at the least cost (tier, then card-hours)."""
+    on: dict[str, list] = defaultdict(list)
+    for item in able:
+        if item[3].id not in chosen and allowed(item[0], item[3]):
+            for n in item[3].running.nodes:
+                on[n].append(item)
+    best = None
+    for n, items in on.items():
+        need = per_node - spare.get(n, 0)
+        if need <= 0:
+            continue
+        got, pick = 0, []
+        for item in items:  # already cheapest first
+            pick.append(item)
+            got += item[3].accelerators.per_node
+            if got >= need:
+                key = (max(i[0] for i in pick), sum(i[1] for i in pick))
+                if best is None or key < best[0]:
+                    best = (key, pick)
+                break
+    return None if best is None else best[1]
 
 
 def _fits(a, have_nodes: int, have_kw: float, have_q: dict[int, int], need_kw: float) -> bool:

@@ -59,6 +59,7 @@ class Running:
     site: str
     accelerator: str
     started_at: datetime | None = None  # when it started running (for the work a restart loses)
+    nodes: tuple[str, ...] = ()  # the nodes it holds, each with its per-node cards (empty: not known)
 
 
 @dataclass(frozen=True)

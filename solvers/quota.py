@@ -8,6 +8,14 @@ used by others (no limit: all of it while unused). Quotas govern only the (tenan
 they name, and a quota may hold for a group of sites only (``sites``; none: every site), with its
 own rows. Cards held by running jobs count.
 
+The nominal quota is a guarantee, as with Kueue's ``reclaimWithinCohort: Any``: work within it
+outranks any priority of work that would borrow (its score is lifted by :data:`GUARANTEE_LIFT`
+on every pool it may use, so that the lift never steers it away from the pool it would choose;
+:func:`guaranteed_jobs` chooses, highest priority first, the waiting jobs the unused nominal
+quota of a model they accept covers), and it may evict what cohort mates run on borrowed quota
+(solvers.preempt), while work that would borrow never evicts what another tenant runs within its
+nominal quota.
+
 Rows (the numbering of :mod:`suanwang.solvers`), over the cards u[t,m] a tenant t uses of model m
 (running plus placed by the plan):
     (25) u[t,m] ≤ nominal[t,m] + borrowing_limit[t,m]            (without a cohort: ≤ nominal)
@@ -19,8 +27,14 @@ Rows (the numbering of :mod:`suanwang.solvers`), over the cards u[t,m] a tenant 
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from typing import Any
+
+# priority steps (the most a job may have) added per card to guaranteed work (a job its tenant's
+# unused nominal quota covers) and to work no quota governs, so that it outranks any priority of
+# work that would borrow (the nominal quota is a guarantee)
+GUARANTEE_LIFT = 1000
 
 
 @dataclass(frozen=True)
@@ -111,6 +125,48 @@ def quota_rows(quotas: Iterable[Quota], jobs: Iterable) -> list[QuotaRow]:
 
 def _at(sites: frozenset[str] | None) -> str:
     return "" if sites is None else "@" + "+".join(sorted(sites))[:80]
+
+
+def nominal_room(
+    quotas: Iterable[Quota], jobs: Iterable
+) -> dict[tuple[str, str], list[tuple[frozenset[str] | None, int]]]:
+    """Cards of each (tenant, model)'s nominal quota its running jobs leave unused, per site group.
+    Work placed within this room is guaranteed: among equal priorities it goes first (solvers.fair),
+    and it may reclaim what cohort mates borrow at any priority (solvers.preempt)."""
+    quotas, jobs = list(quotas), list(jobs)
+    usage = {g: running_usage(jobs, g) for g in {q.sites for q in quotas}}
+    out: dict[tuple[str, str], list[tuple[frozenset[str] | None, int]]] = defaultdict(list)
+    for q in quotas:
+        key = (q.tenant, q.accelerator)
+        out[key].append((q.sites, q.nominal_cards - usage[q.sites].get(key, 0)))
+    return out
+
+
+def governs(room: dict, tenant: str, model: str, site: str) -> bool:
+    """Whether a quota of ``tenant`` holds for ``model`` at ``site``."""
+    return any(sites is None or site in sites for sites, _ in room.get((tenant, model), ()))
+
+
+def guaranteed_jobs(
+    ready: Iterable[tuple[int, Any, int]], room: dict, models_of: Callable[[Any], list[str]]
+) -> set[int]:
+    """Of the waiting jobs ``(index, job, effective priority)``, those their tenant's nominal room
+    covers, taken highest priority first, then in queue order, each on the first model it accepts
+    with room left: the work a guarantee makes room for now."""
+    left = {k: max(r for _, r in v) for k, v in room.items()}  # per (tenant, model): the most a group leaves
+    out: set[int] = set()
+    for i, job, _ in sorted(ready, key=lambda t: (-t[2], t[0])):
+        n = job.accelerators.count
+        m = next((m for m in models_of(job) if left.get((job.tenant, m), 0) >= n), None)
+        if m is not None:
+            left[job.tenant, m] -= n
+            out.add(i)
+    return out
+
+
+def within_nominal(room: dict, tenant: str, model: str, site: str, cards: int) -> bool:
+    """Whether ``cards`` more of ``model`` at ``site`` keep ``tenant`` within a nominal quota."""
+    return any(cards <= left and (sites is None or site in sites) for sites, left in room.get((tenant, model), ()))
 
 
 def governed(quotas: Iterable[Quota]) -> set[tuple[str, str]]:

@@ -162,7 +162,7 @@ def build_model(inst: Instance, grid: Grid, classes: list[SClass]) -> Model:
             loc = job.data.location
             move = np.array([0.0 if loc in (c.site, inst.sites[c.site].city) else 1.0 for c in jc.candidates])
             move *= job.data.size_tb * w.transfer_cny_per_tb
-        value = np.array([c.value for c in jc.candidates]) * w.value_per_pflops * (1.0 + jc.fair)
+        value = np.array([jc.score(c, w.value_per_pflops) + c.cost_cny for c in jc.candidates])
         score = value[:, None] - run - move[:, None] - WAIT_CNY_PER_SLOT * slot_idx[None, :]
         if not sc.deferrable and grace:  # waiting for room, never for a price: a tenth of the value a slot
             score -= GRACE_SHARE * value[:, None] * np.maximum(0, slot_idx - sc.e)[None, :]

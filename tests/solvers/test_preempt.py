@@ -9,7 +9,7 @@ from dataclasses import replace
 from datetime import timedelta
 
 from suanwang.solvers import solve
-from suanwang.solvers.problem import Running
+from suanwang.solvers.problem import PoolState, Running, State
 from suanwang.solvers.quota import Quota
 from tests.solvers.helpers import NOW, job, problem
 
@@ -56,3 +56,61 @@ def test_borrowed_quota_is_reclaimed(mini):
 def test_nothing_is_evicted_when_the_job_fits(mini):
     plan = solve(problem(mini, [running("b1", 2), job("p9", 8, 8, ("H800",), priority=9)], preempt=True), "cpsat")
     assert plan.evictions == () and not plan.unplaced
+
+
+def test_the_nominal_quota_is_reclaimed_from_borrowers_of_any_priority(mini):
+    # b borrowed a's 16 H800 with priority-5 work that is not preemptible; a asks at priority 1
+    quotas = (Quota("a", "H800", 16, cohort="lab"), Quota("b", "H800", 16, cohort="lab"))
+    b_jobs = [running(f"b{i}", i + 1, preemptible=False, priority=5, tenant="b") for i in range(4)]
+    mine = replace(job("a1", 16, 8, ("H800",), priority=1), tenant="a")
+    plan = solve(problem(mini, [*b_jobs, mine], quotas=quotas, preempt=True), "cpsat")
+    assert sorted(e.job for e in plan.evictions) == ["b0", "b1"]  # the two that lose the least, no more
+    assert all("reclaimed for a1" in e.reason for e in plan.evictions)
+    assert plan.unplaced[0].reasons[0].startswith("waits for 2 borrowing job(s) at nj-hub")
+    # beyond a's nominal quota (24 > 16) the job would borrow: priority 1 evicts nothing
+    more = replace(job("a1", 24, 8, ("H800",), priority=1), tenant="a")
+    assert solve(problem(mini, [*b_jobs, more], quotas=quotas, preempt=True), "cpsat").evictions == ()
+
+
+def test_work_that_would_borrow_evicts_nothing_another_tenant_runs_within_its_quota(mini):
+    # a runs 16 H800 of preemptible priority-1 work within its nominal quota, c (no quota) 8; 8 are free
+    quotas = (Quota("a", "H800", 16, cohort="lab"), Quota("b", "H800", 16, cohort="lab"))
+    others = [running("a0", 1, tenant="a"), running("a1", 2, tenant="a"), running("c0", 3, tenant="c")]
+    borrowing = replace(job("p9", 24, 8, ("H800",), priority=9), tenant="b")  # 24 > b's 16
+    plan = solve(problem(mini, [*others, borrowing], quotas=quotas, preempt=True), "cpsat")
+    assert plan.evictions == ()  # either would go before p9 once re-queued
+    within = replace(job("p9", 16, 8, ("H800",), priority=9), tenant="b")  # within b's 16
+    plan = solve(problem(mini, [*others, within], quotas=quotas, preempt=True), "cpsat")
+    assert [e.job for e in plan.evictions] == ["a0"]  # lower-priority preemptible work, the least lost
+
+
+def test_work_within_its_nominal_quota_goes_before_any_priority_that_would_borrow(mini):
+    # 16 H800 free; a's priority-1 job is within a's nominal quota, b's priority-9 job would borrow
+    quotas = (Quota("a", "H800", 16, cohort="lab"), Quota("b", "H800", 16, cohort="lab"))
+    b_run = [running(f"b{i}", 1, tenant="b") for i in range(2)]  # b holds its 16
+    mine = replace(job("a1", 16, 8, ("H800",), priority=1), tenant="a")
+    theirs = replace(job("b9", 16, 8, ("H800",), priority=9), tenant="b")
+    for solver in ("cpsat", "greedy"):
+        plan = solve(problem(mini, [*b_run, mine, theirs], quotas=quotas), solver)
+        assert [p.job for p in plan.placements if not p.fixed] == ["a1"], solver
+    # without quotas priority decides
+    plan = solve(problem(mini, [*b_run, mine, theirs]), "cpsat")
+    assert [p.job for p in plan.placements if not p.fixed] == ["b9"]
+
+
+def test_where_victims_run_is_known_the_job_takes_what_was_free_beside_them(mini):
+    # nj-hub: n0 holds a 4-card job and 4 free cards, n1–n3 an 8-card job each; an 8-card job asks
+    small = replace(running("s0", 2, checkpoint_h=None), accelerators=replace(job("x", 4, 4).accelerators))
+    big = [running(f"b{i}", 1) for i in range(1, 4)]
+    state = State({("nj-hub", "H800"): PoolState((("n0", 4), ("n1", 0), ("n2", 0), ("n3", 0)))}, {"nj-hub": 0.0})
+    urgent = job("p9", 8, 8, ("H800",), priority=9)
+
+    def evicted(jobs):
+        return [e.job for e in solve(problem(mini, [*jobs, urgent], state, preempt=True), "cpsat").evictions]
+
+    # not knowing nodes, a 4-card victim cannot be counted as freeing a node for 8: an 8-card job goes
+    assert evicted([small, *big]) == ["b1"]
+    # knowing them, the 4 cards s0 frees join the 4 free beside it: 4 × 2.25 card-hours, not 8 × 1.25
+    located = [replace(small, running=replace(small.running, nodes=("n0",)))]
+    located += [replace(b, running=replace(b.running, nodes=(f"n{i + 1}",))) for i, b in enumerate(big)]
+    assert evicted(located) == ["s0"]
