@@ -10,7 +10,7 @@ Four parts, each a table (and ``bench/shift.png``):
 - ``carbon``: the same kind of run with the Jiangsu zone given each Electricity Maps zone's real
   2023 hourly series (``shared/data/sustaincluster-em-2023``) and a carbon price that dominates
   the tariff (¥100/kg: the hubs run on 80 % green power, so their market-based intensity swings
-  five times less than the zone's); the carbon saving of the shifted plan (weekly-profile forecast) as a share
+  five times less than the zone's); the carbon saving of the shifted plan (anchored weekly-profile forecast) as a share
   of the oracle's (actual series, every arrival known), and the forecast's measured error.
 - ``speed``: the time-indexed model on synthetic instances (``simulations.synthetic``) with half
   the training and batch jobs deferrable, 48 one-hour slots: build and wall seconds, the score
@@ -146,7 +146,7 @@ def part_carbon(tmp: Path, args) -> tuple[str, dict]:
         sv, so = base - res["shifted"][0]["deferrable_carbon_t"], base - res["oracle"][0]["deferrable_carbon_t"]
         share = sv / so if so > 1e-9 else float("nan")
         shares[zone] = share
-        err = forecast_error(zones["jiangsu"], sc.start, max(1, int(sc.hours // 24)), "weekly")
+        err = forecast_error(zones["jiangsu"], sc.start, max(1, int(sc.hours // 24)), "anchored")
         rows.append([zone, f"{base:,.2f}", f"{sv / base:.1%}" if base else "n/a", f"{so / base:.1%}" if base else "n/a",
                      f"{share:.1%}", f"{res['shifted'][0]['deferrable_delay_mean_h'] or 0:.2f}",
                      f"{res['oracle'][0]['deferrable_delay_mean_h'] or 0:.2f}", f"{err:.1%}",

@@ -36,6 +36,7 @@ from suanwang.simulations.events import (
     origin_of,
 )
 from suanwang.simulations.meter import Meter
+from suanwang.simulations.nominal import short_of_nominal
 from suanwang.simulations.workload import Arrival
 from suanwang.solvers import solve
 from suanwang.solvers.forecast import outlook
@@ -360,7 +361,8 @@ class Simulation:
         plan = solve(problem, self.policy.solver, with_bound=False)
         self.out.solve_seconds += time.perf_counter() - t  # the whole call, instance build included
         self.out.plans[plan.status] += 1
-        for e in plan.evictions:  # stop them; they go back to the queue with the work since their checkpoint lost
+        evictions = plan.evictions if rounds > 1 else ()  # the last round evicts nothing it cannot re-plan
+        for e in evictions:  # stop them; they go back to the queue with the work since their checkpoint lost
             run = self.running.get(e.job)
             if run is None:
                 continue
@@ -414,25 +416,17 @@ class Simulation:
             if job.kind == "inference" and at - arrived <= self.on_time:
                 self.out.inference_on_time += 1
             self._push(run.end, "complete", run)
-        if plan.evictions and rounds > 1 and self.queue:  # plan again, with what they freed
+        if evictions and self.queue:  # plan again, with what they freed
             self._place(at, rounds - 1)
 
     def _short_of_nominal(self, at: datetime) -> bool:
-        """Whether a tenant has a job waiting two planning intervals that its unused nominal quota
-        (of a model the job accepts) would hold: its guaranteed share was not available to it."""
-        used: dict[tuple[str, str], int] = defaultdict(int)
-        for r in self.running.values():
-            used[r.job.tenant, r.model] += r.job.accelerators.count
-        patience = timedelta(minutes=2 * self.policy.interval_min)
-        for arrived, j in self.queue.values():
-            if at - arrived < patience or (j.earliest is not None and j.earliest > at):
-                continue
-            models = j.accelerators.models or tuple(self.topo.accelerators)
-            for m in models:
-                nominal = self.nominal.get((j.tenant, m))
-                if nominal is not None and used[j.tenant, m] + j.accelerators.count <= nominal:
-                    return True
-        return False
+        """Whether a tenant's job waited two planning intervals short of its nominal quota
+        (:mod:`suanwang.simulations.nominal`)."""
+        return short_of_nominal(
+            at, self.running.values(), self.queue.values(), self.free, self.nominal,
+            timedelta(minutes=2 * self.policy.interval_min),
+            lambda j: j.accelerators.models or tuple(self.topo.accelerators),
+        )  # fmt: skip
 
     def _jain(self) -> float:
         """Jain's fairness index of the cards each tenant with demand runs, divided by its weight:

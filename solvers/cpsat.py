@@ -28,7 +28,7 @@ from ortools.sat.python import cp_model_helper as cmh
 
 from suanwang.solvers.aggregate import Aggregate, aggregate, exact_blocks
 from suanwang.solvers.assemble import Decision, assemble, place
-from suanwang.solvers.baselines import POLICIES
+from suanwang.solvers.baselines import POLICIES, class_order
 from suanwang.solvers.instance import Instance, build_instance
 from suanwang.solvers.ledger import Ledger
 from suanwang.solvers.lp_bound import solve_lp_soon
@@ -154,6 +154,28 @@ def guided_start(instance: Instance, first: dict[int, list[int]]):
     yield "lp-guided", guided(instance, ledger, first), ledger
 
 
+def fill(instance: Instance, ledger: Ledger, decisions: list[Decision]) -> list[Decision]:
+    """``decisions`` plus the jobs they leave out that still fit ``ledger`` node by node, each on
+    its best-scoring candidate with room, in the baselines' class order. The model's blocks round
+    a per-node demand up to a power of two, and CP-SAT decides only some columns, so nodes with
+    room for a job can be left over."""
+    w = instance.problem.weights.value_per_pflops
+    placed = {d[0] for d in decisions}
+    out = list(decisions)
+    for jc in class_order(instance):
+        left = [i for i in jc.jobs if i not in placed]  # in queue order
+        k = 0
+        for cand in sorted(jc.candidates, key=lambda c: -jc.score(c, w)) if left else ():
+            if jc.score(cand, w) <= 0:
+                break
+            while k < len(left) and (d := place(instance, ledger, jc, cand, left[k])) is not None:
+                out.append(d)
+                k += 1
+            if k == len(left):
+                break
+    return out
+
+
 def baseline_starts(instance: Instance):
     """Yield (name, decisions, ledger) of each baseline."""
     for name, run in POLICIES.items():
@@ -187,6 +209,7 @@ def solve_cpsat(problem: Problem, instance: Instance | None = None) -> Plan:
     quick = guided(inst, ledger, {}) if tried else []
 
     def done(decisions: list[Decision], ledger: Ledger, status: str, search_s: float, build_end: float) -> Plan:
+        decisions = fill(inst, ledger, decisions)
         return assemble(
             inst, ledger, decisions, solver="cpsat", status=status, bound=None, solve_seconds=search_s,
             build_seconds=build_end - t0,

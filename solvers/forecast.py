@@ -6,8 +6,12 @@ zone's series up to the plan time only:
 
 - ``persistence``: the value at the same hour on the last day already observed (day-ahead
   seasonal persistence: a lead of 1–24 h looks back one day, 25–48 h two days);
-- ``weekly``: the mean of the same hour over the last seven observed days (the default: it
-  smooths single odd days; see the forecast error the simulator reports);
+- ``weekly``: the mean of the same hour over the last seven observed days (it smooths single odd
+  days);
+- ``anchored``: the weekly profile, anchored on the last observed hour: how far that hour lay
+  from its profile carries into the forecast and fades by half every ``ANCHOR_HALF_LIFE_H`` hours
+  (the default: weather that keeps a grid above or below its usual day for hours — wind, cloud —
+  is seen by a plan made each hour; see the forecast error the simulator reports);
 - ``oracle``: the actual series (what a perfect-foresight plan sees).
 
 A zone without a year series (a constant or a 24-hour profile) is its own forecast.
@@ -24,11 +28,14 @@ from suanwang.solvers.problem import Outlook
 from suanwang.topology.hourly import factors_for
 from suanwang.topology.model import GridZone, Topology
 
-Method = Literal["persistence", "weekly", "oracle"]
-METHODS: tuple[Method, ...] = ("persistence", "weekly", "oracle")
+Method = Literal["anchored", "persistence", "weekly", "oracle"]
+METHODS: tuple[Method, ...] = ("anchored", "persistence", "weekly", "oracle")
+ANCHOR_HALF_LIFE_H = (
+    12.0  # of 3, 6, 12, 24, 48 h: the least error of hourly forecasts over the ten Electricity Maps zones
+)
 
 
-def outlook(topology: Topology, now: datetime, hours: int, method: Method = "weekly") -> Outlook:
+def outlook(topology: Topology, now: datetime, hours: int, method: Method = "anchored") -> Outlook:
     """Hourly price and carbon of every zone for ``hours`` from the hour that holds ``now``."""
     start = now.replace(minute=0, second=0, microsecond=0)
     price, carbon = {}, {}
@@ -45,7 +52,7 @@ def outlook(topology: Topology, now: datetime, hours: int, method: Method = "wee
 
 def carbon_forecast(zone: GridZone, start: datetime, hours: int, method: Method) -> tuple[float, ...]:
     """Forecast of the zone's intensity for ``hours`` from ``start`` using only hours before it."""
-    past_days = 7 if method == "weekly" else 1
+    past_days = 1 if method == "persistence" else 7
     first = start - timedelta(days=past_days + (hours + 23) // 24)
     table = factors_for(zone, first)
     span = int((start - first).total_seconds() // 3600)
@@ -59,6 +66,11 @@ def carbon_forecast(zone: GridZone, start: datetime, hours: int, method: Method)
         else:
             idx = [len(hist) - back - 24 * d + (h % 24) for d in range(past_days)]
             out.append(float(np.mean(hist[[i for i in idx if i >= 0]])))
+    if method == "anchored" and len(hist) > 24:  # the last hour's distance from its own profile
+        idx = [len(hist) - 1 - 24 * d for d in range(1, past_days + 1) if len(hist) - 1 - 24 * d >= 0]
+        gap = float(hist[-1] - np.mean(hist[idx]))
+        fade = 0.5 ** (np.arange(1, hours + 1) / ANCHOR_HALF_LIFE_H)
+        out = [max(0.0, v + gap * f) for v, f in zip(out, fade, strict=True)]
     return tuple(out)
 
 

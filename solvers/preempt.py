@@ -6,19 +6,23 @@ pool that could ever host it, the running jobs there that may be evicted are:
   2. then lower-priority jobs of another tenant of its cohort running on borrowed quota (the
      quota is reclaimed);
   3. for a job that stays within its tenant's nominal quota, jobs of any priority of another
-     tenant of its cohort running on borrowed quota, cheapest first, never more than that
-     tenant borrows (Kueue's ``reclaimWithinCohort: Any``: the nominal quota is a guarantee);
-never inference (its SLO holds) unless ``Problem.preempt_inference``; and for a job that would
-borrow, of other tenants only work on borrowed quota, no more than they borrow (what runs within a
-nominal quota, or without a quota, would go before the job once re-queued). Each eviction costs the work
-lost since the victim's last checkpoint (all of it without checkpoints; unknown progress counts as
-the whole run) plus a restart, in card-hours; victims are taken cheapest first until the pool has
-the nodes, power and quota the job needs, and the pool that costs the least is chosen: the fewest
-card-hours lost. Where the victims' nodes are known (``Running.nodes``) freed capacity is counted
-node by node: the job's nodes are freed one at a time, each where it costs least, merging what a
-victim frees with what was free beside it; otherwise it is counted conservatively (a victim's node
-frees what the victim held on it, never merged with anything), so the job fits once they stop. The job is
-placed in the next plan, when the evicted work has stopped.
+     tenant of its cohort running on borrowed quota, cheapest first (Kueue's
+     ``reclaimWithinCohort: Any``: the nominal quota is a guarantee);
+never inference (its SLO holds) unless ``Problem.preempt_inference``. Of another tenant with a
+quota for the model, only work on borrowed quota is taken: jobs while that tenant still borrows (a
+job counts as borrowed if any of its cards are), so what a tenant runs within its nominal quota is
+never evicted for another tenant; and a job that would borrow takes nothing another tenant runs
+without a quota (re-queued, that work would go first).
+
+Each eviction costs the work lost since the victim's last checkpoint (all of it without
+checkpoints; unknown progress counts as the whole run) plus a restart, in card-hours; victims are
+taken cheapest first until the pool has the nodes, power and quota the job needs, and the pool
+that costs the least is chosen: the fewest card-hours lost. Where the victims' nodes are known
+(``Running.nodes``) freed capacity is counted node by node: the job's nodes are freed one at a
+time, each where it costs least, merging what a victim frees with what was free beside it;
+otherwise conservatively (a victim's node frees what the victim held on it, never merged with
+anything), so the job fits once they stop. The job is placed in the next plan, when the evicted
+work has stopped.
 """
 
 from __future__ import annotations
@@ -192,9 +196,11 @@ def _cover(problem, instance, job, jc, cand, there, left, borrowing, taken):
     total = 0.0
 
     def allowed(tier, v) -> bool:
-        other = v.tenant != job.tenant
-        # for work that would borrow, or beyond a priority, take of others only what they borrow
-        return not (other and (borrower or tier[0] == 2) and lent.get((v.tenant, model), 0) < v.accelerators.count)
+        if v.tenant == job.tenant:
+            return True
+        if (v.tenant, model) in nominal:  # of another tenant's quota only while it still borrows
+            return lent.get((v.tenant, model), 0) > 0
+        return not borrower  # work no quota governs goes before work that would borrow
 
     def take(cost, v) -> None:
         nonlocal have_nodes, have_kw, total

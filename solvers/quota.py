@@ -11,8 +11,8 @@ own rows. Cards held by running jobs count.
 The nominal quota is a guarantee, as with Kueue's ``reclaimWithinCohort: Any``: work within it
 outranks any priority of work that would borrow (its score is lifted by :data:`GUARANTEE_LIFT`
 on every pool it may use, so that the lift never steers it away from the pool it would choose;
-:func:`guaranteed_jobs` chooses, highest priority first, the waiting jobs the unused nominal
-quota of a model they accept covers), and it may evict what cohort mates run on borrowed quota
+:func:`guaranteed_jobs` marks the waiting jobs that on their own fit the unused nominal quota of a
+model they accept), and it may evict what cohort mates run on borrowed quota
 (solvers.preempt), while work that would borrow never evicts what another tenant runs within its
 nominal quota.
 
@@ -150,18 +150,15 @@ def governs(room: dict, tenant: str, model: str, site: str) -> bool:
 def guaranteed_jobs(
     ready: Iterable[tuple[int, Any, int]], room: dict, models_of: Callable[[Any], list[str]]
 ) -> set[int]:
-    """Of the waiting jobs ``(index, job, effective priority)``, those their tenant's nominal room
-    covers, taken highest priority first, then in queue order, each on the first model it accepts
-    with room left: the work a guarantee makes room for now."""
+    """Of the waiting jobs ``(index, job, effective priority)``, those that on their own fit their
+    tenant's unused nominal quota of a model they accept. Which of them the guarantee covers is
+    left to the plan: which will find nodes is not known beforehand, and a gang too large for any
+    one site must not hold the room a smaller job could use. Work the plan places beyond the room
+    borrows, and cohort mates within theirs may reclaim it (solvers.preempt)."""
     left = {k: max(r for _, r in v) for k, v in room.items()}  # per (tenant, model): the most a group leaves
-    out: set[int] = set()
-    for i, job, _ in sorted(ready, key=lambda t: (-t[2], t[0])):
-        n = job.accelerators.count
-        m = next((m for m in models_of(job) if left.get((job.tenant, m), 0) >= n), None)
-        if m is not None:
-            left[job.tenant, m] -= n
-            out.add(i)
-    return out
+    return {
+        i for i, job, _ in ready if any(left.get((job.tenant, m), 0) >= job.accelerators.count for m in models_of(job))
+    }
 
 
 def within_nominal(room: dict, tenant: str, model: str, site: str, cards: int) -> bool:

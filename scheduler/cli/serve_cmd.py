@@ -161,7 +161,9 @@ def serve(
     lease_s: float = typer.Option(15.0, "--lease-seconds", min=1.0, max=600.0, help="How long a leader's lease lasts."),
     horizon_h: float = HorizonOpt,
     slot_min: float = SlotOpt,
-    forecast: str = typer.Option("weekly", "--carbon-forecast", help="Carbon outlook: weekly, persistence or oracle."),
+    forecast: str = typer.Option(
+        "anchored", "--carbon-forecast", help="Carbon outlook: anchored, weekly, persistence or oracle."
+    ),
     preempt_inference: bool = typer.Option(
         False, "--preempt-inference", help="Let higher-priority work evict inference too (default: never)."
     ),

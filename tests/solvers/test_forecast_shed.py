@@ -25,7 +25,7 @@ def de_zone(jiangsu):
     return replace(jiangsu.grid_zones["jiangsu"], carbon_year_kg_per_kwh=series)
 
 
-@pytest.mark.parametrize("method", ["persistence", "weekly"])
+@pytest.mark.parametrize("method", ["persistence", "weekly", "anchored"])
 def test_a_forecast_uses_only_the_past(de_zone, method):
     start = datetime(2023, 3, 10, 0, 0)
     before = carbon_forecast(de_zone, start, 48, method)
@@ -41,6 +41,18 @@ def test_persistence_repeats_yesterday(de_zone):
     fc = carbon_forecast(de_zone, start, 24, "persistence")
     yesterday = [de_zone.carbon_at(start - timedelta(days=1) + timedelta(hours=h)) for h in range(24)]
     assert list(fc) == pytest.approx(yesterday)
+
+
+def test_anchored_starts_from_the_last_observed_hour_and_fades_to_the_profile(de_zone):
+    start = datetime(2023, 3, 10, 7, 0)
+    weekly = carbon_forecast(de_zone, start, 48, "weekly")
+    anchored = carbon_forecast(de_zone, start, 48, "anchored")
+    last = de_zone.carbon_at(start - timedelta(hours=1))
+    profile_then = sum(de_zone.carbon_at(start - timedelta(hours=1, days=d)) for d in range(1, 8)) / 7
+    gap = last - profile_then
+    assert abs(gap) > 0.01  # the day differs from its profile: the forecast is moved by it
+    assert anchored[0] - weekly[0] == pytest.approx(gap * 0.5 ** (1 / 12), rel=1e-6)
+    assert anchored[23] - weekly[23] == pytest.approx(gap * 0.5**2, rel=1e-6)  # a day on: a quarter
 
 
 def test_forecast_error_is_measured_and_the_oracle_is_exact(de_zone, jiangsu):

@@ -72,7 +72,7 @@ def test_the_nominal_quota_is_reclaimed_from_borrowers_of_any_priority(mini):
     assert solve(problem(mini, [*b_jobs, more], quotas=quotas, preempt=True), "cpsat").evictions == ()
 
 
-def test_work_that_would_borrow_evicts_nothing_another_tenant_runs_within_its_quota(mini):
+def test_nothing_another_tenant_runs_within_its_nominal_quota_is_evicted(mini):
     # a runs 16 H800 of preemptible priority-1 work within its nominal quota, c (no quota) 8; 8 are free
     quotas = (Quota("a", "H800", 16, cohort="lab"), Quota("b", "H800", 16, cohort="lab"))
     others = [running("a0", 1, tenant="a"), running("a1", 2, tenant="a"), running("c0", 3, tenant="c")]
@@ -81,7 +81,7 @@ def test_work_that_would_borrow_evicts_nothing_another_tenant_runs_within_its_qu
     assert plan.evictions == ()  # either would go before p9 once re-queued
     within = replace(job("p9", 16, 8, ("H800",), priority=9), tenant="b")  # within b's 16
     plan = solve(problem(mini, [*others, within], quotas=quotas, preempt=True), "cpsat")
-    assert [e.job for e in plan.evictions] == ["a0"]  # lower-priority preemptible work, the least lost
+    assert [e.job for e in plan.evictions] == ["c0"]  # not a's: within its nominal quota, it is guaranteed
 
 
 def test_work_within_its_nominal_quota_goes_before_any_priority_that_would_borrow(mini):
