@@ -134,7 +134,7 @@ def part_tou(tmp: Path, args) -> tuple[str, dict]:
 
 def part_carbon(tmp: Path, args) -> tuple[str, dict]:
     rows, shares = [], {}
-    for zone in ZONES:
+    for zone in args.zones.split(","):
         log(f"carbon: {zone}")
         sc = scenario(tmp, f"co2-{zone}", "2026-07-15T00:00:00+08:00", args.carbon_hours, args.scale,
                       args.carbon_growth, 100_000, 1)  # fmt: skip
@@ -263,6 +263,7 @@ def main() -> None:
     ap.add_argument("--growth", type=float, default=1.0)
     ap.add_argument("--carbon-hours", type=float, default=72.0)
     ap.add_argument("--carbon-growth", type=float, default=0.5)
+    ap.add_argument("--zones", default=",".join(ZONES), help="comma-separated Electricity Maps zones of the carbon part")
     ap.add_argument("--speed-limit", type=float, default=5.0, help="time limit at 10k × 50")
     ap.add_argument("--notice", type=float, default=0.0, help="hours a grid event is announced before it starts")
     args = ap.parse_args()
