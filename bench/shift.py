@@ -10,8 +10,9 @@ Four parts, each a table (and ``bench/shift.png``):
 - ``carbon``: the same kind of run with the Jiangsu zone given each Electricity Maps zone's real
   2023 hourly series (``shared/data/sustaincluster-em-2023``) and a carbon price that dominates
   the tariff (¥100/kg: the hubs run on 80 % green power, so their market-based intensity swings
-  five times less than the zone's); the carbon saving of the shifted plan (anchored weekly-profile forecast) as a share
-  of the oracle's (actual series, every arrival known), and the forecast's measured error.
+  five times less than the zone's); the carbon saving of the shifted plan (its carbon outlook
+  from ``--forecast``, the weekly profile unless told) as a share of the oracle's (actual series,
+  every arrival known), and the forecast's measured error.
 - ``speed``: the time-indexed model on synthetic instances (``simulations.synthetic``) with half
   the training and batch jobs deferrable, 48 one-hour slots: build and wall seconds, the score
   against the model's bound (column generation, ``solvers.shift``), and the checker's verdict.
@@ -58,8 +59,11 @@ demand:
   growth: {growth}
   deferrable: {{share: 0.5, slack_h: 12, checkpoint_h: 1}}
 policy: {{solver: cpsat, interval_min: 60, shift: true, horizon_h: 48, slot_min: 60, time_limit_s: {limit},
-         carbon_price_cny_per_t: {carbon}}}
+         carbon_price_cny_per_t: {carbon}, forecast: {forecast}}}
 """
+
+
+FORECAST = ["weekly"]  # the carbon outlook of every scenario (--forecast)
 
 
 def log(msg: str) -> None:
@@ -68,8 +72,9 @@ def log(msg: str) -> None:
 
 def scenario(tmp: Path, name: str, start: str, hours: float, scale: float, growth: float, carbon: float, limit: float):
     f = tmp / f"{name}.yaml"
-    f.write_text(SCENARIO.format(name=name, start=start, hours=hours, pai=DATA / "gaia-job-traces" / "pai-100k.csv",
-                                 scale=scale, growth=growth, carbon=carbon, limit=limit))  # fmt: skip
+    pai = DATA / "gaia-job-traces" / "pai-100k.csv"
+    f.write_text(SCENARIO.format(name=name, start=start, hours=hours, pai=pai, scale=scale, growth=growth,
+                                 carbon=carbon, limit=limit, forecast=FORECAST[0]))  # fmt: skip
     return load_scenario(f)
 
 
@@ -146,7 +151,7 @@ def part_carbon(tmp: Path, args) -> tuple[str, dict]:
         sv, so = base - res["shifted"][0]["deferrable_carbon_t"], base - res["oracle"][0]["deferrable_carbon_t"]
         share = sv / so if so > 1e-9 else float("nan")
         shares[zone] = share
-        err = forecast_error(zones["jiangsu"], sc.start, max(1, int(sc.hours // 24)), "anchored")
+        err = forecast_error(zones["jiangsu"], sc.start, max(1, int(sc.hours // 24)), FORECAST[0])
         rows.append([zone, f"{base:,.2f}", f"{sv / base:.1%}" if base else "n/a", f"{so / base:.1%}" if base else "n/a",
                      f"{share:.1%}", f"{res['shifted'][0]['deferrable_delay_mean_h'] or 0:.2f}",
                      f"{res['oracle'][0]['deferrable_delay_mean_h'] or 0:.2f}", f"{err:.1%}",
@@ -263,10 +268,14 @@ def main() -> None:
     ap.add_argument("--growth", type=float, default=1.0)
     ap.add_argument("--carbon-hours", type=float, default=72.0)
     ap.add_argument("--carbon-growth", type=float, default=0.5)
-    ap.add_argument("--zones", default=",".join(ZONES), help="comma-separated Electricity Maps zones of the carbon part")
+    ap.add_argument("--forecast", default="weekly", help="carbon outlook: weekly, anchored or persistence")
+    ap.add_argument(
+        "--zones", default=",".join(ZONES), help="comma-separated Electricity Maps zones of the carbon part"
+    )
     ap.add_argument("--speed-limit", type=float, default=5.0, help="time limit at 10k × 50")
     ap.add_argument("--notice", type=float, default=0.0, help="hours a grid event is announced before it starts")
     args = ap.parse_args()
+    FORECAST[0] = args.forecast
     import tempfile
 
     print(f"machine: {platform.processor() or platform.machine()}, Python {platform.python_version()}")

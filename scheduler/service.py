@@ -149,7 +149,7 @@ class ControlLoop:
         running_grace_s: float = 900.0,
         lease: Lease | None = None,
         shift: Shift | None = Shift(),
-        forecast: str = "anchored",
+        forecast: str = "weekly",
         preempt_inference: bool = False,
         full_every_s: float = 300.0,
     ) -> None:

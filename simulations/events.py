@@ -22,7 +22,7 @@ class Policy:
     max_wait_h: float = 72.0
     on_events: bool = False
     shift: Shift | None = None  # decide start slots of deferrable jobs against the outlook
-    forecast: str = "anchored"  # carbon outlook: anchored, weekly, persistence or oracle (solvers.forecast)
+    forecast: str = "weekly"  # carbon outlook: weekly, anchored, persistence or oracle (solvers.forecast)
     quotas: tuple = ()  # solvers.quota.Quota: tenants' quotas the plans keep to
     preempt: bool = False  # evict lower-priority running work for what is left out (solvers.preempt)
     tenant_weights: tuple[tuple[str, float], ...] = ()  # fair share among equals, and Jain's index

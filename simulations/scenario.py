@@ -26,7 +26,7 @@ tenants:                          # optional: quotas plans keep to (the tenant c
 # interval), time_limit_s, max_wait_h, value_per_pflops, transfer_cny_per_tb, aging_step_h;
 # preempt: true evicts lower-priority preemptible work (and reclaims borrowed quota) for what waits;
 # node_policy: bestfit (default) or fragmentation (which nodes of a pool a job takes, solvers/ledger.py);
-# shift: true (with horizon_h, slot_min, forecast: anchored|weekly|persistence|oracle) decides start times
+# shift: true (with horizon_h, slot_min, forecast: weekly|anchored|persistence|oracle) decides start times
 # of deferrable jobs, and the report then sets run-now, shifted and a perfect-foresight oracle
 # side by side
 ```
@@ -209,7 +209,7 @@ class PolicySpec(Contract):
     shift: Annotated[bool, Field(strict=True)] = False
     horizon_h: Annotated[Number, Field(ge=1, le=168)] = Shift().horizon_h
     slot_min: Annotated[Number, Field(ge=5, le=240)] = Shift().slot_min
-    forecast: Literal[METHODS] = "anchored"  # type: ignore[valid-type]
+    forecast: Literal[METHODS] = "weekly"  # type: ignore[valid-type]
     node_policy: Literal["bestfit", "fragmentation"] = "bestfit"
 
     @model_validator(mode="after")

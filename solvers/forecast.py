@@ -6,12 +6,15 @@ zone's series up to the plan time only:
 
 - ``persistence``: the value at the same hour on the last day already observed (day-ahead
   seasonal persistence: a lead of 1–24 h looks back one day, 25–48 h two days);
-- ``weekly``: the mean of the same hour over the last seven observed days (it smooths single odd
-  days);
+- ``weekly``: the mean of the same hour over the last seven observed days (the default: it
+  smooths single odd days; see the forecast error the simulator reports);
 - ``anchored``: the weekly profile, anchored on the last observed hour: how far that hour lay
   from its profile carries into the forecast and fades by half every ``ANCHOR_HALF_LIFE_H`` hours
-  (the default: weather that keeps a grid above or below its usual day for hours — wind, cloud —
-  is seen by a plan made each hour; see the forecast error the simulator reports);
+  (weather that keeps a grid above or below its usual day for hours — wind, cloud — is seen by a
+  plan made each hour). Its day-ahead error is lower than the weekly profile's in all ten
+  Electricity Maps zones of the carbon benchmark, but there its plans save more carbon in eight
+  zones and less in two, which then fall below 90 % of the oracle's saving (``bench/README.md``),
+  so it is not the default;
 - ``oracle``: the actual series (what a perfect-foresight plan sees).
 
 A zone without a year series (a constant or a 24-hour profile) is its own forecast.
@@ -35,7 +38,7 @@ ANCHOR_HALF_LIFE_H = (
 )
 
 
-def outlook(topology: Topology, now: datetime, hours: int, method: Method = "anchored") -> Outlook:
+def outlook(topology: Topology, now: datetime, hours: int, method: Method = "weekly") -> Outlook:
     """Hourly price and carbon of every zone for ``hours`` from the hour that holds ``now``."""
     start = now.replace(minute=0, second=0, microsecond=0)
     price, carbon = {}, {}

@@ -56,7 +56,7 @@ def create_app(
     app.state.live_state = None  # the same as a solvers.problem.State
     app.state.loop_health = None  # set by the control loop that runs in this process
     app.state.shift = None  # start-time decisions, as the control loop's (set by it)
-    app.state.forecast = "anchored"
+    app.state.forecast = "weekly"
     app.state.capacity = CapacityRuns(app.state.sessions, now, app.state.registry)
 
     def current_state() -> State | None:

@@ -157,7 +157,7 @@ def _plan(request: Request, jobs, time_limit_s: float):
     app = request.app.state
     now = app.now()
     when = plan_terms(
-        app.sessions, getattr(app, "shift", None), getattr(app, "forecast", "anchored"), app.topology, jobs, now
+        app.sessions, getattr(app, "shift", None), getattr(app, "forecast", "weekly"), app.topology, jobs, now
     )
     return solve(Problem(app.topology, tuple(jobs), now, app.current_state(), time_limit_s=time_limit_s, **when))
 

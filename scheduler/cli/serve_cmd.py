@@ -162,7 +162,7 @@ def serve(
     horizon_h: float = HorizonOpt,
     slot_min: float = SlotOpt,
     forecast: str = typer.Option(
-        "anchored", "--carbon-forecast", help="Carbon outlook: anchored, weekly, persistence or oracle."
+        "weekly", "--carbon-forecast", help="Carbon outlook: weekly, anchored, persistence or oracle."
     ),
     preempt_inference: bool = typer.Option(
         False, "--preempt-inference", help="Let higher-priority work evict inference too (default: never)."

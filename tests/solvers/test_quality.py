@@ -82,3 +82,18 @@ def test_cpsat_skips_the_search_only_when_optimality_is_proven(mini, jiangsu):
     plan = solve(problem(mini, six_per_node), "cpsat")
     assert "(" not in plan.status  # 6 is not a power of two: the LP bound proves nothing, CP-SAT searches
     assert [p.job for p in plan.placements] == ["high"]
+
+
+def test_the_fill_pass_places_what_still_fits_node_by_node(mini):
+    from suanwang.solvers.cpsat import fill
+    from suanwang.solvers.instance import build_instance
+    from suanwang.solvers.problem import PoolState, State
+
+    # four H800 nodes with 5 free cards each: the model's blocks see no block of 8 for a 5-card job
+    state = State({("nj-hub", "H800"): PoolState(tuple((f"n{i}", 5) for i in range(4)))}, {"nj-hub": 0.0})
+    jobs = [job(f"f{i}", 5, 5, ("H800",)) for i in range(5)] + [job("big", 8, 8, ("H800",))]
+    inst = build_instance(problem(mini, jobs, state))
+    ledger = inst.ledger()
+    out = fill(inst, ledger, [])
+    assert sorted(inst.problem.jobs[d[0]].id for d in out) == ["f0", "f1", "f2", "f3"]  # one per node, FIFO
+    assert fill(inst, ledger, out) == out  # nothing left that fits
