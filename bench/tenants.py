@@ -95,7 +95,7 @@ def run(topo, args, seed: int) -> None:
         "kueue-like": Policy("greedy", args.interval, 1.0, quotas=q, tenant_weights=weights),
         "none": Policy("cpsat", args.interval, 1.0, tenant_weights=weights),
     }
-    rows = {}
+    rows, series = {}, {}
     for name, pol in policies.items():
         print(f"  … {name}", file=sys.stderr, flush=True)
         t = time.perf_counter()
@@ -104,6 +104,7 @@ def run(topo, args, seed: int) -> None:
         rows[name]["ticks"] = out.nominal_ticks
         rows[name]["short"] = out.nominal_short_ticks
         rows[name]["waiting"] = sum(1 for n in out.series_queue if n)
+        series[name] = out
     keys = [
         ("nominal_available", "nominal quota available when asked", "{:.2%}"),
         ("short", "… ticks short of it", "{:,.0f}"),
@@ -124,7 +125,36 @@ def run(topo, args, seed: int) -> None:
     for key, label, fmt in keys:
         cells = ["n/a" if rows[n].get(key) is None else fmt.format(rows[n][key]) for n in rows]
         print(f"| {label} | " + " | ".join(cells) + " |")
-    print()
+    png = HERE / f"tenants-seed{seed}.png"
+    plot(series, png)
+    print(f"\n(plot: {png.relative_to(HERE.parent)})\n")
+
+
+def plot(series: dict, out: Path) -> None:
+    """Jain's index over time per policy, ticks short of a nominal quota marked, and the queue."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, (top, low) = plt.subplots(2, 1, figsize=(9, 5.5), dpi=110, sharex=True, height_ratios=(3, 2))
+    for k, (name, o) in enumerate(series.items()):
+        hours = [(t - o.series_t[0]).total_seconds() / 3600 for t in o.series_t]
+        line = top.plot(hours, o.series_jain, lw=1.2, label=name)[0]
+        short = [h for h, s in zip(hours, o.series_nominal_short, strict=True) if s]
+        top.plot(short, [0.05 + 0.04 * k] * len(short), "|", ms=10, color=line.get_color(),
+                 label=f"{name}: short of a nominal quota ({len(short)} ticks)")  # fmt: skip
+        low.plot(hours, o.series_queue, lw=1.0, color=line.get_color(), label=name)
+    top.set_ylim(0, 1.02)
+    top.set_ylabel("Jain's index")
+    top.set_title("fairness over tenants with demand, and ticks short of a nominal quota")
+    top.legend(loc="center left", bbox_to_anchor=(1.0, 0.5), fontsize=8)
+    low.set_ylabel("jobs waiting")
+    low.set_xlabel("hours")
+    for ax in (top, low):
+        ax.grid(alpha=0.3)
+    fig.savefig(out, bbox_inches="tight")
+    plt.close(fig)
 
 
 if __name__ == "__main__":

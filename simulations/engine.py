@@ -339,8 +339,8 @@ class Simulation:
         # no releases: the service does not know when running work ends, and the replay plans as it does
         return State(pools, dict(self.power_kw), None, {}, tuple(self.down), dict(self.reserved_gbps))
 
-    def _place(self, at: datetime, rounds: int = 3) -> None:
-        """Plan the queue; when the plan evicts work, plan again at once (up to ``rounds`` times) with
+    def _place(self, at: datetime, rounds: int = 6) -> None:
+        """Plan the queue; when the plan evicts work, plan again at once (up to ``rounds`` plans) with
         what the evicted work freed, so that a sample at this instant sees where it went."""
         jobs = tuple(j for _, j in self.queue.values())
         shift, look = self.policy.shift, None
@@ -491,8 +491,10 @@ class Simulation:
         if self.policy.tenant_weights:
             self.out.series_jain.append(self._jain())
         if self.nominal:
+            short = self._short_of_nominal(at)
             self.out.nominal_ticks += 1
-            self.out.nominal_short_ticks += self._short_of_nominal(at)
+            self.out.nominal_short_ticks += short
+            self.out.series_nominal_short.append(short)
         self._busy_rows.append(self.busy.copy())
 
     def _finish(self) -> None:

@@ -127,6 +127,7 @@ class Outcome:
     evicted_lost_card_h: float = 0.0  # card-hours of work lost since their last checkpoint
     series_jain: list[float] = field(default_factory=list)  # Jain's index over tenants with demand, per sample
     nominal_ticks: int = 0  # samples at which the nominal quotas were checked
-    nominal_short_ticks: int = 0  # … and some tenant's waiting job fit within its unused nominal quota
+    nominal_short_ticks: int = 0  # … and some tenant's job was short of its nominal quota (simulations.nominal)
+    series_nominal_short: list[bool] = field(default_factory=list)  # per sample, when quotas are checked
     waits_high_h: list[float] = field(default_factory=list)  # waits of priority ≥ 8 jobs (as waits_h)
     placed_value: float = 0.0  # Σ priority × cards × PFLOPS per card of what was placed
