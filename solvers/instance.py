@@ -96,6 +96,8 @@ class Instance:
     sites: dict[str, Site]
     quota_rows: list[QuotaRow] = field(default_factory=list)  # rows (25)–(27)
     quota_index: dict[tuple[str, str], tuple[int, ...]] = field(default_factory=dict)  # (tenant, model) → rows
+    # (tenant, model) → [(site group, cards of its nominal quota running work leaves unused)] (solvers.quota)
+    nominal_room: dict[tuple[str, str], list] = field(default_factory=dict)
     aggregate_model: object = None  # solvers.aggregate.Aggregate, built once by aggregate()
     relaxed_model: object = None  # the bound's model (solvers.aggregate.relaxation), built once
 
@@ -298,7 +300,7 @@ def build_instance(problem: Problem) -> Instance:
             index[member].append(r)
     return Instance(
         problem, graph, classes, nodes_after, dict(base.power), dict(base.links), fixed, not_ready, sites,
-        quota_rows=rows, quota_index={k: tuple(v) for k, v in index.items()},
+        quota_rows=rows, quota_index={k: tuple(v) for k, v in index.items()}, nominal_room=room,
     )  # fmt: skip
 
 

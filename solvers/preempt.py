@@ -32,7 +32,7 @@ from dataclasses import dataclass
 
 from suanwang.solvers.instance import Instance
 from suanwang.solvers.problem import Job, Plan, Problem, Unplaced, lost_since_checkpoint
-from suanwang.solvers.quota import nominal_room, within_nominal
+from suanwang.solvers.quota import running_usage, within_nominal
 from suanwang.topology.model import facility_kw
 
 RESTART_H = 0.25  # a restart costs about a quarter hour of the job's cards (scheduling, image pull, warm-up)
@@ -85,7 +85,7 @@ def preemptions(problem: Problem, instance: Instance, plan: Plan) -> tuple[tuple
         for r in instance.quota_for(j.tenant, p.accelerator, p.site):
             room[r] -= p.cards
     borrowing = _borrowing(problem)
-    nominal = nominal_room(problem.quotas, problem.jobs) if problem.quotas else {}
+    nominal = dict(instance.nominal_room)  # _use replaces a key's list, never changes it in place
     for p in plan.placements:  # the plan's own placements use their tenant's nominal room
         if not (p.fixed or p.scheduled) and p.job in jobs:
             _use(nominal, jobs[p.job].tenant, p.accelerator, p.site, p.cards)
@@ -143,10 +143,7 @@ def preemptions(problem: Problem, instance: Instance, plan: Plan) -> tuple[tuple
 
 def _borrowing(problem: Problem) -> dict[tuple[str, str], int]:
     """Cards each (tenant, model) runs beyond its nominal quota (in a cohort: borrowed)."""
-    used: dict[tuple[str, str], int] = defaultdict(int)
-    for j in problem.jobs:
-        if j.running is not None:
-            used[j.tenant, j.running.accelerator] += j.accelerators.count
+    used = running_usage(problem.jobs)
     return {(q.tenant, q.accelerator): used[q.tenant, q.accelerator] - q.nominal_cards
             for q in problem.quotas if q.cohort and used[q.tenant, q.accelerator] > q.nominal_cards}  # fmt: skip
 
