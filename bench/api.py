@@ -105,7 +105,8 @@ def serving(url: str, flags: list[str]) -> Iterator[tuple[str, str, object]]:
     port = free_port()
     env = {**os.environ, "SUANWANG_DATABASE_URL": url}
     cmd = [sys.executable, "-m", "suanwang.scheduler.cli", "serve", "--port", str(port), *flags]
-    server = subprocess.Popen(cmd, env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    errors = tempfile.NamedTemporaryFile("w+", prefix="suanwang-serve-", suffix=".log", delete=False)
+    server = subprocess.Popen(cmd, env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=errors)
     base = f"http://127.0.0.1:{port}"
     try:
         for _ in range(200):
@@ -119,6 +120,8 @@ def serving(url: str, flags: list[str]) -> Iterator[tuple[str, str, object]]:
         server.terminate()
         server.wait(10)
         engine.dispose()
+        errors.close()
+        log(f"server log: {errors.name}")
 
 
 def run_db(name: str, url: str, args) -> list[dict]:

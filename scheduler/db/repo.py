@@ -8,7 +8,7 @@ import secrets
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select, text
+from sqlalchemy import func, insert, select, text
 from sqlalchemy.orm import Session
 
 from suanwang.errors import InputError
@@ -93,6 +93,7 @@ def add_jobs(
     for chunk in range(0, len(ids), 900):  # one query per 900 ids (SQLite's variable limit is 999)
         known |= set(s.scalars(select(JobRow.id).where(JobRow.id.in_(ids[chunk : chunk + 900]))))
     seen: set[str] = set()
+    rows, history = [], []
     for spec, jid in zip(specs, keys, strict=True):
         if jid in known or jid in seen:
             existing.append(str(spec["id"]))
@@ -103,20 +104,16 @@ def add_jobs(
         reason = f"submitted by {actor}"
         if running:
             reason += f"; already running at {running['site']}/{running['accelerator']}"
-        row = JobRow(
-            id=jid,
-            tenant=str(spec.get("tenant", "default")),
-            kind=str(spec["kind"]),
-            priority=int(spec.get("priority", 1)),
-            spec=spec,
-            state=state,
-            site=site,
-            created_at=at,
-            updated_at=at,
+        tenant, kind, priority = str(spec.get("tenant", "default")), str(spec["kind"]), int(spec.get("priority", 1))
+        rows.append(
+            {"id": jid, "tenant": tenant, "kind": kind, "priority": priority, "spec": spec, "state": state}
+            | {"site": site, "created_at": at, "updated_at": at}
         )
-        row.history.append(JobTransition(at=at, source="new", target=state, reason=reason))
-        s.add(row)
+        history.append({"job_id": jid, "at": at, "source": "new", "target": state, "reason": reason})
         added.append(str(spec["id"]))
+    if rows:  # one statement per table: a batch holds the database's write lock for milliseconds
+        s.execute(insert(JobRow), rows)
+        s.execute(insert(JobTransition), history)
     if added:
         audit(s, actor, "jobs.submit", ",".join(added)[:400], {"added": added, "existing": existing}, at)
     s.flush()

@@ -15,8 +15,12 @@ _DUMPER = getattr(yaml, "CSafeDumper", yaml.SafeDumper)  # libyaml when present:
 
 
 def plan_id(problem: Problem, plan: Plan) -> str:
-    """Deterministic id of a plan: its time and its placements."""
+    """Deterministic id of a plan: its time (to the second), its placements, the jobs it left out
+    and the work it evicts. Two plans of one second differ in id whenever they differ in what
+    they decide, so neither is taken for the other when it is recorded."""
     text = problem.now.isoformat() + "".join(sorted(f"{p.job}@{p.site}/{p.accelerator}" for p in plan.placements))
+    text += "|" + "".join(sorted(u.job + "," for u in plan.unplaced))
+    text += "|" + "".join(sorted(f"{e.job}@{e.site}," for e in plan.evictions))
     return "plan-" + hashlib.sha256(text.encode()).hexdigest()[:10]
 
 

@@ -51,3 +51,17 @@ def test_only_new_arrivals_are_planned_until_room_frees(world, engine):  # noqa:
     assert call("t", "POST", "/v1/jobs", json={"jobs": [job("later")]}).status_code == 201
     cycle(NOW + timedelta(seconds=400))  # past the full-plan period (300 s): everything is planned again
     assert len(plans(engine)[-1]["unplaced"]) > 1 and count(engine) == n + 1
+
+
+def test_two_plans_in_one_second_are_both_recorded(world, engine):  # noqa: F811
+    """Cycle times are kept to the second; a plan that adds only a reason for a new arrival in the
+    same second as the last one is still recorded, with the arrival in it."""
+    app, loop, call, cycle = world
+    jobs = [job(f"j{i}", container={"image": "reg.example/w:1"}) for i in range(12)]
+    assert call("t", "POST", "/v1/jobs", json={"jobs": jobs}).status_code == 201
+    cycle(NOW)
+    n = count(engine)
+    assert call("t", "POST", "/v1/jobs", json={"jobs": [job("same-second")]}).status_code == 201
+    cycle(NOW)
+    assert count(engine) == n + 1
+    assert "t/same-second" in {u["job"] for u in plans(engine)[-1]["unplaced"]}
