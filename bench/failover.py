@@ -80,14 +80,14 @@ def one_round(kind: str, url: str, work: Path, mini, mini_file: Path, n: int) ->
                 took = wait_for(lambda: readyz(other[1]).get("role") == "leader", 6 * LEASE_S)
                 late = 0
             else:
-                os.kill(procs[lead][0].pid, signal.SIGSTOP)
+                os.killpg(procs[lead][0].pid, signal.SIGSTOP)
                 took = wait_for(lambda: readyz(other[1]).get("role") == "leader", 6 * LEASE_S)
             with sessions(eng).begin() as s:
                 repo.add_jobs(s, [spec(j, "Ascend910B", 8) for j in jobs[1:]], "bench", NOW)
             wait_for(lambda: len(api.objects) == 3, 15)
             if kind == "stop":
                 before = len(api.calls)
-                os.kill(procs[lead][0].pid, signal.SIGCONT)
+                os.killpg(procs[lead][0].pid, signal.SIGCONT)
                 time.sleep(3 * LEASE_S)
                 late = sum(1 for m, _ in api.calls[before:] if m in ("POST", "DELETE"))
             lost, twice = counts(eng, api, jobs)

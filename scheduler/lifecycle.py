@@ -25,6 +25,8 @@ from suanwang.scheduler.k8s.dryrun import manifests_by_site, plan_id, write_mani
 from suanwang.scheduler.store import JobView, ObjectRef, Store
 from suanwang.solvers.problem import Plan, Problem, lost_since_checkpoint
 
+RECORD_EVERY = 200  # submitted jobs recorded per transaction
+
 
 @dataclass
 class Outcome:
@@ -128,6 +130,7 @@ class Lifecycle:
             for d in site_docs:
                 by_job.setdefault((site_id, d["metadata"]["annotations"].get("suanwang.io/job-id")), []).append(d)
         jobs = {j.id: j for j in sub_problem.jobs}
+        done: list[tuple[str, str, list[ObjectRef], str]] = []
         for p in todo:
             if jobs[p.job].container is None:
                 why = f"has no `container:`, so there is nothing to run at {p.site}; add one with an image and resubmit"
@@ -152,15 +155,27 @@ class Lifecycle:
                     self._move(p.job, JobState.failed, str(e), now, out)
                     out.jobs[p.job] = f"failed: {e}"
                     continue
-            if not self.store.submitted(p.job, p.site, refs, reason, now):
-                out.jobs[p.job] = "cancelled while it was being submitted; its objects are deleted"
+            done.append((p.job, p.site, refs, reason))
+            if len(done) >= RECORD_EVERY:
+                self._record(done, now, out)
+        self._record(done, now, out)
+        return out
+
+    def _record(self, done: list[tuple[str, str, list[ObjectRef], str]], now: datetime, out: Outcome) -> None:
+        """Record created workloads, several jobs to a transaction (a crash before it loses no
+        job: the next cycle submits them again and adopts the objects it finds)."""
+        if not done:
+            return
+        for (job_id, site, _, reason), ok in zip(done, self.store.submitted_many(done, now), strict=True):
+            if not ok:
+                out.jobs[job_id] = "cancelled while it was being submitted; its objects are deleted"
                 self.remove_stale(out)
                 continue
             self.on_transition(JobState.submitted)
             out.transitions += 1
             out.submitted += 1
-            out.jobs[p.job] = f"submitted to {p.site} ({reason})"
-        return out
+            out.jobs[job_id] = f"submitted to {site} ({reason})"
+        done.clear()
 
     def _create(self, site: str, docs: list[dict], job_id: str) -> str:
         if site not in self.apis:

@@ -20,6 +20,7 @@ import logging
 import threading
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -37,6 +38,7 @@ from suanwang.collectors.statefile import (
 from suanwang.errors import InputError, SuanwangError
 from suanwang.scheduler import gridevents
 from suanwang.scheduler.accounting import accrue
+from suanwang.scheduler.db import repo
 from suanwang.scheduler.db.lease import Lease
 from suanwang.scheduler.db.store import SqlStore
 from suanwang.scheduler.jobfile import jobs_from_data
@@ -46,6 +48,7 @@ from suanwang.scheduler.k8s.dryrun import plan_id
 from suanwang.scheduler.lifecycle import Lifecycle
 from suanwang.solvers import solve
 from suanwang.solvers.problem import Problem, Shift, lost_since_checkpoint
+from suanwang.topology.loader import load_topology
 from suanwang.topology.measured import with_measured_links
 
 log = logging.getLogger("suanwang.loop")
@@ -207,7 +210,24 @@ class ControlLoop:
         )
 
     # -- steps ------------------------------------------------------------------------------------
+    def _refresh_topology(self) -> None:
+        """Plan on the topology version stored last: a site added or changed through any
+        replica's API (or the API process beside this loop) is stored as a new version."""
+        st = self.app.state
+        if getattr(st, "topology_digest", None) is None:
+            return  # a topology the database does not hold (tests, what-ifs): nothing to follow
+        with st.sessions() as s:
+            latest = repo.latest_topology_digest(s)
+        if latest is None or latest == st.topology_digest:
+            return
+        with st.sessions() as s:
+            row = repo.latest_topology(s)
+            st.topology = load_topology(f"topology version {row.id}", text=row.yaml_text)
+            st.topology_digest = row.sha256
+        log.info("planning on topology version %s from now on", row.id)
+
     def _collect(self, now: datetime) -> None:
+        self._refresh_topology()
         if self.collector is None:
             return
         st = self.app.state
@@ -491,9 +511,10 @@ class ControlLoop:
             self.app.state.metrics.loop_errors.labels(name).inc()
             log.exception("cycle stage %s failed unexpectedly", name)
 
-    def run(self, period_s: float, stop: threading.Event) -> None:
+    def run(self, period_s: float, stop, after: Callable[[CycleReport], None] | None = None) -> None:
         """Cycle every ``period_s`` (sooner when woken) until ``stop``; after a cycle with failed
-        stages, wait with exponential backoff (1 s doubling, at most the period) instead."""
+        stages, wait with exponential backoff (1 s doubling, at most the period) instead.
+        ``after`` sees each cycle's report (the planner process passes it to the API's)."""
         self.health.period_s = period_s
         backoff = 1.0
         while not stop.is_set():
@@ -501,10 +522,14 @@ class ControlLoop:
                 report = self.cycle()
                 log.info("cycle: %s", report)
                 failed = bool(report.failed_stages)
-            except Exception:  # noqa: BLE001 — counted, logged, and the loop goes on
+            except Exception as e:  # noqa: BLE001 — counted, logged, and the loop goes on
                 self.app.state.metrics.loop_errors.labels("cycle").inc()
                 log.exception("control-loop cycle failed unexpectedly")
                 failed = True
+                report = CycleReport(self.app.state.now(), errors=[f"cycle: {type(e).__name__}: {e}"])
+                report.failed_stages.append("cycle")
+            if after is not None:
+                after(report)
             wait = min(backoff, period_s) if failed else period_s
             if self.health.standby and self.lease is not None:  # ready to take over within a lease period
                 wait = min(period_s, self.lease.ttl_s / 3)

@@ -91,6 +91,10 @@ class Store(Protocol):
         was cancelled meanwhile, its objects then stale (to be deleted)."""
         ...
 
+    def submitted_many(self, items: list[tuple[str, str, list[ObjectRef], str]], at: datetime) -> list[bool]:
+        """:meth:`submitted` for several ``(job, site, objects, reason)`` at once (one write)."""
+        ...
+
     def release(self, job_id: str, target: str, reason: str, at: datetime, kept_h: float = 0.0) -> None:
         """Move the job to ``target`` (pending to be placed again, or cancelled); its objects
         become stale, to be deleted once its site answers, and it is no longer kept at a site.
@@ -212,16 +216,22 @@ class JsonStore:
         return {j: (r.state, r.site) for j in job_ids if (r := self.records.get(j)) is not None}
 
     def submitted(self, job_id: str, site: str, objects: list[ObjectRef], reason: str, at: datetime) -> bool:
-        rec = self._rec(job_id)
-        if rec.state != JobState.placed:
-            for o in objects:
-                self._stale["/".join([site, o.kind, o.namespace, o.name])] = [site, o.kind, o.namespace, o.name]
-            self._save()
-            return False
-        rec.move(JobState.submitted, reason, at)
-        rec.site, rec.objects = site, [[o.kind, o.namespace, o.name] for o in objects]
+        return self.submitted_many([(job_id, site, objects, reason)], at)[0]
+
+    def submitted_many(self, items: list[tuple[str, str, list[ObjectRef], str]], at: datetime) -> list[bool]:
+        out = []
+        for job_id, site, objects, reason in items:
+            rec = self._rec(job_id)
+            if rec.state != JobState.placed:
+                for o in objects:
+                    self._stale["/".join([site, o.kind, o.namespace, o.name])] = [site, o.kind, o.namespace, o.name]
+                out.append(False)
+                continue
+            rec.move(JobState.submitted, reason, at)
+            rec.site, rec.objects = site, [[o.kind, o.namespace, o.name] for o in objects]
+            out.append(True)
         self._save()
-        return True
+        return out
 
     def release(self, job_id: str, target: str, reason: str, at: datetime, kept_h: float = 0.0) -> None:
         rec = self._rec(job_id)  # no specs here: kept work is noted in the reason only

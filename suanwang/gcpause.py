@@ -19,3 +19,13 @@ def collector_paused() -> Iterator[None]:
     finally:
         if was:
             gc.enable()
+
+
+def freeze_startup_heap() -> int:
+    """Move every object alive now (modules, the topology, its route tables) out of the cyclic
+    collector's reach. A long-running service keeps them until it exits, and each full pass over
+    them stalled whatever request allocated at that moment (≈ 80 ms in the API). Returns how many
+    objects were frozen."""
+    gc.collect()
+    gc.freeze()
+    return gc.get_freeze_count()

@@ -48,8 +48,10 @@ def create_app(
     )
     app.state.sessions = sessions(engine)
     app.state.topology = topology
+    app.state.topology_digest = None  # the stored version it is, where the service follows the database's
     app.state.registry = registry or CollectorRegistry()
     app.state.metrics = ServiceMetrics(app.state.registry)
+    app.state.metrics_source = app.state.registry  # what /metrics shows (with a planner process: both)
     app.state.now = now
     app.state.wake = wake
     app.state.snapshot = None  # latest collected Snapshot, set by the control loop

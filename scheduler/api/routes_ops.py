@@ -86,6 +86,7 @@ def _replace_site(request: Request, who: Principal, site: SiteSpec, replace_id: 
     now = st.now()
     with st.sessions.begin() as s:
         version = repo.save_topology(s, topo.name, text, now)
+        digest = version.sha256
         repo.audit(
             s,
             who.name,
@@ -94,7 +95,7 @@ def _replace_site(request: Request, who: Principal, site: SiteSpec, replace_id: 
             {"topology_version": version.id},
             now,
         )
-    st.topology = topo
+    st.topology, st.topology_digest = topo, digest
     st.wake()
     with st.sessions() as s:
         return _site_view(request, topo.site(site_spec["id"]), repo.drained_sites(s))
@@ -181,7 +182,7 @@ def metrics(request: Request, who: Principal = Depends(require("viewer"))) -> Re
     Prometheus that scrapes it uses a viewer token (``authorization.credentials_file``)."""
     if who.role == "submitter":
         raise HTTPException(403, "metrics carry every tenant's queue; scrape with a viewer token")
-    return Response(generate_latest(request.app.state.registry), media_type=CONTENT_TYPE_LATEST)
+    return Response(generate_latest(request.app.state.metrics_source), media_type=CONTENT_TYPE_LATEST)
 
 
 for _endpoint in (add_site, update_site):

@@ -14,6 +14,7 @@ import typer
 
 from suanwang.collectors.config import load_collector_config
 from suanwang.errors import InputError, TemporaryError
+from suanwang.gcpause import freeze_startup_heap
 from suanwang.scheduler.api.routes_tokens import MAX_TTL_H, token_view
 from suanwang.scheduler.cli.errors import EXIT_LOOP_DIED, SuanwangGroup
 from suanwang.scheduler.cli.flags import HorizonOpt, Output, OutputOpt, SlotOpt, emit, shift_from
@@ -113,8 +114,9 @@ def _supervised(loop, period_s: float, stop: threading.Event) -> None:
 
 
 def _topology(engine, path: Path | None, replace: bool):
-    """The topology the service plans on: the latest version stored (sites added through the API
-    included); a file that differs from it is used only when the operator says so."""
+    """The topology the service plans on and its stored digest: the latest version stored (sites
+    added through the API included); a file that differs from it is used only when the operator
+    says so."""
     with sessions(engine).begin() as s:
         stored = repo.latest_topology(s)
         if stored is not None and not replace:
@@ -126,10 +128,30 @@ def _topology(engine, path: Path | None, replace: bool):
                         f"{stored.name}, stored {stored.created_at:%Y-%m-%d %H:%M}); give --replace-topology "
                         "to plan on the file from now on, or leave out --topology"
                     )
-            return load_topology(f"topology version {stored.id}", text=stored.yaml_text)
+            return load_topology(f"topology version {stored.id}", text=stored.yaml_text), stored.sha256
         topo = load_topology(path)
-        repo.save_topology(s, topo.name, read_capped(Path(topo.source), topo.source), now_local())
-        return topo
+        row = repo.save_topology(s, topo.name, read_capped(Path(topo.source), topo.source), now_local())
+        return topo, row.sha256
+
+
+def _once(app, loop, lease, lease_s: float, cfg) -> None:
+    """``serve --once``: one cycle in this process, and an exit code that says whether it did all
+    it should."""
+    report = loop.cycle()
+    if loop.health.standby:
+        raise TemporaryError("another replica holds the leader lease; this one ran no cycle", lease_s)
+    lease.release()
+    console().print(
+        f"cycle: {report.placed} placed, {report.submitted} submitted, {report.unplaced} unplaced, "
+        f"{report.transitions} status changes, {report.seconds:.2f} s"
+        + (f"; errors: {' | '.join(report.errors)}" if report.errors else "")
+    )
+    stale = cfg is not None and not any(
+        not x.stale for x in (app.state.snapshot.sites.values() if app.state.snapshot else ())
+    )
+    if report.failed_stages or stale:
+        why = ", ".join(report.failed_stages) or "no site could be read fresh"
+        raise TemporaryError(f"the cycle did not do all it should ({why}); see the errors above and retry", 30)
 
 
 def serve(
@@ -174,12 +196,19 @@ def serve(
         max=86400.0,
         help="Between changes that free room, cycles plan only new arrivals; the whole queue at least this often.",
     ),
+    planner: str = typer.Option(
+        "process",
+        "--planner",
+        help="Run the control loop in a process of its own (process, the default: the API never waits "
+        "for it) or in a thread of the API's process (thread).",
+    ),
     database_url: str | None = DbOpt,
 ) -> None:
     """Run the operations API and the control loop (collect → plan → submit → reconcile). Several
     replicas may share one database: all serve the API, the one holding the lease runs the loop."""
     from suanwang.scheduler.api.app import create_app
     from suanwang.scheduler.k8s.client import site_apis
+    from suanwang.scheduler.planner import PlannerProcess, PlannerSettings
     from suanwang.scheduler.service import ControlLoop
     from suanwang.solvers.forecast import METHODS
 
@@ -190,8 +219,9 @@ def serve(
     if bootstrap:  # a deployment's first admin token, from its Secret
         with sessions(engine).begin() as s:
             repo.adopt_token(s, bootstrap.strip(), "admin", "bootstrap", now_local())
-    topo = _topology(engine, topology, replace_topology)
+    topo, digest = _topology(engine, topology, replace_topology)
     app = create_app(engine, topo)
+    app.state.topology_digest = digest
     apis = None
     if kubeconfig is not None:
         apis = site_apis(topo, kubeconfig)
@@ -202,52 +232,56 @@ def serve(
         )
     if assume_empty and cfg is not None:
         raise InputError("--assume-empty-sites is for running without a collector; drop one of the two")
+    if planner not in ("process", "thread"):
+        raise InputError(f"--planner {planner!r}: use process or thread")
     if forecast not in METHODS:
         raise InputError(f"--carbon-forecast {forecast!r}: use one of {', '.join(METHODS)}")
     shift = shift_from(horizon_h, slot_min)
     lease = Lease(sessions(engine), replica_id, ttl_s=lease_s)
-    loop = ControlLoop(
-        app,
-        cfg,
-        apis,
-        manifests,
-        time_limit,
-        assume_empty=assume_empty,
-        lease=lease,
-        shift=shift,
-        forecast=forecast,
-        preempt_inference=preempt_inference,
-        full_every_s=full_plan_s,
-    )
+    if once or planner == "thread":
+        loop = ControlLoop(
+            app,
+            cfg,
+            apis,
+            manifests,
+            time_limit,
+            assume_empty=assume_empty,
+            lease=lease,
+            shift=shift,
+            forecast=forecast,
+            preempt_inference=preempt_inference,
+            full_every_s=full_plan_s,
+        )
     if once:
-        report = loop.cycle()
-        if loop.health.standby:
-            raise TemporaryError("another replica holds the leader lease; this one ran no cycle", lease_s)
-        lease.release()
-        console().print(
-            f"cycle: {report.placed} placed, {report.submitted} submitted, {report.unplaced} unplaced, "
-            f"{report.transitions} status changes, {report.seconds:.2f} s"
-            + (f"; errors: {' | '.join(report.errors)}" if report.errors else "")
-        )
-        stale = cfg is not None and not any(
-            not x.stale for x in (app.state.snapshot.sites.values() if app.state.snapshot else ())
-        )
-        if report.failed_stages or stale:
-            why = ", ".join(report.failed_stages) or "no site could be read fresh"
-            raise TemporaryError(f"the cycle did not do all it should ({why}); see the errors above and retry", 30)
+        _once(app, loop, lease, lease_s, cfg)
         return
     import uvicorn
 
     stop = threading.Event()
-    if not no_loop:
+    app.state.lease = lease  # /readyz names the leader
+    app.state.shift, app.state.forecast = shift, forecast  # dry runs plan as the loop does
+    planned = None
+    if no_loop:
+        pass
+    elif planner == "thread":
         threading.Thread(target=_supervised, args=(loop, period_s, stop), daemon=True, name="control-loop").start()
+    else:
+        settings = PlannerSettings(
+            database_url, replica_id, lease_s, period_s, collector, kubeconfig, manifests, time_limit,
+            assume_empty, shift, forecast, preempt_inference, full_plan_s,
+        )  # fmt: skip
+        planned = PlannerProcess(app, settings, on_exit=lambda: os._exit(EXIT_LOOP_DIED))
 
     def shut_down() -> None:  # SIGTERM: stop cycling and give the lease up at once (fencing refuses a late write)
         stop.set()
-        loop.wake.set()
+        if planner == "thread" and not no_loop:
+            loop.wake.set()
+        if planned is not None:
+            planned.stop()
         lease.release()
 
     app.router.add_event_handler("shutdown", shut_down)  # runs before uvicorn re-raises the signal
+    freeze_startup_heap()
     try:
         uvicorn.run(app, host=host, port=port, log_level="warning" if no_loop else "info")
     finally:

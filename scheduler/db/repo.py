@@ -56,6 +56,11 @@ def latest_topology(s: Session) -> TopologyVersion | None:
     return s.scalar(select(TopologyVersion).order_by(TopologyVersion.id.desc()).limit(1))
 
 
+def latest_topology_digest(s: Session) -> str | None:
+    """The digest of the version stored last (a cheap check whether it changed)."""
+    return s.scalar(select(TopologyVersion.sha256).order_by(TopologyVersion.id.desc()).limit(1))
+
+
 def job_key(tenant: str, job_id: str) -> str:
     """A job's key: ids are scoped per tenant, so two tenants' ``train-1`` are two jobs."""
     return f"{tenant}/{job_id}"
@@ -125,7 +130,7 @@ def transition(s: Session, job_id: str, target: str, reason: str, at: datetime, 
     if row is None:
         raise InputError(f"no job {job_id!r}; check the id with `suanwang jobs get`")
     check(job_id, row.state, target, reason)
-    row.history.append(JobTransition(at=at, source=row.state, target=target, reason=reason))
+    s.add(JobTransition(job_id=job_id, at=at, source=row.state, target=target, reason=reason))  # history not loaded
     row.state, row.updated_at = target, at
     if site is not None or target == "pending":
         row.site = site

@@ -101,7 +101,7 @@ class SqlStore:
         with self.sessions.begin() as s:
             self.fence(s)
             row = self._row(s, job_id)
-            row.history.append(JobTransition(at=at, source=row.state, target=row.state, reason=reason))
+            s.add(JobTransition(job_id=job_id, at=at, source=row.state, target=row.state, reason=reason))
 
     def place_many(self, items: list[tuple[str, str, str, str, str]], at: datetime) -> None:
         """Every placement of one plan in one transaction (a cycle may place thousands of jobs)."""
@@ -131,17 +131,39 @@ class SqlStore:
     def submitted(self, job_id: str, site: str, objects: list[ObjectRef], reason: str, at: datetime) -> bool:
         """Record the objects; ``False`` when the job was cancelled meanwhile (the state is read in
         this transaction): its objects are then recorded stale, to be deleted."""
-        with self.sessions.begin() as s:
+        return self.submitted_many([(job_id, site, objects, reason)], at)[0]
+
+    def submitted_many(self, items: list[tuple[str, str, list[ObjectRef], str]], at: datetime) -> list[bool]:
+        """:meth:`submitted` for several jobs ``(job, site, objects, reason)`` in one transaction:
+        their rows and the objects already recorded read in one query each."""
+        ids = [job_id for job_id, *_ in items]
+        names = list({o.name for *_, objects, _ in items for o in objects})
+        out = []
+        with self.sessions.begin() as s, s.no_autoflush:
             self.fence(s)
-            row = s.get(JobRow, job_id, with_for_update=True) or self._row(s, job_id)
-            for o in objects:
-                repo.record_submission(s, job_id, site, o.kind, o.namespace, o.name, at)
-            if row.state == JobState.placed:
-                repo.transition(s, job_id, JobState.submitted, reason, at, site)
-                return True
-            for sub in s.scalars(select(Submission).where(Submission.job_id == job_id)):
-                sub.stale = True
-            return row.state == JobState.submitted
+            rows: dict[str, JobRow] = {}
+            known: set[tuple[str, str, str, str]] = set()
+            for chunk in range(0, max(len(ids), len(names)), 900):
+                q = select(JobRow).where(JobRow.id.in_(ids[chunk : chunk + 900])).with_for_update()
+                rows.update((r.id, r) for r in s.scalars(q))
+                q = select(Submission.site, Submission.kind, Submission.namespace, Submission.name)
+                known.update(tuple(k) for k in s.execute(q.where(Submission.name.in_(names[chunk : chunk + 900]))))
+            for job_id, site, objects, reason in items:
+                row = rows.get(job_id) or self._row(s, job_id)
+                placed = row.state == JobState.placed  # else cancelled meanwhile: its objects are stale
+                for o in objects:
+                    if (site, o.kind, o.namespace, o.name) not in known:
+                        known.add((site, o.kind, o.namespace, o.name))
+                        ref = {"kind": o.kind, "namespace": o.namespace, "name": o.name}
+                        s.add(Submission(job_id=job_id, site=site, **ref, created_at=at, stale=not placed))
+                if placed:
+                    repo.transition(s, job_id, JobState.submitted, reason, at, site)
+                    out.append(True)
+                    continue
+                for sub in s.scalars(select(Submission).where(Submission.job_id == job_id)):
+                    sub.stale = True
+                out.append(row.state == JobState.submitted)
+        return out
 
     def running_since(self) -> dict[str, datetime]:
         """When each job that is running now started (its latest move to running)."""

@@ -1,7 +1,8 @@
 """Two ``suanwang serve`` processes on one PostgreSQL, submitting to the API server test double:
 exactly one leads; after ``kill -9`` of the leader the other leads within two lease periods and
-goes on, no job lost or submitted twice; a leader stopped (SIGSTOP) past its lease and continued
-(SIGCONT) submits nothing. Each scenario runs twice, bounded in time."""
+goes on, no job lost or submitted twice; a leader stopped (SIGSTOP to its process group: the API
+and its planner process) past its lease and continued (SIGCONT) submits nothing. Each scenario
+runs twice, bounded in time."""
 
 from __future__ import annotations
 
@@ -51,8 +52,8 @@ def two_replicas(url: str, kc: Path, mini_file: Path, work: Path, names: tuple[s
     finally:
         for proc, _ in procs:
             if proc.poll() is None:
-                os.kill(proc.pid, signal.SIGCONT)
-                proc.kill()
+                os.killpg(proc.pid, signal.SIGCONT)
+                os.killpg(proc.pid, signal.SIGKILL)
             proc.wait(timeout=10)
 
 
@@ -79,7 +80,7 @@ def start(name: str, url: str, kc: Path, mini_file: Path, log: Path) -> tuple[su
         "--port", str(port), "--period", "1", "--time-limit", "0.3",
         "--replica-id", name, "--lease-seconds", str(LEASE_S),
     ]  # fmt: skip
-    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=log.open("w"), stderr=subprocess.STDOUT)
+    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=log.open("w"), stderr=subprocess.STDOUT, start_new_session=True)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline and readyz(port).get("status") != "ready":
         time.sleep(0.2)
@@ -142,13 +143,13 @@ def test_a_stopped_leader_that_continues_submits_nothing(pg, tmp_path, mini, min
         two_replicas(url, kubeconfig(tmp_path, mini, api.url), mini_file, tmp_path, ("s1", "s2")) as (procs, lead),
     ):
         paused, other = procs[lead], procs[1 - lead]
-        os.kill(paused[0].pid, signal.SIGSTOP)
+        os.killpg(paused[0].pid, signal.SIGSTOP)
         wait_for(lambda: readyz(other[1]).get("role") == "leader", 4 * LEASE_S)
         with sessions(eng).begin() as s:
             repo.add_jobs(s, [spec("c1", "Ascend910B", 8), spec("c2", "Ascend910B", 8)], "test", NOW)
         wait_for(lambda: len(api.objects) == 2, 10)
         calls_before = len(api.calls)
-        os.kill(paused[0].pid, signal.SIGCONT)
+        os.killpg(paused[0].pid, signal.SIGCONT)
         time.sleep(3 * LEASE_S)  # it wakes up believing it leads, then finds the lease gone
         assert readyz(paused[1]).get("role") == "standby"
         submitted_once(eng, api, ["c1", "c2"])
