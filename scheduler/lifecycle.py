@@ -122,9 +122,9 @@ class Lifecycle:
         ids = {p.job for p in todo}
         sub_plan = dataclasses.replace(plan, placements=tuple(todo), unplaced=())
         sub_problem = dataclasses.replace(problem, jobs=tuple(j for j in problem.jobs if j.id in ids), state=None)
-        if self.manifests_dir is not None:
-            write_manifests(sub_problem, sub_plan, self.manifests_dir, pid)
         by_site = manifests_by_site(sub_problem, sub_plan, pid)
+        if self.manifests_dir is not None:
+            write_manifests(sub_problem, sub_plan, self.manifests_dir, pid, by_site)
         by_job: dict[tuple[str, str], list[dict]] = {}
         for site_id, site_docs in by_site.items():
             for d in site_docs:

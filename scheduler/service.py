@@ -36,6 +36,7 @@ from suanwang.collectors.statefile import (
     without_sites,
 )
 from suanwang.errors import InputError, SuanwangError
+from suanwang.gcpause import collector_paused
 from suanwang.scheduler import gridevents
 from suanwang.scheduler.accounting import accrue
 from suanwang.scheduler.db import repo
@@ -449,6 +450,12 @@ class ControlLoop:
         return held
 
     def cycle(self, now: datetime | None = None) -> CycleReport:
+        """One cycle, the cyclic garbage collector paused: the loop keeps every queued job's
+        checked spec, and a collector's pass over them mid-cycle stalls the cycle."""
+        with collector_paused():
+            return self._cycle(now)
+
+    def _cycle(self, now: datetime | None) -> CycleReport:
         now = now or self.app.state.now()
         report = CycleReport(now)
         t = time.perf_counter()

@@ -9,7 +9,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import func, insert, select, text
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, selectinload
 
 from suanwang.errors import InputError
 from suanwang.scheduler.db.models import (
@@ -137,8 +137,10 @@ def transition(s: Session, job_id: str, target: str, reason: str, at: datetime, 
     return row
 
 
-def jobs_in(s: Session, states: tuple[str, ...], tenant: str | None = None) -> list[JobRow]:
+def jobs_in(s: Session, states: tuple[str, ...], tenant: str | None = None, with_history: bool = False) -> list[JobRow]:
     q = select(JobRow).where(JobRow.state.in_(states)).order_by(JobRow.created_at, JobRow.id)
+    if with_history:  # in one more query, not one per job
+        q = q.options(selectinload(JobRow.history))
     if tenant is not None:
         q = q.where(JobRow.tenant == tenant)
     return list(s.scalars(q))

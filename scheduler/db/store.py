@@ -87,7 +87,7 @@ class SqlStore:
 
     def in_states(self, states: tuple[str, ...]) -> list[JobView]:
         with self.sessions() as s:
-            rows = repo.jobs_in(s, states)
+            rows = repo.jobs_in(s, states, with_history=True)
             objects = _live_objects(s, [r.id for r in rows])
             return [_view(s, r, objects[r.id]) for r in rows]
 

@@ -45,11 +45,15 @@ def manifests_by_site(problem: Problem, plan: Plan, pid: str | None = None) -> d
     return out
 
 
-def write_manifests(problem: Problem, plan: Plan, out_dir: Path, pid: str | None = None) -> list[Path]:
-    """Write each site's manifests under ``out_dir/<site>/`` (a Namespace, then a file per job)."""
+def write_manifests(
+    problem: Problem, plan: Plan, out_dir: Path, pid: str | None = None, by_site: dict[str, list[dict]] | None = None
+) -> list[Path]:
+    """Write each site's manifests under ``out_dir/<site>/`` (a Namespace, then a file per job);
+    ``by_site``: the manifests, when the caller has built them already."""
     written = []
     sites = {s.id: s for s in problem.topology.sites}
-    for sid, docs in sorted(manifests_by_site(problem, plan, pid).items()):
+    by_site = manifests_by_site(problem, plan, pid) if by_site is None else by_site
+    for sid, docs in sorted(by_site.items()):
         folder = out_dir / sid
         folder.mkdir(parents=True, exist_ok=True)
         ns = {
