@@ -51,3 +51,19 @@ def test_bound_is_at_least_every_solvers_objective(mini, seed):
         assert check_plan(prob, plan) == []
         assert plan.objective <= plan.bound + 1e-6, (seed, name, plan.objective, plan.bound)
         assert plan.gap >= -1e-9
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_the_rounded_score_lp_of_large_models_still_bounds_the_score(mini, monkeypatch, seed):
+    """Large models solve the score LP with its objective rounded up (to ¥50): its optimum is never
+    below the exact LP's, so it still bounds every plan's score."""
+    from suanwang.solvers import lp_bound
+    from suanwang.solvers.aggregate import aggregate
+    from suanwang.solvers.instance import build_instance
+
+    agg = aggregate(build_instance(random_case(mini, seed)))
+    exact = lp_bound.solve_lp(agg, objective="score").bound
+    monkeypatch.setattr(lp_bound, "ROUND_ABOVE", 0)
+    rounded = lp_bound.solve_lp(agg, objective="score").bound
+    assert exact - 1e-6 <= rounded <= exact + lp_bound.SCORE_STEP_CNY * sum(agg.ub) + 1e-6
+    assert rounded > exact or all(v % lp_bound.SCORE_STEP_CNY == 0 for v in agg.score)
