@@ -60,7 +60,7 @@ def _solve(problem: Problem, solver: str, with_bound: bool) -> Plan:
     from suanwang.solvers.baselines import solve_baseline
     from suanwang.solvers.cpsat import solve_cpsat
     from suanwang.solvers.instance import build_instance
-    from suanwang.solvers.lp_bound import solve_lp_soon
+    from suanwang.solvers.lp_bound import solve_lp_later
 
     if problem.limits and problem.shift is None:  # grid events: look ahead to their end
         ahead_h = max((lim.end - problem.now).total_seconds() / 3600.0 for lim in problem.limits)
@@ -70,12 +70,22 @@ def _solve(problem: Problem, solver: str, with_bound: bool) -> Plan:
         from suanwang.solvers.shift import solve_shift
 
         return _with_preemptions(problem, instance, solve_shift(problem, instance, with_bound=with_bound))
-    bound_soon = solve_lp_soon(relaxation(instance)) if with_bound else None  # on the other core
-    plan = solve_cpsat(problem, instance) if solver == "cpsat" else solve_baseline(problem, solver, instance)
+    started: list = []
+
+    def start_bound() -> None:  # on the LP thread (the other core), after the search's own LP
+        if with_bound and not started:
+            started.append(solve_lp_later(lambda: relaxation(instance)))
+
+    if solver == "cpsat":
+        plan = solve_cpsat(problem, instance, after_lp=start_bound)
+    else:
+        start_bound()
+        plan = solve_baseline(problem, solver, instance)
     plan = _with_preemptions(problem, instance, plan)
-    if bound_soon is None:
+    if not with_bound:
         return plan
-    bound = bound_soon.result().bound
+    start_bound()  # CP-SAT's plan came before its LP was needed
+    bound = started[0].result().bound
     gap = (bound - plan.objective) / bound if bound > 0 else 0.0
     return dataclasses.replace(plan, bound=bound, gap=gap, solve_seconds=plan.solve_seconds)
 

@@ -22,6 +22,7 @@ from __future__ import annotations
 import itertools
 import math
 import time
+from collections.abc import Callable
 
 import numpy as np
 from ortools.sat.python import cp_model_helper as cmh
@@ -196,8 +197,9 @@ def _columns(agg: Aggregate, lp_x: np.ndarray, hint: list[int], full_below: int 
     return sorted(support)
 
 
-def solve_cpsat(problem: Problem, instance: Instance | None = None) -> Plan:
-    """Place ``problem``'s jobs with CP-SAT over the aggregate model, never below the best baseline."""
+def solve_cpsat(problem: Problem, instance: Instance | None = None, after_lp: Callable[[], None] | None = None) -> Plan:
+    """Place ``problem``'s jobs with CP-SAT over the aggregate model, never below the best baseline.
+    ``after_lp`` is called once this search's LP is queued (the caller's bound queues behind it)."""
     t0 = time.perf_counter()
     inst = instance or build_instance(problem)
 
@@ -220,6 +222,8 @@ def solve_cpsat(problem: Problem, instance: Instance | None = None) -> Plan:
 
     agg = aggregate(inst)
     lp_soon = solve_lp_soon(agg, objective="score")  # on the other core, while the baselines run
+    if after_lp is not None:
+        after_lp()
     # With power-of-two per-node demands the block rows are exact, so the LP bound holds for every
     # node-level plan (the baselines' included) and a warm start that meets it ends the search.
     exact = exact_blocks(inst)

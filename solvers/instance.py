@@ -384,6 +384,7 @@ class _Context:
         self.site_index = {sid: i for i, sid in enumerate(sites)}
         self._eligible: dict[tuple, _Eligible] = {}
         self._reach: dict[tuple, list] = {}
+        self._subsets: dict[tuple, _Eligible] = {}
 
     def at_most_free(self, releases) -> None:
         """Judge whether a job can ever fit a pool by what is free once every release is back."""
@@ -468,12 +469,16 @@ class _Context:
             idx = None
         else:
             idx = np.flatnonzero(datas[reach.site_idx] <= slack_h + 1e-12)
-        if idx is None:
-            el = _Eligible(reach.pools, reach.links, reach.signature, reach.kw, reach.site_idx, {})
-        else:
-            pools = [reach.pools[i] for i in idx]
-            links = [reach.links[i] for i in idx]
-            el = _Eligible(pools, links, tuple(zip(pools, links, strict=True)), reach.kw[idx], reach.site_idx[idx], {})
+        if idx is None or len(idx) == len(reach.pools):
+            el = reach
+        else:  # one object per subset: jobs with their own deadlines and data mostly share a few
+            skey = (key[0], ukey, idx.tobytes())
+            el = self._subsets.get(skey)
+            if el is None:
+                pools = [reach.pools[i] for i in idx]
+                links = [reach.links[i] for i in idx]
+                sig = tuple(zip(pools, links, strict=True))
+                el = self._subsets[skey] = _Eligible(pools, links, sig, reach.kw[idx], reach.site_idx[idx], {})
         self._eligible[key] = el
         return el
 

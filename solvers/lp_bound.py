@@ -8,7 +8,10 @@ the CP-SAT warm start.
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import time
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 
@@ -18,7 +21,6 @@ from scipy import sparse
 
 from suanwang.errors import PermanentError
 from suanwang.solvers.aggregate import Aggregate
-
 
 # The score LP of a large model (more columns than ROUND_ABOVE) is solved with its objective rounded
 # up to ¥50: GLOP's simplex crawls among the near-ties of pools whose costs differ by a few yuan
@@ -64,17 +66,46 @@ def solve_lp(agg: Aggregate, *, objective: str = "value") -> LpResult:
     if solver.status() != mbh.SolveStatus.OPTIMAL:
         raise PermanentError(f"the LP relaxation ended with status {solver.status()}; report this instance")
     # -- extraction -----------------------------------------------------------------------------
-    return LpResult(float(solver.objective_value()), np.asarray(solver.variable_values()), time.perf_counter() - t0)
+    result = LpResult(float(solver.objective_value()), np.asarray(solver.variable_values()), time.perf_counter() - t0)
+    del solver, model
+    release_free_memory()
+    return result
+
+
+def release_free_memory() -> None:
+    """Hand the memory GLOP freed back to the system (glibc keeps a thread's freed memory for
+    that thread otherwise: ≈ 290 MB after the LP of 100,000 jobs × 200 sites)."""
+    if _LIBC is not None:
+        _LIBC.malloc_trim(0)
+
+
+def _libc():
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        return libc if hasattr(libc, "malloc_trim") else None
+    except OSError:
+        return None
+
+
+_LIBC = _libc()
+
+
+_LP_THREAD = ThreadPoolExecutor(max_workers=1, thread_name_prefix="lp")
 
 
 def solve_lp_soon(agg: Aggregate, *, objective: str = "value") -> Future[LpResult]:
-    """:func:`solve_lp` in a thread of its own: GLOP releases the interpreter lock, so the LP
-    runs on the second core while the caller goes on (the matrix is built here, before it starts)."""
+    """:func:`solve_lp` on the LP thread: GLOP releases the interpreter lock, so the LP runs on the
+    second core while the caller goes on (the matrix is built here, before it starts). LPs queue
+    on the one thread in the order they are asked for: two at once would hold two copies of
+    GLOP's working memory (≈ 250 MB each at 100,000 jobs × 200 sites)."""
     _matrix(agg)
-    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="lp")
-    future = pool.submit(solve_lp, agg, objective=objective)
-    pool.shutdown(wait=False)
-    return future
+    return _LP_THREAD.submit(solve_lp, agg, objective=objective)
+
+
+def solve_lp_later(make: Callable[[], Aggregate], *, objective: str = "value") -> Future[LpResult]:
+    """:func:`solve_lp` of the model ``make()`` builds, built on the LP thread when the LPs queued
+    before it are done (their working memory freed first)."""
+    return _LP_THREAD.submit(lambda: solve_lp(make(), objective=objective))
 
 
 def _matrix(agg: Aggregate) -> sparse.csr_matrix:

@@ -8,11 +8,11 @@ summed jitter and reserve ``bandwidth_gbps`` on every link of it.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cached_property
-from typing import Literal, NewType
+from typing import Any, Literal, NewType
 
 from suanwang.timeutil import CST
 from suanwang.topology.model import Topology
@@ -357,7 +357,12 @@ class Plan:
     def cost_cny(self) -> float:
         return sum(p.cost_cny for p in self.placements if not p.fixed)
 
-    def to_dict(self) -> dict[str, object]:
+    def to_dict(
+        self, listed: Callable[[Sequence[Any], Callable[[Any], dict]], list] | None = None
+    ) -> dict[str, object]:
+        """The plan contract as data; ``listed(items, to_dict)`` makes its long lists (default:
+        lists of dicts; a writer may pass one that makes each dict as it is written)."""
+        listed = listed or (lambda items, fn: [fn(x) for x in items])
         new = [p for p in self.placements if not p.fixed]
         return {
             "solver": self.solver,
@@ -379,9 +384,9 @@ class Plan:
                 "cost_cny": round(self.cost_cny, 2),
                 "carbon_kg": round(sum(p.carbon_kg for p in new), 3),
             },
-            "placements": [p.to_dict() for p in self.placements],
-            "unplaced": [u.to_dict() for u in self.unplaced],
-            "evictions": [e.to_dict() for e in self.evictions],
+            "placements": listed(self.placements, Placement.to_dict),
+            "unplaced": listed(self.unplaced, Unplaced.to_dict),
+            "evictions": listed(self.evictions, lambda e: e.to_dict()),
         }
 
 

@@ -16,6 +16,7 @@ from suanwang.errors import InputError
 from suanwang.scheduler.cli.flags import (
     FilenameOpt,
     HorizonOpt,
+    LazyRows,
     Output,
     OutputOpt,
     ServerOpt,
@@ -28,6 +29,7 @@ from suanwang.scheduler.cli.flags import (
     emit,
     read_input,
     shift_from,
+    write_json,
 )
 from suanwang.scheduler.cli.output import console, table
 from suanwang.scheduler.cli.server_cmd import remote_plan
@@ -224,6 +226,9 @@ def plan(
         specs = read_tenants(tenants, Refs(topology_refs(topo), sites=[s.id for s in topo.sites]))
         problem = dataclasses.replace(problem, quotas=quotas_of(specs, problem.topology))
     result = solve(problem, solver)
+    if output is Output.json:  # each row made as it is written
+        write_json({**result.to_dict(LazyRows), "state": state_note(problem.state, problem.topology)})
+        return
     emit(
         {**result.to_dict(), "state": state_note(problem.state, problem.topology)},
         output,
