@@ -60,6 +60,7 @@ class PlanRow(Base):
     bound: Mapped[float | None] = mapped_column(Float, nullable=True)
     gap: Mapped[float | None] = mapped_column(Float, nullable=True)
     body: Mapped[dict[str, Any]]
+    seq: Mapped[int] = mapped_column(Integer, default=0, server_default="0", index=True)  # order recorded
 
 
 class Submission(Base):

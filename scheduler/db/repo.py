@@ -163,6 +163,7 @@ def record_plan(s: Session, plan_id: str, body: dict[str, Any], at: datetime) ->
     row = s.get(PlanRow, plan_id)
     if row is None:
         row = PlanRow(
+            seq=(s.scalar(select(func.max(PlanRow.seq))) or 0) + 1,  # one writer: the leader, fenced
             id=plan_id,
             created_at=at,
             solver=body["solver"],
@@ -280,4 +281,4 @@ def ping(s: Session) -> None:
 
 
 def latest_plan(s: Session) -> PlanRow | None:
-    return s.scalar(select(PlanRow).order_by(PlanRow.created_at.desc(), PlanRow.id.desc()).limit(1))
+    return s.scalar(select(PlanRow).order_by(PlanRow.seq.desc(), PlanRow.created_at.desc()).limit(1))
