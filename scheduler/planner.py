@@ -56,6 +56,25 @@ class PlannerSettings:
     full_every_s: float
 
 
+def make_loop(app, settings: PlannerSettings, cfg, apis, lease):
+    """The control loop ``settings`` describe, over ``app``'s state (in this process or the planner's)."""
+    from suanwang.scheduler.service import ControlLoop
+
+    return ControlLoop(
+        app,
+        cfg,
+        apis,
+        settings.manifests,
+        settings.time_limit_s,
+        assume_empty=settings.assume_empty,
+        lease=lease,
+        shift=settings.shift,
+        forecast=settings.forecast,
+        preempt_inference=settings.preempt_inference,
+        full_every_s=settings.full_every_s,
+    )
+
+
 # -- the child ------------------------------------------------------------------------------------
 def _die_with_parent(parent: int) -> None:
     """SIGKILL this process when the API's process ends, however it ends (Linux); elsewhere a
@@ -87,7 +106,6 @@ def planner_main(settings: PlannerSettings, parent: int, wake, stop, conn) -> No
     from suanwang.scheduler.db.engine import make_engine, sessions
     from suanwang.scheduler.db.lease import Lease
     from suanwang.scheduler.k8s.client import site_apis
-    from suanwang.scheduler.service import ControlLoop
     from suanwang.topology.loader import load_topology
 
     engine = make_engine(settings.database_url)
@@ -100,19 +118,7 @@ def planner_main(settings: PlannerSettings, parent: int, wake, stop, conn) -> No
     cfg = load_collector_config(settings.collector, topo) if settings.collector else None
     apis = site_apis(topo, settings.kubeconfig) if settings.kubeconfig else None
     lease = Lease(sessions(engine), settings.replica_id, ttl_s=settings.lease_s)
-    loop = ControlLoop(
-        app,
-        cfg,
-        apis,
-        settings.manifests,
-        settings.time_limit_s,
-        assume_empty=settings.assume_empty,
-        lease=lease,
-        shift=settings.shift,
-        forecast=settings.forecast,
-        preempt_inference=settings.preempt_inference,
-        full_every_s=settings.full_every_s,
-    )
+    loop = make_loop(app, settings, cfg, apis, lease)
     loop.wake = wake
     sent: list[Any] = [_NOTHING]
 

@@ -208,8 +208,7 @@ def serve(
     replicas may share one database: all serve the API, the one holding the lease runs the loop."""
     from suanwang.scheduler.api.app import create_app
     from suanwang.scheduler.k8s.client import site_apis
-    from suanwang.scheduler.planner import PlannerProcess, PlannerSettings
-    from suanwang.scheduler.service import ControlLoop
+    from suanwang.scheduler.planner import PlannerProcess, PlannerSettings, make_loop
     from suanwang.solvers.forecast import METHODS
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
@@ -238,20 +237,12 @@ def serve(
         raise InputError(f"--carbon-forecast {forecast!r}: use one of {', '.join(METHODS)}")
     shift = shift_from(horizon_h, slot_min)
     lease = Lease(sessions(engine), replica_id, ttl_s=lease_s)
+    settings = PlannerSettings(
+        database_url, replica_id, lease_s, period_s, collector, kubeconfig, manifests, time_limit,
+        assume_empty, shift, forecast, preempt_inference, full_plan_s,
+    )  # fmt: skip
     if once or planner == "thread":
-        loop = ControlLoop(
-            app,
-            cfg,
-            apis,
-            manifests,
-            time_limit,
-            assume_empty=assume_empty,
-            lease=lease,
-            shift=shift,
-            forecast=forecast,
-            preempt_inference=preempt_inference,
-            full_every_s=full_plan_s,
-        )
+        loop = make_loop(app, settings, cfg, apis, lease)
     if once:
         _once(app, loop, lease, lease_s, cfg)
         return
@@ -266,10 +257,6 @@ def serve(
     elif planner == "thread":
         threading.Thread(target=_supervised, args=(loop, period_s, stop), daemon=True, name="control-loop").start()
     else:
-        settings = PlannerSettings(
-            database_url, replica_id, lease_s, period_s, collector, kubeconfig, manifests, time_limit,
-            assume_empty, shift, forecast, preempt_inference, full_plan_s,
-        )  # fmt: skip
         planned = PlannerProcess(app, settings, on_exit=lambda: os._exit(EXIT_LOOP_DIED))
 
     def shut_down() -> None:  # SIGTERM: stop cycling and give the lease up at once (fencing refuses a late write)
