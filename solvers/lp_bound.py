@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import os
 import time
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -90,7 +91,16 @@ def _libc():
 _LIBC = _libc()
 
 
-_LP_THREAD = ThreadPoolExecutor(max_workers=1, thread_name_prefix="lp")
+_LP_THREAD: tuple[int, ThreadPoolExecutor] | None = None
+
+
+def _lp_thread() -> ThreadPoolExecutor:
+    """This process's LP thread (a process forked from one that used it starts its own: the
+    parent's thread does not exist in the child)."""
+    global _LP_THREAD
+    if _LP_THREAD is None or _LP_THREAD[0] != os.getpid():
+        _LP_THREAD = (os.getpid(), ThreadPoolExecutor(max_workers=1, thread_name_prefix="lp"))
+    return _LP_THREAD[1]
 
 
 def solve_lp_soon(agg: Aggregate, *, objective: str = "value") -> Future[LpResult]:
@@ -99,13 +109,13 @@ def solve_lp_soon(agg: Aggregate, *, objective: str = "value") -> Future[LpResul
     on the one thread in the order they are asked for: two at once would hold two copies of
     GLOP's working memory (≈ 250 MB each at 100,000 jobs × 200 sites)."""
     _matrix(agg)
-    return _LP_THREAD.submit(solve_lp, agg, objective=objective)
+    return _lp_thread().submit(solve_lp, agg, objective=objective)
 
 
 def solve_lp_later(make: Callable[[], Aggregate], *, objective: str = "value") -> Future[LpResult]:
     """:func:`solve_lp` of the model ``make()`` builds, built on the LP thread when the LPs queued
     before it are done (their working memory freed first)."""
-    return _LP_THREAD.submit(lambda: solve_lp(make(), objective=objective))
+    return _lp_thread().submit(lambda: solve_lp(make(), objective=objective))
 
 
 def _matrix(agg: Aggregate) -> sparse.csr_matrix:

@@ -67,3 +67,27 @@ def test_the_rounded_score_lp_of_large_models_still_bounds_the_score(mini, monke
     rounded = lp_bound.solve_lp(agg, objective="score").bound
     assert exact - 1e-6 <= rounded <= exact + lp_bound.SCORE_STEP_CNY * sum(agg.ub) + 1e-6
     assert rounded > exact or all(v % lp_bound.SCORE_STEP_CNY == 0 for v in agg.score)
+
+
+def test_a_process_forked_after_an_lp_solves_its_own(mini):
+    """The LP thread belongs to its process: a child forked after the parent used it (the
+    simulator's worker processes) gets a thread of its own instead of waiting forever."""
+    import multiprocessing
+
+    from suanwang.solvers.aggregate import aggregate
+    from suanwang.solvers.instance import build_instance
+    from suanwang.solvers.lp_bound import solve_lp_soon
+
+    agg = aggregate(build_instance(random_case(mini, 1)))
+    bound = solve_lp_soon(agg).result(timeout=30).bound
+    ctx = multiprocessing.get_context("fork")
+    with ctx.Pool(1) as pool:
+        assert abs(pool.apply_async(_bound_in_child, (mini,)).get(timeout=60) - bound) < 1e-6
+
+
+def _bound_in_child(mini) -> float:
+    from suanwang.solvers.aggregate import aggregate
+    from suanwang.solvers.instance import build_instance
+    from suanwang.solvers.lp_bound import solve_lp_soon
+
+    return solve_lp_soon(aggregate(build_instance(random_case(mini, 1)))).result(timeout=30).bound
