@@ -6,8 +6,8 @@ lease 2 s, cycle period 1 s.
     python bench/failover.py [--kills 30] [--stops 10]
 
 Rounds of two kinds: `kill -9` of the leader (seconds until the other reports itself leader on
-/readyz), and SIGSTOP of the leader past its lease then SIGCONT (requests the woken replica sent
-to the site afterwards). Every round counts jobs lost (queued but never submitted) and submitted
+/readyz), and SIGSTOP of the leader's process group (its API and planner processes) past its
+lease then SIGCONT (requests the woken replica sent to the site afterwards). Every round counts jobs lost (queued but never submitted) and submitted
 twice (a workload created more than once: a new leader that finds its predecessor's object under
 the deterministic name adopts it instead).
 """
