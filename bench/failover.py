@@ -7,9 +7,9 @@ lease 2 s, cycle period 1 s.
 
 Rounds of two kinds: `kill -9` of the leader (seconds until the other reports itself leader on
 /readyz), and SIGSTOP of the leader's process group (its API and planner processes) past its
-lease then SIGCONT (requests the woken replica sent to the site afterwards). Every round counts jobs lost (queued but never submitted) and submitted
-twice (a workload created more than once: a new leader that finds its predecessor's object under
-the deterministic name adopts it instead).
+lease then SIGCONT (requests the woken replica sent to the site afterwards). Every round counts
+jobs lost (queued but never submitted) and submitted twice (a workload created more than once: a
+new leader that finds its predecessor's object under the deterministic name adopts it instead).
 """
 
 from __future__ import annotations
