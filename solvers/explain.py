@@ -9,6 +9,8 @@ power (8) and bandwidth (7).
 
 from __future__ import annotations
 
+import itertools
+
 from suanwang.solvers.instance import Instance, JobClass, allowed_models, job_route, transfer_hours
 from suanwang.solvers.ledger import Demand, Ledger
 from suanwang.solvers.quota import quota_reason, running_usage
@@ -44,16 +46,21 @@ def _explain(instance: Instance, ledger: Ledger, jc: JobClass, job_index: int, m
     problem, graph = instance.problem, instance.graph
     job = problem.jobs[job_index]
     a = job.accelerators
-    models = allowed_models(problem, job)
+    models = memo.get(("models", a.models, a.min_memory_gb))
+    if models is None:
+        models = memo["models", a.models, a.min_memory_gb] = allowed_models(problem, job)
     if not models:
         return (
             f"no accelerator model in the catalog matches {_models(job)} with ≥ {a.min_memory_gb:g} GB; "
             "allow more models or lower min_memory_gb",
         )
-    pools = [p for p in instance.nodes if p[1] in models]
+    pools, big = memo.get(("pools", tuple(models), a.per_node, a.nodes)) or (None, None)
+    if pools is None:
+        pools = [p for p in instance.nodes if p[1] in models]
+        big = [p for p in pools if instance.nodes_with(p, a.per_node) >= a.nodes]
+        memo["pools", tuple(models), a.per_node, a.nodes] = pools, big
     if not pools:
         return (f"no site has {_models(job)} cards; allow another model",)
-    big = [p for p in pools if instance.nodes_with(p, a.per_node) >= a.nodes]
     if not big:
         best = max(pools, key=lambda p: instance.nodes_with(p, a.per_node))
         n = instance.nodes_with(best, a.per_node)
@@ -62,7 +69,9 @@ def _explain(instance: Instance, ledger: Ledger, jc: JobClass, job_index: int, m
             f"(most: {best[0]} with {n}); split the job or lower per_node",
         )
     # static filters, in the order a user thinks about them
-    shape = (tuple(models), a.per_node, a.nodes, job.kind == "inference" and job.origin, job.deterministic, job.data)
+    # what the rows and the capacity left depend on: the data's location, not its size
+    located = job.data.location if job.data is not None and job.data.size_tb > 0 else None
+    shape = (tuple(models), a.per_node, a.nodes, job.kind == "inference" and job.origin, job.deterministic, located)
     rows = memo.get(("rows", shape))
     if rows is None:
         rows = memo["rows", shape] = [(p, instance.sites[p[0]], *job_route(graph, job, p[0])) for p in big]
@@ -97,9 +106,9 @@ def _explain(instance: Instance, ledger: Ledger, jc: JobClass, job_index: int, m
                 )
             rows = jit
     if job.deadline is not None:
-        hours = memo.get(("transfer", shape, job.latency_slo_ms))  # (shape, SLO) decide the rows left
+        hours = memo.get(("transfer", shape, job.data, job.latency_slo_ms))  # (shape, SLO) decide the rows left
         if hours is None:
-            hours = memo["transfer", shape, job.latency_slo_ms] = [
+            hours = memo["transfer", shape, job.data, job.latency_slo_ms] = [
                 transfer_hours(job.data.size_tb, r[3].bottleneck_gbps) if job.data and r[3] else 0.0 for r in rows
             ]
         slack_h = (job.deadline - problem.now).total_seconds() / 3600.0 - job.duration_h
@@ -133,7 +142,7 @@ def _left(instance: Instance, ledger: Ledger, job, models: list[str], rows: list
     a = job.accelerators
     bw = job.deterministic.bandwidth_gbps if job.deterministic else 0.0
     cat = problem.topology.accelerators
-    free_now = [
+    free = (
         r
         for r in rows
         if ledger.fits(
@@ -146,7 +155,8 @@ def _left(instance: Instance, ledger: Ledger, job, models: list[str], rows: list
                 bw,
             ),
         )
-    ]
+    )
+    free_now = list(free) if instance.quota_rows else list(itertools.islice(free, 1))  # without quotas one will do
     if free_now and instance.quota_rows:  # (25)–(27): room in the sites, none in the tenant's quota
         blocked = []
         for r in free_now:
@@ -172,7 +182,8 @@ def _left(instance: Instance, ledger: Ledger, job, models: list[str], rows: list
     where = f" within {job.latency_slo_ms:g} ms RTT of {job.origin}" if job.kind == "inference" and job.origin else ""
     details = []
     need_kw = None
-    for p, site, user, _ in sorted(rows, key=lambda r: (r[2].rtt_ms if r[2] else 0.0, r[1].id)):
+    nearest = sorted(rows, key=lambda r: (r[2].rtt_ms if r[2] else 0.0, r[1].id))
+    for p, site, user, _ in nearest[:_SHOW]:  # the sites quoted
         if need_kw is None:
             need_kw = facility_kw(a.count, problem.topology.accelerators[p[1]], site.pue)
         n = ledger.nodes_with(p, a.per_node)
@@ -193,7 +204,7 @@ def _left(instance: Instance, ledger: Ledger, job, models: list[str], rows: list
                     f"of {job.deterministic.bandwidth_gbps:g} needed"
                 )
         details.append(", ".join(part))
-    shown = "; ".join(details[:_SHOW]) + (f"; {len(details) - _SHOW} more" if len(details) > _SHOW else "")
+    shown = "; ".join(details) + (f"; {len(nearest) - _SHOW} more" if len(nearest) > _SHOW else "")
     return (
         f"no site{where} has {a.nodes} node{'s' * (a.nodes != 1)} with {a.per_node} free "
         f"{'/'.join(sorted({r[0][1] for r in rows}))} left after higher-priority work ({shown}); "
