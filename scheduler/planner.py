@@ -1,8 +1,9 @@
 """The control loop in a process of its own, beside the API (``suanwang serve``).
 
-Planning a large queue holds one interpreter for seconds; in the API's process it would stall
-every request for as long (a single submission's p99 was 543 ms with the loop beside it, 23 ms
-without). The planner therefore runs as a child process over the same database:
+Planning a large queue holds one interpreter for seconds; in the API's process it stalls every
+request for as long (a single submission's p99 under 1,000 jobs/s: 257 ms with the loop in the
+API's process, 27–35 ms with it in its own; bench/README.md). The planner therefore runs as a
+child process over the same database:
 
 - the API wakes it at once after a submission, a cancellation or an operator's change (an event
   shared by the two processes), as it woke the in-process loop;

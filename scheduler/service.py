@@ -3,7 +3,8 @@ times over a rolling horizon against the tariff and carbon outlook; placed, subm
 running ones fixed) → submit → reconcile → carbon accounts (:mod:`.accounting`); plan to
 reconcile go through the one job lifecycle (:mod:`.lifecycle`) over the database store. Each
 step commits on its own, so a failing cycle leaves the queue intact and the next cycle retries;
-planning runs outside any request, so it never blocks the API. While nothing frees room or changes
+planning runs outside any request, in a process of its own under ``serve`` (:mod:`.planner`), so
+it never blocks the API. Each cycle plans on the topology version stored last. While nothing frees room or changes
 the network (no job left the placed, submitted or running states, same live state, same drained
 sites, quotas and grid caps, nothing scheduled for later or evicted), a cycle plans only the jobs
 that arrived since the last plan, and a cycle with none plans nothing; the whole queue is planned
