@@ -4,11 +4,12 @@ running ones fixed) → submit → reconcile → carbon accounts (:mod:`.account
 reconcile go through the one job lifecycle (:mod:`.lifecycle`) over the database store. Each
 step commits on its own, so a failing cycle leaves the queue intact and the next cycle retries;
 planning runs outside any request, in a process of its own under ``serve`` (:mod:`.planner`), so
-it never blocks the API. Each cycle plans on the topology version stored last. While nothing frees room or changes
-the network (no job left the placed, submitted or running states, same live state, same drained
-sites, quotas and grid caps, nothing scheduled for later or evicted), a cycle plans only the jobs
-that arrived since the last plan, and a cycle with none plans nothing; the whole queue is planned
-after any such change and at least every ``full_every_s`` (``serve --full-plan-seconds``).
+it never blocks the API. Each cycle plans on the topology version stored last. While nothing
+frees room or changes the network (no job left the placed, submitted or running states, same live
+state, same drained sites, quotas and grid caps, nothing scheduled for later or evicted), a cycle
+plans only the jobs that arrived since the last plan, and a cycle with none plans nothing; the
+whole queue is planned after any such change and at least every ``full_every_s``
+(``serve --full-plan-seconds``).
 
 Submission goes to the sites' API servers (a kubeconfig with one context per site) or, with a
 manifests folder, is written there as a dry run.
