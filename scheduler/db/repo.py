@@ -179,13 +179,29 @@ def record_plan(s: Session, plan_id: str, body: dict[str, Any], at: datetime) ->
 
 def record_submission(s: Session, job_id: str, site: str, kind: str, namespace: str, name: str, at: datetime) -> bool:
     """``True`` if new; an object already recorded is not recorded twice."""
-    q = select(Submission).where(
-        Submission.site == site, Submission.kind == kind, Submission.namespace == namespace, Submission.name == name
-    )
-    if s.scalar(q) is not None:
-        return False
-    s.add(Submission(job_id=job_id, site=site, kind=kind, namespace=namespace, name=name, created_at=at))
-    return True
+    return record_submissions(s, [(job_id, site, kind, namespace, name, False)], at)[0]
+
+
+def record_submissions(s: Session, items: list[tuple[str, str, str, str, str, bool]], at: datetime) -> list[bool]:
+    """Record objects ``(job, site, kind, namespace, name, stale)``, those already recorded read in
+    one query per 900 names; ``True`` for each one new (none is recorded twice)."""
+    names = list({item[4] for item in items})
+    known: set[tuple[str, str, str, str]] = set()
+    q = select(Submission.site, Submission.kind, Submission.namespace, Submission.name)
+    for chunk in range(0, len(names), 900):
+        known.update(tuple(k) for k in s.execute(q.where(Submission.name.in_(names[chunk : chunk + 900]))))
+    out = []
+    for job_id, site, kind, namespace, name, stale in items:
+        new = (site, kind, namespace, name) not in known
+        if new:
+            known.add((site, kind, namespace, name))
+            s.add(
+                Submission(
+                    job_id=job_id, site=site, kind=kind, namespace=namespace, name=name, created_at=at, stale=stale
+                )
+            )
+        out.append(new)
+    return out
 
 
 def _hash(token: str) -> str:

@@ -137,32 +137,30 @@ class SqlStore:
         """:meth:`submitted` for several jobs ``(job, site, objects, reason)`` in one transaction:
         their rows and the objects already recorded read in one query each."""
         ids = [job_id for job_id, *_ in items]
-        names = list({o.name for *_, objects, _ in items for o in objects})
         out = []
         with self.sessions.begin() as s, s.no_autoflush:
             self.fence(s)
             rows: dict[str, JobRow] = {}
-            known: set[tuple[str, str, str, str]] = set()
-            for chunk in range(0, max(len(ids), len(names)), 900):
+            for chunk in range(0, len(ids), 900):
                 q = select(JobRow).where(JobRow.id.in_(ids[chunk : chunk + 900])).with_for_update()
                 rows.update((r.id, r) for r in s.scalars(q))
-                q = select(Submission.site, Submission.kind, Submission.namespace, Submission.name)
-                known.update(tuple(k) for k in s.execute(q.where(Submission.name.in_(names[chunk : chunk + 900]))))
-            for job_id, site, objects, reason in items:
-                row = rows.get(job_id) or self._row(s, job_id)
-                placed = row.state == JobState.placed  # else cancelled meanwhile: its objects are stale
-                for o in objects:
-                    if (site, o.kind, o.namespace, o.name) not in known:
-                        known.add((site, o.kind, o.namespace, o.name))
-                        ref = {"kind": o.kind, "namespace": o.namespace, "name": o.name}
-                        s.add(Submission(job_id=job_id, site=site, **ref, created_at=at, stale=not placed))
-                if placed:
+            for job_id in ids:
+                rows[job_id] = rows.get(job_id) or self._row(s, job_id)  # an unknown job: InputError
+            placed = {job_id: rows[job_id].state == JobState.placed for job_id in ids}
+            objects = [  # a job cancelled meanwhile: its objects are recorded stale, to be deleted
+                (job_id, site, o.kind, o.namespace, o.name, not placed[job_id])
+                for job_id, site, refs, _ in items
+                for o in refs
+            ]
+            repo.record_submissions(s, objects, at)
+            for job_id, site, _, reason in items:
+                if placed[job_id]:
                     repo.transition(s, job_id, JobState.submitted, reason, at, site)
                     out.append(True)
                     continue
                 for sub in s.scalars(select(Submission).where(Submission.job_id == job_id)):
                     sub.stale = True
-                out.append(row.state == JobState.submitted)
+                out.append(rows[job_id].state == JobState.submitted)
         return out
 
     def running_since(self) -> dict[str, datetime]:
