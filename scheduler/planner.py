@@ -131,6 +131,9 @@ def planner_main(settings: PlannerSettings, parent: int, wake, stop, conn) -> No
             conn.send((report, loop.health.standby, state, list(st.registry.collect())))
         except (BrokenPipeError, EOFError, OSError):
             stop.set()  # the API is gone
+        except Exception:  # noqa: BLE001 — unsent, the API's /readyz turns red for want of reports
+            st.metrics.loop_errors.labels("report").inc()
+            log.exception("the cycle's report could not be sent to the API")
 
     freeze_startup_heap()
     try:

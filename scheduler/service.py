@@ -221,9 +221,8 @@ class ControlLoop:
             return  # a topology the database does not hold (tests, what-ifs): nothing to follow
         with st.sessions() as s:
             latest = repo.latest_topology_digest(s)
-        if latest is None or latest == st.topology_digest:
-            return
-        with st.sessions() as s:
+            if latest is None or latest == st.topology_digest:
+                return
             row = repo.latest_topology(s)
             st.topology = load_topology(f"topology version {row.id}", text=row.yaml_text)
             st.topology_digest = row.sha256

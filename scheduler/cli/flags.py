@@ -88,13 +88,11 @@ def one_file(paths: list[Path]) -> Path:
     return paths[0]
 
 
-class LazyRows(list):
+class LazyRows:
     """Rows for :func:`write_json` made one at a time as they are written (``items`` through
-    ``make``), so a long plan is never held as dicts all at once. Only for ``write_json``: other
-    readers of the list see it empty."""
+    ``make``), so a long plan is never held as dicts all at once."""
 
     def __init__(self, items, make) -> None:
-        super().__init__()
         self.items, self.make = items, make
 
     def __len__(self) -> int:

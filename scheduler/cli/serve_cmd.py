@@ -238,8 +238,10 @@ def serve(
     shift = shift_from(horizon_h, slot_min)
     lease = Lease(sessions(engine), replica_id, ttl_s=lease_s)
     settings = PlannerSettings(
-        database_url, replica_id, lease_s, period_s, collector, kubeconfig, manifests, time_limit,
-        assume_empty, shift, forecast, preempt_inference, full_plan_s,
+        database_url=database_url, replica_id=replica_id, lease_s=lease_s, period_s=period_s,
+        collector=collector, kubeconfig=kubeconfig, manifests=manifests, time_limit_s=time_limit,
+        assume_empty=assume_empty, shift=shift, forecast=forecast, preempt_inference=preempt_inference,
+        full_every_s=full_plan_s,
     )  # fmt: skip
     if once or planner == "thread":
         loop = make_loop(app, settings, cfg, apis, lease)
@@ -252,17 +254,14 @@ def serve(
     app.state.lease = lease  # /readyz names the leader
     app.state.shift, app.state.forecast = shift, forecast  # dry runs plan as the loop does
     planned = None
-    if no_loop:
-        pass
-    elif planner == "thread":
+    if not no_loop and planner == "thread":
         threading.Thread(target=_supervised, args=(loop, period_s, stop), daemon=True, name="control-loop").start()
-    else:
+    elif not no_loop:
         planned = PlannerProcess(app, settings, on_exit=lambda: os._exit(EXIT_LOOP_DIED))
 
     def shut_down() -> None:  # SIGTERM: stop cycling and give the lease up at once (fencing refuses a late write)
         stop.set()
-        if planner == "thread" and not no_loop:
-            loop.wake.set()
+        app.state.wake()  # the loop thread or the planner process, whichever runs
         if planned is not None:
             planned.stop()
         lease.release()
