@@ -8,7 +8,9 @@ between cities at ``transfer_cny_per_tb``.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from datetime import timedelta
+from typing import NamedTuple
 
 from suanwang.solvers.explain import explain
 from suanwang.solvers.instance import (
@@ -23,24 +25,44 @@ from suanwang.solvers.instance import (
 from suanwang.solvers.ledger import Demand, Ledger
 from suanwang.solvers.problem import Placement, Plan, Unplaced
 
-Decision = tuple[int, JobClass, Candidate, tuple[str, ...]]  # (job index, class, candidate, node names)
+
+class Batch(NamedTuple):
+    """Jobs of one class placed on one candidate, each with the nodes it holds (none named on a
+    :class:`~.ledger.CountLedger`). Plans are kept as batches and expanded job by job only when
+    assembled."""
+
+    jc: JobClass
+    cand: Candidate
+    jobs: list[int]  # indices into problem.jobs
+    nodes: list[tuple[str, ...]]  # per job
 
 
-def place(instance: Instance, ledger: Ledger, jc: JobClass, cand: Candidate, job_index: int) -> Decision | None:
-    """Reserve nodes, power and bandwidth for one job at a candidate; ``None`` if it does not fit."""
+def demand(instance: Instance, jc: JobClass, cand: Candidate) -> Demand:
+    """What one job of ``jc`` takes at ``cand``: nodes, power, bandwidth and quota rows."""
     owner = (jc.rep.tenant, cand.model, cand.site) if jc.governed else None
     rows = instance.quota_for(*owner) if owner else ()
-    d = Demand(
+    return Demand(
         jc.per_node, jc.nodes, cand.power_kw, cand.links, jc.bandwidth_gbps, rows, jc.rep.accelerators.count, owner
     )
-    names = ledger.take(cand.pool, d)
-    return None if names is None else (job_index, jc, cand, names)
+
+
+def place_many(instance: Instance, ledger: Ledger, jc: JobClass, cand: Candidate, jobs: Sequence[int]) -> Batch:
+    """Reserve nodes, power and bandwidth for ``jobs`` (of ``jc``) at a candidate, in order, until
+    one does not fit (the rest would not either); the batch holds those placed."""
+    names = ledger.take_many(cand.pool, demand(instance, jc, cand), len(jobs)) if jobs else []
+    return Batch(jc, cand, list(jobs[: len(names)]), names)
+
+
+def batches_score(instance: Instance, batches: Iterable[Batch]) -> float:
+    """The objective's score of ``batches``: Σ jobs × the candidate's score."""
+    w = instance.problem.weights.value_per_pflops
+    return sum(len(b.jobs) * b.jc.score(b.cand, w) for b in batches if b.jobs)
 
 
 def assemble(
     instance: Instance,
     ledger: Ledger,
-    decisions: list[Decision],
+    batches: Iterable[Batch],
     *,
     solver: str,
     status: str,
@@ -48,14 +70,14 @@ def assemble(
     solve_seconds: float,
     build_seconds: float = 0.0,
 ) -> Plan:
-    """Turn decisions (job, class, candidate, nodes) into a :class:`Plan`: placements with their
+    """Turn batches (class, candidate, jobs, nodes) into a :class:`Plan`: placements with their
     figures, and the jobs left out with plain-word reasons computed against what is left."""
     problem = instance.problem
     placements: list[Placement] = list(instance.fixed)
     placed: set[int] = set()
     value = 0.0
     score = 0.0
-    for i, jc, cand, names in decisions:
+    for i, jc, cand, names in ((i, b.jc, b.cand, n) for b in batches for i, n in zip(b.jobs, b.nodes, strict=True)):
         job = problem.jobs[i]
         site = instance.sites[cand.site]
         user, data = job_route(instance.graph, job, site.id)

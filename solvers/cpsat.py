@@ -12,6 +12,11 @@ baseline. When the per-node demands are powers of two the LP relaxation bounds e
 warm start that reaches the LP score is optimal and CP-SAT is not called. Large models are
 restricted to the columns the LP solution or the hint use.
 
+Plans are kept as batches (a class's jobs on one candidate) and expanded job by job only when
+assembled. The warm starts run on a counting ledger (nodes per free-card level, no names); only
+the one kept is placed again on named nodes, and assembled while CP-SAT searches on a thread of
+its own — the plan, unless the search finds a better one.
+
 Integer scaling: scores in ¥0.1, power in W (coefficients rounded up, capacities down, so every
 CP-SAT solution is feasible in real numbers), bandwidth in Mbit/s. The model is written straight
 into the CP-SAT proto, which keeps model building linear in the number of candidates.
@@ -19,17 +24,20 @@ into the CP-SAT proto, which keeps model building linear in the number of candid
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import math
+import threading
 import time
 from collections.abc import Callable
+from typing import NamedTuple
 
 import numpy as np
 from ortools.sat.python import cp_model_helper as cmh
 
 from suanwang.solvers.aggregate import Aggregate, aggregate, exact_blocks
-from suanwang.solvers.assemble import Decision, assemble, place
-from suanwang.solvers.baselines import POLICIES, class_order
+from suanwang.solvers.assemble import Batch, assemble, batches_score, place_many
+from suanwang.solvers.baselines import POLICIES, class_order, in_order
 from suanwang.solvers.instance import Instance, build_instance
 from suanwang.solvers.ledger import Ledger
 from suanwang.solvers.lp_bound import solve_lp_soon
@@ -39,27 +47,22 @@ _SCALE = {"class": 1, "nodes": 1, "power": 1000, "bandwidth": 1000, "quota": 1}
 _NEG_INF = -(2**62)
 
 
-def _score(problem: Problem, decisions: list[Decision]) -> float:
-    w = problem.weights.value_per_pflops
-    return sum(jc.score(c, w) for _, jc, c, _ in decisions)
-
-
-def _counts(agg: Aggregate, instance: Instance, decisions: list[Decision]) -> list[int]:
+def _counts(agg: Aggregate, instance: Instance, batches: list[Batch]) -> list[int]:
     index = {(agg.var_class[v], agg.var_cand[v]): v for v in range(len(agg.var_class))}
     cand_pos = {id(c): (jc.index, k) for jc in instance.classes for k, c in enumerate(jc.candidates)}
     counts = [0] * len(agg.var_class)
-    for _, _, cand, _ in decisions:
-        counts[index[cand_pos[id(cand)]]] += 1
+    for b in batches:
+        counts[index[cand_pos[id(b.cand)]]] += len(b.jobs)
     return counts
 
 
-def place_counts(instance: Instance, agg: Aggregate, counts, ledger: Ledger) -> list[Decision]:
+def place_counts(instance: Instance, agg: Aggregate, counts, ledger: Ledger) -> list[Batch]:
     """Assign concrete jobs to the pools chosen per class: jobs next to their data first, then the
     longest jobs to the cheapest pools; nodes by best fit. Jobs that do not fit stay unplaced."""
     chosen: dict[int, list[tuple[int, int]]] = {}
     for v in np.flatnonzero(np.asarray(counts) > 0):
         chosen.setdefault(agg.var_class[v], []).append((agg.var_cand[v], int(counts[v])))
-    out: list[Decision] = []
+    out: list[Batch] = []
     jobs_all = instance.problem.jobs
     # counts are decided: pack largest per-node demand first, where the block model is exact
     for jc in sorted(instance.classes, key=lambda c: (-c.per_node, -c.nodes, -c.priority, c.index)):
@@ -68,7 +71,7 @@ def place_counts(instance: Instance, agg: Aggregate, counts, ledger: Ledger) -> 
             continue
         picks.sort(key=lambda t: (jc.candidates[t[0]].cost_cny, t[0]))
         left = dict(picks)
-        queue: list[tuple[int, int]] = []
+        queue: dict[int, list[int]] = {k: [] for k, _ in picks}
         rest: list[int] = []
         for i in sorted(jc.jobs, key=lambda i: -jobs_all[i].duration_h):
             data = jobs_all[i].data
@@ -87,21 +90,19 @@ def place_counts(instance: Instance, agg: Aggregate, counts, ledger: Ledger) -> 
                 rest.append(i)
             else:
                 left[home] -= 1
-                queue.append((i, home))
-        it = iter(rest)
+                queue[home].append(i)
+        at = 0
         for k, n in left.items():
-            for _ in range(n):
-                i = next(it, None)
-                if i is not None:
-                    queue.append((i, k))
-        for i, k in queue:
-            d = place(instance, ledger, jc, jc.candidates[k], i)
-            if d is not None:
-                out.append(d)
+            queue[k].extend(rest[at : at + n])
+            at += n
+        for k, jobs in queue.items():
+            b = place_many(instance, ledger, jc, jc.candidates[k], jobs)
+            if b.jobs:
+                out.append(b)
     return out
 
 
-def guided(instance: Instance, ledger: Ledger, first: dict[int, list[int]]) -> list[Decision]:
+def guided(instance: Instance, ledger: Ledger, first: dict[int, list[int]]) -> list[Batch]:
     """Greedy in order of value density (priority × PFLOPS per card, then larger jobs), each class
     trying first the candidates in ``first`` (the pools the LP relaxation uses most), then the rest
     by score."""
@@ -112,7 +113,7 @@ def guided(instance: Instance, ledger: Ledger, first: dict[int, list[int]]) -> l
         best = max((cat[c.model].pflops for c in jc.candidates), default=0.0)
         return (-jc.priority * best, -jc.per_node * jc.nodes, jc.index)
 
-    out: list[Decision] = []
+    out: list[Batch] = []
     for jc in sorted(instance.classes, key=density):
         lead = first.get(jc.index, [])
         seen = set(lead)
@@ -120,17 +121,7 @@ def guided(instance: Instance, ledger: Ledger, first: dict[int, list[int]]) -> l
             (k for k in range(len(jc.candidates)) if k not in seen),
             key=lambda k: (-jc.score(jc.candidates[k], problem.weights.value_per_pflops), k),
         )
-        order = lead + rest
-        pos = 0
-        for i in jc.jobs:
-            while pos < len(order):
-                d = place(instance, ledger, jc, jc.candidates[order[pos]], i)
-                if d is not None:
-                    out.append(d)
-                    break
-                pos += 1
-            if pos >= len(order):
-                break
+        out.extend(in_order(instance, ledger, jc, [jc.candidates[k] for k in lead + rest], list(jc.jobs)))
     return out
 
 
@@ -149,39 +140,46 @@ def lp_first(agg: Aggregate, lp_x: np.ndarray) -> dict[int, list[int]]:
     return {c: [k for _, k in sorted(pairs, reverse=True)] for c, pairs in by_class.items()}
 
 
-def guided_start(instance: Instance, first: dict[int, list[int]]):
-    """Yield (name, decisions, ledger) of the LP-guided greedy."""
-    ledger = instance.ledger()
-    yield "lp-guided", guided(instance, ledger, first), ledger
+class Start(NamedTuple):
+    """A warm start: its batches on a counting ledger, and how to place it again with named nodes."""
+
+    name: str
+    batches: list[Batch]
+    score: float
+    named: Callable[[], tuple[list[Batch], Ledger]]
 
 
-def fill(instance: Instance, ledger: Ledger, decisions: list[Decision]) -> list[Decision]:
-    """``decisions`` plus the jobs they leave out that still fit ``ledger`` node by node, each on
+def _start(instance: Instance, name: str, run: Callable[[Instance, Ledger], list[Batch]]) -> Start:
+    """Run a placement policy on counts; the same policy on a named ledger makes the same choices."""
+    batches = run(instance, instance.ledger(counting=True))
+
+    def named() -> tuple[list[Batch], Ledger]:
+        ledger = instance.ledger()
+        return run(instance, ledger), ledger
+
+    return Start(name, batches, batches_score(instance, batches), named)
+
+
+def fill(instance: Instance, ledger: Ledger, batches: list[Batch]) -> list[Batch]:
+    """``batches`` plus the jobs they leave out that still fit ``ledger`` node by node, each on
     its best-scoring candidate with room, in the baselines' class order. The model's blocks round
     a per-node demand up to a power of two, and CP-SAT decides only some columns, so nodes with
     room for a job can be left over."""
     w = instance.problem.weights.value_per_pflops
-    placed = {d[0] for d in decisions}
-    out = list(decisions)
+    placed = {i for b in batches for i in b.jobs}
+    out = list(batches)
     for jc in class_order(instance):
         left = [i for i in jc.jobs if i not in placed]  # in queue order
-        k = 0
-        for cand in sorted(jc.candidates, key=lambda c: -jc.score(c, w)) if left else ():
-            if jc.score(cand, w) <= 0:
-                break
-            while k < len(left) and (d := place(instance, ledger, jc, cand, left[k])) is not None:
-                out.append(d)
-                k += 1
-            if k == len(left):
-                break
+        if left:
+            best = sorted((c for c in jc.candidates if jc.score(c, w) > 0), key=lambda c: -jc.score(c, w))
+            out.extend(in_order(instance, ledger, jc, best, left))
     return out
 
 
 def baseline_starts(instance: Instance):
-    """Yield (name, decisions, ledger) of each baseline."""
+    """Each baseline, as a :class:`Start`."""
     for name, run in POLICIES.items():
-        ledger = instance.ledger()
-        yield name, run(instance, ledger), ledger
+        yield _start(instance, name, run)
 
 
 def _proven(score: float, bound: float) -> bool:
@@ -205,20 +203,19 @@ def solve_cpsat(problem: Problem, instance: Instance | None = None, after_lp: Ca
 
     # A plan that gives every job its best candidate is optimal: no model needed. Tried only when
     # the free cards could hold every job; it then also serves as a warm start.
-    ledger = inst.ledger()
     asked = sum(len(jc.jobs) * jc.rep.accelerators.count for jc in inst.classes)
-    tried = asked <= sum(ledger.total.values())
-    quick = guided(inst, ledger, {}) if tried else []
+    tried = asked <= sum(p.free_cards for p in inst.nodes.values())
+    quick = _start(inst, "best-candidate greedy", lambda i, led: guided(i, led, {})) if tried else None
 
-    def done(decisions: list[Decision], ledger: Ledger, status: str, search_s: float, build_end: float) -> Plan:
-        decisions = fill(inst, ledger, decisions)
+    def done(start: Start | tuple[list[Batch], Ledger], status: str, search_s: float, build_end: float) -> Plan:
+        batches, ledger = start.named() if isinstance(start, Start) else start
         return assemble(
-            inst, ledger, decisions, solver="cpsat", status=status, bound=None, solve_seconds=search_s,
-            build_seconds=build_end - t0,
+            inst, ledger, fill(inst, ledger, batches), solver="cpsat", status=status, bound=None,
+            solve_seconds=search_s, build_seconds=build_end - t0,
         )  # fmt: skip
 
-    if tried and _proven(_score(problem, quick), unconstrained_bound(inst)):
-        return done(quick, ledger, "OPTIMAL (every job at its best candidate)", 0.0, time.perf_counter())
+    if quick is not None and _proven(quick.score, unconstrained_bound(inst)):
+        return done(quick, "OPTIMAL (every job at its best candidate)", 0.0, time.perf_counter())
 
     agg = aggregate(inst)
     lp_soon = solve_lp_soon(agg, objective="score")  # on the other core, while the baselines run
@@ -227,22 +224,19 @@ def solve_cpsat(problem: Problem, instance: Instance | None = None, after_lp: Ca
     # With power-of-two per-node demands the block rows are exact, so the LP bound holds for every
     # node-level plan (the baselines' included) and a warm start that meets it ends the search.
     exact = exact_blocks(inst)
-    quick_start = [("best-candidate greedy", quick, ledger)] if tried else []
-    best: tuple[str, list[Decision], Ledger] = ("none", [], ledger)
-    best_score = -math.inf
-    for start in itertools.chain(quick_start, baseline_starts(inst)):
-        sc = _score(problem, start[1])
-        if sc > best_score:
-            best, best_score = start, sc
+    best = Start("none", [], -math.inf, lambda: ([], inst.ledger()))
+    for start in itertools.chain([quick] if quick else [], baseline_starts(inst)):
+        if start.score > best.score:
+            best = start
     lp = lp_soon.result()
-    for start in itertools.chain([best], guided_start(inst, lp_first(agg, lp.x))):
-        sc = _score(problem, start[1])
-        if sc > best_score:
-            best, best_score = start, sc
-        if exact and _proven(best_score, lp.bound):
-            status = f"OPTIMAL (warm start {best[0]} meets the LP bound)"
-            return done(best[1], best[2], status, 0.0, time.perf_counter())
-    hint = _counts(agg, inst, best[1])
+    first = lp_first(agg, lp.x)
+    for start in [best, _start(inst, "lp-guided", lambda i, led: guided(i, led, first))]:
+        if start.score > best.score:
+            best = start
+        if exact and _proven(best.score, lp.bound):
+            status = f"OPTIMAL (warm start {best.name} meets the LP bound)"
+            return done(best, status, 0.0, time.perf_counter())
+    hint = _counts(agg, inst, best.batches)
 
     # CP-SAT works on the columns the LP relaxation or the warm start use (all of them when the
     # model is small); the other candidates stay at zero.
@@ -268,6 +262,7 @@ def solve_cpsat(problem: Problem, instance: Instance | None = None, after_lp: Ca
     nz = [pos[v] for v, h in enumerate(hint) if h]
     proto.solution_hint.vars.extend(nz)
     proto.solution_hint.values.extend([hint[cols[k]] for k in nz])
+    hint_coeffs = [proto.objective.coeffs[k] for k in nz]
     t1 = time.perf_counter()
     # -- solve ----------------------------------------------------------------------------------
     params = cmh.SatParameters()
@@ -276,21 +271,46 @@ def solve_cpsat(problem: Problem, instance: Instance | None = None, after_lp: Ca
     params.cp_model_presolve = len(cols) < 20000  # presolve costs more than it saves at scale
     wrapper = cmh.SolveWrapper()
     wrapper.set_parameters(params)
-    response = wrapper.solve(proto)
+    # CP-SAT searches on its own thread (it lets go of the interpreter); meanwhile the warm start is
+    # placed on named nodes and assembled: the plan, should the search find nothing better.
+    search = _Search(wrapper, proto)
+    try:
+        kept = done(best, "", 0.0, t1)
+    finally:
+        response, t2 = search.result()
     status = response.status.name
-    t2 = time.perf_counter()
     # -- extraction -----------------------------------------------------------------------------
-    decisions, ledger = best[1], best[2]
-    if response.status in (cmh.CpSolverStatus.OPTIMAL, cmh.CpSolverStatus.FEASIBLE):
+    hint_objective = sum(h * c for h, c in zip(proto.solution_hint.values, hint_coeffs, strict=True))
+    found = response.status in (cmh.CpSolverStatus.OPTIMAL, cmh.CpSolverStatus.FEASIBLE)
+    if found and response.objective_value < hint_objective - 0.5:  # better than the warm start in the model
         values = [0] * len(agg.ub)
         for k, val in enumerate(response.solution):
             values[cols[k]] = val
         ledger_cp = inst.ledger()
-        cp_decisions = place_counts(inst, agg, values, ledger_cp)
-        if _score(problem, cp_decisions) >= best_score - 1e-6:
-            decisions, ledger = cp_decisions, ledger_cp
-        else:
-            status = f"{status} (warm start {best[0]} kept)"
-    else:
-        status = f"{status} (warm start {best[0]} kept)"
-    return done(decisions, ledger, status, t2 - t1, t1)
+        cp_batches = place_counts(inst, agg, values, ledger_cp)
+        if batches_score(inst, cp_batches) > best.score + 1e-6:
+            return done((cp_batches, ledger_cp), status, t2 - t1, t1)
+    return dataclasses.replace(kept, status=f"{status} (warm start {best.name} kept)", solve_seconds=t2 - t1)
+
+
+class _Search(threading.Thread):
+    """One CP-SAT solve on a thread of its own; :meth:`result` waits for its response and end time."""
+
+    def __init__(self, wrapper, proto) -> None:
+        super().__init__(name="cpsat-search", daemon=True)
+        self._wrapper, self._proto = wrapper, proto
+        self._out: tuple | None = None
+        self._error: BaseException | None = None
+        self.start()
+
+    def run(self) -> None:
+        try:
+            self._out = (self._wrapper.solve(self._proto), time.perf_counter())
+        except BaseException as e:  # handed to the caller by result()
+            self._error = e
+
+    def result(self):
+        self.join()
+        if self._error is not None:
+            raise self._error
+        return self._out

@@ -22,7 +22,7 @@ from typing import NamedTuple
 import numpy as np
 
 from suanwang.solvers.fair import fair_bonus
-from suanwang.solvers.ledger import Demand, Ledger, PoolKey, ceil_pow2_level, pool_nodes
+from suanwang.solvers.ledger import CountLedger, Demand, Ledger, PoolKey, ceil_pow2_level, pool_nodes
 from suanwang.solvers.problem import Job, Placement, PoolState, Problem, Release
 from suanwang.solvers.quota import GUARANTEE_LIFT, QuotaRow, governs, guaranteed_jobs, nominal_room, quota_rows
 from suanwang.topology.graph import NetworkGraph, Route, graph_for
@@ -113,14 +113,17 @@ class Instance:
         rows = self.quota_index.get((tenant, model), ())
         return tuple(r for r in rows if self.quota_rows[r].sites is None or site in self.quota_rows[r].sites)
 
-    def ledger(self) -> Ledger:
+    def ledger(self, counting: bool = False) -> Ledger:
+        """A fresh ledger of what is free before this plan; ``counting`` for a :class:`CountLedger`."""
         room = {i: r.room_cards for i, r in enumerate(self.quota_rows)}
         share: dict[int, float] | None = None
         if self.problem.node_policy == "fragmentation":  # the pending demand's per-node sizes
             share = defaultdict(float)
             for jc in self.classes:
                 share[jc.per_node] += len(jc.jobs) * jc.nodes
-        return Ledger(self.nodes, self.power_headroom_kw, self.link_capacity_gbps, room, share)
+        return (CountLedger if counting else Ledger)(
+            self.nodes, self.power_headroom_kw, self.link_capacity_gbps, room, share
+        )
 
 
 def effective_priority(job: Job, now: datetime, aging_step_h: float) -> int:

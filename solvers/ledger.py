@@ -103,7 +103,10 @@ def _stranded(per_node_share: Mapping[int, float]):
 
 class Ledger:
     """Mutable remaining capacity while a plan is built. It reads the problem's pool snapshots and
-    copies a pool only when a placement first changes it; it never touches the :class:`Problem`."""
+    copies a pool only when a placement first changes it; it never touches the :class:`Problem`.
+
+    Nodes are named: every placement learns which nodes it holds. :class:`CountLedger` keeps the
+    same books by free-card level alone, for plans that only need to know what fits."""
 
     def __init__(
         self,
@@ -115,14 +118,22 @@ class Ledger:
     ) -> None:
         self._pools = pools
         self._stranded = _stranded(per_node_share) if per_node_share else None  # fragmentation policy
-        self.levels: dict[PoolKey, dict[int, list[str]]] = {}  # stacks of the pools changed so far
-        self._view: dict[PoolKey, Mapping[int, Sequence[str]]] = {k: ps.stacks for k, ps in pools.items()}
+        self.levels: dict[PoolKey, dict] = {}  # stacks (or counts) of the pools changed so far
+        self._view: dict[PoolKey, Mapping] = {k: self._initial(ps) for k, ps in pools.items()}
         self.free: dict[PoolKey, dict[str, int]] = {}
         self.total: dict[PoolKey, int] = {k: ps.free_cards for k, ps in pools.items()}
         self.power = dict(power_headroom_kw)
         self.links = dict(link_headroom_gbps)
         self.quota = dict(quota_room or {})  # quota row → cards left
         self.quota_used: dict[tuple[str, str, str], int] = {}  # (tenant, model, site) → cards placed by this plan
+
+    @staticmethod
+    def _initial(ps: PoolState) -> Mapping[int, Sequence[str]]:
+        return ps.stacks
+
+    @staticmethod
+    def _size(stack) -> int:
+        return len(stack)
 
     def _own(self, pool: PoolKey) -> dict[int, list[str]]:
         own = self.levels.get(pool)
@@ -139,69 +150,158 @@ class Ledger:
     # -- queries ------------------------------------------------------------------------------
     def nodes_with(self, pool: PoolKey, k: int) -> int:
         """Number of nodes in ``pool`` with at least ``k`` free cards."""
-        return sum(len(v) for f, v in self._view.get(pool, _NONE).items() if f >= k)
+        size = self._size
+        return sum(size(v) for f, v in self._view.get(pool, _NONE).items() if f >= k)
 
     def free_cards(self, pool: PoolKey) -> int:
         return self.total.get(pool, 0)
 
     def fits(self, pool: PoolKey, d: Demand) -> bool:
-        if self.power.get(pool[0], 0.0) < d.power_kw - 1e-9:
-            return False
-        if d.bandwidth_gbps and any(self.links.get(lk, 0.0) < d.bandwidth_gbps - 1e-9 for lk in d.links):
-            return False
-        if any(self.quota.get(r, 0) < d.cards for r in d.quota_rows):
-            return False
-        return self.nodes_with(pool, d.per_node) >= d.nodes
+        return self._room(pool, d, 1) == 1 and self.nodes_with(pool, d.per_node) >= d.nodes
+
+    def _room(self, pool: PoolKey, d: Demand, n: int) -> int:
+        """How many of ``n`` copies of ``d`` the site's power, the links and the quotas allow."""
+        if d.power_kw > 0:
+            n = min(n, int((self.power.get(pool[0], 0.0) + 1e-9) // d.power_kw))
+        elif self.power.get(pool[0], 0.0) < d.power_kw - 1e-9:
+            return 0
+        if d.bandwidth_gbps > 0:
+            for lk in d.links:
+                n = min(n, int((self.links.get(lk, 0.0) + 1e-9) // d.bandwidth_gbps))
+        for r in d.quota_rows:
+            left = self.quota.get(r, 0)
+            n = min(n, left // d.cards if d.cards > 0 else (n if left >= 0 else 0))
+        return max(0, n)
 
     def copies_that_fit(self, pool: PoolKey, d: Demand) -> int:
         """How many more identical jobs fit (a Karmada-style "available replicas")."""
-        per_node, nodes, power_kw, links, bandwidth_gbps = d[:5]
-        stacks = self._view.get(pool, _NONE)
-        slots = sum((f // per_node) * len(v) for f, v in stacks.items() if f >= per_node)
-        n = slots // nodes
-        if power_kw > 0:
-            n = min(n, int(self.power.get(pool[0], 0.0) // power_kw + 1e-9))
-        if bandwidth_gbps > 0:
-            for lk in links:
-                n = min(n, int(self.links.get(lk, 0.0) // bandwidth_gbps + 1e-9))
-        for r in d.quota_rows:
-            n = min(n, self.quota.get(r, 0) // max(1, d.cards))
-        return max(0, n)
+        per_node, size = d.per_node, self._size
+        slots = sum((f // per_node) * size(v) for f, v in self._view.get(pool, _NONE).items() if f >= per_node)
+        return min(slots // d.nodes, self._room(pool, d, slots // d.nodes))
 
     # -- updates ------------------------------------------------------------------------------
     def take(self, pool: PoolKey, d: Demand) -> tuple[str, ...] | None:
         """Reserve ``d.nodes`` distinct nodes with ``d.per_node`` free cards each (best fit), power and
         bandwidth; return the node names, or ``None`` (and change nothing) if it does not fit."""
-        if not self.fits(pool, d):
+        got = self.take_many(pool, d, 1)
+        return got[0] if got else None
+
+    def take_many(self, pool: PoolKey, d: Demand, n: int) -> list[tuple[str, ...]]:
+        """Reserve up to ``n`` copies of ``d``, one after the other as :meth:`take` would, until one
+        does not fit; return each copy's node names."""
+        m = self._room(pool, d, n)
+        if m <= 0 or self.nodes_with(pool, d.per_node) < d.nodes:
+            return []
+        got = self._take_nodes(pool, d.per_node, d.nodes, m)
+        k = len(got)
+        if k:
+            self.total[pool] -= d.per_node * d.nodes * k
+            self.power[pool[0]] = self.power.get(pool[0], 0.0) - d.power_kw * k
+            for lk in d.links:
+                self.links[lk] = self.links.get(lk, 0.0) - d.bandwidth_gbps * k
+            for r in d.quota_rows:
+                self.quota[r] -= d.cards * k
+            if d.owner is not None:
+                self.quota_used[d.owner] = self.quota_used.get(d.owner, 0) + d.cards * k
+        return got
+
+    def _next_level(self, stacks: Mapping, per_node: int, taken: Mapping[int, int]) -> int | None:
+        """The free level the next node of a job comes from: the fullest that fits (best fit), or
+        the one whose use strands least under the fragmentation policy."""
+        size = self._size
+        open_ = [x for x, v in stacks.items() if x >= per_node and size(v) > taken.get(x, 0)]
+        if not open_:
             return None
-        per_node, nodes, power_kw, links, bandwidth_gbps, quota_rows, cards, owner = d
-        stacks = self._own(pool)
-        chosen: list[tuple[str, int]] = []
         if self._stranded is None:
+            return min(open_)
+        stranded = self._stranded
+        return max(open_, key=lambda x: (stranded(x) - stranded(x - per_node), -x))
+
+    def _take_nodes(self, pool: PoolKey, per_node: int, nodes: int, m: int) -> list[tuple[str, ...]]:
+        stacks = self._own(pool)
+        free = self.free[pool]
+        out: list[tuple[str, ...]] = []
+        while len(out) < m:
+            chosen: list[tuple[str, int]] = []
+            if self._stranded is None:
+                for f in sorted(x for x in stacks if x >= per_node):
+                    stack = stacks[f]
+                    while stack and len(chosen) < nodes:
+                        chosen.append((stack.pop(), f))
+                    if len(chosen) == nodes:
+                        break
+            else:
+                while len(chosen) < nodes:
+                    f = self._next_level(stacks, per_node, {})
+                    if f is None:
+                        break
+                    chosen.append((stacks[f].pop(), f))
+            if len(chosen) < nodes:  # not enough nodes: put back what this copy took
+                for name, f in reversed(chosen):
+                    stacks[f].append(name)
+                break
+            for name, f in chosen:
+                rest = f - per_node
+                stacks.setdefault(rest, []).append(name)
+                free[name] = rest
+            out.append(tuple(name for name, _ in chosen))
+        return out
+
+
+class CountLedger(Ledger):
+    """A :class:`Ledger` that counts nodes per free-card level instead of naming them: it makes the
+    same choices (best fit or the fragmentation policy) and says how many copies fit, and its
+    placements hold no node names. Plans compared by their counts run on it; only the one kept
+    is placed again on a named ledger."""
+
+    @staticmethod
+    def _initial(ps: PoolState) -> Mapping[int, int]:
+        return ps.level_counts
+
+    @staticmethod
+    def _size(count) -> int:
+        return count
+
+    def _own(self, pool: PoolKey) -> dict[int, int]:
+        own = self.levels.get(pool)
+        if own is None:
+            own = self.levels[pool] = self._view[pool] = dict(self._pools[pool].level_counts)
+        return own
+
+    def snapshot(self) -> dict[PoolKey, PoolState]:
+        raise TypeError("a CountLedger knows free cards per level, not per node; take a snapshot of a Ledger")
+
+    def _take_nodes(self, pool: PoolKey, per_node: int, nodes: int, m: int) -> list[tuple[str, ...]]:
+        stacks = self._own(pool)
+        if nodes == 1 and self._stranded is None:  # each node fills until it no longer fits
+            left = m
             for f in sorted(x for x in stacks if x >= per_node):
-                stack = stacks[f]
-                while stack and len(chosen) < nodes:
-                    chosen.append((stack.pop(), f))
-                if len(chosen) == nodes:
+                c = stacks[f]
+                if not c:
+                    continue
+                q = f // per_node
+                full = min(c, left // q)
+                partial = 1 if full < c and left - full * q > 0 else 0
+                stacks[f] = c - full - partial
+                stacks[f % per_node] = stacks.get(f % per_node, 0) + full
+                left -= full * q
+                if partial:
+                    rest = f - left * per_node
+                    stacks[rest] = stacks.get(rest, 0) + 1
+                    left = 0
+                if left == 0:
                     break
-        else:
-            stranded = self._stranded
-            while len(chosen) < nodes:
-                f = max(
-                    (x for x, v in stacks.items() if x >= per_node and v),
-                    key=lambda x: (stranded(x) - stranded(x - per_node), -x),
-                )
-                chosen.append((stacks[f].pop(), f))
-        for name, f in chosen:
-            rest = f - per_node
-            stacks.setdefault(rest, []).append(name)
-            self.free[pool][name] = rest
-        self.total[pool] -= per_node * nodes
-        self.power[pool[0]] = self.power.get(pool[0], 0.0) - power_kw
-        for lk in links:
-            self.links[lk] = self.links.get(lk, 0.0) - bandwidth_gbps
-        for r in quota_rows:
-            self.quota[r] -= cards
-        if owner is not None:
-            self.quota_used[owner] = self.quota_used.get(owner, 0) + cards
-        return tuple(name for name, _ in chosen)
+            return [()] * (m - left)
+        done = 0
+        while done < m:
+            taken: dict[int, int] = {}
+            for _ in range(nodes):
+                f = self._next_level(stacks, per_node, taken)
+                if f is None:
+                    return [()] * done
+                taken[f] = taken.get(f, 0) + 1
+            for f, c in taken.items():
+                stacks[f] -= c
+                stacks[f - per_node] = stacks.get(f - per_node, 0) + c
+            done += 1
+        return [()] * done

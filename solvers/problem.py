@@ -126,6 +126,11 @@ class PoolState:
         return {f: tuple(names) for f, names in out.items()}
 
     @cached_property
+    def level_counts(self) -> dict[int, int]:
+        """Free cards → how many nodes have that many free."""
+        return {f: len(names) for f, names in self.stacks.items()}
+
+    @cached_property
     def free_ascending(self) -> tuple[int, ...]:
         return tuple(sorted(self.free.values()))
 

@@ -55,7 +55,7 @@ from __future__ import annotations
 import time
 from datetime import timedelta
 
-from suanwang.solvers.assemble import assemble, place
+from suanwang.solvers.assemble import assemble, place_many
 from suanwang.solvers.instance import Instance, build_instance, job_route, transfer_hours
 from suanwang.solvers.ledger import bit_counts, block_capacity, ceil_pow2_level
 from suanwang.solvers.problem import Placement, Plan, Problem, Unplaced
@@ -106,7 +106,7 @@ def _extract(inst: Instance, grid: Grid, classes: list[SClass], counts: dict, st
     """Slot-0 starts get nodes now; later ones are scheduled with a note on what waiting saves."""
     problem = inst.problem
     ledger = inst.ledger()
-    now_decisions = []
+    now_batches = []
     later: list[Placement] = []
     gained: dict[str, tuple[float, float]] = {}  # job -> (model score, priority-weighted PFLOPS) of its column
     by_class: dict[int, list[tuple[int, int, int]]] = {}
@@ -118,22 +118,19 @@ def _extract(inst: Instance, grid: Grid, classes: list[SClass], counts: dict, st
         if not picks:
             continue
         jobs = sorted(sc.jobs, key=lambda i: (problem.jobs[i].deadline or problem.now + timedelta(days=3650), i))
-        it = iter(jobs)
+        at = 0
         for k, t, n in picks:
             cand = sc.jc.candidates[k]
-            for _ in range(n):
-                i = next(it, None)
-                if i is None:
-                    break
-                if t == 0:
-                    d = place(inst, ledger, sc.jc, cand, i)
-                    if d is None:
-                        continue
-                    now_decisions.append(d)
-                else:
-                    later.append(_scheduled(inst, grid, sc, cand, i, t))
+            mine, at = jobs[at : at + n], at + n
+            if t == 0:
+                b = place_many(inst, ledger, sc.jc, cand, mine)
+                now_batches.append(b)
+                mine = b.jobs
+            else:
+                later.extend(_scheduled(inst, grid, sc, cand, i, t) for i in mine)
+            for i in mine:
                 gained[problem.jobs[i].id] = (float(sc.g[k, t]), cand.value)
-    plan = assemble(inst, ledger, now_decisions, solver="cpsat-shift", status=status, bound=None, solve_seconds=seconds)
+    plan = assemble(inst, ledger, now_batches, solver="cpsat-shift", status=status, bound=None, solve_seconds=seconds)
     dropped: tuple = ()
     if problem.shift is None or problem.shift.exact_nodes:  # a relaxation's plan is not held to nodes
         later, dropped = admit_later(inst, grid, plan.placements, later)

@@ -1,4 +1,5 @@
-"""The plan checker catches violations; node blocks and the ledger agree on what fits."""
+"""The plan checker catches violations; node blocks and the ledger agree on what fits; the counting
+ledger and bulk placement make the choices of the named ledger placing one job at a time."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import random
 
 from suanwang.solvers import solve
 from suanwang.solvers.checker import check_plan
-from suanwang.solvers.ledger import Demand, Ledger, bit_counts, block_capacity, ceil_pow2_level
+from suanwang.solvers.ledger import CountLedger, Demand, Ledger, bit_counts, block_capacity, ceil_pow2_level
 from suanwang.solvers.problem import PoolState
 from tests.solvers.helpers import job, problem
 
@@ -101,3 +102,33 @@ def test_fragmentation_policy_reaches_every_solver(mini):
     for name in ("cpsat", "greedy", "bestfit", "karmada"):
         plan = solve(dataclasses.replace(problem(mini, jobs), node_policy="fragmentation"), name)
         assert check_plan(problem(mini, jobs), plan) == [] and len(plan.placements) == 2, name
+
+
+def _levels(ledger: Ledger, pool) -> dict[int, int]:
+    view = ledger._view[pool]
+    return {f: n for f, v in view.items() if (n := v if isinstance(v, int) else len(v))}
+
+
+def test_bulk_and_counting_ledgers_choose_as_one_job_at_a_time():
+    rng = random.Random(11)
+    pool = ("s", "m")
+    for trial in range(400):
+        free = [rng.choice([0, 1, 2, 3, 4, 5, 6, 7, 8, 16]) for _ in range(rng.randint(1, 8))]
+        pools = {pool: PoolState(tuple((f"n{i}", f) for i, f in enumerate(free)))}
+        share = {2: 0.5, 4: 0.3, 8: 0.2} if trial % 3 == 0 else None  # every third: the fragmentation policy
+        args = (pools, {"s": rng.choice([5.0, 1e9])}, {"l": rng.choice([3.0, 1e9])}, {0: rng.choice([6, 10**6])})
+        one, bulk, count = (cls(*args, per_node_share=share) for cls in (Ledger, Ledger, CountLedger))
+        for _ in range(rng.randint(1, 6)):
+            k, nodes, n = rng.choice([1, 2, 3, 4, 8]), rng.choice([1, 1, 2, 3]), rng.randint(1, 6)
+            d = Demand(k, nodes, rng.choice([0.0, 1.0]), ("l",), rng.choice([0.0, 1.0]), (0,), k * nodes)
+            singles = []
+            for _ in range(n):
+                got = one.take(pool, d)
+                if got is None:
+                    break
+                singles.append(got)
+            assert bulk.take_many(pool, d, n) == singles, (free, d, n)
+            assert len(count.take_many(pool, d, n)) == len(singles), (free, d, n)
+            assert _levels(count, pool) == _levels(one, pool) or not one.levels, (free, d)
+            assert count.total == one.total and count.power == one.power and count.quota == one.quota
+            assert count.copies_that_fit(pool, d) == one.copies_that_fit(pool, d)
