@@ -8,7 +8,8 @@ one of the warm starts.
 Warm start: an LP-guided greedy (classes by value density, each trying first the pools the LP
 relaxation uses) and the three baselines; the best of these by score is the hint, and if CP-SAT
 finds nothing better within its time limit that solution is kept — CP-SAT is never below the best
-baseline. When the per-node demands are powers of two the LP relaxation bounds every plan, so a
+baseline. The baselines run while the LP does and, those left, while CP-SAT searches from the best
+of the two greedy starts. When the per-node demands are powers of two the LP relaxation bounds every plan, so a
 warm start that reaches the LP score is optimal and CP-SAT is not called. Large models are
 restricted to the columns the LP solution or the hint use.
 
@@ -25,7 +26,7 @@ into the CP-SAT proto, which keeps model building linear in the number of candid
 from __future__ import annotations
 
 import dataclasses
-import itertools
+import functools
 import math
 import threading
 import time
@@ -176,10 +177,9 @@ def fill(instance: Instance, ledger: Ledger, batches: list[Batch]) -> list[Batch
     return out
 
 
-def baseline_starts(instance: Instance):
-    """Each baseline, as a :class:`Start`."""
-    for name, run in POLICIES.items():
-        yield _start(instance, name, run)
+def baseline_starts(instance: Instance) -> list[Callable[[], Start]]:
+    """Each baseline, as a call that runs it and gives its :class:`Start`."""
+    return [functools.partial(_start, instance, name, run) for name, run in POLICIES.items()]
 
 
 def _proven(score: float, bound: float) -> bool:
@@ -224,19 +224,22 @@ def solve_cpsat(problem: Problem, instance: Instance | None = None, after_lp: Ca
     # With power-of-two per-node demands the block rows are exact, so the LP bound holds for every
     # node-level plan (the baselines' included) and a warm start that meets it ends the search.
     exact = exact_blocks(inst)
-    best = Start("none", [], -math.inf, lambda: ([], inst.ledger()))
-    for start in itertools.chain([quick] if quick else [], baseline_starts(inst)):
-        if start.score > best.score:
-            best = start
+    # The baselines run while the LP does, and those left while CP-SAT searches; the search starts
+    # from the best of the LP-guided greedy and the best-candidate one.
+    pending = list(baseline_starts(inst))  # each runs when first drawn from the generator
+    baselines: list[Start] = []
+    while pending and not lp_soon.done():
+        baselines.append(pending.pop(0)())
     lp = lp_soon.result()
     first = lp_first(agg, lp.x)
-    for start in [best, _start(inst, "lp-guided", lambda i, led: guided(i, led, first))]:
-        if start.score > best.score:
-            best = start
-        if exact and _proven(best.score, lp.bound):
-            status = f"OPTIMAL (warm start {best.name} meets the LP bound)"
-            return done(best, status, 0.0, time.perf_counter())
-    hint = _counts(agg, inst, best.batches)
+    hinted = max(
+        [s for s in (quick, _start(inst, "lp-guided", lambda i, led: guided(i, led, first))) if s is not None],
+        key=lambda s: s.score,
+    )
+    best = max([hinted, *baselines], key=lambda s: s.score)
+    if exact and _proven(best.score, lp.bound):
+        return done(best, f"OPTIMAL (warm start {best.name} meets the LP bound)", 0.0, time.perf_counter())
+    hint = _counts(agg, inst, hinted.batches)
 
     # CP-SAT works on the columns the LP relaxation or the warm start use (all of them when the
     # model is small); the other candidates stay at zero.
@@ -275,6 +278,7 @@ def solve_cpsat(problem: Problem, instance: Instance | None = None, after_lp: Ca
     # placed on named nodes and assembled: the plan, should the search find nothing better.
     search = _Search(wrapper, proto)
     try:
+        best = max([best, *(run() for run in pending)], key=lambda s: s.score)
         kept = done(best, "", 0.0, t1)
     finally:
         response, t2 = search.result()

@@ -32,7 +32,6 @@ from suanwang.scheduler.cli.flags import (
     write_json,
 )
 from suanwang.scheduler.cli.output import console, table
-from suanwang.scheduler.cli.server_cmd import remote_plan
 from suanwang.scheduler.jobfile import load_jobs
 from suanwang.solvers import SOLVERS, solve
 from suanwang.solvers.problem import Job, Plan, Problem, Shift, Weights
@@ -211,6 +210,8 @@ def plan(
     """Place jobs on the network; print placements, the unplaced with reasons, and the gap.
     With --server, the server plans them (dry run) against its live state and registered tenants."""
     if server:
+        from suanwang.scheduler.cli.server_cmd import remote_plan  # the HTTP client only when asked for
+
         remote_plan(server, token, filename, time_limit, output)
         return
     shift = shift_from(horizon_h, slot_min) if solver == "cpsat" else None
