@@ -6,9 +6,8 @@ no site could ever host are left out, as the job file's checks would refuse them
 
 Columns: `read_s` reading and checking the job file in this process (`compose_s`: PyYAML's
 libyaml-backed node composition of the same file, for reference; the reader does not use it);
-`wall_s` the whole command from process start to exit; `rss_mb` the command's peak resident
-memory (its VmHWM);
-`solver_s` the solver call alone (instance, model, LP bound, warm starts, search, per-job
+`limit_s` CP-SAT's time limit (`--time-limit`); `wall_s` the whole command from process start to
+exit; `rss_mb` the command's peak resident memory (its VmHWM); `solver_s` the solver call alone (instance, model, LP bound, warm starts, search, per-job
 assembly), timed in this process on the same input; `ratio` the plan's objective ÷ its LP bound
 (with start times planned: its score ÷ the time-indexed model's bound). `shift` says whether
 start times were planned (the command's default 48-hour horizon) or every job starts as soon as
@@ -137,6 +136,12 @@ def main() -> None:
     ap.add_argument("--sites", type=int, nargs="*", default=[50, 200])
     ap.add_argument("--shift", action="store_true", help="also run with start-time planning (the default horizon)")
     ap.add_argument("--seed", type=int, default=7)
+    ap.add_argument(
+        "--time-limits",
+        type=float,
+        nargs="*",
+        help="CP-SAT time limits, s (default: 0.3 and 0.1 up to 10k jobs, else 2)",
+    )
     ap.add_argument("--formats", nargs="*", default=["yaml", "json"], choices=["yaml", "json"])
     args = ap.parse_args()
     rows = []
@@ -144,16 +149,18 @@ def main() -> None:
         for n_jobs, n_sites in zip(args.jobs, args.sites, strict=True):
             log(f"{n_jobs} jobs × {n_sites} sites: writing the files")
             topo_file, files = write_inputs(n_jobs, n_sites, Path(tmp), args.seed)
-            limit = 0.3 if n_jobs <= 10_000 else 2.0
-            for fmt, path in ((f, files[f]) for f in args.formats):
+            limits = args.time_limits or ([0.3, 0.1] if n_jobs <= 10_000 else [2.0])
+            for fmt, path, limit in ((f, files[f], t) for f in args.formats for t in limits):
                 for shift in (False, True) if args.shift else (False,):
-                    log(f"  suanwang plan -f {path.name} ({path.stat().st_size / 1e6:.1f} MB), shift {shift}")
+                    log(
+                        f"  suanwang plan -f {path.name} ({path.stat().st_size / 1e6:.1f} MB), {limit} s, shift {shift}"
+                    )
                     r = run_plan(path, topo_file, limit, shift)
                     r.update(in_process(path, topo_file, limit, shift))
                     rows.append({"sites": n_sites, "jobs": n_jobs, "format": fmt, "mb": path.stat().st_size / 1e6,
-                                 "shift": "yes" if shift else "no", **r})  # fmt: skip
+                                 "limit_s": limit, "shift": "yes" if shift else "no", **r})  # fmt: skip
                     log(f"    {r['wall_s']:.2f} s, {r['rss_mb']:.0f} MB, {r['ratio']:.4f} of the bound")
-    cols = [("sites", "{}"), ("jobs", "{}"), ("format", "{}"), ("mb", "{:.1f}"), ("shift", "{}"),
+    cols = [("sites", "{}"), ("jobs", "{}"), ("format", "{}"), ("mb", "{:.1f}"), ("limit_s", "{:g}"), ("shift", "{}"),
             ("read_s", "{:.2f}"), ("compose_s", "{:.2f}"), ("wall_s", "{:.2f}"), ("solver_s", "{:.2f}"),
             ("rss_mb", "{:.0f}"), ("ratio", "{:.4f}"), ("placed", "{}")]  # fmt: skip
     print("| " + " | ".join(c for c, _ in cols) + " |")

@@ -13,6 +13,7 @@ import typer
 
 from suanwang.collectors.statefile import load_state, state_note
 from suanwang.errors import InputError
+from suanwang.gcpause import collector_paused
 from suanwang.scheduler.cli.flags import (
     FilenameOpt,
     HorizonOpt,
@@ -214,28 +215,29 @@ def plan(
 
         remote_plan(server, token, filename, time_limit, output)
         return
-    shift = shift_from(horizon_h, slot_min) if solver == "cpsat" else None
-    problem = _problem(filename, topology, state, now, time_limit, carbon_price, shift)
-    problem = dataclasses.replace(problem, node_policy=node_policy.value)
-    if tenants:
-        from suanwang.contract import Refs
-        from suanwang.scheduler.cli.tenant_cmd import read_tenants
-        from suanwang.solvers.tenantspec import quotas_of
-        from suanwang.topology.loader import topology_refs
+    with collector_paused():  # reading, planning and writing build acyclic structures only
+        shift = shift_from(horizon_h, slot_min) if solver == "cpsat" else None
+        problem = _problem(filename, topology, state, now, time_limit, carbon_price, shift)
+        problem = dataclasses.replace(problem, node_policy=node_policy.value)
+        if tenants:
+            from suanwang.contract import Refs
+            from suanwang.scheduler.cli.tenant_cmd import read_tenants
+            from suanwang.solvers.tenantspec import quotas_of
+            from suanwang.topology.loader import topology_refs
 
-        topo = problem.topology
-        specs = read_tenants(tenants, Refs(topology_refs(topo), sites=[s.id for s in topo.sites]))
-        problem = dataclasses.replace(problem, quotas=quotas_of(specs, problem.topology))
-    result = solve(problem, solver)
-    if output is Output.json:  # each row made as it is written
-        write_json({**result.to_dict(LazyRows), "state": state_note(problem.state, problem.topology)})
-        return
-    emit(
-        {**result.to_dict(), "state": state_note(problem.state, problem.topology)},
-        output,
-        human=lambda wide: _print_plan(result, problem, limit, wide),
-        names=[f"placement/{p.job}" for p in result.placements] + [f"unplaced/{u.job}" for u in result.unplaced],
-    )
+            topo = problem.topology
+            specs = read_tenants(tenants, Refs(topology_refs(topo), sites=[s.id for s in topo.sites]))
+            problem = dataclasses.replace(problem, quotas=quotas_of(specs, problem.topology))
+        result = solve(problem, solver)
+        if output is Output.json:  # each row made as it is written
+            write_json({**result.to_dict(LazyRows), "state": state_note(problem.state, problem.topology)})
+            return
+        emit(
+            {**result.to_dict(), "state": state_note(problem.state, problem.topology)},
+            output,
+            human=lambda wide: _print_plan(result, problem, limit, wide),
+            names=[f"placement/{p.job}" for p in result.placements] + [f"unplaced/{u.job}" for u in result.unplaced],
+        )
 
 
 def demo(time_limit: float = TimeLimitOpt, output: Output = OutputOpt) -> None:
