@@ -7,11 +7,11 @@ no site could ever host are left out, as the job file's checks would refuse them
 Columns: `read_s` reading and checking the job file in this process (`compose_s`: PyYAML's
 libyaml-backed node composition of the same file, for reference; the reader does not use it);
 `limit_s` CP-SAT's time limit (`--time-limit`); `wall_s` the whole command from process start to
-exit; `rss_mb` the command's peak resident memory (its VmHWM); `solver_s` the solver call alone (instance, model, LP bound, warm starts, search, per-job
-assembly), timed in this process on the same input; `ratio` the plan's objective ÷ its LP bound
-(with start times planned: its score ÷ the time-indexed model's bound). `shift` says whether
-start times were planned (the command's default 48-hour horizon) or every job starts as soon as
-it fits (`--shift-horizon 0`).
+exit; `rss_mb` the command's peak resident memory (its VmHWM); `solver_s` the solver call alone
+(instance, model, LP bound, warm starts, search, per-job assembly), timed in this process on the
+same input; `ratio` the plan's objective ÷ its LP bound (with start times planned: its score ÷
+the time-indexed model's bound). `shift` says whether start times were planned (the command's
+default 48-hour horizon) or every job starts as soon as it fits (`--shift-horizon 0`).
 
     python bench/endtoend.py                           # 10k × 50 and 100k × 200
     python bench/endtoend.py --jobs 10000 --sites 50 --shift

@@ -7,6 +7,7 @@ the API server, the database layer or the plotting code); ``--help``, completion
 
 from __future__ import annotations
 
+import atexit
 import importlib
 import os
 import sys
@@ -93,5 +94,25 @@ def __getattr__(name: str) -> Any:
     raise AttributeError(name)
 
 
+# One-shot commands that end holding a large heap and nothing to close: once they are done the
+# process exits without freeing it object by object (10k jobs: 0.12 s; 100k jobs: about 1 s).
+# Exit handlers still run and the output is flushed.
+_QUICK_EXIT = frozenset({"plan"})
+
+
 def main() -> None:
-    build(_wanted(sys.argv))()
+    names = _wanted(sys.argv)
+    if not names or names[0] not in _QUICK_EXIT:
+        build(names)()
+        return
+    try:
+        build(names)()
+        code = 0
+    except SystemExit as e:
+        if isinstance(e.code, str):
+            print(e.code, file=sys.stderr)
+        code = e.code if isinstance(e.code, int) else (0 if e.code is None else 1)
+    atexit._run_exitfuncs()
+    for stream in (sys.stdout, sys.stderr):
+        stream.flush()
+    os._exit(code)
