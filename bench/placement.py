@@ -4,9 +4,10 @@ Instances: synthetic jobs (sizes 1–512 cards, training/inference/batch, origin
 cities, data locations, deadlines, deterministic inference) on generated topologies of 13, 50 and
 200 sites whose capacity is scaled so that cards asked ÷ cards held ≈ ``--load``.
 
-Prints one row per instance: classes and CP-SAT variables, build seconds (instance, aggregate
-model, LP warm start, baselines, CP-SAT model), CP-SAT solve seconds, wall seconds of the whole
-solver call (``solvers.solve`` with CP-SAT; the LP bound is solved apart), objective ÷ LP bound for CP-SAT and each baseline, and peak memory. Also writes a PNG.
+Prints one row per instance: classes and CP-SAT variables, build seconds (aggregate model, LP
+warm start, baselines, CP-SAT model), CP-SAT solve seconds, wall seconds of the whole solver call
+(``solvers.solve`` with CP-SAT, instance included; the LP bound is solved apart), objective ÷ LP
+bound for CP-SAT and each baseline, and peak memory. Also writes a PNG.
 
     python bench/placement.py                       # 1k×13, 10k×50, 100k×200
     python bench/placement.py --grid                # every size on every topology

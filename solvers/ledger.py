@@ -126,6 +126,7 @@ class Ledger:
         self.links = dict(link_headroom_gbps)
         self.quota = dict(quota_room or {})  # quota row → cards left
         self.quota_used: dict[tuple[str, str, str], int] = {}  # (tenant, model, site) → cards placed by this plan
+        self._slots: dict[PoolKey, dict[int, int]] = {}  # pool → per-node size → copies its nodes hold
 
     @staticmethod
     def _initial(ps: PoolState) -> Mapping[int, Sequence[str]]:
@@ -175,9 +176,15 @@ class Ledger:
 
     def copies_that_fit(self, pool: PoolKey, d: Demand) -> int:
         """How many more identical jobs fit (a Karmada-style "available replicas")."""
-        per_node, size = d.per_node, self._size
-        slots = sum((f // per_node) * size(v) for f, v in self._view.get(pool, _NONE).items() if f >= per_node)
-        return min(slots // d.nodes, self._room(pool, d, slots // d.nodes))
+        per_node = d.per_node
+        known = self._slots.setdefault(pool, {})
+        slots = known.get(per_node)
+        if slots is None:  # worked out once per pool and size until the pool changes
+            size = self._size
+            slots = known[per_node] = sum(
+                (f // per_node) * size(v) for f, v in self._view.get(pool, _NONE).items() if f >= per_node
+            )
+        return self._room(pool, d, slots // d.nodes)
 
     # -- updates ------------------------------------------------------------------------------
     def take(self, pool: PoolKey, d: Demand) -> tuple[str, ...] | None:
@@ -195,6 +202,7 @@ class Ledger:
         got = self._take_nodes(pool, d.per_node, d.nodes, m)
         k = len(got)
         if k:
+            self._slots.pop(pool, None)
             self.total[pool] -= d.per_node * d.nodes * k
             self.power[pool[0]] = self.power.get(pool[0], 0.0) - d.power_kw * k
             for lk in d.links:
