@@ -38,18 +38,25 @@ class Batch(NamedTuple):
 
 
 def demand(instance: Instance, jc: JobClass, cand: Candidate) -> Demand:
-    """What one job of ``jc`` takes at ``cand``: nodes, power, bandwidth and quota rows."""
-    owner = (jc.rep.tenant, cand.model, cand.site) if jc.governed else None
-    rows = instance.quota_for(*owner) if owner else ()
-    return Demand(
-        jc.per_node, jc.nodes, cand.power_kw, cand.links, jc.bandwidth_gbps, rows, jc.rep.accelerators.count, owner
-    )
+    """What one job of ``jc`` takes at ``cand``: nodes, power, bandwidth and quota rows (made once
+    per class and candidate)."""
+    key = (jc.index, id(cand))  # candidates live as long as the instance
+    d = instance.demands.get(key)
+    if d is None:
+        owner = (jc.rep.tenant, cand.model, cand.site) if jc.governed else None
+        rows = instance.quota_for(*owner) if owner else ()
+        d = instance.demands[key] = Demand(
+            jc.per_node, jc.nodes, cand.power_kw, cand.links, jc.bandwidth_gbps, rows, jc.rep.accelerators.count, owner
+        )
+    return d
 
 
 def place_many(instance: Instance, ledger: Ledger, jc: JobClass, cand: Candidate, jobs: Sequence[int]) -> Batch:
     """Reserve nodes, power and bandwidth for ``jobs`` (of ``jc``) at a candidate, in order, until
     one does not fit (the rest would not either); the batch holds those placed."""
-    names = ledger.take_many(cand.pool, demand(instance, jc, cand), len(jobs)) if jobs else []
+    if not jobs or ledger.free_cards(cand.pool) < jc.per_node * jc.nodes:
+        return Batch(jc, cand, [], [])
+    names = ledger.take_many(cand.pool, demand(instance, jc, cand), len(jobs))
     return Batch(jc, cand, list(jobs[: len(names)]), names)
 
 

@@ -100,6 +100,7 @@ class Instance:
     nominal_room: dict[tuple[str, str], list] = field(default_factory=dict)
     aggregate_model: object = None  # solvers.aggregate.Aggregate, built once by aggregate()
     relaxed_model: object = None  # the bound's model (solvers.aggregate.relaxation), built once
+    demands: dict = field(default_factory=dict)  # (class, candidate) → ledger.Demand, made once (solvers.assemble)
 
     def nodes_with(self, pool: PoolKey, k: int) -> int:
         """Nodes of ``pool`` with at least ``k`` free cards before any placement of this plan."""
