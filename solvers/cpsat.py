@@ -41,7 +41,7 @@ from suanwang.solvers.assemble import Batch, assemble, batches_score, place_many
 from suanwang.solvers.baselines import POLICIES, class_order, in_order
 from suanwang.solvers.instance import Instance, build_instance
 from suanwang.solvers.ledger import Ledger
-from suanwang.solvers.lp_bound import solve_lp_soon
+from suanwang.solvers.lp_bound import release_free_memory, solve_lp_soon
 from suanwang.solvers.problem import Plan, Problem
 
 _SCALE = {"class": 1, "nodes": 1, "power": 1000, "bandwidth": 1000, "quota": 1}
@@ -279,6 +279,7 @@ def solve_cpsat(problem: Problem, instance: Instance | None = None, after_lp: Ca
     search = _Search(wrapper, proto)
     try:
         best = max([best, *(run() for run in pending)], key=lambda s: s.score)
+        release_free_memory()  # what the warm starts freed, before the plan is assembled beside the LP
         kept = done(best, "", 0.0, t1)
     finally:
         response, t2 = search.result()
