@@ -248,10 +248,16 @@ def _events(text: str, file: str) -> tuple[Any, Mark | None, list[Fault]]:
     ScalarEvent, AliasEvent = yaml.ScalarEvent, yaml.AliasEvent
     MappingStart, SequenceStart = yaml.MappingStartEvent, yaml.SequenceStartEvent
     CollectionEnd = (yaml.MappingEndEvent, yaml.SequenceEndEvent)
+    StreamEnd = yaml.StreamEndEvent
     documents = 0
+    parser = _LOADER(text)
+    next_event = parser.get_event  # libyaml's parser, called straight (yaml.parse wraps it in a generator)
     try:
-        for ev in yaml.parse(text, Loader=_LOADER):
+        while True:
+            ev = next_event()
             kind = type(ev)
+            if kind is StreamEnd or ev is None:
+                break
             if kind is ScalarEvent:
                 line = ev.start_mark.line + 1
                 value = scalar(ev, line)
@@ -296,6 +302,8 @@ def _events(text: str, file: str) -> tuple[Any, Mark | None, list[Fault]]:
         problem = getattr(e, "problem", None) or str(e)
         line = mark.line + 1 if mark is not None else None
         raise syntax_error(file, problem, line, mark.column + 1 if mark is not None else None) from e
+    finally:
+        parser.dispose()
     if not root:
         return None, None, faults
     data, mark = root[0]
