@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-import math
 import threading
 import time
 from collections.abc import Callable
@@ -41,7 +40,7 @@ from suanwang.solvers.assemble import Batch, assemble, batches_score, place_many
 from suanwang.solvers.baselines import POLICIES, class_order, in_order
 from suanwang.solvers.instance import Instance, build_instance
 from suanwang.solvers.ledger import Ledger
-from suanwang.solvers.lp_bound import release_free_memory, solve_lp_soon
+from suanwang.solvers.lp_bound import matrix, release_free_memory, solve_lp_soon
 from suanwang.solvers.problem import Plan, Problem
 
 _SCALE = {"class": 1, "nodes": 1, "power": 1000, "bandwidth": 1000, "quota": 1}
@@ -49,11 +48,16 @@ _NEG_INF = -(2**62)
 
 
 def _counts(agg: Aggregate, instance: Instance, batches: list[Batch]) -> list[int]:
-    index = {(agg.var_class[v], agg.var_cand[v]): v for v in range(len(agg.var_class))}
-    cand_pos = {id(c): (jc.index, k) for jc in instance.classes for k, c in enumerate(jc.candidates)}
+    """Jobs per column: a class's columns are its candidates, in order, after those of the classes
+    before it (:func:`.aggregate._build`)."""
+    start: dict[int, int] = {}
+    at = 0
+    for jc in instance.classes:
+        start[jc.index], at = at, at + len(jc.candidates)
     counts = [0] * len(agg.var_class)
     for b in batches:
-        counts[index[cand_pos[id(b.cand)]]] += len(b.jobs)
+        if b.jobs:
+            counts[start[b.jc.index] + b.jc.candidates.index(b.cand)] += len(b.jobs)
     return counts
 
 
@@ -249,16 +253,20 @@ def solve_cpsat(problem: Problem, instance: Instance | None = None, after_lp: Ca
     # -- variables: x[c,p] = number of class-c jobs on pool p -----------------------------------
     for v in cols:
         proto.variables.add().domain.extend([0, max(0, int(agg.ub[v]))])
-    # -- constraints (5)–(8) --------------------------------------------------------------------
-    for row in agg.rows:
-        f = _SCALE[row.kind]
-        terms = [(pos[v], math.ceil(c * f - 1e-9)) for v, c in zip(row.vars, row.coeffs, strict=True) if v in pos]
-        if not terms:
+    # -- constraints (5)–(8), from the LP's sparse matrix restricted to these columns ---------------
+    sub = matrix(agg)[:, cols].tocsr()
+    factor = np.array([_SCALE[row.kind] for row in agg.rows], dtype=float)
+    coeffs = np.ceil(sub.data * np.repeat(factor, np.diff(sub.indptr)) - 1e-9).astype(np.int64).tolist()
+    rhs = np.floor(np.asarray(agg.rhs, dtype=float) * factor + 1e-9).astype(np.int64).tolist()
+    indices, indptr = sub.indices.tolist(), sub.indptr.tolist()
+    for i, bound in enumerate(rhs):
+        lo, hi = indptr[i], indptr[i + 1]
+        if lo == hi:
             continue
         lin = proto.constraints.add().linear
-        lin.vars.extend([t[0] for t in terms])
-        lin.coeffs.extend([t[1] for t in terms])
-        lin.domain.extend([_NEG_INF, math.floor(row.rhs * f + 1e-9)])
+        lin.vars.extend(indices[lo:hi])
+        lin.coeffs.extend(coeffs[lo:hi])
+        lin.domain.extend([_NEG_INF, bound])
     # -- objective: maximise Σ score · x (the proto minimises, so negate) ----------------------
     proto.objective.vars.extend(range(len(cols)))
     proto.objective.coeffs.extend([-round(agg.score[v] * 10) for v in cols])

@@ -47,7 +47,7 @@ def solve_lp(agg: Aggregate, *, objective: str = "value") -> LpResult:
     if n == 0:
         return LpResult(0.0, np.zeros(0), 0.0)
     # -- variables, constraints, objective in one sparse fill ------------------------------------
-    a = _matrix(agg)
+    a = matrix(agg)
     model = mbh.ModelBuilderHelper()
     if objective == "value":
         obj = np.asarray(agg.value, dtype=float)
@@ -108,7 +108,7 @@ def solve_lp_soon(agg: Aggregate, *, objective: str = "value") -> Future[LpResul
     second core while the caller goes on (the matrix is built here, before it starts). LPs queue
     on the one thread in the order they are asked for: two at once would hold two copies of
     GLOP's working memory (≈ 250 MB each at 100,000 jobs × 200 sites)."""
-    _matrix(agg)
+    matrix(agg)
     return _lp_thread().submit(solve_lp, agg, objective=objective)
 
 
@@ -118,7 +118,7 @@ def solve_lp_later(make: Callable[[], Aggregate], *, objective: str = "value") -
     return _lp_thread().submit(lambda: solve_lp(make(), objective=objective))
 
 
-def _matrix(agg: Aggregate) -> sparse.csr_matrix:
+def matrix(agg: Aggregate) -> sparse.csr_matrix:
     """The constraint matrix, built once per aggregate model."""
     if agg.matrix is None:
         agg.matrix = sparse.csr_matrix((agg.coo_vals, (agg.coo_rows, agg.coo_cols)), shape=(len(agg.rows), len(agg.ub)))
