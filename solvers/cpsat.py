@@ -5,13 +5,13 @@ Before any model: a greedy that gives each job its best-scoring candidate; if ev
 the plan is optimal and returned as is (the common case when capacity is ample). Otherwise it is
 one of the warm starts.
 
-Warm start: an LP-guided greedy (classes by value density, each trying first the pools the LP
-relaxation uses) and the three baselines; the best of these by score is the hint, and if CP-SAT
-finds nothing better within its time limit that solution is kept — CP-SAT is never below the best
-baseline. The baselines run while the LP does and, those left, while CP-SAT searches from the best
-of the two greedy starts. When the per-node demands are powers of two the LP relaxation bounds every plan, so a
-warm start that reaches the LP score is optimal and CP-SAT is not called. Large models are
-restricted to the columns the LP solution or the hint use.
+Warm starts: an LP-guided greedy (classes by value density, each trying first the pools the LP
+relaxation uses), the best-candidate greedy and the three baselines. The baselines run while the
+LP does and, those left, while CP-SAT searches from the better of the two greedy starts; if the
+search finds nothing better than the best of all the starts within its time limit, that start is
+kept — CP-SAT is never below the best baseline. When the per-node demands are powers of two the
+LP relaxation bounds every plan, so a warm start that reaches the LP score is optimal and CP-SAT is
+not called. Large models are restricted to the columns the LP solution or the hint use.
 
 Plans are kept as batches (a class's jobs on one candidate) and expanded job by job only when
 assembled. The warm starts run on a counting ledger (nodes per free-card level, no names); only
@@ -230,7 +230,7 @@ def solve_cpsat(problem: Problem, instance: Instance | None = None, after_lp: Ca
     exact = exact_blocks(inst)
     # The baselines run while the LP does, and those left while CP-SAT searches; the search starts
     # from the best of the LP-guided greedy and the best-candidate one.
-    pending = list(baseline_starts(inst))  # each runs when first drawn from the generator
+    pending = baseline_starts(inst)  # each runs when called
     baselines: list[Start] = []
     while pending and not lp_soon.done():
         baselines.append(pending.pop(0)())
