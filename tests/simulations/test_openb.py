@@ -37,12 +37,14 @@ def test_fragmentation_aware_policy_allocates_more_than_best_fit():
 
 def test_fragmentation_counts_what_typical_pods_cannot_use():
     models = np.array(["A10", "A10"])
-    pods = [(4000, 0, 1, 500, frozenset()), (4000, 0, 1, 1000, frozenset())]  # half a GPU; a whole one
+    pods = [(4000, 2048, 1, 500, frozenset()), (4000, 2048, 1, 1000, frozenset())]  # half a GPU; a whole one
     shapes = typical_shapes(pods, models, share=1.0)
     gpu = np.array([[1000, 1000], [300, 1000]])
-    cpu = np.array([8000, 8000])
-    frag = fragmentation(cpu, gpu, np.arange(2), shapes)
+    cpu, mem = np.array([8000, 8000]), np.array([16384, 16384])
+    frag = fragmentation(cpu, mem, gpu, np.arange(2), shapes)
     # node 0: both shapes fit, nothing stranded; node 1: its 300 are too little for either shape
     assert frag.tolist() == [0.0, 300.0]
-    starved = fragmentation(np.array([1000, 1000]), gpu, np.arange(2), shapes)  # too little CPU for any
+    starved = fragmentation(np.array([1000, 1000]), mem, gpu, np.arange(2), shapes)  # too little CPU for any
     assert starved.tolist() == [2000.0, 1300.0]
+    no_room = fragmentation(cpu, np.array([16384, 1024]), gpu, np.arange(2), shapes)  # node 1: too little memory
+    assert no_room.tolist() == [0.0, 1300.0]
