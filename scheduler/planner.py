@@ -160,7 +160,6 @@ class PlannerProcess:
             None, app.state.topology, {s.id: unknown for s in app.state.topology.sites}
         )
         app.state.wake = self.wake.set
-        app.state.shift, app.state.forecast = settings.shift, settings.forecast
         app.state.metrics_source = MergedMetrics(app.state.registry, lambda: self.families)
         self.process = ctx.Process(
             target=planner_main,
@@ -178,6 +177,10 @@ class PlannerProcess:
                 report, standby, state, families = self._conn.recv()
             except (EOFError, OSError):
                 break
+            except Exception:  # noqa: BLE001 — counted; without reports /readyz turns red
+                self.app.state.metrics.loop_errors.labels("report").inc()
+                log.exception("a report from the planner process could not be read")
+                continue
             self.health.standby = standby
             self.health.record(report)
             if state is not None:

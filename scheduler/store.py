@@ -86,13 +86,10 @@ class Store(Protocol):
         """``(state, site)`` of each of ``job_ids`` the store has, in one read."""
         ...
 
-    def submitted(self, job_id: str, site: str, objects: list[ObjectRef], reason: str, at: datetime) -> bool:
-        """Record the objects created for the job and move it placed → submitted; ``False`` if it
-        was cancelled meanwhile, its objects then stale (to be deleted)."""
-        ...
-
     def submitted_many(self, items: list[tuple[str, str, list[ObjectRef], str]], at: datetime) -> list[bool]:
-        """:meth:`submitted` for several ``(job, site, objects, reason)`` at once (one write)."""
+        """Record the objects created for each job ``(job, site, objects, reason)`` and move it
+        placed → submitted, in one write; ``False`` for a job cancelled meanwhile, its objects then
+        stale (to be deleted)."""
         ...
 
     def release(self, job_id: str, target: str, reason: str, at: datetime, kept_h: float = 0.0) -> None:
@@ -214,9 +211,6 @@ class JsonStore:
 
     def brief(self, job_ids: list[str]) -> dict[str, tuple[str, str | None]]:
         return {j: (r.state, r.site) for j in job_ids if (r := self.records.get(j)) is not None}
-
-    def submitted(self, job_id: str, site: str, objects: list[ObjectRef], reason: str, at: datetime) -> bool:
-        return self.submitted_many([(job_id, site, objects, reason)], at)[0]
 
     def submitted_many(self, items: list[tuple[str, str, list[ObjectRef], str]], at: datetime) -> list[bool]:
         out = []

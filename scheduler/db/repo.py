@@ -177,11 +177,6 @@ def record_plan(s: Session, plan_id: str, body: dict[str, Any], at: datetime) ->
     return row
 
 
-def record_submission(s: Session, job_id: str, site: str, kind: str, namespace: str, name: str, at: datetime) -> bool:
-    """``True`` if new; an object already recorded is not recorded twice."""
-    return record_submissions(s, [(job_id, site, kind, namespace, name, False)], at)[0]
-
-
 def record_submissions(s: Session, items: list[tuple[str, str, str, str, str, bool]], at: datetime) -> list[bool]:
     """Record objects ``(job, site, kind, namespace, name, stale)``, those already recorded read in
     one query per 900 names; ``True`` for each one new (none is recorded twice)."""

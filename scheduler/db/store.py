@@ -128,14 +128,10 @@ class SqlStore:
                 out.update((k, (state, site)) for k, state, site in s.execute(q))
         return out
 
-    def submitted(self, job_id: str, site: str, objects: list[ObjectRef], reason: str, at: datetime) -> bool:
-        """Record the objects; ``False`` when the job was cancelled meanwhile (the state is read in
-        this transaction): its objects are then recorded stale, to be deleted."""
-        return self.submitted_many([(job_id, site, objects, reason)], at)[0]
-
     def submitted_many(self, items: list[tuple[str, str, list[ObjectRef], str]], at: datetime) -> list[bool]:
-        """:meth:`submitted` for several jobs ``(job, site, objects, reason)`` in one transaction:
-        their rows and the objects already recorded read in one query each."""
+        """Record each job's objects ``(job, site, objects, reason)`` in one transaction (their rows
+        and the objects already recorded read in one query each); ``False`` for a job cancelled
+        meanwhile (its state read in this transaction): its objects are then recorded stale."""
         ids = [job_id for job_id, *_ in items]
         out = []
         with self.sessions.begin() as s, s.no_autoflush:

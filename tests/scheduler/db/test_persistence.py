@@ -101,8 +101,8 @@ def test_plans_submissions_tokens_audit(engine):
             {"solver": "cpsat", "status": "OPTIMAL", "objective": 1.0, "bound": 1.0, "gap": 0.0, "placements": []},
             AT,
         )
-        assert repo.record_submission(s, "t/j1", "nj-hub", "Job", "suanwang", "j1", AT)
-        assert not repo.record_submission(s, "t/j1", "nj-hub", "Job", "suanwang", "j1", AT)
+        assert repo.record_submissions(s, [("t/j1", "nj-hub", "Job", "suanwang", "j1", False)], AT) == [True]
+        assert repo.record_submissions(s, [("t/j1", "nj-hub", "Job", "suanwang", "j1", False)], AT) == [False]
         token = repo.create_token(s, "submitter", "t", "admin", AT)
         with pytest.raises(InputError):
             repo.create_token(s, "submitter", None, "admin", AT)
