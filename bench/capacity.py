@@ -27,7 +27,6 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from suanwang.scheduler.cli.capacity_cmd import silence_highs_banner  # noqa: E402
 from suanwang.simulations.capacity_check import queue_greedy, validate  # noqa: E402
 from suanwang.simulations.capacity_load import load_planning  # noqa: E402
 from suanwang.simulations.capacity_synthetic import synthetic_planning  # noqa: E402
@@ -143,7 +142,6 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--part", choices=("jiangsu", "scale", "all"), default="all")
     args = ap.parse_args()
-    silence_highs_banner()  # the table alone on stdout
     print(f"machine: {platform.processor() or platform.machine()}, Python {platform.python_version()}")
     j = jiangsu() if args.part in ("jiangsu", "all") else None
     s = scale() if args.part in ("scale", "all") else None

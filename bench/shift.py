@@ -272,7 +272,7 @@ def main() -> None:
     ap.add_argument(
         "--zones", default=",".join(ZONES), help="comma-separated Electricity Maps zones of the carbon part"
     )
-    ap.add_argument("--speed-limit", type=float, default=5.0, help="time limit at 10k × 50")
+    ap.add_argument("--speed-limit", type=float, default=9.0, help="time limit at 10k × 50")
     ap.add_argument("--notice", type=float, default=0.0, help="hours a grid event is announced before it starts")
     args = ap.parse_args()
     FORECAST[0] = args.forecast

@@ -21,6 +21,7 @@ Node policies (which nodes of a pool a job takes):
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from typing import NamedTuple
 
@@ -81,7 +82,7 @@ def ceil_pow2_level(k: int) -> int:
 
 def bit_counts(free: Iterable[int]) -> dict[int, int]:
     """Bit ``b`` → how many of the nodes with these free cards hold a binary block of ``2^b``."""
-    return count_bits((max(0, f), 1) for f in free)
+    return count_bits((f, n) for f, n in Counter(free).items() if f > 0)
 
 
 def block_capacity(bits: dict[int, int], levels: Iterable[int]) -> dict[int, int]:

@@ -127,6 +127,7 @@ def build_model(inst: Instance, grid: Grid, classes: list[SClass]) -> Model:
         back = np.array([sum(r.power_kw for r in rel if r.site == sid) for rel in freed])
         head = np.array([_down(inst.power_headroom_kw.get(sid, 0.0) + b) for b in back])
         site_blocks[sid] = [m.add(("power", sid), head), *limit_rows.get(sid, ())]
+    per_jc: dict[int, tuple] = {}
     for sc in classes:
         jc = sc.jc
         job = problem.jobs[sc.jobs[0]]
@@ -153,8 +154,14 @@ def build_model(inst: Instance, grid: Grid, classes: list[SClass]) -> Model:
             if sc.latest_h is not None:
                 allowed &= starts_h[None, :] + transfers[:, None] <= sc.latest_h + 1e-9
         # -- score: value less the run's cost at the outlook's rates, data moved, waiting -----------
-        rows = np.array([site_pos[c.site] for c in jc.candidates])
-        kw = np.array([c.power_kw for c in jc.candidates])
+        if jc.index not in per_jc:  # what depends on the placement class alone, once for its shift classes
+            per_jc[jc.index] = (
+                np.array([site_pos[c.site] for c in jc.candidates]),
+                np.array([c.power_kw for c in jc.candidates]),
+                np.array([jc.score(c, w.value_per_pflops) + c.cost_cny for c in jc.candidates]),
+                *_row_blocks(inst, m, jc, exact, levels_at, site_blocks, freed),
+            )
+        rows, kw, value, sc.blk, sc.cf = per_jc[jc.index]
         x0 = starts_h[None, :] + transfers[:, None] + grid.hour0
         run = kw[:, None] * (_interp(cum, rows, x0 + sc.dur_h) - _interp(cum, rows, x0))
         move = np.zeros(K)
@@ -162,43 +169,48 @@ def build_model(inst: Instance, grid: Grid, classes: list[SClass]) -> Model:
             loc = job.data.location
             move = np.array([0.0 if loc in (c.site, inst.sites[c.site].city) else 1.0 for c in jc.candidates])
             move *= job.data.size_tb * w.transfer_cny_per_tb
-        value = np.array([jc.score(c, w.value_per_pflops) + c.cost_cny for c in jc.candidates])
         score = value[:, None] - run - move[:, None] - WAIT_CNY_PER_SLOT * slot_idx[None, :]
         if not sc.deferrable and grace:  # waiting for room, never for a price: a tenth of the value a slot
             score -= GRACE_SHARE * value[:, None] * np.maximum(0, slot_idx - sc.e)[None, :]
         sc.g = np.where(allowed, score, -np.inf)
-        # -- rows each candidate's columns touch: (9) node levels, (10) power, (12) events, (11) links,
-        # (25)–(27) the tenant's quota rows in every slot (running work holds its cards throughout)
-        fams = []
-        level = jc.level
-        for cand in jc.candidates:
-            if exact:
-                blocks = [m.block[("nodes", cand.pool, a)] for a in range(level + 1)]
-                coefs = [float(jc.block_demand)] * len(blocks)
-            else:
-                ks = [k for k in levels_at[cand.pool] if k <= jc.per_node]
-                blocks = [m.block[("nodes", cand.pool, k)] for k in ks] + [m.block[("cards", cand.pool)]]
-                coefs = [float(jc.nodes)] * len(ks) + [float(jc.per_node * jc.nodes)]
-            for blk in site_blocks[cand.site]:
-                blocks.append(blk)
-                coefs.append(_up(cand.power_kw))
-            for lk in cand.links:
-                back = [sum(r.bandwidth_gbps for r in rel if lk in r.links) for rel in freed]
-                head = np.array([_down(inst.link_capacity_gbps.get(lk, 0.0) + b) for b in back])
-                blocks.append(m.add(("bandwidth", lk), head))
-                coefs.append(_up(jc.bandwidth_gbps))
-            if jc.governed:
-                for r in inst.quota_for(jc.rep.tenant, cand.model, cand.site):
-                    blocks.append(m.add(("quota", r), np.full(T, float(inst.quota_rows[r].room_cards))))
-                    coefs.append(float(jc.rep.accelerators.count))
-            fams.append((blocks, coefs))
-        width = max(len(b) for b, _ in fams)
-        sc.blk = np.zeros((K, width), dtype=int)
-        sc.cf = np.zeros((K, width))
-        for k, (blocks, coefs) in enumerate(fams):
-            sc.blk[k, : len(blocks)] = blocks
-            sc.cf[k, : len(coefs)] = coefs
     return m
+
+
+def _row_blocks(inst: Instance, m: Model, jc: JobClass, exact: bool, levels_at: dict, site_blocks: dict, freed):
+    """K × M row blocks and coefficients of a placement class's candidates (0: padding)."""
+    # -- rows each candidate's columns touch: (9) node levels, (10) power, (12) events, (11) links,
+    # (25)–(27) the tenant's quota rows in every slot (running work holds its cards throughout)
+    fams = []
+    level = jc.level
+    for cand in jc.candidates:
+        if exact:
+            blocks = [m.block[("nodes", cand.pool, a)] for a in range(level + 1)]
+            coefs = [float(jc.block_demand)] * len(blocks)
+        else:
+            ks = [k for k in levels_at[cand.pool] if k <= jc.per_node]
+            blocks = [m.block[("nodes", cand.pool, k)] for k in ks] + [m.block[("cards", cand.pool)]]
+            coefs = [float(jc.nodes)] * len(ks) + [float(jc.per_node * jc.nodes)]
+        for blk in site_blocks[cand.site]:
+            blocks.append(blk)
+            coefs.append(_up(cand.power_kw))
+        for lk in cand.links:
+            if ("bandwidth", lk) not in m.block:
+                back = [sum(r.bandwidth_gbps for r in rel if lk in r.links) for rel in freed]
+                m.add(("bandwidth", lk), np.array([_down(inst.link_capacity_gbps.get(lk, 0.0) + b) for b in back]))
+            blocks.append(m.block[("bandwidth", lk)])
+            coefs.append(_up(jc.bandwidth_gbps))
+        if jc.governed:
+            for r in inst.quota_for(jc.rep.tenant, cand.model, cand.site):
+                blocks.append(m.add(("quota", r), np.full(m.T, float(inst.quota_rows[r].room_cards))))
+                coefs.append(float(jc.rep.accelerators.count))
+        fams.append((blocks, coefs))
+    width = max(len(b) for b, _ in fams)
+    blk = np.zeros((len(fams), width), dtype=int)
+    cf = np.zeros((len(fams), width))
+    for k, (blocks, coefs) in enumerate(fams):
+        blk[k, : len(blocks)] = blocks
+        cf[k, : len(coefs)] = coefs
+    return blk, cf
 
 
 def _interp(cum: np.ndarray, rows: np.ndarray, x: np.ndarray) -> np.ndarray:

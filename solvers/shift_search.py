@@ -5,13 +5,15 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import dataclass, field
+from concurrent.futures import ThreadPoolExecutor
+from typing import NamedTuple
 
+import highspy
 import numpy as np
-from ortools.linear_solver.python import model_builder_helper as mbh
 from ortools.sat.python import cp_model_helper as cmh
 from scipy import sparse
 
+from suanwang.highs import quiet_highs
 from suanwang.solvers.shift_model import BIG, Model, SClass, entries
 
 
@@ -98,52 +100,88 @@ def guided(m: Model, classes: list[SClass], rhs: np.ndarray, cols, x: np.ndarray
     return out
 
 
-@dataclass
+def matrix(m: Model, classes: list[SClass], cols: list[tuple[int, int, int]]):
+    """The columns' rows (9)–(12) in every slot they run through, and their class rows (5)."""
+    T, n = m.T, len(cols)
+    nrows = len(m.rhs) * T
+    if n == 0:
+        return sparse.csr_matrix((nrows + len(classes), 0))
+    wide = max(classes[ci].blk.shape[1] for ci, _, _ in cols)
+    blk = np.zeros((n, wide), dtype=np.int64)
+    cf = np.zeros((n, wide))
+    ci_of, t_of, width = np.zeros(n, dtype=np.int64), np.zeros(n, dtype=np.int64), np.zeros(n, dtype=np.int64)
+    for j, (ci, k, t) in enumerate(cols):
+        sc = classes[ci]
+        w = sc.blk.shape[1]
+        blk[j, :w], cf[j, :w] = sc.blk[k], sc.cf[k]
+        ci_of[j], t_of[j], width[j] = ci, t, sc.width[t]
+    width = np.minimum(width, T - t_of)  # cut at the horizon
+    r, c, v = [nrows + ci_of], [np.arange(n)], [np.ones(n)]  # (5) the class rows
+    for w in np.unique(width):  # columns that run through as many slots, at once
+        js = np.flatnonzero(width == w)
+        rows = blk[js, :, None] * T + (t_of[js, None] + np.arange(w))[:, None, :]  # column × block × slot
+        live = np.broadcast_to((cf[js] > 0)[:, :, None], rows.shape)
+        r.append(rows[live])
+        c.append(np.broadcast_to(js[:, None, None], rows.shape)[live])
+        v.append(np.broadcast_to(cf[js][:, :, None], rows.shape)[live])
+    return sparse.csr_matrix(
+        (np.concatenate(v), (np.concatenate(r), np.concatenate(c))), shape=(nrows + len(classes), n)
+    )
+
+
 class Master:
-    cols: list[tuple[int, int, int]] = field(default_factory=list)
-    seen: set = field(default_factory=set)
+    """The restricted master in HiGHS, kept between rounds: new columns join it and each solve
+    starts from the last basis (dual simplex; presolve off, which costs these masters more than
+    it saves)."""
+
+    def __init__(self, m: Model, classes: list[SClass], rhs: np.ndarray) -> None:
+        self.m, self.classes, self.n = m, classes, len(rhs)
+        self.cols: list[tuple[int, int, int]] = []
+        self.seen: set = set()
+        self.pending: list[tuple[int, int, int]] = []
+        self.nnz = 0
+        right = np.concatenate([np.where(rhs >= BIG, highspy.kHighsInf, rhs), [float(len(sc.jobs)) for sc in classes]])
+        h = quiet_highs()
+        h.setOptionValue("presolve", "off")
+        h.setOptionValue("simplex_strategy", 1)  # dual simplex
+        none = np.zeros(0, dtype=np.int32)
+        h.addRows(len(right), np.full(len(right), -highspy.kHighsInf), right, 0, none, none, np.zeros(0))
+        h.changeObjectiveSense(highspy.ObjSense.kMaximize)
+        self.h = h
 
     def add(self, col: tuple[int, int, int]) -> bool:
         if col in self.seen:
             return False
         self.seen.add(col)
         self.cols.append(col)
+        self.pending.append(col)
         return True
 
-
-def matrix(m: Model, classes: list[SClass], cols: list[tuple[int, int, int]]):
-    nrows = len(m.rhs) * m.T
-    r, c, v = [], [], []
-    for j, (ci, k, t) in enumerate(cols):
-        rows, coefs = entries(m, classes[ci], k, t)
-        r.append(rows)
-        c.append(np.full(len(rows), j))
-        v.append(coefs)
-        r.append(np.array([nrows + ci]))  # (5) the class row
-        c.append(np.array([j]))
-        v.append(np.array([1.0]))
-    return sparse.csr_matrix(
-        (np.concatenate(v), (np.concatenate(r), np.concatenate(c))), shape=(nrows + len(classes), len(cols))
-    )
-
-
-def master_lp(m: Model, classes: list[SClass], cols, rhs: np.ndarray):
-    """The restricted master: (objective, x, duals on rows (9)–(12), duals on (5))."""
-    a = matrix(m, classes, cols)
-    obj = np.array([classes[ci].g[k, t] for ci, k, t in cols])
-    right = np.concatenate([rhs, [float(len(sc.jobs)) for sc in classes]])
-    model = mbh.ModelBuilderHelper()
-    ub = np.array([float(len(classes[ci].jobs)) for ci, _, _ in cols])
-    model.fill_model_from_sparse_data(np.zeros(len(cols)), ub, obj, np.full(a.shape[0], -np.inf), right, a)
-    model.set_maximize(True)
-    solver = mbh.ModelSolverHelper("glop")
-    solver.set_solver_specific_parameters("use_dual_simplex: true")  # faster on these masters
-    solver.solve(model)
-    if solver.status() != mbh.SolveStatus.OPTIMAL:
-        return None
-    duals = np.abs(np.asarray(solver.dual_values()))  # ≤ rows of a maximisation: π ≥ 0
-    n = len(rhs)
-    return float(solver.objective_value()), np.asarray(solver.variable_values()), duals[:n], duals[n:]
+    def solve(self, seconds: float = math.inf):
+        """(objective, x over ``cols``, duals on rows (9)–(12)) when HiGHS finds the optimum within
+        ``seconds``; (None, None, duals) when time runs out first (any duals π ≥ 0 give a bound);
+        None otherwise."""
+        if self.pending:
+            cols, classes = self.pending, self.classes
+            a = matrix(self.m, classes, cols).tocsc()
+            obj = np.array([classes[ci].g[k, t] for ci, k, t in cols])
+            ub = np.array([float(len(classes[ci].jobs)) for ci, _, _ in cols])
+            self.h.addCols(len(cols), obj, np.zeros(len(cols)), ub, a.nnz, a.indptr[:-1].astype(np.int32),
+                           a.indices.astype(np.int32), a.data)  # fmt: skip
+            self.pending = []
+            self.nnz += a.nnz
+        # HiGHS's time limit counts its run time over every solve of this model
+        limit = self.h.getRunTime() + max(0.01, seconds) if math.isfinite(seconds) else highspy.kHighsInf
+        self.h.setOptionValue("time_limit", limit)
+        self.h.run()
+        status = self.h.getModelStatus()
+        if status not in (highspy.HighsModelStatus.kOptimal, highspy.HighsModelStatus.kTimeLimit):
+            return None
+        sol = self.h.getSolution()
+        duals = np.abs(np.asarray(sol.row_dual)[: self.n])  # ≤ rows of a maximisation: π ≥ 0
+        if status != highspy.HighsModelStatus.kOptimal:
+            return (None, None, duals) if len(duals) == self.n and np.isfinite(duals).all() else None
+        return float(self.h.getInfo().objective_function_value), np.asarray(sol.col_value), duals
 
 
 def reduced(m: Model, sc: SClass, pi: np.ndarray) -> np.ndarray:
@@ -157,32 +195,51 @@ def reduced(m: Model, sc: SClass, pi: np.ndarray) -> np.ndarray:
     return sc.g - (cum[:, ends] - cum[:, :T])
 
 
-def generate(m: Model, classes: list[SClass], rhs: np.ndarray, hint, deadline: float):
+class Generated(NamedTuple):
+    bound: float | None
+    cols: list[tuple[int, int, int]]
+    x: np.ndarray
+    hint: dict
+    nnz: int
+
+
+def generate(m: Model, classes: list[SClass], rhs: np.ndarray, deadline: float, during):
     """Column generation until ``deadline`` (a ``perf_counter`` time; the first round always
-    runs, a later one only if a round as long as the last still ends before it): (best bound U(π),
-    last master's columns, its LP solution)."""
-    master = Master()
-    for col in hint:
-        master.add(col)
+    runs, a later one only if it is still expected to end before it, at a quarter longer than the
+    last). ``during()`` runs while the first master solves (HiGHS lets go of the interpreter
+    meanwhile) and returns class counts, whose columns join the master before it is solved again
+    and priced (duals without them price poorly).
+    Returns the best bound U(π), the last master's columns and its LP solution, what ``during``
+    returned, and the master's non-zeros."""
+    master = Master(m, classes, rhs)
     for sc in classes:
         flat = np.argsort(sc.g, axis=None)[::-1][:3]
         for f in flat:
             k, t = divmod(int(f), m.T)
             if np.isfinite(sc.g[k, t]) and sc.g[k, t] > 0:
                 master.add((sc.index, k, t))
-    bound, x = math.inf, None
+    if not master.cols:
+        return Generated(0.0, [], np.zeros(0), during(), 0)
+    bound, x, hint = math.inf, None, None
     finite_rhs = np.where(rhs >= BIG, 0.0, rhs)
     last = 0.0
     for _ in range(30):
-        if not master.cols:
-            return 0.0, [], np.zeros(0)
         started = time.perf_counter()
-        if x is not None and started + last > deadline:
+        if x is not None and started + 1.25 * last > deadline:
             break
-        res = master_lp(m, classes, master.cols, rhs)
+        if hint is None:
+            with ThreadPoolExecutor(1) as pool:
+                first = pool.submit(master.solve, deadline - started)
+                hint = during()
+                res = first.result()
+            if res is not None and res[1] is not None and any([master.add(col) for col in hint]):
+                res = master.solve(deadline - time.perf_counter())  # priced with the warm start's columns in
+        else:
+            res = master.solve(deadline - started)
         if res is None:
             break
-        _, x, pi, _ = res
+        _, xr, pi = res
+        x = xr if xr is not None else x  # a master cut short by the time limit still gives a bound
         pi = np.where(rhs >= BIG, 0.0, pi)
         u = float(pi @ finite_rhs)
         added = 0
@@ -191,15 +248,16 @@ def generate(m: Model, classes: list[SClass], rhs: np.ndarray, hint, deadline: f
             best = float(np.max(rc)) if rc.size else -np.inf
             u += len(sc.jobs) * max(0.0, best)
             if best > 1e-6:
-                for f in np.argsort(rc, axis=None)[::-1][:4]:
+                for f in np.argsort(rc, axis=None)[::-1][:2]:  # two a class: smaller masters, faster rounds
                     k, t = divmod(int(f), m.T)
                     if rc[k, t] > 1e-6 and master.add((sc.index, k, t)):
                         added += 1
         bound = min(bound, u)
         last = time.perf_counter() - started
-        if added == 0:
+        if added == 0 or xr is None:
             break
-    return bound, master.cols, x
+    x = x if x is not None else np.zeros(0)
+    return Generated(bound if math.isfinite(bound) else None, master.cols, x, hint, master.nnz)
 
 
 def cpsat(m: Model, classes, cols, rhs, hint: dict, time_limit_s: float, workers: int):
@@ -208,13 +266,14 @@ def cpsat(m: Model, classes, cols, rhs, hint: dict, time_limit_s: float, workers
         proto.variables.add().domain.extend([0, len(classes[ci].jobs)])
     a = matrix(m, classes, cols).tocsr()
     right = np.concatenate([rhs, [float(len(sc.jobs)) for sc in classes]])
+    coeffs = np.rint(a.data).astype(np.int64)  # rows are whole numbers already (cards, W, Mbit/s)
     for i in range(a.shape[0]):
         lo, hi = a.indptr[i], a.indptr[i + 1]
         if lo == hi or right[i] >= BIG:
             continue
-        lin = proto.constraints.add().linear  # rows are whole numbers already (cards, W, Mbit/s)
+        lin = proto.constraints.add().linear
         lin.vars.extend(a.indices[lo:hi].tolist())
-        lin.coeffs.extend([round(c) for c in a.data[lo:hi]])
+        lin.coeffs.extend(coeffs[lo:hi].tolist())
         lin.domain.extend([-(2**62), math.floor(right[i] + 1e-9)])
     proto.objective.vars.extend(range(len(cols)))
     proto.objective.coeffs.extend([-round(classes[ci].g[k, t] * 100) for ci, k, t in cols])

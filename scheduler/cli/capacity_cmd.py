@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import os
 import sys
-import threading
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -49,7 +47,6 @@ def plan_command(
     if time_limit is not None:
         planning = replace(planning, problem=replace(planning.problem, time_limit_s=time_limit))
     rules = _rules(baselines)
-    silence_highs_banner()
     t0 = time.perf_counter()
     limit = planning.problem.time_limit_s
     with _progress() as bar:  # a spinner with the time elapsed, on stderr; each step also noted
@@ -125,28 +122,3 @@ def _progress():
         console=Console(file=sys.stderr, highlight=False),
         transient=True,
     )
-
-
-_BANNER = threading.Lock()
-_banner_shown = False
-
-
-def silence_highs_banner() -> None:
-    """HiGHS prints a banner on stdout the first time a solver is made in a process; make that
-    first one with stdout closed, so that ``-o json`` output stays JSON."""
-    global _banner_shown
-    with _BANNER:
-        if _banner_shown:
-            return
-        import highspy
-
-        sys.stdout.flush()
-        saved, null = os.dup(1), os.open(os.devnull, os.O_WRONLY)
-        try:
-            os.dup2(null, 1)
-            highspy.Highs()
-        finally:
-            os.dup2(saved, 1)
-            os.close(saved)
-            os.close(null)
-        _banner_shown = True

@@ -2,7 +2,8 @@
 slack start now, capacity, power, grid events and deadlines hold in every slot (checked by the
 independent checker, which also catches a plan that breaks them), the reported bound is an upper
 bound on the score and matches the full LP when column generation converges, and the model never
-schedules a start past the last one that meets the deadline."""
+schedules a start past the last one that meets the deadline; where scheduled starts do not all pack
+beside the plan's own, the largest are kept."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from datetime import datetime, timedelta
 
 import numpy as np
 import pytest
+from scipy.optimize import linprog
 
 from suanwang.solvers import shift_model, shift_search, solve
 from suanwang.solvers.checker import check_plan
@@ -76,7 +78,14 @@ def test_every_slot_holds_and_the_bound_is_an_upper_bound(mini, seed):
     cols = [
         (sc.index, k, t) for sc in classes for k in range(sc.g.shape[0]) for t in range(m.T) if np.isfinite(sc.g[k, t])
     ]
-    full = shift_search.master_lp(m, classes, cols, rhs)[0]
+    # the full LP, every column at once, solved apart from the generation (SciPy's interface)
+    a = shift_search.matrix(m, classes, cols)
+    right = np.concatenate([rhs, [float(len(sc.jobs)) for sc in classes]])
+    keep = right < shift_model.BIG
+    lp = linprog(-np.array([classes[ci].g[k, t] for ci, k, t in cols]), A_ub=a[keep], b_ub=right[keep],
+                 bounds=(0, None), method="highs")  # fmt: skip
+    assert lp.status == 0
+    full = -lp.fun
     assert plan.score_bound >= full - 1e-6 * max(1.0, abs(full))
     assert plan.score_bound <= full * (1 + 1e-6) + 1e-6
 
@@ -151,3 +160,35 @@ def test_capacity_running_work_gives_back_is_used_and_checked(mini):
     without = dataclasses.replace(p, state=dataclasses.replace(state, releases=()))
     assert not solve(without).placements  # without the release the pool stays full: nothing is promised
     assert any("finds no node" in v for v in check_plan(without, plan))
+
+
+def test_later_starts_that_cannot_all_pack_keep_the_largest(mini):
+    """One H800 node is left beside this plan's own starts; a 2-card start at 05:00 and an 8-card
+    start at 06:00 both want it: the 8-card one is kept (it is worth more) and the other is planned
+    again next cycle, whatever their order in time."""
+    from suanwang.solvers.ledger import node_name
+    from suanwang.solvers.problem import Placement
+    from suanwang.solvers.shift import admit_later
+
+    now = datetime(2026, 7, 15, 3, 0)
+    hold = [job(f"hold{i}", 8, 8, ("H800",), duration_h=12.0) for i in range(3)]
+    small = job(
+        "small", 2, 2, ("H800",), kind="batch", duration_h=4.0, earliest=now, deadline=now + timedelta(hours=20)
+    )
+    big = job("big", 8, 8, ("H800",), kind="batch", duration_h=4.0, earliest=now, deadline=now + timedelta(hours=20))
+    p = problem(mini, [*hold, small, big], now=now, shift=Shift(24, 60))
+    inst = build_instance(p)
+    grid = build_grid(p, 12.0)
+
+    def at(j, start, names=(), scheduled=True):
+        return Placement(j.id, "nj-hub", "H800", 1, j.accelerators.count, names, start, ("nj-hub",), None, 0.0, 0.0,
+                         0.0, scheduled=scheduled)  # fmt: skip
+
+    started = tuple(at(h, now, (node_name("nj-hub", "H800", i),), scheduled=False) for i, h in enumerate(hold))
+    later = [at(small, now + timedelta(hours=2)), at(big, now + timedelta(hours=3))]
+    kept, dropped = admit_later(inst, grid, started, later)
+    assert [x.job for x in kept] == ["big"]
+    assert [u.job for u in dropped] == ["small"] and "planned again next cycle" in dropped[0].reasons[0]
+    # with room for both, both are kept
+    kept, dropped = admit_later(inst, grid, started[:2], later)
+    assert sorted(x.job for x in kept) == ["big", "small"] and dropped == ()
