@@ -229,11 +229,11 @@ def generate(m: Model, classes: list[SClass], rhs: np.ndarray, deadline: float, 
             break
         if hint is None:
             with ThreadPoolExecutor(1) as pool:
-                first = pool.submit(master.solve, deadline - started)
+                first = pool.submit(master.solve)  # the first round runs whole, whatever the limit
                 hint = during()
                 res = first.result()
-            if res is not None and res[1] is not None and any([master.add(col) for col in hint]):
-                res = master.solve(deadline - time.perf_counter())  # priced with the warm start's columns in
+            if res is not None and any([master.add(col) for col in hint]):
+                res = master.solve()  # priced with the warm start's columns in
         else:
             res = master.solve(deadline - started)
         if res is None:
