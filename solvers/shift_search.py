@@ -195,6 +195,23 @@ def reduced(m: Model, sc: SClass, pi: np.ndarray) -> np.ndarray:
     return sc.g - (cum[:, ends] - cum[:, :T])
 
 
+def price(m: Model, classes: list[SClass], pi: np.ndarray, finite_rhs: np.ndarray):
+    """U(π), an upper bound on every plan for any π ≥ 0 (rows with no limit at 0), and each
+    class's two columns of largest positive reduced cost (two: smaller masters, faster rounds)."""
+    u = float(pi @ finite_rhs)
+    cols = []
+    for sc in classes:
+        rc = reduced(m, sc, pi)
+        best = float(np.max(rc)) if rc.size else -np.inf
+        u += len(sc.jobs) * max(0.0, best)
+        if best > 1e-6:
+            for f in np.argsort(rc, axis=None)[::-1][:2]:
+                k, t = divmod(int(f), m.T)
+                if rc[k, t] > 1e-6:
+                    cols.append((sc.index, k, t))
+    return u, cols
+
+
 class Generated(NamedTuple):
     bound: float | None
     cols: list[tuple[int, int, int]]
@@ -240,18 +257,8 @@ def generate(m: Model, classes: list[SClass], rhs: np.ndarray, deadline: float, 
             break
         _, xr, pi = res
         x = xr if xr is not None else x  # a master cut short by the time limit still gives a bound
-        pi = np.where(rhs >= BIG, 0.0, pi)
-        u = float(pi @ finite_rhs)
-        added = 0
-        for sc in classes:
-            rc = reduced(m, sc, pi)
-            best = float(np.max(rc)) if rc.size else -np.inf
-            u += len(sc.jobs) * max(0.0, best)
-            if best > 1e-6:
-                for f in np.argsort(rc, axis=None)[::-1][:2]:  # two a class: smaller masters, faster rounds
-                    k, t = divmod(int(f), m.T)
-                    if rc[k, t] > 1e-6 and master.add((sc.index, k, t)):
-                        added += 1
+        u, priced = price(m, classes, np.where(rhs >= BIG, 0.0, pi), finite_rhs)
+        added = sum(master.add(col) for col in priced)
         bound = min(bound, u)
         last = time.perf_counter() - started
         if added == 0 or xr is None:

@@ -88,6 +88,12 @@ def test_every_slot_holds_and_the_bound_is_an_upper_bound(mini, seed):
     full = -lp.fun
     assert plan.score_bound >= full - 1e-6 * max(1.0, abs(full))
     assert plan.score_bound <= full * (1 + 1e-6) + 1e-6
+    # U(π) bounds the LP for any duals π ≥ 0, such as those of a master cut short by its time limit
+    finite = np.where(rhs >= shift_model.BIG, 0.0, rhs)
+    rng = np.random.default_rng(seed)
+    for scale in (0.0, 1e-3, 1.0, 1e3):
+        pi = np.where(rhs >= shift_model.BIG, 0.0, rng.exponential(scale, len(rhs)) if scale else 0.0)
+        assert shift_search.price(m, classes, pi, finite)[0] >= full - 1e-6 * max(1.0, abs(full))
 
 
 def test_no_start_after_the_last_one_that_meets_the_deadline(mini):
