@@ -3,7 +3,7 @@
 Four parts, each a table (and ``bench/shift.png``):
 
 - ``tou``: the PAI trace on the built-in Jiangsu topology from a July day, demand scaled until the
-  hubs are ≥ 60 % busy while jobs arrive, half the training jobs deferrable with a 12-hour slack;
+  hubs are ≥ 60 % busy while jobs arrive, half the training jobs deferrable with a 12-hour slack (`--slack`);
   run-now, shifted (48 h horizon, 1 h slots) and the perfect-foresight oracle side by side:
   energy cost of the deferrable jobs, its saving against run-now and as a share of the oracle's,
   mean and p95 delay, deadline misses.
@@ -57,13 +57,15 @@ seed: 5
 demand:
   pai: {{path: {pai}, time_scale: {scale}}}
   growth: {growth}
-  deferrable: {{share: 0.5, slack_h: 12, checkpoint_h: 1}}
+  deferrable: {{share: 0.5, slack_h: {slack}, checkpoint_h: 1}}
 policy: {{solver: cpsat, interval_min: 60, shift: true, horizon_h: 48, slot_min: 60, time_limit_s: {limit},
-         carbon_price_cny_per_t: {carbon}, forecast: {forecast}}}
+         carbon_price_cny_per_t: {carbon}, forecast: {forecast}, wait_cny_per_h: {wait}}}
 """
 
 
 FORECAST = ["weekly"]  # the carbon outlook of every scenario (--forecast)
+SLACK_H = [12.0]  # hours of slack of the deferrable jobs (--slack)
+WAIT = [0.01]  # ¥ each hour a start is put off costs (--wait-cost)
 
 
 def log(msg: str) -> None:
@@ -74,7 +76,8 @@ def scenario(tmp: Path, name: str, start: str, hours: float, scale: float, growt
     f = tmp / f"{name}.yaml"
     pai = DATA / "gaia-job-traces" / "pai-100k.csv"
     f.write_text(SCENARIO.format(name=name, start=start, hours=hours, pai=pai, scale=scale, growth=growth,
-                                 carbon=carbon, limit=limit, forecast=FORECAST[0]))  # fmt: skip
+                                 carbon=carbon, limit=limit, forecast=FORECAST[0], slack=SLACK_H[0],
+                                 wait=WAIT[0]))  # fmt: skip
     return load_scenario(f)
 
 
@@ -272,10 +275,14 @@ def main() -> None:
     ap.add_argument(
         "--zones", default=",".join(ZONES), help="comma-separated Electricity Maps zones of the carbon part"
     )
+    ap.add_argument("--slack", type=float, default=12.0, help="hours of slack of the deferrable jobs (tou, carbon, dr)")
+    ap.add_argument("--wait-cost", type=float, default=0.01, help="¥ each hour a start is put off costs")
     ap.add_argument("--speed-limit", type=float, default=9.0, help="time limit at 10k × 50")
     ap.add_argument("--notice", type=float, default=0.0, help="hours a grid event is announced before it starts")
     args = ap.parse_args()
     FORECAST[0] = args.forecast
+    SLACK_H[0] = args.slack
+    WAIT[0] = args.wait_cost
     import tempfile
 
     print(f"machine: {platform.processor() or platform.machine()}, Python {platform.python_version()}")

@@ -26,9 +26,9 @@ tenants:                          # optional: quotas plans keep to (the tenant c
 # interval), time_limit_s, max_wait_h, value_per_pflops, transfer_cny_per_tb, aging_step_h;
 # preempt: true evicts lower-priority preemptible work (and reclaims borrowed quota) for what waits;
 # node_policy: bestfit (default) or fragmentation (which nodes of a pool a job takes, solvers/ledger.py);
-# shift: true (with horizon_h, slot_min, forecast: weekly|anchored|persistence|oracle) decides start times
-# of deferrable jobs, and the report then sets run-now, shifted and a perfect-foresight oracle
-# side by side
+# shift: true (with horizon_h, slot_min, forecast: weekly|anchored|persistence|oracle, and wait_cny_per_h,
+# what each hour a start is put off costs) decides start times of deferrable jobs, and the report
+# then sets run-now, shifted and a perfect-foresight oracle side by side
 ```
 A grid event names ``sites`` or a ``zone`` (all its sites), a window, optionally ``announce_h``
 (default: its start), and one of ``cap_kw``, ``reduce_kw`` or ``reduce_ratio`` (of the draw when
@@ -205,6 +205,7 @@ class PolicySpec(Contract):
     value_per_pflops: Annotated[Number, Field(ge=0, le=1e9)] = _W.value_per_pflops
     transfer_cny_per_tb: Annotated[Number, Field(ge=0, le=1e6)] = _W.transfer_cny_per_tb
     aging_step_h: Annotated[Number, Field(ge=0, le=8760)] = _W.aging_step_h
+    wait_cny_per_h: Annotated[Number, Field(ge=0, le=1e6)] = _W.wait_cny_per_h
     preempt: Annotated[bool, Field(strict=True)] = False
     shift: Annotated[bool, Field(strict=True)] = False
     horizon_h: Annotated[Number, Field(ge=1, le=168)] = Shift().horizon_h
@@ -259,6 +260,7 @@ def load_scenario(path: str | Path) -> Scenario:
             carbon_cny_per_kg=p.carbon_price_cny_per_t / 1000.0,
             transfer_cny_per_tb=p.transfer_cny_per_tb,
             aging_step_h=p.aging_step_h,
+            wait_cny_per_h=p.wait_cny_per_h,
         ),
         p.max_wait_h,
         p.on_events,

@@ -210,6 +210,10 @@ class Weights:
     transfer_cny_per_tb: float = 5.0
     # Priority grows by one step for every ``aging_step_h`` hours a job has waited (anti-starvation).
     aging_step_h: float = 6.0
+    # Start-time decisions: what each hour a job's start is put off costs (at least ¥0.01 a slot, so
+    # that equal costs start early). Larger values keep jobs whose saving is small running now: the
+    # saving of a deferral grows with the job's energy, this cost does not.
+    wait_cny_per_h: float = 0.01
 
 
 @dataclass(frozen=True)

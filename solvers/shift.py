@@ -11,7 +11,8 @@ Notation (besides that of :mod:`.aggregate`; slots as in :mod:`.slots`)
                     deadline; the others only their first slot e_c (as soon as the window opens)
     act(c,t)        slots τ with t ≤ τ < t + d_c (cut at the horizon)
     g[c,k,t]        W · v[c,k] − kW_{c,k} · ∫ rate over the run from slot t − transfer − δ · t
-                    (rate: forecast price + carbon × its price; δ = ¥0.01 per slot of waiting)
+                    (rate: forecast price + carbon × its price; δ = max(¥0.01, Weights.wait_cny_per_h × Δ)
+                    per slot of waiting)
     H_s, R_l, B[p,a]  power, bandwidth and block capacity free now (kept for the whole horizon)
     L ∈ 𝓛           grid events: sites S_L, window W_L ⊆ slots, cap_L; D_L their draw now
 

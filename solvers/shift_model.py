@@ -15,7 +15,7 @@ from suanwang.solvers.problem import Job
 from suanwang.solvers.slots import Grid, released_by
 
 LEVELS = 7  # per-node demands up to 64 cards: block levels 0..6
-WAIT_CNY_PER_SLOT = 0.01  # δ: equal costs start early
+WAIT_CNY_PER_SLOT = 0.01  # δ at least: equal costs start early (CP-SAT scores count ¥0.01)
 GRACE_SHARE = 0.1  # share of its value a job with no slack loses per slot it waits for room (Shift.grace_slots)
 BIG = 1e18
 
@@ -128,6 +128,7 @@ def build_model(inst: Instance, grid: Grid, classes: list[SClass]) -> Model:
         head = np.array([_down(inst.power_headroom_kw.get(sid, 0.0) + b) for b in back])
         site_blocks[sid] = [m.add(("power", sid), head), *limit_rows.get(sid, ())]
     per_jc: dict[int, tuple] = {}
+    delta = max(WAIT_CNY_PER_SLOT, w.wait_cny_per_h * grid.slot_h)  # δ: ¥ a slot of waiting
     for sc in classes:
         jc = sc.jc
         job = problem.jobs[sc.jobs[0]]
@@ -169,7 +170,7 @@ def build_model(inst: Instance, grid: Grid, classes: list[SClass]) -> Model:
             loc = job.data.location
             move = np.array([0.0 if loc in (c.site, inst.sites[c.site].city) else 1.0 for c in jc.candidates])
             move *= job.data.size_tb * w.transfer_cny_per_tb
-        score = value[:, None] - run - move[:, None] - WAIT_CNY_PER_SLOT * slot_idx[None, :]
+        score = value[:, None] - run - move[:, None] - delta * slot_idx[None, :]
         if not sc.deferrable and grace:  # waiting for room, never for a price: a tenth of the value a slot
             score -= GRACE_SHARE * value[:, None] * np.maximum(0, slot_idx - sc.e)[None, :]
         sc.g = np.where(allowed, score, -np.inf)

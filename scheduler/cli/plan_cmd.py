@@ -82,6 +82,7 @@ def _problem(
     time_limit: float,
     carbon_price: float | None,
     shift: Shift | None = None,
+    wait_cost: float | None = None,
 ) -> Problem:
     topo = load_topology(topology)
     jobs: list[Job] = []
@@ -98,7 +99,11 @@ def _problem(
     st = load_state(state, topo) if state is not None else None
     if st is not None and st.links:
         topo = with_measured_links(topo, st.links)
-    weights = Weights() if carbon_price is None else Weights(carbon_cny_per_kg=carbon_price / 1000.0)
+    weights = Weights()
+    if carbon_price is not None:
+        weights = dataclasses.replace(weights, carbon_cny_per_kg=carbon_price / 1000.0)
+    if wait_cost is not None:
+        weights = dataclasses.replace(weights, wait_cny_per_h=wait_cost)
     return Problem(topo, tuple(jobs), _now(now, plan_time), st, weights, time_limit_s=time_limit, shift=shift)
 
 
@@ -198,6 +203,13 @@ def plan(
     ),
     limit: int = typer.Option(50, "--limit", min=1, help="Rows shown per table."),
     horizon_h: float = HorizonOpt,
+    wait_cost: float | None = typer.Option(
+        None,
+        "--wait-cost",
+        min=0.0,
+        max=1e6,
+        help="¥ each hour a job's start is put off costs (default 0.01: any saving is worth waiting for).",
+    ),
     slot_min: float = SlotOpt,
     tenants: list[Path] = typer.Option(
         None, "--tenants", help="Tenant file(s) with quotas (the tenant contract); jobs keep to them."
@@ -217,7 +229,7 @@ def plan(
         return
     with collector_paused():  # reading, planning and writing build acyclic structures only
         shift = shift_from(horizon_h, slot_min) if solver == "cpsat" else None
-        problem = _problem(filename, topology, state, now, time_limit, carbon_price, shift)
+        problem = _problem(filename, topology, state, now, time_limit, carbon_price, shift, wait_cost)
         problem = dataclasses.replace(problem, node_policy=node_policy.value)
         if tenants:
             from suanwang.contract import Refs

@@ -128,6 +128,13 @@ def test_the_july_example_starts_in_the_valley_band(tmp_path):
     assert not got["urgent-train"]["scheduled"] and got["urgent-train"]["start"] == "2026-07-15T10:00:00+08:00"
     now = CliRunner().invoke(app, ["plan", "-f", str(f), "-o", "json", "--shift-horizon", "0"])
     assert {p["start"] for p in json.loads(now.stdout)["placements"]} == {"2026-07-15T10:00:00+08:00"}
+    # an hour of waiting priced above what it saves: the batch job starts now too
+    eager = CliRunner().invoke(app, ["plan", "-f", str(f), "-o", "json", "--wait-cost", "1000"])
+    assert eager.exit_code == 0, eager.output
+    got = {p["job"]: p for p in json.loads(eager.stdout)["placements"]}
+    assert not got["nightly-eval"]["scheduled"] and got["nightly-eval"]["start"] == "2026-07-15T10:00:00+08:00"
+    bad = CliRunner().invoke(app, ["plan", "-f", str(f), "--wait-cost", "-1"])
+    assert bad.exit_code != 0 and "--wait-cost" in bad.output
 
 
 def test_plan_keeps_to_the_tenants_quotas(tmp_path):

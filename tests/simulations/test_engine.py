@@ -355,12 +355,20 @@ def test_on_events_policy_places_at_arrival_and_weights_are_read(jiangsu, tmp_pa
     f.write_text(
         SCENARIO.format(name="w", growth=1.0, carbon=[0.5] * 24).replace(
             "interval_min: 15}",
-            "interval_min: 15, on_events: true, value_per_pflops: 10, transfer_cny_per_tb: 50, aging_step_h: 2}",
+            "interval_min: 15, on_events: true, value_per_pflops: 10, transfer_cny_per_tb: 50, aging_step_h: 2, "
+            "wait_cny_per_h: 0.5}",
         )
     )
     p = load_scenario(f).policy
     assert p.on_events and (p.weights.value_per_pflops, p.weights.transfer_cny_per_tb) == (10, 50)
     assert p.weights.aging_step_h == 2 and p.weights.carbon_cny_per_kg == pytest.approx(0.1)
+    assert p.weights.wait_cny_per_h == 0.5
+    good = f.read_text()
+    f.write_text(good.replace("wait_cny_per_h: 0.5", "wait_cny_per_h: -1"))
+    with pytest.raises(InputError) as e:
+        load_scenario(f)
+    assert any(x.path == "policy.wait_cny_per_h" for x in e.value.faults)
+    f.write_text(good)
     f.write_text(f.read_text().replace("on_events: true", "on_events: sometimes"))
     with pytest.raises(InputError) as e:
         load_scenario(f)

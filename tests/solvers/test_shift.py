@@ -1,5 +1,5 @@
-"""Start-time decisions (solvers.shift): the July example starts in the valley band, jobs with no
-slack start now, capacity, power, grid events and deadlines hold in every slot (checked by the
+"""Start-time decisions (solvers.shift): the July example starts in the valley band (and now, when an
+hour of waiting is priced above what it saves), jobs with no slack start now, capacity, power, grid events and deadlines hold in every slot (checked by the
 independent checker, which also catches a plan that breaks them), the reported bound is an upper
 bound on the score and matches the full LP when column generation converges, and the model never
 schedules a start past the last one that meets the deadline; where scheduled starts do not all pack
@@ -18,7 +18,7 @@ from scipy.optimize import linprog
 from suanwang.solvers import shift_model, shift_search, solve
 from suanwang.solvers.checker import check_plan
 from suanwang.solvers.instance import build_instance
-from suanwang.solvers.problem import PowerLimit, Shift
+from suanwang.solvers.problem import PowerLimit, Shift, Weights
 from suanwang.solvers.slots import build_grid
 from tests.solvers.helpers import job, problem
 
@@ -39,6 +39,17 @@ def test_july_batch_job_starts_in_the_valley_band(jiangsu):
     zone = jiangsu.grid_zones["jiangsu"]
     assert zone.price_at(JULY_10) == pytest.approx(1.185)  # critical peak
     assert zone.price_at(got["batch"].start) == pytest.approx(0.372)
+
+
+def test_a_wait_cost_above_the_saving_starts_the_job_now(jiangsu):
+    """Waiting 14 h for the valley saves about ¥0.9 an hour on this job: priced at ¥0.5 an hour it
+    still waits for the valley; at ¥5 an hour it starts now."""
+    batch = job("batch", 8, 8, kind="batch", duration_h=4.0, earliest=JULY_10, deadline=JULY_10 + timedelta(hours=24))
+    starts = {}
+    for cost in (0.5, 5.0):
+        p = problem(jiangsu, [batch], now=JULY_10, shift=Shift(48, 60), weights=Weights(wait_cny_per_h=cost))
+        starts[cost] = solve(p).placements[0].start
+    assert starts == {0.5: datetime(2026, 7, 16, 0, 0), 5.0: JULY_10}
 
 
 def test_without_shift_the_same_job_starts_now(jiangsu):
