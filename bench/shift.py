@@ -3,10 +3,11 @@
 Four parts, each a table (and ``bench/shift.png``):
 
 - ``tou``: the PAI trace on the built-in Jiangsu topology from a July day, demand scaled until the
-  hubs are ≥ 60 % busy while jobs arrive, half the training jobs deferrable with a 12-hour slack (`--slack`);
-  run-now, shifted (48 h horizon, 1 h slots) and the perfect-foresight oracle side by side:
-  energy cost of the deferrable jobs, its saving against run-now and as a share of the oracle's,
-  mean and p95 delay, deadline misses.
+  hubs are ≥ 60 % busy while jobs arrive, half the training jobs deferrable with 12 hours of slack
+  (``--slack``); run-now, shifted (48 h horizon, 1 h slots, a plan every hour: ``--interval``) and the
+  perfect-foresight oracle side by side: energy cost of the deferrable jobs, its saving against
+  run-now and as a share of the oracle's, mean and p95 delay, deadline misses. ``--wait-cost``
+  prices each hour a start is put off (``Weights.wait_cny_per_h``; default ¥0.01).
 - ``carbon``: the same kind of run with the Jiangsu zone given each Electricity Maps zone's real
   2023 hourly series (``shared/data/sustaincluster-em-2023``) and a carbon price that dominates
   the tariff (¥100/kg: the hubs run on 80 % green power, so their market-based intensity swings
@@ -22,6 +23,7 @@ Four parts, each a table (and ``bench/shift.png``):
 
     python bench/shift.py                 # every part
     python bench/shift.py --part speed    # one part
+    python bench/shift.py --part tou --scale 0.0235 --slack 24 --wait-cost 0.1
 """
 
 from __future__ import annotations
@@ -58,7 +60,7 @@ demand:
   pai: {{path: {pai}, time_scale: {scale}}}
   growth: {growth}
   deferrable: {{share: 0.5, slack_h: {slack}, checkpoint_h: 1}}
-policy: {{solver: cpsat, interval_min: 60, shift: true, horizon_h: 48, slot_min: 60, time_limit_s: {limit},
+policy: {{solver: cpsat, interval_min: {interval}, shift: true, horizon_h: 48, slot_min: 60, time_limit_s: {limit},
          carbon_price_cny_per_t: {carbon}, forecast: {forecast}, wait_cny_per_h: {wait}}}
 """
 
@@ -66,6 +68,7 @@ policy: {{solver: cpsat, interval_min: 60, shift: true, horizon_h: 48, slot_min:
 FORECAST = ["weekly"]  # the carbon outlook of every scenario (--forecast)
 SLACK_H = [12.0]  # hours of slack of the deferrable jobs (--slack)
 WAIT = [0.01]  # ¥ each hour a start is put off costs (--wait-cost)
+INTERVAL = [60.0]  # minutes between plans of every replay (--interval)
 
 
 def log(msg: str) -> None:
@@ -77,13 +80,15 @@ def scenario(tmp: Path, name: str, start: str, hours: float, scale: float, growt
     pai = DATA / "gaia-job-traces" / "pai-100k.csv"
     f.write_text(SCENARIO.format(name=name, start=start, hours=hours, pai=pai, scale=scale, growth=growth,
                                  carbon=carbon, limit=limit, forecast=FORECAST[0], slack=SLACK_H[0],
-                                 wait=WAIT[0]))  # fmt: skip
+                                 wait=WAIT[0], interval=INTERVAL[0]))  # fmt: skip
     return load_scenario(f)
 
 
 def busy_while_arriving(out, sc: Scenario, tier: str = "hub") -> float:
+    """The tier's busy share averaged over the time jobs arrive (every start and end counted)."""
     end = sc.start + timedelta(hours=sc.hours)
-    vals = [u for t, u in zip(out.series_t, out.series_util_tier.get(tier, []), strict=False) if t < end]
+    pairs = zip(out.series_t, out.series_util_mean_tier.get(tier, []), strict=False)
+    vals = [u for t, u in pairs if sc.start < t <= end]  # each covers the tick interval ending at t
     return statistics.fmean(vals) if vals else 0.0
 
 
@@ -277,12 +282,14 @@ def main() -> None:
     )
     ap.add_argument("--slack", type=float, default=12.0, help="hours of slack of the deferrable jobs (tou, carbon, dr)")
     ap.add_argument("--wait-cost", type=float, default=0.01, help="¥ each hour a start is put off costs")
+    ap.add_argument("--interval", type=float, default=60.0, help="minutes between plans (tou, carbon, dr)")
     ap.add_argument("--speed-limit", type=float, default=9.0, help="time limit at 10k × 50")
     ap.add_argument("--notice", type=float, default=0.0, help="hours a grid event is announced before it starts")
     args = ap.parse_args()
     FORECAST[0] = args.forecast
     SLACK_H[0] = args.slack
     WAIT[0] = args.wait_cost
+    INTERVAL[0] = args.interval
     import tempfile
 
     print(f"machine: {platform.processor() or platform.machine()}, Python {platform.python_version()}")

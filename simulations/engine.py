@@ -92,6 +92,9 @@ class Simulation:
         self.site_index = {sid: i for i, sid in enumerate(self.sites)}
         self.cards = np.array([site_totals(topology, s).cards for s in topology.sites], dtype=float)
         self.busy = np.zeros(len(self.sites))  # cards of started runs per site
+        self._busy_card_s = np.zeros(len(self.sites))  # ∫ busy dt up to ``_busy_at``
+        self._busy_at, self._sampled = start, (start, np.zeros(len(self.sites)))
+        self._mean_rows: list[np.ndarray] = []
         self.power_kw: dict[str, float] = defaultdict(float)  # draw of placed runs per site
         self.reserved_gbps: dict[str, float] = defaultdict(float)
         self.meter = Meter(topology, start, self.end)
@@ -136,6 +139,8 @@ class Simulation:
             if at >= self.end:
                 break
             self.out.events += 1
+            self._busy_card_s += self.busy * (at - self._busy_at).total_seconds()  # busy changes in handlers only
+            self._busy_at = at
             getattr(self, f"_on_{kind}")(at, payload)
             if self.progress and kind == "tick":
                 self.progress((at - self.start).total_seconds() / total)
@@ -496,6 +501,10 @@ class Simulation:
             self.out.nominal_short_ticks += short
             self.out.series_nominal_short.append(short)
         self._busy_rows.append(self.busy.copy())
+        since, integral = self._sampled
+        span = (at - since).total_seconds()
+        self._mean_rows.append((self._busy_card_s - integral) / span if span > 0 else self.busy.copy())
+        self._sampled = (at, self._busy_card_s.copy())
 
     def _finish(self) -> None:
         """Utilisation series per site and tier, and the metered totals, into the outcome."""
@@ -508,6 +517,10 @@ class Simulation:
             cols = [i for sid, i in self.site_index.items() if self.sites[sid].tier == tier]
             total = self.cards[cols].sum()
             o.series_util_tier[tier] = (busy[:, cols].sum(axis=1) / total if total else np.zeros(len(busy))).tolist()
+            mean = np.array(self._mean_rows).reshape(len(self._mean_rows), len(self.sites))
+            o.series_util_mean_tier[tier] = (
+                mean[:, cols].sum(axis=1) / total if total else np.zeros(len(mean))
+            ).tolist()
         o.energy_kwh, o.carbon_kg, o.cost_cny = m.energy_kwh, m.carbon_kg, m.cost_cny
         o.hours, o.power_by_hour_kw = list(m.hours), list(m.energy_hour_kwh)  # kWh in one hour = mean kW
         o.grid = list(self.grid_rows.values())

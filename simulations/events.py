@@ -112,8 +112,12 @@ class Outcome:
     suspended: int = 0
     series_t: list[datetime] = field(default_factory=list)
     series_queue: list[int] = field(default_factory=list)
+    # share of cards busy at each sample (a tick), right after that tick's plan started its jobs
     series_util_site: dict[str, list[float]] = field(default_factory=lambda: defaultdict(list))
     series_util_tier: dict[str, list[float]] = field(default_factory=lambda: defaultdict(list))
+    # the share of cards busy averaged over the time since the previous sample (every start and end
+    # counted when it happens): their mean over equal ticks is the time average
+    series_util_mean_tier: dict[str, list[float]] = field(default_factory=lambda: defaultdict(list))
     carbon_by_hour: dict[datetime, float] = field(default_factory=lambda: defaultdict(float))
     solve_seconds: float = 0.0
     events: int = 0

@@ -1,6 +1,7 @@
 """The what-if engine: conservation (every arrival ends completed, rejected, still queued or still
 running; occupancy never exceeds capacity; energy adds up), failures, seeded determinism,
-scenario files with their faults, trace import, and ``suanwang simulate``."""
+scenario files with their faults, trace import, utilisation sampled at plans and averaged over
+time, and ``suanwang simulate``."""
 
 from __future__ import annotations
 
@@ -407,3 +408,19 @@ def test_wait_percentiles_count_jobs_still_queued_and_empty_ratios_are_na(jiangs
     assert m["inference_slo_attainment"] is None and m["deterministic_admission"] is None
     row = {label: cells for label, *cells in table_rows({"x": m})}
     assert row["inference placed within 10 min"] == ["n/a"]
+
+
+def test_time_averaged_utilisation_counts_every_start_and_end(jiangsu):
+    """One 8-card job runs 07:00–07:30 with hourly ticks: sampled right after each plan, the tier's
+    series reads it busy for the whole first hour; the time-averaged series reads half an hour."""
+    from suanwang.simulations.workload import Arrival
+    from tests.solvers.helpers import job
+
+    t0 = datetime(2026, 11, 25, 7, 0)
+    j = replace(job("one", 8, 8, ("H800",), duration_h=0.5), submitted_at=t0)
+    o = Simulation(jiangsu, [Arrival(t0, j)], t0, 3, Policy("greedy", 60)).run()
+    tier = jiangsu.site(next(iter(o.energy_by_site_kwh))).tier
+    cards = sum(p.nodes * p.per_node for s in jiangsu.sites if s.tier == tier for p in s.pools)
+    assert o.series_t[:3] == [t0 + timedelta(hours=h) for h in range(3)]
+    assert o.series_util_tier[tier][:3] == pytest.approx([8 / cards, 0.0, 0.0])  # at each plan instant
+    assert o.series_util_mean_tier[tier][1:3] == pytest.approx([0.5 * 8 / cards, 0.0])  # over each hour
