@@ -100,7 +100,8 @@ def _served(out: Outcome) -> float:
 
 
 def _busy(out: Outcome, topo: Topology, hours: float) -> float:
-    """Busy cards ÷ cards, averaged over the arrival period after its first sixth."""
+    """Busy cards ÷ cards, averaged over the arrival period after its first sixth (over time: each
+    value covers the tick before it)."""
     pf = {s.id: sum(p.cards for p in s.pools) for s in topo.sites}
     lo, hi = hours / 6, hours
     idx = [i for i, t in enumerate(out.series_t) if lo <= (t - out.series_t[0]).total_seconds() / 3600 <= hi]
@@ -108,7 +109,7 @@ def _busy(out: Outcome, topo: Topology, hours: float) -> float:
         return 0.0
     by_site = {
         s: statistics.fmean(series[i] for i in idx if i < len(series))
-        for s, series in out.series_util_site.items()
+        for s, series in out.series_util_mean_site.items()
         if series
     }
     return sum(by_site.get(s, 0.0) * w for s, w in pf.items()) / sum(pf.values())

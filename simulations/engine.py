@@ -511,13 +511,14 @@ class Simulation:
         o, m = self.out, self.meter
         busy = np.array(self._busy_rows).reshape(len(self._busy_rows), len(self.sites))
         util = busy / np.maximum(self.cards, 1)  # a site without cards is never busy
+        mean = np.array(self._mean_rows).reshape(len(self._mean_rows), len(self.sites))
         for sid, i in self.site_index.items():
             o.series_util_site[sid] = util[:, i].tolist()
+            o.series_util_mean_site[sid] = (mean[:, i] / max(self.cards[i], 1)).tolist()
         for tier in sorted({s.tier for s in self.sites.values()}):
             cols = [i for sid, i in self.site_index.items() if self.sites[sid].tier == tier]
             total = self.cards[cols].sum()
             o.series_util_tier[tier] = (busy[:, cols].sum(axis=1) / total if total else np.zeros(len(busy))).tolist()
-            mean = np.array(self._mean_rows).reshape(len(self._mean_rows), len(self.sites))
             o.series_util_mean_tier[tier] = (
                 mean[:, cols].sum(axis=1) / total if total else np.zeros(len(mean))
             ).tolist()

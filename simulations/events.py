@@ -117,6 +117,7 @@ class Outcome:
     series_util_tier: dict[str, list[float]] = field(default_factory=lambda: defaultdict(list))
     # the share of cards busy averaged over the time since the previous sample (every start and end
     # counted when it happens): their mean over equal ticks is the time average
+    series_util_mean_site: dict[str, list[float]] = field(default_factory=lambda: defaultdict(list))
     series_util_mean_tier: dict[str, list[float]] = field(default_factory=lambda: defaultdict(list))
     carbon_by_hour: dict[datetime, float] = field(default_factory=lambda: defaultdict(float))
     solve_seconds: float = 0.0

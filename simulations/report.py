@@ -103,8 +103,8 @@ def metrics(o: Outcome, wall_s: float) -> dict[str, Any]:
         "suspended": o.suspended,
         "grid_events": o.grid,
     }
-    for tier in ("hub", "city", "edge"):
-        series = o.series_util_tier.get(tier, [])
+    for tier in ("hub", "city", "edge"):  # averaged over time (each value covers the tick before it)
+        series = o.series_util_mean_tier.get(tier, [])[1:]
         m[f"util_{tier}"] = statistics.fmean(series) if series else None
     return m
 

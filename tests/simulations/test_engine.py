@@ -424,3 +424,9 @@ def test_time_averaged_utilisation_counts_every_start_and_end(jiangsu):
     assert o.series_t[:3] == [t0 + timedelta(hours=h) for h in range(3)]
     assert o.series_util_tier[tier][:3] == pytest.approx([8 / cards, 0.0, 0.0])  # at each plan instant
     assert o.series_util_mean_tier[tier][1:3] == pytest.approx([0.5 * 8 / cards, 0.0])  # over each hour
+    site = jiangsu.site(next(iter(o.energy_by_site_kwh)))
+    site_cards = sum(p.nodes * p.per_node for p in site.pools)
+    assert o.series_util_mean_site[site.id][1:3] == pytest.approx([0.5 * 8 / site_cards, 0.0])
+    from suanwang.simulations.report import metrics
+
+    assert metrics(o, 0.0)[f"util_{tier}"] == pytest.approx(0.5 * 8 / cards / 2)  # half an hour of the two ticked

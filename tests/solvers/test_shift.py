@@ -1,9 +1,10 @@
 """Start-time decisions (solvers.shift): the July example starts in the valley band (and now, when an
-hour of waiting is priced above what it saves), jobs with no slack start now, capacity, power, grid events and deadlines hold in every slot (checked by the
-independent checker, which also catches a plan that breaks them), the reported bound is an upper
-bound on the score and matches the full LP when column generation converges, and the model never
-schedules a start past the last one that meets the deadline; where scheduled starts do not all pack
-beside the plan's own, the largest are kept."""
+hour of waiting is priced above what it saves), jobs with no slack start now, capacity, power,
+grid events and deadlines hold in every slot (checked by the independent checker, which also
+catches a plan that breaks them), the reported bound is an upper bound on the score and matches
+the full LP when column generation converges, and the model never schedules a start past the last
+one that meets the deadline; where scheduled starts do not all pack beside the plan's own, the
+largest are kept."""
 
 from __future__ import annotations
 
