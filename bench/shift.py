@@ -65,22 +65,18 @@ policy: {{solver: cpsat, interval_min: {interval}, shift: true, horizon_h: 48, s
 """
 
 
-FORECAST = ["weekly"]  # the carbon outlook of every scenario (--forecast)
-SLACK_H = [12.0]  # hours of slack of the deferrable jobs (--slack)
-WAIT = [0.01]  # ¥ each hour a start is put off costs (--wait-cost)
-INTERVAL = [60.0]  # minutes between plans of every replay (--interval)
-
-
 def log(msg: str) -> None:
     print(f"[{time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
 
 
-def scenario(tmp: Path, name: str, start: str, hours: float, scale: float, growth: float, carbon: float, limit: float):
+def scenario(tmp: Path, args, name: str, start: str, hours: float, growth: float, carbon: float, limit: float):
+    """A scenario of the PAI trace at time scale ``args.scale``, with the outlook, slack, price on
+    waiting and plan interval ``args`` asks for."""
     f = tmp / f"{name}.yaml"
     pai = DATA / "gaia-job-traces" / "pai-100k.csv"
-    f.write_text(SCENARIO.format(name=name, start=start, hours=hours, pai=pai, scale=scale, growth=growth,
-                                 carbon=carbon, limit=limit, forecast=FORECAST[0], slack=SLACK_H[0],
-                                 wait=WAIT[0], interval=INTERVAL[0]))  # fmt: skip
+    f.write_text(SCENARIO.format(name=name, start=start, hours=hours, pai=pai, scale=args.scale, growth=growth,
+                                 carbon=carbon, limit=limit, forecast=args.forecast, slack=args.slack,
+                                 wait=args.wait_cost, interval=args.interval))  # fmt: skip
     return load_scenario(f)
 
 
@@ -110,7 +106,7 @@ def md(headers: list[str], rows: list[list[str]]) -> str:
 # -- parts ------------------------------------------------------------------------------------
 def part_tou(tmp: Path, args) -> tuple[str, dict]:
     log("tou: PAI on Jiangsu, July, run-now / shifted / oracle")
-    sc = scenario(tmp, "tou", "2026-07-15T00:00:00+08:00", args.hours, args.scale, args.growth, 100, 2)
+    sc = scenario(tmp, args, "tou", "2026-07-15T00:00:00+08:00", args.hours, args.growth, 100, 2)
     res = three(sc)
     now_m, sh_m, or_m = (res[k][0] for k in ("run-now", "shifted", "oracle"))
     busy = busy_while_arriving(res["run-now"][1], sc)
@@ -149,7 +145,7 @@ def part_carbon(tmp: Path, args) -> tuple[str, dict]:
     rows, shares = [], {}
     for zone in args.zones.split(","):
         log(f"carbon: {zone}")
-        sc = scenario(tmp, f"co2-{zone}", "2026-07-15T00:00:00+08:00", args.carbon_hours, args.scale,
+        sc = scenario(tmp, args, f"co2-{zone}", "2026-07-15T00:00:00+08:00", args.carbon_hours,
                       args.carbon_growth, 100_000, 1)  # fmt: skip
         series = year_series(EM / f"{zone}_2023_hourly.csv", "Carbon Intensity gCO₂eq/kWh (LCA)", 0.001)
         zones = {zid: replace(z, carbon_year_kg_per_kwh=series) for zid, z in sc.topology.grid_zones.items()}
@@ -159,7 +155,7 @@ def part_carbon(tmp: Path, args) -> tuple[str, dict]:
         sv, so = base - res["shifted"][0]["deferrable_carbon_t"], base - res["oracle"][0]["deferrable_carbon_t"]
         share = sv / so if so > 1e-9 else float("nan")
         shares[zone] = share
-        err = forecast_error(zones["jiangsu"], sc.start, max(1, int(sc.hours // 24)), FORECAST[0])
+        err = forecast_error(zones["jiangsu"], sc.start, max(1, int(sc.hours // 24)), args.forecast)
         rows.append([zone, f"{base:,.2f}", f"{sv / base:.1%}" if base else "n/a", f"{so / base:.1%}" if base else "n/a",
                      f"{share:.1%}", f"{res['shifted'][0]['deferrable_delay_mean_h'] or 0:.2f}",
                      f"{res['oracle'][0]['deferrable_delay_mean_h'] or 0:.2f}", f"{err:.1%}",
@@ -207,7 +203,7 @@ def part_speed(tmp: Path, args) -> tuple[str, dict]:
 
 def part_dr(tmp: Path, args) -> tuple[str, dict]:
     log(f"dr: 30 % cap cut on nj-hub for 4 h, announced {args.notice:g} h ahead")
-    sc = scenario(tmp, "dr", "2026-07-15T00:00:00+08:00", 24, args.scale, args.growth, 100, 1)
+    sc = scenario(tmp, args, "dr", "2026-07-15T00:00:00+08:00", 24, args.growth, 100, 1)
     at = sc.start + timedelta(hours=14)
     ev = GridEvent(
         "nj-cut", ("nj-hub",), at - timedelta(hours=args.notice), at, at + timedelta(hours=4), reduce_ratio=0.3
@@ -286,10 +282,6 @@ def main() -> None:
     ap.add_argument("--speed-limit", type=float, default=9.0, help="time limit at 10k × 50")
     ap.add_argument("--notice", type=float, default=0.0, help="hours a grid event is announced before it starts")
     args = ap.parse_args()
-    FORECAST[0] = args.forecast
-    SLACK_H[0] = args.slack
-    WAIT[0] = args.wait_cost
-    INTERVAL[0] = args.interval
     import tempfile
 
     print(f"machine: {platform.processor() or platform.machine()}, Python {platform.python_version()}")

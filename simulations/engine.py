@@ -92,9 +92,11 @@ class Simulation:
         self.site_index = {sid: i for i, sid in enumerate(self.sites)}
         self.cards = np.array([site_totals(topology, s).cards for s in topology.sites], dtype=float)
         self.busy = np.zeros(len(self.sites))  # cards of started runs per site
-        self._busy_card_s = np.zeros(len(self.sites))  # ∫ busy dt up to ``_busy_at``
-        self._busy_at, self._sampled = start, (start, np.zeros(len(self.sites)))
-        self._mean_rows: list[np.ndarray] = []
+        # ∫ busy dt per site in card-seconds, each site integrated up to ``_busy_since`` (seconds
+        # from the start) when its busy cards change and at every sample
+        self._busy_card_s = np.zeros(len(self.sites))
+        self._busy_since = np.zeros(len(self.sites))
+        self._integral_rows: list[np.ndarray] = []
         self.power_kw: dict[str, float] = defaultdict(float)  # draw of placed runs per site
         self.reserved_gbps: dict[str, float] = defaultdict(float)
         self.meter = Meter(topology, start, self.end)
@@ -139,8 +141,6 @@ class Simulation:
             if at >= self.end:
                 break
             self.out.events += 1
-            self._busy_card_s += self.busy * (at - self._busy_at).total_seconds()  # busy changes in handlers only
-            self._busy_at = at
             getattr(self, f"_on_{kind}")(at, payload)
             if self.progress and kind == "tick":
                 self.progress((at - self.start).total_seconds() / total)
@@ -187,7 +187,7 @@ class Simulation:
     def _on_start(self, at: datetime, run: Run) -> None:
         if self.running.get(run.job.id) is run:  # not killed while its data moved
             run.started = True
-            self.busy[self.site_index[run.site]] += run.job.accelerators.count
+            self._busy_change(self.site_index[run.site], run.job.accelerators.count, at)
 
     def _on_complete(self, at: datetime, run: Run) -> None:
         if self.running.get(run.job.id) is not run:
@@ -461,7 +461,7 @@ class Simulation:
         for lk in run.links:
             self.reserved_gbps[lk] -= run.job.deterministic.bandwidth_gbps  # type: ignore[union-attr]
         if run.started:
-            self.busy[self.site_index[run.site]] -= run.job.accelerators.count
+            self._busy_change(self.site_index[run.site], -run.job.accelerators.count, at)
         self._account(run, at)
 
     def _account(self, run: Run, until: datetime) -> None:
@@ -490,6 +490,12 @@ class Simulation:
                 self.out.wait_by_origin_h[origin_of(entry[1])] += (at - arrived).total_seconds() / 3600
 
     # -- sampling -----------------------------------------------------------------------------------
+    def _busy_change(self, i: int, cards: int, at: datetime) -> None:
+        t = (at - self.start).total_seconds()
+        self._busy_card_s[i] += self.busy[i] * (t - self._busy_since[i])
+        self._busy_since[i] = t
+        self.busy[i] += cards
+
     def _sample(self, at: datetime) -> None:
         self.out.series_t.append(at)
         self.out.series_queue.append(len(self.queue))
@@ -501,17 +507,21 @@ class Simulation:
             self.out.nominal_short_ticks += short
             self.out.series_nominal_short.append(short)
         self._busy_rows.append(self.busy.copy())
-        since, integral = self._sampled
-        span = (at - since).total_seconds()
-        self._mean_rows.append((self._busy_card_s - integral) / span if span > 0 else self.busy.copy())
-        self._sampled = (at, self._busy_card_s.copy())
+        t = (at - self.start).total_seconds()
+        self._busy_card_s += self.busy * (t - self._busy_since)
+        self._busy_since[:] = t
+        self._integral_rows.append(self._busy_card_s.copy())
 
     def _finish(self) -> None:
         """Utilisation series per site and tier, and the metered totals, into the outcome."""
         o, m = self.out, self.meter
         busy = np.array(self._busy_rows).reshape(len(self._busy_rows), len(self.sites))
         util = busy / np.maximum(self.cards, 1)  # a site without cards is never busy
-        mean = np.array(self._mean_rows).reshape(len(self._mean_rows), len(self.sites))
+        # busy cards averaged over the time since the previous sample (the first: at its instant)
+        ints = np.array(self._integral_rows).reshape(len(self._integral_rows), len(self.sites))
+        span = np.diff([(t - self.start).total_seconds() for t in o.series_t])
+        mean = busy.copy()
+        mean[1:] = np.diff(ints, axis=0) / np.maximum(span, 1e-9)[:, None]
         for sid, i in self.site_index.items():
             o.series_util_site[sid] = util[:, i].tolist()
             o.series_util_mean_site[sid] = (mean[:, i] / max(self.cards[i], 1)).tolist()

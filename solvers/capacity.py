@@ -15,7 +15,7 @@ from dataclasses import replace
 
 import pulp
 
-from suanwang.highs import quiet_highs
+from suanwang.highs import silence_banner
 from suanwang.solvers.capacity_model import Model, build
 from suanwang.solvers.capacity_problem import Addition, CapacityPlan, CapacityProblem, SiteYear
 
@@ -101,7 +101,7 @@ def capital_spent(problem: CapacityProblem, plan: CapacityPlan, year: int) -> fl
 def _solve(m: Model, problem: CapacityProblem, time_limit_s: float, *, mip: bool) -> tuple[str, float | None]:
     """Status (optimal | feasible | infeasible | not solved) and the solver's best bound."""
     if problem.solver == "highs":
-        quiet_highs()  # PuLP's HiGHS solvers print nothing once the process has made a quiet one
+        silence_banner()  # PuLP's HiGHS solvers print nothing once the process has made a quiet one
         solver = pulp.HiGHS(mip=mip, msg=False, gapRel=problem.gap, timeLimit=time_limit_s, threads=1)
         m.prob.solve(solver)
         bound = None

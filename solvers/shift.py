@@ -39,8 +39,9 @@ Bound (column generation on the LP relaxation)
         U(π) = Σ_i π_i · rhs_i + Σ_c n_c · max(0, max_{k,t} (g[c,k,t] − π · A[c,k,t]))
     is an upper bound on every plan (Lagrangian relaxation of (9)–(12), (5) kept), computed for
     all columns at once with prefix sums of π over the slots. Each class's two columns of largest
-    positive reduced cost join the master and the round repeats until none is left or the time share is spent; the
-    smallest U is the reported bound (equal to the LP optimum when the generation converges).
+    positive reduced cost join the master and the round repeats until none is left or the time
+    limit comes; the smallest U is the reported bound (equal to the LP optimum when the generation
+    converges).
 
 Solve: a greedy over class counts (classes by value density, each to its best-scoring feasible
 start), run while the first master solves, and the LP-guided fill of the last master's solution

@@ -18,24 +18,28 @@ _LOCK = threading.Lock()
 _first_made = False
 
 
-def quiet_highs() -> highspy.Highs:
-    """A new HiGHS solver with its log off and one thread (the first in the process made with
-    stdout closed)."""
+def silence_banner() -> None:
+    """Make the process's first HiGHS solver with stdout pointed at ``/dev/null`` (once)."""
     global _first_made
     with _LOCK:
-        if not _first_made:
-            sys.stdout.flush()
-            saved, null = os.dup(1), os.open(os.devnull, os.O_WRONLY)
-            try:
-                os.dup2(null, 1)
-                h = highspy.Highs()
-            finally:
-                os.dup2(saved, 1)
-                os.close(saved)
-                os.close(null)
-            _first_made = True
-        else:
-            h = highspy.Highs()
+        if _first_made:
+            return
+        sys.stdout.flush()
+        saved, null = os.dup(1), os.open(os.devnull, os.O_WRONLY)
+        try:
+            os.dup2(null, 1)
+            highspy.Highs()
+        finally:
+            os.dup2(saved, 1)
+            os.close(saved)
+            os.close(null)
+        _first_made = True
+
+
+def quiet_highs() -> highspy.Highs:
+    """A new HiGHS solver with its log off and one thread."""
+    silence_banner()
+    h = highspy.Highs()
     h.setOptionValue("output_flag", False)
     # one thread: HiGHS's task scheduler is one per process and keeps the thread count of the solve
     # that started it; a later solve asking for another count fails (the capacity planner asks for 1)
