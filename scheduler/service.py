@@ -118,8 +118,10 @@ class LoopHealth:
     last_ok: float | None = None
     last_errors: list[str] = field(default_factory=list)
     standby: bool = False  # another replica leads: this one only serves the API
+    cycles: int = 0  # cycles reported since the start, standby ones included
 
     def record(self, report: CycleReport) -> None:
+        self.cycles += 1
         if self.standby:
             self.last_ok = time.monotonic()  # a standby waits; when it leads, it gets the full grace
             return

@@ -163,12 +163,14 @@ def readyz(request: Request) -> dict[str, str]:
     problem = health.problem() if health is not None else None
     if problem is not None:
         raise HTTPException(503, problem)
+    loop = {} if health is None else {"loop": "running" if health.cycles else "starting"}
     lease = getattr(request.app.state, "lease", None)
     if lease is None:
-        return {"status": "ready"}
+        return {"status": "ready", **loop}
     leader = lease.leader()
     return {
         "status": "ready",
+        **loop,  # "starting" until the control loop's first cycle: a standby not yet able to take over
         "replica": lease.holder,
         "role": "leader" if leader is not None and leader[0] == lease.holder else "standby",
         "leader": leader[0] if leader else "",

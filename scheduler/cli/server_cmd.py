@@ -154,6 +154,7 @@ def status(server: str | None = ServerOpt, token: str | None = TokenOpt, output:
     def human(wide: bool) -> None:
         lead = f"; leader {ready['leader']} (epoch {ready['epoch']})" if ready.get("leader") else ""
         role = f"{ready['replica']} is {ready['role']}" if ready.get("replica") else "single replica"
-        console().print(f"{server}: {ready['status']}, {role}{lead}")
+        loop = "; its control loop has not cycled yet" if ready.get("loop") == "starting" else ""
+        console().print(f"{server}: {ready['status']}, {role}{lead}{loop}")
 
     emit(ready, output, human=human, names=[f"replica/{ready.get('replica', 'single')}"])

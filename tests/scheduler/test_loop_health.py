@@ -187,3 +187,12 @@ def test_a_job_the_solver_chokes_on_is_set_aside_and_the_rest_planned(engine, mi
     assert states == {"a": "placed", "b": "placed", "poison": "failed"}
     assert "OverflowError" in reason and "set aside" in reason
     assert not report.failed_stages and any("poison" in e for e in report.errors)
+
+
+def test_readyz_says_whether_the_loop_has_cycled(engine, mini):
+    app = create_app(engine, mini, now=lambda: NOW)
+    loop = ControlLoop(app, time_limit_s=0.5, assume_empty=True)
+    client = TestClient(app, raise_server_exceptions=False)
+    assert client.get("/readyz").json() == {"status": "ready", "loop": "starting"}  # within its grace
+    loop.cycle(NOW)
+    assert client.get("/readyz").json() == {"status": "ready", "loop": "running"}

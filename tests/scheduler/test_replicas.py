@@ -44,10 +44,12 @@ def fresh_schema(url: str):
 
 @contextmanager
 def two_replicas(url: str, kc: Path, mini_file: Path, work: Path, names: tuple[str, str]):
-    """Two `serve` processes; yields ``(procs, leader index)`` once one leads; ends both."""
+    """Two `serve` processes; yields ``(procs, leader index)`` once one leads and both loops have
+    cycled (the standby's planner watches the lease); ends both."""
     procs = [start(n, url, kc, mini_file, work / f"{n}.log") for n in names]
     try:
         wait_for(lambda: any(readyz(p).get("role") == "leader" for _, p in procs), 10)
+        wait_for(lambda: all(readyz(p).get("loop") == "running" for _, p in procs), 30)
         yield procs, next(i for i, (_, p) in enumerate(procs) if readyz(p)["role"] == "leader")
     finally:
         for proc, _ in procs:
@@ -168,7 +170,7 @@ def test_sigterm_hands_the_lease_over_at_once(pg, tmp_path, mini, mini_file):
     ):
         other = procs[1 - lead]
         shown = CliRunner().invoke(app, ["status", "--server", f"http://127.0.0.1:{other[1]}"])
-        assert shown.exit_code == 0 and "is standby" in shown.output
+        assert shown.exit_code == 0 and "is standby" in shown.output and "not cycled" not in shown.output
         assert f"leader {('t1', 't2')[lead]}" in shown.output
         procs[lead][0].send_signal(signal.SIGTERM)
         assert procs[lead][0].wait(timeout=20) in (0, -signal.SIGTERM)  # uvicorn re-raises it when done
