@@ -3,8 +3,8 @@
 Four parts, each a table (and ``bench/shift.png``):
 
 - ``tou``: the PAI trace on the built-in Jiangsu topology from a July day, demand scaled until the
-  hubs are ≥ 60 % busy while jobs arrive, half the training jobs deferrable with 12 hours of slack
-  (``--slack``); run-now, shifted (48 h horizon, 1 h slots, a plan every hour: ``--interval``) and the
+  hubs are ≥ 60 % busy while jobs arrive, half the training jobs deferrable (``--share``) with 12
+  hours of slack (``--slack``); run-now, shifted (48 h horizon, 1 h slots, a plan every hour: ``--interval``) and the
   perfect-foresight oracle side by side: energy cost of the deferrable jobs, its saving against
   run-now and as a share of the oracle's, mean and p95 delay, deadline misses. ``--wait-cost``
   prices each hour a start is put off (``Weights.wait_cny_per_h``; default ¥0.01).
@@ -59,7 +59,7 @@ seed: 5
 demand:
   pai: {{path: {pai}, time_scale: {scale}}}
   growth: {growth}
-  deferrable: {{share: 0.5, slack_h: {slack}, checkpoint_h: 1}}
+  deferrable: {{share: {share}, slack_h: {slack}, checkpoint_h: 1}}
 policy: {{solver: cpsat, interval_min: {interval}, shift: true, horizon_h: 48, slot_min: 60, time_limit_s: {limit},
          carbon_price_cny_per_t: {carbon}, forecast: {forecast}, wait_cny_per_h: {wait}}}
 """
@@ -76,7 +76,7 @@ def scenario(tmp: Path, args, name: str, start: str, hours: float, growth: float
     pai = DATA / "gaia-job-traces" / "pai-100k.csv"
     f.write_text(SCENARIO.format(name=name, start=start, hours=hours, pai=pai, scale=args.scale, growth=growth,
                                  carbon=carbon, limit=limit, forecast=args.forecast, slack=args.slack,
-                                 wait=args.wait_cost, interval=args.interval))  # fmt: skip
+                                 wait=args.wait_cost, interval=args.interval, share=args.share))  # fmt: skip
     return load_scenario(f)
 
 
@@ -277,6 +277,7 @@ def main() -> None:
         "--zones", default=",".join(ZONES), help="comma-separated Electricity Maps zones of the carbon part"
     )
     ap.add_argument("--slack", type=float, default=12.0, help="hours of slack of the deferrable jobs (tou, carbon, dr)")
+    ap.add_argument("--share", type=float, default=0.5, help="share of training jobs that are deferrable")
     ap.add_argument("--wait-cost", type=float, default=0.01, help="¥ each hour a start is put off costs")
     ap.add_argument("--interval", type=float, default=60.0, help="minutes between plans (tou, carbon, dr)")
     ap.add_argument("--speed-limit", type=float, default=9.0, help="time limit at 10k × 50")

@@ -51,6 +51,7 @@ from suanwang.scheduler.k8s.dryrun import plan_id
 from suanwang.scheduler.lifecycle import Lifecycle
 from suanwang.solvers import solve
 from suanwang.solvers.problem import Problem, Shift, lost_since_checkpoint
+from suanwang.solvers.shift import due, promises
 from suanwang.topology.loader import load_topology
 from suanwang.topology.measured import with_measured_links
 
@@ -168,6 +169,10 @@ class ControlLoop:
         self.time_limit_s = time_limit_s
         self._loaded: tuple[object, dict[str, tuple[dict, Any]]] = (None, {})  # (topology, key → (spec, job))
         self._last: _Last | None = None  # what the latest plan saw (incremental cycles)
+        # queued job → the start a plan scheduled it for; once that start has come the job is due
+        # (Problem.due): it starts as soon as capacity allows. Kept by this process: a new leader
+        # re-plans such jobs as it finds them.
+        self._promised: dict[str, datetime] = {}
         self.full_every_s = full_every_s
         self.wake = threading.Event()
         self.health = LoopHealth()
@@ -263,6 +268,7 @@ class ControlLoop:
         if problem is None:
             return None, None
         plan, problem = self._solve_isolating(problem, now, report)
+        self._promised = promises(plan, self._promised, {k for k, _ in queue})
         self.store.record_plan(
             plan_id(problem, plan), {**plan.to_dict(), "state": state_note(problem.state, problem.topology)}, now
         )
@@ -299,6 +305,7 @@ class ControlLoop:
             time_limit_s=self.time_limit_s,
             preempt=True,
             preempt_inference=self.preempt_inference,
+            due=due(self._promised, now),
             **gridevents.plan_terms(self.store.sessions, self.shift, self.forecast, topology, jobs, now),
         )
 

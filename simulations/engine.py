@@ -51,7 +51,7 @@ from suanwang.solvers.problem import (
     lost_since_checkpoint,
 )
 from suanwang.solvers.shed import Draw, shed
-from suanwang.solvers.shift import deferrable
+from suanwang.solvers.shift import deferrable, due, promises
 from suanwang.topology.graph import graph_for, link_id
 from suanwang.topology.model import Topology, facility_kw
 from suanwang.topology.totals import site_totals
@@ -102,6 +102,7 @@ class Simulation:
         self.meter = Meter(topology, start, self.end)
         self.down: set[str] = set()
         self.queue: dict[str, tuple[datetime, Job]] = {}
+        self.promised: dict[str, datetime] = {}  # queued job → the start an earlier plan scheduled
         self.expiry: list[tuple[datetime, int, str, datetime]] = []  # (reject after, seq, job, arrived)
         self.running: dict[str, Run] = {}
         self.out = Outcome()
@@ -361,11 +362,13 @@ class Simulation:
             self.topo, jobs, at, self._state(), self.policy.weights, time_limit_s=self.policy.time_limit_s,
             shift=shift, outlook=look, limits=limits, quotas=self.policy.quotas, preempt=self.policy.preempt,
             fair_share=self.policy.tenant_weights, node_policy=self.policy.node_policy,
+            due=due(self.promised, at),
         )  # fmt: skip
         t = time.perf_counter()
         plan = solve(problem, self.policy.solver, with_bound=False)
         self.out.solve_seconds += time.perf_counter() - t  # the whole call, instance build included
         self.out.plans[plan.status] += 1
+        self.promised = promises(plan, self.promised, self.queue) if shift is not None else {}
         evictions = plan.evictions if rounds > 1 else ()  # the last round evicts nothing it cannot re-plan
         for e in evictions:  # stop them; they go back to the queue with the work since their checkpoint lost
             run = self.running.get(e.job)

@@ -268,7 +268,10 @@ class Problem:
     """What a solver is asked: the topology, the jobs, the plan time, the live state and the weights.
 
     With ``shift`` the planner also decides when deferrable jobs start (:mod:`.shift`), against
-    ``outlook`` (the topology's own tariff and series when absent) and within ``limits``.
+    ``outlook`` (the topology's own tariff and series when absent) and within ``limits``. Jobs in
+    ``due`` were scheduled by an earlier plan for a slot that has now begun: the start promised is
+    not put off again for newer work; they start as soon as capacity allows, as jobs without slack
+    do (:func:`.shift.due`).
     """
 
     topology: Topology
@@ -286,6 +289,7 @@ class Problem:
     preempt_inference: bool = False  # … inference too (operators only)
     fair_share: tuple[tuple[str, float], ...] = ()  # (tenant, weight): DRF among equal priorities (solvers.fair)
     node_policy: str = "bestfit"  # which nodes of a pool a job takes: bestfit or fragmentation (solvers.ledger)
+    due: frozenset[str] = frozenset()  # job ids whose scheduled start has come
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,9 @@ Notation (besides that of :mod:`.aggregate`; slots as in :mod:`.slots`)
     y[c,k,t] ∈ ℤ≥0  jobs of class c that start on pool p(k) in slot t
     S[c,k]          start slots: deferrable classes (a window with at least one slot of slack)
                     any e_c ≤ t ≤ l_{c,k}, the last slot from which transfer and run end by the
-                    deadline; the others only their first slot e_c (as soon as the window opens)
+                    deadline; the others only their first slot e_c (as soon as the window opens),
+                    and so do jobs ``Problem.due``: an earlier plan scheduled them for a slot that
+                    has begun, and a start promised is not put off again for newer work
     act(c,t)        slots τ with t ≤ τ < t + d_c (cut at the horizon)
     g[c,k,t]        W · v[c,k] − kW_{c,k} · ∫ rate over the run from slot t − transfer − δ · t
                     (rate: forecast price + carbon × its price; δ = max(¥0.01, Weights.wait_cny_per_h × Δ)
@@ -58,7 +60,8 @@ in ¥0.01 for CP-SAT (δ must count).
 from __future__ import annotations
 
 import time
-from datetime import timedelta
+from collections.abc import Collection, Mapping
+from datetime import datetime, timedelta
 
 from suanwang.solvers.assemble import assemble, place_many
 from suanwang.solvers.instance import Instance, build_instance, job_route, transfer_hours
@@ -69,9 +72,27 @@ from suanwang.solvers.shift_notes import deferral_note
 from suanwang.solvers.shift_search import cpsat, generate, greedy, guided, total
 from suanwang.solvers.slots import Grid, build_grid
 
-__all__ = ["deferrable", "solve_shift"]
+__all__ = ["deferrable", "due", "promises", "solve_shift"]
 
 CPSAT_S_PER_NONZERO = 4e-7  # measured: 0.8 s to build and load CP-SAT's model at 2 million non-zeros
+
+
+def promises(plan: Plan, before: Mapping[str, datetime], queued: Collection[str]) -> dict[str, datetime]:
+    """When each queued job was promised to start (the slot its transfer begins in), after
+    ``plan``: its later starts as scheduled now, the jobs it starts at once dropped, the rest as
+    ``before``."""
+    out = {j: t for j, t in before.items() if j in queued}
+    for p in plan.placements:
+        if p.scheduled:
+            out[p.job] = p.start - timedelta(hours=p.transfer_h)
+        elif not p.fixed:
+            out.pop(p.job, None)
+    return out
+
+
+def due(promised: Mapping[str, datetime], now: datetime) -> frozenset[str]:
+    """The jobs whose promised start has come (``Problem.due``)."""
+    return frozenset(j for j, t in promised.items() if t <= now)
 
 
 def solve_shift(problem: Problem, instance: Instance | None = None, *, with_bound: bool = True) -> Plan:

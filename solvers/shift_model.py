@@ -77,7 +77,7 @@ def classes_of(inst: Instance, grid: Grid) -> list[SClass]:
             latest = None
             if job.deadline is not None:
                 latest = (job.deadline - now).total_seconds() / 3600.0 - job.duration_h
-            is_def = e < grid.slots and deferrable(job, grid.slot_start(e), dt)
+            is_def = e < grid.slots and job.id not in problem.due and deferrable(job, grid.slot_start(e), dt)
             bucket = None if latest is None else math.floor(latest / dt + 1e-9)
             groups.setdefault((jc.index, d, e, bucket, is_def, job.data), []).append(i)
     out = []

@@ -2,8 +2,9 @@
 through the API (roles, bad input as 422 naming the field, duplicates 409, cancel), the control
 loop resolving a cap, suspending preemptible running work first and never inference, reporting an
 unmet cap with its shortfall and why, keeping new work out of the window; scheduled starts kept
-pending with their note; accounts accrued hour by hour at the tariff and carbon of each hour,
-a tenant reading only its own, and the Prometheus counters in base units."""
+pending with their note, and started once their start has come; accounts accrued hour by hour at
+the tariff and carbon of each hour, a tenant reading only its own, and the Prometheus counters in
+base units."""
 
 from __future__ import annotations
 
@@ -146,6 +147,18 @@ def test_a_deferrable_job_is_scheduled_not_placed(world, engine):
     assert len(notes) == 1 and notes[0].startswith("scheduled at nj-hub 07-16 00:00") and "valley band" in notes[0]
     why = call("t", "GET", "/v1/jobs/night/explain").json()["reasons"]
     assert why[0].startswith("scheduled at nj-hub: starts 07-16 00:00 (UTC+8) in the valley band, saves ¥")
+
+
+def test_a_job_whose_scheduled_start_has_come_is_started(world, engine):
+    _, loop, call, cycle = world
+    later = (NOW + timedelta(hours=20)).isoformat() + "+08:00"
+    assert call("t", "POST", "/v1/jobs", json={"jobs": [job("night", kind="batch", duration_h=4,
+                window={"deadline": later})]}).status_code == 201  # fmt: skip
+    cycle(NOW)
+    assert loop._promised == {"t/night": datetime(2026, 7, 16, 0, 0)}
+    loop._promised["t/night"] = NOW + timedelta(minutes=5)  # as if a plan had scheduled it for 09:05
+    cycle(NOW + timedelta(minutes=5))  # due: it starts now rather than wait for the valley again
+    assert states(engine)["night"] == "submitted" and loop._promised == {}
 
 
 def test_accounts_accrue_hour_by_hour_and_tenants_see_their_own(world, engine):

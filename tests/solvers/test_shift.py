@@ -4,7 +4,7 @@ grid events and deadlines hold in every slot (checked by the independent checker
 catches a plan that breaks them), the reported bound is an upper bound on the score and matches
 the full LP when column generation converges, and the model never schedules a start past the last
 one that meets the deadline; where scheduled starts do not all pack beside the plan's own, the
-largest are kept."""
+largest are kept; a job whose scheduled start has come starts as soon as it can."""
 
 from __future__ import annotations
 
@@ -20,6 +20,7 @@ from suanwang.solvers import shift_model, shift_search, solve
 from suanwang.solvers.checker import check_plan
 from suanwang.solvers.instance import build_instance
 from suanwang.solvers.problem import PowerLimit, Shift, Weights
+from suanwang.solvers.shift import due, promises
 from suanwang.solvers.slots import build_grid
 from tests.solvers.helpers import job, problem
 
@@ -51,6 +52,21 @@ def test_a_wait_cost_above_the_saving_starts_the_job_now(jiangsu):
         p = problem(jiangsu, [batch], now=JULY_10, shift=Shift(48, 60), weights=Weights(wait_cny_per_h=cost))
         starts[cost] = solve(p).placements[0].start
     assert starts == {0.5: datetime(2026, 7, 16, 0, 0), 5.0: JULY_10}
+
+
+def test_a_job_whose_scheduled_start_has_come_is_not_put_off_again(jiangsu):
+    """The July job, scheduled for 00:00, is due from then on: planned again at 10:00 it starts
+    at once (as a job without slack would), though the valley is cheaper."""
+    batch = job("batch", 8, 8, kind="batch", duration_h=4.0, earliest=JULY_10, deadline=JULY_10 + timedelta(hours=24))
+    first = solve(problem(jiangsu, [batch], now=JULY_10, shift=Shift(48, 60)))
+    promised = promises(first, {"gone": JULY_10}, {"batch"})
+    midnight = datetime(2026, 7, 16, 0, 0)
+    assert promised == {"batch": midnight}  # jobs no longer queued are forgotten
+    assert due(promised, midnight - timedelta(minutes=1)) == frozenset() and due(promised, midnight) == {"batch"}
+    again = solve(problem(jiangsu, [batch], now=JULY_10, shift=Shift(48, 60), due=frozenset({"batch"})))
+    (p,) = again.placements
+    assert not p.scheduled and p.start == JULY_10 and p.node_names
+    assert promises(again, promised, {"batch"}) == {}  # started: no promise left
 
 
 def test_without_shift_the_same_job_starts_now(jiangsu):
