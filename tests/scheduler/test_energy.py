@@ -134,12 +134,17 @@ def test_an_event_suspends_preemptible_work_never_inference_and_says_why_it_is_u
     assert call("t", "GET", "/v1/grid-events/nj-cut").json()["suspended"] == ["train"]
 
 
-def test_a_deferrable_job_is_scheduled_not_placed(world, engine):
-    _, _, call, cycle = world
+def _night_job_planned(call, cycle) -> None:
+    """A batch job with a 20-hour window, submitted and planned at 09:00."""
     later = (NOW + timedelta(hours=20)).isoformat() + "+08:00"
     assert call("t", "POST", "/v1/jobs", json={"jobs": [job("night", kind="batch", duration_h=4,
                 window={"deadline": later})]}).status_code == 201  # fmt: skip
     cycle(NOW)
+
+
+def test_a_deferrable_job_is_scheduled_not_placed(world, engine):
+    _, _, call, cycle = world
+    _night_job_planned(call, cycle)
     assert states(engine)["night"] == "pending"
     cycle(NOW + timedelta(minutes=1))  # the same schedule: one note, not one per cycle
     with sessions(engine)() as s:
@@ -151,10 +156,7 @@ def test_a_deferrable_job_is_scheduled_not_placed(world, engine):
 
 def test_a_job_whose_scheduled_start_has_come_is_started(world, engine):
     _, loop, call, cycle = world
-    later = (NOW + timedelta(hours=20)).isoformat() + "+08:00"
-    assert call("t", "POST", "/v1/jobs", json={"jobs": [job("night", kind="batch", duration_h=4,
-                window={"deadline": later})]}).status_code == 201  # fmt: skip
-    cycle(NOW)
+    _night_job_planned(call, cycle)
     assert loop._promised == {"t/night": datetime(2026, 7, 16, 0, 0)}
     loop._promised["t/night"] = NOW + timedelta(minutes=5)  # as if a plan had scheduled it for 09:05
     cycle(NOW + timedelta(minutes=5))  # due: it starts now rather than wait for the valley again
