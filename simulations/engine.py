@@ -342,8 +342,9 @@ class Simulation:
             if snap is None:
                 snap = self.snapshots[key] = PoolState(tuple(free.items()))
             pools[key] = snap
-        # no releases: the service does not know when running work ends, and the replay plans as it does
-        return State(pools, dict(self.power_kw), None, {}, tuple(self.down), dict(self.reserved_gbps))
+        # no releases: later slots see only what is free now, as the service plans; planning them with
+        # each run's declared end overbooks the night (bench/README.md, "When to run")
+        return State(pools, dict(self.power_kw), unusable=tuple(self.down), reserved_gbps=dict(self.reserved_gbps))
 
     def _place(self, at: datetime, rounds: int = 6) -> None:
         """Plan the queue; when the plan evicts work, plan again at once (up to ``rounds`` plans) with

@@ -1,5 +1,6 @@
 """The what-if engine: conservation (every arrival ends completed, rejected, still queued or still
-running; occupancy never exceeds capacity; energy adds up), failures, seeded determinism,
+running; occupancy never exceeds capacity; energy adds up; later plans see the bandwidth
+deterministic flows hold), failures, seeded determinism,
 scenario files with their faults, trace import, utilisation sampled at plans and averaged over
 time, and ``suanwang simulate``."""
 
@@ -264,6 +265,23 @@ def test_link_outage_kills_deterministic_jobs_on_it(jiangsu):
     assert o.deterministic_arrivals == 1 and o.preempted == 1  # killed when its reserved path went down
     assert o.placed == 2 and o.still_running == 1  # placed again once the link was back
     assert o.waits_h[1] >= 2.0 - 1e-9  # not before the repair at 3 h
+
+
+def test_later_plans_see_the_bandwidth_deterministic_flows_hold(jiangsu):
+    """Xuzhou's CENI path has 100 Gbit/s: two 40 Gbit/s flows fit, a third arriving an hour later
+    does not while they run."""
+    from suanwang.simulations.workload import Arrival
+    from suanwang.solvers.problem import AcceleratorRequest, Deterministic, Job, JobId
+
+    def det(i: int, at: datetime) -> Arrival:
+        job = Job(JobId(f"ar{i}"), "inference", "t", 5, AcceleratorRequest(8, 8, ("H800",)), duration_h=10,
+                  origin="Xuzhou", latency_slo_ms=20, deterministic=Deterministic(40.0, 40.0),
+                  submitted_at=at)  # fmt: skip
+        return Arrival(at, job)
+
+    arrivals = [det(0, START), det(1, START), det(2, START + timedelta(hours=1))]
+    o = Simulation(jiangsu, arrivals, START, 4, Policy("greedy", 10)).run()
+    assert o.deterministic_arrivals == 3 and o.deterministic_admitted == 2
 
 
 def test_yearly_growth_and_city_weights(jiangsu):
