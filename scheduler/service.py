@@ -24,7 +24,7 @@ import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -52,6 +52,7 @@ from suanwang.scheduler.lifecycle import Lifecycle
 from suanwang.solvers import solve
 from suanwang.solvers.problem import Problem, Shift, lost_since_checkpoint
 from suanwang.solvers.shift import due, promises
+from suanwang.timeutil import parse_time
 from suanwang.topology.loader import load_topology
 from suanwang.topology.measured import with_measured_links
 
@@ -170,9 +171,9 @@ class ControlLoop:
         self._loaded: tuple[object, dict[str, tuple[dict, Any]]] = (None, {})  # (topology, key → (spec, job))
         self._last: _Last | None = None  # what the latest plan saw (incremental cycles)
         # queued job → the start a plan scheduled it for; once that start has come the job is due
-        # (Problem.due): it starts as soon as capacity allows. Kept by this process: a new leader
-        # re-plans such jobs as it finds them.
-        self._promised: dict[str, datetime] = {}
+        # (Problem.due): it starts as soon as capacity allows. Read again from the latest recorded
+        # plan when this replica starts or takes the lead.
+        self._promised: dict[str, datetime] | None = None
         self.full_every_s = full_every_s
         self.wake = threading.Event()
         self.health = LoopHealth()
@@ -268,7 +269,7 @@ class ControlLoop:
         if problem is None:
             return None, None
         plan, problem = self._solve_isolating(problem, now, report)
-        self._promised = promises(plan, self._promised, {k for k, _ in queue})
+        self._promised = promises(plan, self._promised or {}, {k for k, _ in queue})
         self.store.record_plan(
             plan_id(problem, plan), {**plan.to_dict(), "state": state_note(problem.state, problem.topology)}, now
         )
@@ -305,9 +306,21 @@ class ControlLoop:
             time_limit_s=self.time_limit_s,
             preempt=True,
             preempt_inference=self.preempt_inference,
-            due=due(self._promised, now),
+            due=due(self._promises(), now),
             **gridevents.plan_terms(self.store.sessions, self.shift, self.forecast, topology, jobs, now),
         )
+
+    def _promises(self) -> dict[str, datetime]:
+        """The starts scheduled so far: this replica's, or those of the latest recorded plan (the
+        whole queue is planned after any plan that scheduled a start, so the latest holds them all)."""
+        if self._promised is None:
+            body = self.store.latest_plan() or {}
+            self._promised = {}
+            for p in body.get("placements", []):
+                start = parse_time(p.get("start")) if p.get("scheduled") else None
+                if start is not None:
+                    self._promised[p["job"]] = start - timedelta(hours=float(p.get("transfer_h") or 0.0))
+        return self._promised
 
     def _evict(self, problem: Problem, plan, now: datetime, report: CycleReport):
         """Stop the running work the plan evicts: its workloads go, it is re-queued with its progress
@@ -471,6 +484,7 @@ class ControlLoop:
         t = time.perf_counter()
         if not self.leads():
             self._last = None  # another replica may plan meanwhile: the next plan here is whole
+            self._promised = None  # … and its scheduled starts are read from its plans on taking the lead
             report.errors.append("standby: another replica leads")
             return report
         planned: list[Any] = [None, None]
@@ -488,7 +502,7 @@ class ControlLoop:
         )
         for name, step in stages:
             if not self.leads():  # renewed before each stage; a lost lease ends the cycle here
-                self._last = None
+                self._last, self._promised = None, None
                 report.errors.append(f"lost the lease before {name}")
                 report.failed_stages.append(name)
                 break

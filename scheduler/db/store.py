@@ -239,6 +239,12 @@ class SqlStore:
         with self.sessions() as s:
             return list(repo.drained_sites(s))
 
+    def latest_plan(self) -> dict | None:
+        """The body of the latest recorded plan, if any."""
+        with self.sessions() as s:
+            row = repo.latest_plan(s)
+            return None if row is None else row.body
+
     def record_plan(self, plan_id: str, body: dict, at: datetime) -> None:
         with self.sessions.begin() as s:
             self.fence(s)

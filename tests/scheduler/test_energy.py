@@ -158,6 +158,8 @@ def test_a_job_whose_scheduled_start_has_come_is_started(world, engine):
     _, loop, call, cycle = world
     _night_job_planned(call, cycle)
     assert loop._promised == {"t/night": datetime(2026, 7, 16, 0, 0)}
+    restarted = ControlLoop(loop.app, time_limit_s=1, assume_empty=True)  # or a replica taking the lead
+    assert restarted._promises() == loop._promised  # read from the latest recorded plan
     loop._promised["t/night"] = NOW + timedelta(minutes=5)  # as if a plan had scheduled it for 09:05
     cycle(NOW + timedelta(minutes=5))  # due: it starts now rather than wait for the valley again
     assert states(engine)["night"] == "submitted" and loop._promised == {}
