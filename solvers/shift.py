@@ -160,7 +160,7 @@ def _extract(inst: Instance, grid: Grid, classes: list[SClass], counts: dict, st
     if problem.shift is None or problem.shift.exact_nodes:  # a relaxation's plan is not held to nodes
         later, dropped = admit_later(inst, grid, plan.placements, later)
     scheduled = {p.job for p in later}
-    unplaced = tuple(u for u in plan.unplaced if u.job not in scheduled) + dropped
+    unplaced = tuple(_due_note(u, problem) for u in plan.unplaced if u.job not in scheduled) + dropped
     for u in dropped:
         gained.pop(u.job, None)
     # the figures of what the plan holds: starts that found no nodes or no room later are not counted
@@ -169,6 +169,14 @@ def _extract(inst: Instance, grid: Grid, classes: list[SClass], counts: dict, st
     return Plan(
         plan.solver, status, value, None, None, seconds, plan.placements + tuple(later), unplaced, score, 0.0, bound
     )
+
+
+def _due_note(u: Unplaced, problem: Problem) -> Unplaced:
+    """A due job left out says so first: its start has come, and it starts once there is room."""
+    if u.job not in problem.due:
+        return u
+    first = "its scheduled start has come: it starts as soon as capacity allows, without waiting for a cheaper slot"
+    return Unplaced(u.job, (first, *u.reasons))
 
 
 def admit_later(inst: Instance, grid: Grid, started: tuple[Placement, ...], later: list[Placement]):

@@ -196,6 +196,22 @@ def test_capacity_running_work_gives_back_is_used_and_checked(mini):
     assert any("finds no node" in v for v in check_plan(without, plan))
 
 
+def test_a_due_job_without_room_waits_and_says_why(mini):
+    """nj-hub's H800 nodes are all busy: a due job is not scheduled for when they free up but
+    left waiting, its reasons led by why it is not deferred."""
+    from suanwang.solvers.problem import PoolState, Release, State
+
+    now = datetime(2026, 7, 15, 3, 0)
+    nodes = tuple((f"n{k}", 0) for k in range(4))
+    freed = Release("nj-hub", "H800", now + timedelta(hours=2), 8, tuple(n for n, _ in nodes), 4 * 6.72)
+    state = State({("nj-hub", "H800"): PoolState(nodes)}, {"nj-hub": 4 * 6.72}, releases=(freed,))
+    big = job("big", 32, 8, ("H800",), kind="batch", duration_h=2.0, earliest=now, deadline=now + timedelta(hours=10))
+    plan = solve(problem(mini, [big], state, now=now, shift=Shift(24, 60), due=frozenset({"big"})))
+    assert not plan.placements
+    (u,) = plan.unplaced
+    assert u.reasons[0].startswith("its scheduled start has come") and len(u.reasons) > 1
+
+
 def test_later_starts_that_cannot_all_pack_keep_the_largest(mini):
     """One H800 node is left beside this plan's own starts; a 2-card start at 05:00 and an 8-card
     start at 06:00 both want it: the 8-card one is kept (it is worth more) and the other is planned
