@@ -270,7 +270,7 @@ class Problem:
     With ``shift`` the planner also decides when deferrable jobs start (:mod:`.shift`), against
     ``outlook`` (the topology's own tariff and series when absent) and within ``limits``. Jobs in
     ``due`` were scheduled by an earlier plan for a slot that has now begun: the start promised is
-    not put off again for newer work; they start as soon as capacity allows, as jobs without slack
+    not put off to a later slot again; they start as soon as capacity allows, as jobs without slack
     do (:func:`.shift.due`).
     """
 

@@ -10,7 +10,7 @@ Notation (besides that of :mod:`.aggregate`; slots as in :mod:`.slots`)
                     any e_c ≤ t ≤ l_{c,k}, the last slot from which transfer and run end by the
                     deadline; the others only their first slot e_c (as soon as the window opens),
                     and so do jobs ``Problem.due``: an earlier plan scheduled them for a slot that
-                    has begun, and a start promised is not put off again for newer work
+                    has begun, and a start promised is not put off to a later slot again
     act(c,t)        slots τ with t ≤ τ < t + d_c (cut at the horizon)
     g[c,k,t]        W · v[c,k] − kW_{c,k} · ∫ rate over the run from slot t − transfer − δ · t
                     (rate: forecast price + carbon × its price; δ = max(¥0.01, Weights.wait_cny_per_h × Δ)
