@@ -79,6 +79,11 @@ class ServiceMetrics:
         self.scheduled = Gauge(
             "suanwang_plan_scheduled_jobs", "Jobs the latest plan starts in a later slot.", registry=registry
         )
+        self.due_waiting = Gauge(
+            "suanwang_plan_due_waiting_jobs",
+            "Jobs whose scheduled start has come that the latest plan could not start (no room yet).",
+            registry=registry,
+        )
         self.grid_cap = Gauge("suanwang_grid_event_cap_watts", "A grid event's cap.", ["event"], registry=registry)
         self.grid_draw = Gauge(
             "suanwang_grid_event_draw_watts",
@@ -185,8 +190,9 @@ class ServiceMetrics:
             self.carbon_total.labels(site, tenant, "market").inc(mkt * 1000.0)
             self.energy_cost.labels(site, tenant).inc(cny)
 
-    def observe_plan(self, plan: Plan) -> None:
+    def observe_plan(self, plan: Plan, due: frozenset[str] = frozenset()) -> None:
         self.scheduled.set(sum(1 for p in plan.placements if p.scheduled))
+        self.due_waiting.set(sum(1 for u in plan.unplaced if u.job in due))
         self.solve.set(plan.solve_seconds)
         self.objective.set(plan.objective)
         self.gap.set(plan.gap or 0.0)

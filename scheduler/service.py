@@ -507,13 +507,13 @@ class ControlLoop:
                 report.failed_stages.append(name)
                 break
             self._guard(name, step, report)
-        self._guard("metrics", lambda: self._metrics(planned[1], now), report)
+        self._guard("metrics", lambda: self._metrics(planned[0], planned[1], now), report)
         report.seconds = time.perf_counter() - t
         self.app.state.metrics.cycle.observe(report.seconds)
         self.health.record(report)
         return report
 
-    def _metrics(self, plan, now: datetime) -> None:
+    def _metrics(self, problem: Problem | None, plan, now: datetime) -> None:
         st = self.app.state
         rows = self.store.summaries()
         allocated: Counter = Counter()
@@ -523,7 +523,7 @@ class ControlLoop:
         st.metrics.refresh_sites(st.topology, st.live_state, allocated, set(self.store.drained()), st.snapshot, now)
         st.metrics.refresh_queue(*self.store.counts())
         if plan is not None:
-            st.metrics.observe_plan(plan)
+            st.metrics.observe_plan(plan, problem.due if problem is not None else frozenset())
         with self.store.sessions() as s:
             st.metrics.refresh_grid(gridevents.open_events(s) + gridevents.recent_final(s, now))
 

@@ -75,3 +75,27 @@ def test_dashboard_is_readable_and_filterable():
             assert t["legendFormat"] and t["datasource"]["uid"] == "${datasource}", p["title"]
     site_panels = [p for p in d["panels"] if "suanwang_site_" in p["targets"][0]["expr"]]
     assert site_panels and all('site=~"$site"' in p["targets"][0]["expr"] for p in site_panels)
+
+
+def test_due_jobs_left_waiting_are_counted(mini):
+    """A plan that leaves a due job waiting (its start has come, its pool is full) shows it in
+    ``suanwang_plan_due_waiting_jobs``; a job merely left out does not count."""
+    from datetime import datetime, timedelta
+
+    from prometheus_client import CollectorRegistry
+
+    from suanwang.scheduler.metrics import ServiceMetrics
+    from suanwang.solvers import solve
+    from suanwang.solvers.problem import PoolState, Shift, State
+    from tests.solvers.helpers import job, problem
+
+    now = datetime(2026, 7, 15, 3, 0)
+    full = State({("nj-hub", "H800"): PoolState(tuple((f"n{k}", 0) for k in range(4)))}, {"nj-hub": 26.88})
+    later = now + timedelta(hours=10)
+    jobs = [job(j, 32, 8, ("H800",), kind="batch", duration_h=2.0, earliest=now, deadline=later) for j in ("a", "b")]
+    p = problem(mini, jobs, full, now=now, shift=Shift(24, 60), due=frozenset({"a"}))
+    plan = solve(p)
+    assert {u.job for u in plan.unplaced} == {"a", "b"}
+    registry = CollectorRegistry()
+    ServiceMetrics(registry).observe_plan(plan, p.due)
+    assert registry.get_sample_value("suanwang_plan_due_waiting_jobs") == 1
