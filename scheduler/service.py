@@ -269,7 +269,7 @@ class ControlLoop:
         if problem is None:
             return None, None
         plan, problem = self._solve_isolating(problem, now, report)
-        self._promised = promises(plan, self._promised or {}, {k for k, _ in queue})
+        self._promised = promises(plan, self._promises(), {k for k, _ in queue})
         self.store.record_plan(
             plan_id(problem, plan), {**plan.to_dict(), "state": state_note(problem.state, problem.topology)}, now
         )

@@ -494,10 +494,14 @@ class Simulation:
                 self.out.wait_by_origin_h[origin_of(entry[1])] += (at - arrived).total_seconds() / 3600
 
     # -- sampling -----------------------------------------------------------------------------------
-    def _busy_change(self, i: int, cards: int, at: datetime) -> None:
+    def _integrate(self, at: datetime, sites: int | slice = slice(None)) -> None:
+        """∫ busy dt of ``sites`` (an index, or all) up to ``at``."""
         t = (at - self.start).total_seconds()
-        self._busy_card_s[i] += self.busy[i] * (t - self._busy_since[i])
-        self._busy_since[i] = t
+        self._busy_card_s[sites] += self.busy[sites] * (t - self._busy_since[sites])
+        self._busy_since[sites] = t
+
+    def _busy_change(self, i: int, cards: int, at: datetime) -> None:
+        self._integrate(at, i)
         self.busy[i] += cards
 
     def _sample(self, at: datetime) -> None:
@@ -511,9 +515,7 @@ class Simulation:
             self.out.nominal_short_ticks += short
             self.out.series_nominal_short.append(short)
         self._busy_rows.append(self.busy.copy())
-        t = (at - self.start).total_seconds()
-        self._busy_card_s += self.busy * (t - self._busy_since)
-        self._busy_since[:] = t
+        self._integrate(at)
         self._integral_rows.append(self._busy_card_s.copy())
 
     def _finish(self) -> None:
