@@ -85,7 +85,8 @@ def plan_command(
             )
         for name, b in doc.get("baselines", {}).items():
             saving = "—" if b["plan_saving"] is None else f"{b['plan_saving']:.1%}"
-            console().print(f"  against {name}: {b['status']}, the plan's NPV is lower by {saving}")
+            most = "" if b["saving_bound"] is None else f" (no plan's by more than {b['saving_bound']:.1%})"
+            console().print(f"  against {name}: {b['status']}, the plan's NPV is lower by {saving}{most}")
         if "validation" in doc:
             v = doc["validation"]
             console().print(f"  validation: {'confirmed' if v['confirmed'] else 'NOT confirmed'}")

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 import yaml
 from PIL import Image
 from typer.testing import CliRunner
@@ -40,11 +41,19 @@ def test_the_example_plans_jiangsu_to_its_target_with_a_validated_report(tmp_pat
     last = doc["by_year"][-1]
     assert last["year"] == 2027 and last["installed_pflops"] >= 9000 and last["unserved_pflops"] < 1e-3
     assert doc["validation"]["confirmed"] and len(doc["validation"]["years"]) == 3
-    assert doc["baselines"]["proportional"]["plan_saving"] > 0.2
+    prop = doc["baselines"]["proportional"]
+    assert prop["plan_saving"] > 0.2
+    # the most any plan could save against it: one at the proven bound, at or above the plan's saving
+    assert prop["saving_bound"] == pytest.approx(1 - doc["bound_cny"] / prop["npv_cny"])
+    assert prop["plan_saving"] <= prop["saving_bound"] <= prop["plan_saving"] + doc["gap"] + 1e-9
     assert doc["baselines"]["hubs"]["status"] == "infeasible"
     assert doc["marginal_values"]["power_cny_per_kw"]  # the hubs' power caps bind in 2027
     summary = (out / "summary.md").read_text(encoding="utf-8")
-    assert "Validation by simulation (confirmed" in summary and "| 2027 |" in summary
+    assert (
+        "no plan's by more than" in summary
+        and "Validation by simulation (confirmed" in summary
+        and "| 2027 |" in summary
+    )
     assert json.loads((out / "plan.json").read_text(encoding="utf-8"))["npv_cny"] == doc["npv_cny"]
     for png in ("additions.png", "costs.png", "utilisation.png", "marginal.png"):
         with Image.open(out / png) as im:
