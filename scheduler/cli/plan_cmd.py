@@ -144,7 +144,7 @@ def _print_plan(plan: Plan, problem: Problem, limit: int, wide: bool = False) ->
         "cost ¥",
         "kWh",
         "carbon kg",
-        "",
+        "note",
         "start (UTC+8)",
     )
     keep = range(len(columns)) if wide else [0, 1, 2, 3, 4, 5, 13, 7, 9, 12]
@@ -172,6 +172,11 @@ def _print_plan(plan: Plan, problem: Problem, limit: int, wide: bool = False) ->
     s = d["summary"]
     bound = "—" if plan.bound is None else f"{plan.bound:,.1f}"
     gap = "—" if plan.gap is None else f"{100 * plan.gap:.3f} %"
+    measure = "(priority × PFLOPS placed)"
+    if plan.score_bound:  # time-indexed plans are bounded on their score: value less the runs' costs, in ¥
+        score_gap = max(0.0, (plan.score_bound - plan.score) / abs(plan.score_bound))
+        measure += f"; score ¥{plan.score:,.2f} (value less energy, carbon, transfer and waiting)"
+        bound, gap = f"¥{plan.score_bound:,.2f}", f"{100 * score_gap:.3f} %"
     note = state_note(problem.state, problem.topology)
     if note["mode"] == "what-if":
         out.print(f"[yellow]what-if[/yellow]: {note['note']}; give --state for the network as it is")
@@ -184,7 +189,7 @@ def _print_plan(plan: Plan, problem: Problem, limit: int, wide: bool = False) ->
         )
     out.print(
         f"[bold]{plan.solver}[/bold]: status {plan.status}, objective {plan.objective:,.1f} "
-        f"(priority × PFLOPS placed), bound {bound}, gap {gap}, solve {plan.solve_seconds:.2f} s; "
+        f"{measure}, bound {bound}, gap {gap}, solve {plan.solve_seconds:.2f} s; "
         f"{s['placed']} placed, {s['unplaced']} unplaced, {s['energy_kwh']:,.0f} kWh, "
         f"¥{s['cost_cny']:,.0f}, {s['carbon_kg']:,.0f} kg CO₂"
     )

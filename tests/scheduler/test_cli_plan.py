@@ -137,6 +137,20 @@ def test_the_july_example_starts_in_the_valley_band(tmp_path):
     assert bad.exit_code != 0 and "--wait-cost" in bad.output
 
 
+def test_a_time_indexed_plan_shows_its_score_against_its_bound(tmp_path):
+    """The July plan's summary line gives the score the start times were chosen on and its bound
+    (the placement bound, on priority × PFLOPS, is not what the time-indexed model proves)."""
+    f = tmp_path / "july.yaml"
+    f.write_text(JULY)
+    doc = json.loads(CliRunner().invoke(app, ["plan", "-f", str(f), "-o", "json"]).stdout)
+    assert doc["bound"] is None and doc["score_bound"] >= doc["score"] > 0
+    r = CliRunner().invoke(app, ["plan", "-f", str(f)])
+    assert r.exit_code == 0, r.output
+    line = " ".join(r.stdout.split("cpsat-shift:", 1)[1].split())  # the line, as the terminal wrapped it
+    assert f"score ¥{doc['score']:,.2f}" in line and f"bound ¥{doc['score_bound']:,.2f}" in line
+    assert "bound —" not in line
+
+
 def test_plan_keeps_to_the_tenants_quotas(tmp_path):
     jobs = tmp_path / "jobs.yaml"
     jobs.write_text(
