@@ -114,7 +114,10 @@ def draw_simulation(
             ax.plot(o.series_t, o.series_util_site[sid], label=sid, linewidth=1)
         ax.set_title(f"{name}: utilisation per site (busiest 8)")
         ax.set_ylim(0, 1.05)
-        ax.legend(fontsize=7, ncol=4)
+        if top:
+            ax.legend(fontsize=7, ncol=4)
+        else:  # the perfect-foresight oracle is one plan over the whole run, not a sampled replay
+            ax.text(0.5, 0.5, "not sampled: one plan over the whole run", ha="center", va="center")
     fig.tight_layout()
     fig.savefig(folder / "utilisation.png")
     plt.close(fig)

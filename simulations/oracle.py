@@ -60,11 +60,14 @@ def run_oracle(sc: Scenario, time_limit_s: float = 30.0) -> Outcome:
         finish = p.start + timedelta(hours=job.duration_h)
         kwh, kg, cny = meter.add(p.site, kw, p.start, finish)
         out.placed += 1
+        out.placed_value += job.priority * job.accelerators.count * sc.topology.accelerators[p.accelerator].pflops
         begin = p.start - timedelta(hours=p.transfer_h)
         out.waits_h.append(max(0.0, (begin - a.at).total_seconds() / 3600))
         if finish <= end:
             out.completed += 1
             out.completion_h.append((finish - a.at).total_seconds() / 3600)
+        else:
+            out.still_running += 1
         if deferrable(job, a.at, 1.0):
             out.deferrable_delay_h.append(max(0.0, (begin - job.earliest).total_seconds() / 3600))
             out.deferrable_energy_kwh += kwh

@@ -6,6 +6,7 @@ never exceeded afterwards, and reported; `suanwang simulate` prints the three si
 
 from __future__ import annotations
 
+import warnings
 from datetime import timedelta
 
 import pytest
@@ -58,6 +59,11 @@ def test_three_variants_and_shifting_saves(july, three):
     assert o.arrivals == o.completed + o.rejected + o.still_queued + o.still_running and o.max_overcommit == 0
     assert sum(o.power_by_hour_kw) == pytest.approx(o.energy_kwh)  # the hourly draw adds up to the energy
     assert shifted["forecast_mape"] is None  # Jiangsu's zone has no hourly series: its outlook is exact
+    # the oracle's outcome holds to the same counts, and gives no figure it did not measure
+    o = three["oracle"][1]
+    assert o.arrivals == o.completed + o.rejected + o.still_queued + o.still_running
+    assert oracle["placed_value_pflops"] > 0.9 * shifted["placed_value_pflops"]
+    assert oracle["events_per_s"] is None and oracle["util_hub"] is None
 
 
 def test_grid_event_is_met_at_its_start_and_never_exceeded(july):
@@ -99,8 +105,11 @@ def test_grid_events_in_a_scenario_are_checked(tmp_path):
 def test_simulate_prints_the_three_side_by_side(tmp_path):
     f = tmp_path / "july.yaml"
     f.write_text(SCENARIO.format(pai=PAI).replace("hours: 24", "hours: 6").replace("drain_h: 36", "drain_h: 12"))
-    r = CliRunner().invoke(app, ["simulate", "-f", str(f), "--report-dir", str(tmp_path / "rep")])
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        r = CliRunner().invoke(app, ["simulate", "-f", str(f), "--report-dir", str(tmp_path / "rep")])
     assert r.exit_code == 0, r.output
+    assert not [w for w in caught if "legend" in str(w.message)]  # the oracle's panel says why it has no lines
     for text in ("july/run-now", "july/shifted", "july/oracle", "energy cost of deferrable jobs", "deadline misses"):
         assert text in r.output
     assert (tmp_path / "rep" / "power.png").stat().st_size > 10_000
