@@ -230,7 +230,7 @@ def state_note(state: State | None, topo: Topology) -> dict[str, Any]:
         }
     return {
         "mode": "live",
-        "observed_at": state.observed_at.isoformat() if state.observed_at else None,
+        "observed_at": _iso(state.observed_at),
         "sites_without_fresh_state": {sid: state.why.get(sid, "left out") for sid in state.unusable},
     }
 

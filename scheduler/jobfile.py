@@ -23,6 +23,7 @@ from suanwang.solvers.problem import (
     JobId,
     Running,
 )
+from suanwang.timeutil import iso
 from suanwang.topology.graph import NetworkGraph, graph_for
 from suanwang.topology.model import Topology
 from suanwang.yamldoc import Checked, join, read_document
@@ -245,7 +246,7 @@ def jobs_to_dict(jobs: list[Job], plan_time: datetime | None = None) -> dict[str
         if j.data:
             d["data"] = {"location": j.data.location, "size_tb": j.data.size_tb}
         if j.earliest or j.deadline:
-            d["window"] = {k: v.isoformat() for k, v in (("earliest", j.earliest), ("deadline", j.deadline)) if v}
+            d["window"] = {k: iso(v) for k, v in (("earliest", j.earliest), ("deadline", j.deadline)) if v}
         if j.preemptible:
             d["preemptible"] = True
         if j.origin:
@@ -258,7 +259,7 @@ def jobs_to_dict(jobs: list[Job], plan_time: datetime | None = None) -> dict[str
                 "bandwidth_gbps": j.deterministic.bandwidth_gbps,
             }
         if j.submitted_at:
-            d["submitted_at"] = j.submitted_at.isoformat()
+            d["submitted_at"] = iso(j.submitted_at)
         if j.running:
             d["running"] = {"site": j.running.site, "accelerator": j.running.accelerator}
         if j.checkpoint_h:
@@ -277,6 +278,6 @@ def jobs_to_dict(jobs: list[Job], plan_time: datetime | None = None) -> dict[str
         out.append(d)
     doc: dict[str, Any] = {}
     if plan_time:
-        doc["plan_time"] = plan_time.isoformat()
+        doc["plan_time"] = iso(plan_time)
     doc["jobs"] = out
     return doc

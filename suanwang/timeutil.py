@@ -1,7 +1,7 @@
 """Times in job and state files: Jiangsu local time (UTC+8), the clock its tariffs are set in.
 
 Aware datetimes are converted to UTC+8; naive ones are taken as UTC+8 already. Internally times
-are naive UTC+8 wall-clock values.
+are naive UTC+8 wall-clock values; everything shown to users carries its offset (:func:`iso`).
 """
 
 from __future__ import annotations
@@ -15,6 +15,17 @@ def to_local(value: datetime) -> datetime:
     if value.tzinfo is not None:
         value = value.astimezone(CST)
     return value.replace(tzinfo=None)
+
+
+def iso(value: datetime | None) -> str | None:
+    """A time as ISO 8601 with its offset (+08:00 for local times; aware ones are converted)."""
+    return None if value is None else to_local(value).replace(tzinfo=CST).isoformat()
+
+
+def iso_text(value: str) -> str:
+    """A stored time text with its offset; text that is not a time as it is."""
+    t = parse_time(value)
+    return value if t is None else str(iso(t))
 
 
 def now_local() -> datetime:

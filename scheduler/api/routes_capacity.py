@@ -22,7 +22,7 @@ from suanwang.scheduler.db.models import CapacityPlanRow
 from suanwang.simulations.capacity_file import PlanningFile
 from suanwang.simulations.capacity_load import planning_from_body
 from suanwang.simulations.capacity_run import RULES
-from suanwang.timeutil import CST
+from suanwang.timeutil import iso
 
 router = APIRouter(prefix="/v1")
 MAX_API_TIME_LIMIT_S = 3600.0
@@ -36,10 +36,6 @@ class CapacityPlanRequest(Contract):
     baselines: Annotated[list[Literal[RULES]], Field(max_length=len(RULES))] = []  # type: ignore[valid-type]
 
 
-def _zoned(t):
-    return None if t is None else t.replace(tzinfo=CST).isoformat()
-
-
 def _view(row: CapacityPlanRow, now, full: bool) -> dict[str, Any]:
     out: dict[str, Any] = {
         "id": row.id,
@@ -48,9 +44,9 @@ def _view(row: CapacityPlanRow, now, full: bool) -> dict[str, Any]:
         "progress": row.progress,
         "error": row.error,
         "created_by": row.created_by,
-        "created_at": _zoned(row.created_at),
-        "started_at": _zoned(row.started_at),
-        "finished_at": _zoned(row.finished_at),
+        "created_at": iso(row.created_at),
+        "started_at": iso(row.started_at),
+        "finished_at": iso(row.finished_at),
     }
     if out["status"] == "interrupted":
         out["error"] = "the process running it stopped reporting (restarted?); post the plan again"

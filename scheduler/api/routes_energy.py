@@ -23,14 +23,10 @@ from suanwang.scheduler.db import accounts as acc
 from suanwang.scheduler.db import repo
 from suanwang.scheduler.db.models import GridEventRow
 from suanwang.scheduler.gridspec import GridEventSpec
-from suanwang.timeutil import CST, parse_time
+from suanwang.timeutil import iso, parse_time
 from suanwang.topology.loader import topology_refs
 
 router = APIRouter(prefix="/v1")
-
-
-def _zoned(t: datetime | None) -> str | None:
-    return None if t is None else t.replace(tzinfo=CST).isoformat()
 
 
 def _refs(request: Request) -> Refs:
@@ -46,8 +42,8 @@ def _event_view(e: GridEventRow, who: Principal) -> dict[str, Any]:
         "id": e.id,
         "sites": list(e.sites),
         "zone": e.zone,
-        "start": _zoned(e.start),
-        "end": _zoned(e.end),
+        "start": iso(e.start),
+        "end": iso(e.end),
         "cap_kw": e.cap_kw,
         "reduce_kw": e.reduce_kw,
         "reduce_ratio": e.reduce_ratio,
@@ -60,8 +56,8 @@ def _event_view(e: GridEventRow, who: Principal) -> dict[str, Any]:
         "suspended": [repo.public_id(k) if who.role == "submitter" else k for k in suspended],
         "why": e.why,
         "created_by": e.created_by,
-        "created_at": _zoned(e.created_at),
-        "updated_at": _zoned(e.updated_at),
+        "created_at": iso(e.created_at),
+        "updated_at": iso(e.updated_at),
     }
 
 
@@ -77,11 +73,9 @@ def create_event(
         raise RequestValidationError([{**x, "loc": ("body", *x["loc"])} for x in e.errors(include_url=False)]) from e
     now = st.now()
     if spec.start > now + timedelta(days=366):
-        raise HTTPException(
-            422, f"the event starts {_zoned(spec.start)}, more than a year ahead; post it nearer the time"
-        )
+        raise HTTPException(422, f"the event starts {iso(spec.start)}, more than a year ahead; post it nearer the time")
     if spec.end <= now:
-        raise HTTPException(422, f"the event ended at {_zoned(spec.end)}, before now ({_zoned(now)}); give a later end")
+        raise HTTPException(422, f"the event ended at {iso(spec.end)}, before now ({iso(now)}); give a later end")
     sites = list(
         dict.fromkeys([*spec.sites, *(s.id for s in st.topology.sites if spec.zone and s.grid_zone == spec.zone)])
     )
@@ -178,9 +172,7 @@ def _summary(rows, group: Group, tenant: str | None) -> dict[str, Any]:
     if tenant is None:
         out["by_tenant"] = [{"tenant": k, **fig(v)} for k, v in sorted(by_tenant.items())]
     if group != "total":
-        out["rows"] = [
-            {group: _zoned(k[0]), "tenant": k[1], "site": k[2], **fig(v)} for k, v in sorted(by_time.items())
-        ]
+        out["rows"] = [{group: iso(k[0]), "tenant": k[1], "site": k[2], **fig(v)} for k, v in sorted(by_time.items())]
     return out
 
 

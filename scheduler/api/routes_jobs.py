@@ -19,6 +19,7 @@ from suanwang.scheduler.jobspec import MAX_JOBS, JobSpec
 from suanwang.scheduler.jobstate import JobState
 from suanwang.solvers import solve
 from suanwang.solvers.problem import Problem
+from suanwang.timeutil import iso
 
 router = APIRouter(prefix="/v1")
 
@@ -50,14 +51,12 @@ def _view(row: JobRow, history: bool = False, who: Principal | None = None) -> d
         "priority": row.priority,
         "state": row.state,
         "site": row.site,
-        "created_at": row.created_at.isoformat(),
-        "updated_at": row.updated_at.isoformat(),
+        "created_at": iso(row.created_at),
+        "updated_at": iso(row.updated_at),
     }
     if history:
         d["spec"] = _redacted(row.spec) if who is not None and who.role == "viewer" else row.spec
-        d["history"] = [
-            {"at": t.at.isoformat(), "from": t.source, "to": t.target, "reason": t.reason} for t in row.history
-        ]
+        d["history"] = [{"at": iso(t.at), "from": t.source, "to": t.target, "reason": t.reason} for t in row.history]
     return d
 
 
@@ -203,7 +202,7 @@ def latest_plan(request: Request, who: Principal = Depends(require("viewer"))) -
             body[part] = [x for x in body.get(part, []) if str(x.get("job", "")).startswith(own)]
         body.pop("summary", None)  # province-wide totals are not a tenant's
         body.pop("state", None)
-    return {"id": row.id, "created_at": row.created_at.isoformat(), **body}
+    return {"id": row.id, "created_at": iso(row.created_at), **body}
 
 
 @router.post("/plans/dry-run", summary="Plan the given jobs now, without storing or submitting")

@@ -17,7 +17,7 @@ from suanwang.scheduler.api.auth import Principal, require
 from suanwang.scheduler.db import repo
 from suanwang.scheduler.db.models import TenantRow
 from suanwang.solvers.tenantspec import TenantSpec
-from suanwang.timeutil import CST
+from suanwang.timeutil import iso
 from suanwang.topology.loader import topology_refs
 
 router = APIRouter(prefix="/v1")
@@ -29,8 +29,8 @@ def _view(row: TenantRow, used: dict[str, int]) -> dict[str, Any]:
         **spec.model_dump(mode="json"),
         "used": {q.accelerator: used.get(q.accelerator, 0) for q in spec.quotas} | dict(used),
         "created_by": row.created_by,
-        "created_at": row.created_at.replace(tzinfo=CST).isoformat(),
-        "updated_at": row.updated_at.replace(tzinfo=CST).isoformat(),
+        "created_at": iso(row.created_at),
+        "updated_at": iso(row.updated_at),
     }
 
 

@@ -14,6 +14,7 @@ from suanwang.contract import Name, Text
 from suanwang.scheduler.api.auth import Principal, require
 from suanwang.scheduler.db import repo
 from suanwang.scheduler.db.models import ApiToken
+from suanwang.timeutil import iso
 
 router = APIRouter(prefix="/v1")
 MAX_TTL_H = 24 * 366  # a token lives at most a year
@@ -35,9 +36,9 @@ def token_view(row: ApiToken, now: datetime) -> dict[str, Any]:
         "role": row.role,
         "tenant": row.tenant,
         "description": row.description,
-        "created_at": row.created_at.isoformat(),
-        "expires_at": row.expires_at.isoformat() if row.expires_at else None,
-        "revoked_at": row.revoked_at.isoformat() if row.revoked_at else None,
+        "created_at": iso(row.created_at),
+        "expires_at": iso(row.expires_at),
+        "revoked_at": iso(row.revoked_at),
         "active": row.revoked_at is None and not expired,
     }
 

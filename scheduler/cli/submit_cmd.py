@@ -41,7 +41,7 @@ from suanwang.scheduler.k8s.dryrun import plan_id, write_manifests
 from suanwang.scheduler.lifecycle import Lifecycle
 from suanwang.scheduler.store import JobView, JsonStore
 from suanwang.solvers import solve
-from suanwang.timeutil import now_local
+from suanwang.timeutil import iso_text, now_local
 from suanwang.topology.loader import load_topology
 
 TenantOpt = typer.Option(None, "--tenant", help="The job's tenant (--server, for operators: ids are per tenant).")
@@ -152,7 +152,7 @@ def _local(rec: JobView) -> dict[str, Any]:
         "site": rec.site,
         "plan_id": rec.plan_id,
         "workloads": [f"{o.kind}/{o.namespace}/{o.name}" for o in rec.objects],
-        "history": [{"at": t.at, "from": t.source, "to": t.target, "reason": t.reason} for t in rec.history],
+        "history": [{"at": iso_text(t.at), "from": t.source, "to": t.target, "reason": t.reason} for t in rec.history],
     }
 
 

@@ -69,6 +69,19 @@ def test_submit_list_get_cancel(api):
     assert twice.status_code == 409 and twice.headers["content-type"].startswith("application/problem+json")
 
 
+def test_times_carry_their_zone(api):
+    """Every time a job's view gives is ISO 8601 with its offset: created, updated, each step of
+    its history, and its window as stored (given here in UTC, shown in UTC+8)."""
+    window = {"earliest": "2026-11-25T02:00:00Z", "deadline": "2026-11-26T02:00:00Z"}
+    assert api("POST", "/v1/jobs", "submitter:lab-a", json={"jobs": [training("w1", window=window)]}).status_code == 201
+    job = api("GET", "/v1/jobs/w1", "submitter:lab-a").json()
+    times = [job["created_at"], job["updated_at"], *(h["at"] for h in job["history"])]
+    assert times[0] == "2026-11-25T09:00:00+08:00" and all(t.endswith("+08:00") for t in times)
+    assert job["spec"]["window"] == {"earliest": "2026-11-25T10:00:00+08:00", "deadline": "2026-11-26T10:00:00+08:00"}
+    listed = api("GET", "/v1/jobs", "submitter:lab-a").json()["items"]
+    assert all(j["created_at"].endswith("+08:00") for j in listed)
+
+
 def test_validation_errors_are_422_with_field_paths(api):
     bad = training("x1", accelerators={"count": 12, "per_node": 8, "models": ["H900"]})
     r = api("POST", "/v1/jobs", "submitter:lab-a", json={"jobs": [bad]})

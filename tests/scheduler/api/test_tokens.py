@@ -40,7 +40,7 @@ def test_create_list_revoke(world):
     assert r.status_code == 201
     made = r.json()
     secret = made["token"]
-    assert secret.startswith("sw_") and made["expires_at"] == (T0 + timedelta(hours=48)).isoformat()
+    assert secret.startswith("sw_") and made["expires_at"] == (T0 + timedelta(hours=48)).isoformat() + "+08:00"
     assert call("GET", "/v1/jobs", secret).status_code == 200
     listed = call("GET", "/v1/tokens").json()
     assert {t["id"] for t in listed} >= {made["id"]} and all(t["active"] for t in listed)

@@ -249,6 +249,7 @@ def test_cli_submit_status_cancel(tmp_path, mini_file, mini):
         assert s.exit_code == 0 and "running" in s.output and "2 pods active" in s.output
         got = run(app, ["jobs", "get", "-o", "json", "--store", str(tmp_path / "s.json")])
         assert [(j["id"], j["state"], j["site"]) for j in json.loads(got.stdout)] == [("cli-job", "running", "nj-hub")]
+        assert all(h["at"].endswith("+08:00") for h in json.loads(got.stdout)[0]["history"])  # times carry their zone
         names = run(app, ["jobs", "get", "cli-job", "-o", "name", "--store", str(tmp_path / "s.json")])
         assert names.stdout.split() == ["job/cli-job"]
         again = run(app, ["submit", "-f", str(jobs), "--time-limit", "0.5", *common])
