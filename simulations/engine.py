@@ -189,6 +189,8 @@ class Simulation:
         if self.running.get(run.job.id) is run:  # not killed while its data moved
             run.started = True
             self._busy_change(self.site_index[run.site], run.job.accelerators.count, at)
+            if self.policy.shift is not None:  # for the bound on what start times could save
+                self.out.runs.append((run.job, run.site, run.model, at, run.power_kw, run.job.id in self.deferrable))
 
     def _on_complete(self, at: datetime, run: Run) -> None:
         if self.running.get(run.job.id) is not run:

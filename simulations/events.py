@@ -123,6 +123,8 @@ class Outcome:
     solve_seconds: float = 0.0
     events: int = 0
     plans: Counter[str] = field(default_factory=Counter)  # placement calls by the solver's status
+    # time-shifting replays: (job, site, model, start, kW, deferrable) of every run as it started
+    runs: list[tuple] = field(default_factory=list)
     # by origin city (a job's origin, else its data's location; "" for neither): hours waited by
     # every job, and card-hours arrived and placed
     wait_by_origin_h: dict[str, float] = field(default_factory=lambda: defaultdict(float))

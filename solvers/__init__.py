@@ -5,8 +5,8 @@ The CP-SAT placement model (:mod:`.cpsat` over :mod:`.aggregate`), its LP relaxa
 :mod:`.baselines`), an independent checker (:mod:`.checker`) and plain-word reasons
 (:mod:`.explain`); start-time decisions (:mod:`.shift`); the capacity planner, a PuLP MILP over
 years (:mod:`.capacity`, :mod:`.capacity_model`) with hand-made baselines
-(:mod:`.capacity_baselines`). No I/O, no printing, no mutation of inputs; depends only on
-:mod:`suanwang.topology`.
+(:mod:`.capacity_baselines`); the LP bound on what start times could save (:mod:`.start_bound`).
+No I/O, no printing, no mutation of inputs; depends only on :mod:`suanwang.topology`.
 
 Constraints — one numbering across instance, aggregate, cpsat, checker and explain
     (1) model and memory: the pool's accelerator is allowed and has the memory asked for
@@ -24,6 +24,8 @@ Constraints — one numbering across instance, aggregate, cpsat, checker and exp
             their models, installed capacity, power at full load, floor space and cumulative
             purchases, link bandwidth, budgets, the province target, ring coverage, PUE caps,
             green share, city-level centres
+    (25)–(27) tenants' quotas: nominal plus borrowing, the cohort's pool, guarantees (:mod:`.quota`)
+    (28)–(29) the start-time bound (:mod:`.start_bound`): one start a job, cards per pool and hour
 (1)–(4) decide which (job class, pool) candidates exist (:mod:`.instance`); (5)–(8) are the rows
 of the model (:mod:`.aggregate`); with start-time decisions (:mod:`.shift`) (5) and (9)–(12).
 """

@@ -18,6 +18,7 @@ from suanwang.simulations.engine import Simulation
 from suanwang.simulations.events import GridEvent
 from suanwang.simulations.runner import run_scenario, shift_variants
 from suanwang.simulations.scenario import load_scenario
+from suanwang.simulations.shift_bound import start_cost_bound
 from tests.conftest import SHARED_DATA
 
 PAI = SHARED_DATA / "gaia-job-traces" / "pai-100k.csv"
@@ -64,6 +65,16 @@ def test_three_variants_and_shifting_saves(july, three):
     assert o.arrivals == o.completed + o.rejected + o.still_queued + o.still_running
     assert oracle["placed_value_pflops"] > 0.9 * shifted["placed_value_pflops"]
     assert oracle["events_per_s"] is None and oracle["util_hub"] is None
+
+
+def test_the_bound_on_what_start_times_could_save(july, three):
+    """On the shifted replay's own placements, no start times cost less than the bound: it lies at
+    or below what the replay paid and above the deferrable energy at the valley price (¥0.372)."""
+    shifted, out = three["shifted"]
+    bound = start_cost_bound(july, out)
+    valley = 0.372 * shifted["deferrable_energy_mwh"] * 1000
+    assert bound is not None and valley - 1e-6 <= bound <= shifted["deferrable_cost_cny"] * 1.001
+    assert start_cost_bound(july, three["run-now"][1]) is None  # a run-now replay records no runs
 
 
 def test_grid_event_is_met_at_its_start_and_never_exceeded(july):
