@@ -27,6 +27,7 @@ ROWS = [  # (key, label, format)
     ("carbon_t", "carbon (t CO2)", "{:,.2f}"),
     ("cost_cny", "electricity cost (CNY)", "{:,.0f}"),
     ("deferrable_cost_cny", "energy cost of deferrable jobs (CNY)", "{:,.0f}"),
+    ("deferrable_cost_bound_cny", "… the least any start times allow on these placements", "{:,.0f}"),
     ("deferrable_carbon_t", "carbon of deferrable jobs (t CO2)", "{:,.2f}"),
     ("deferrable_delay_mean_h", "delay of deferrable jobs, mean (h)", "{:,.2f}"),
     ("deferrable_delay_p95_h", "delay of deferrable jobs, p95 (h)", "{:,.2f}"),

@@ -74,6 +74,8 @@ def test_the_bound_on_what_start_times_could_save(july, three):
     bound = start_cost_bound(july, out)
     valley = 0.372 * shifted["deferrable_energy_mwh"] * 1000
     assert bound is not None and valley - 1e-6 <= bound <= shifted["deferrable_cost_cny"] * 1.001
+    assert shifted["deferrable_cost_bound_cny"] == pytest.approx(bound)  # the report's row
+    assert "deferrable_cost_bound_cny" not in three["run-now"][0]
     assert start_cost_bound(july, three["run-now"][1]) is None  # a run-now replay records no runs
 
 
@@ -121,6 +123,7 @@ def test_simulate_prints_the_three_side_by_side(tmp_path):
         r = CliRunner().invoke(app, ["simulate", "-f", str(f), "--report-dir", str(tmp_path / "rep")])
     assert r.exit_code == 0, r.output
     assert not [w for w in caught if "legend" in str(w.message)]  # the oracle's panel says why it has no lines
-    for text in ("july/run-now", "july/shifted", "july/oracle", "energy cost of deferrable jobs", "deadline misses"):
+    for text in ("july/run-now", "july/shifted", "july/oracle", "energy cost of deferrable jobs", "deadline misses",
+                 "the least any start times allow"):  # fmt: skip
         assert text in r.output
     assert (tmp_path / "rep" / "power.png").stat().st_size > 10_000
