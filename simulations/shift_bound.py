@@ -25,8 +25,10 @@ __all__ = ["start_cost_bound"]
 
 def start_cost_bound(sc: Scenario, out: Outcome) -> float | None:
     """A lower bound in ¥ on the energy cost of ``out``'s deferrable runs over any start times;
-    ``None`` when ``out`` recorded no runs (a replay without ``shift``) or the LP found none."""
-    if not out.runs:
+    ``None`` when ``out`` recorded no runs (a replay without ``shift``), when runs were cut short
+    (killed by failures, suspended for grid events, evicted: the bound takes each run at its
+    length), or when the LP found none."""
+    if not out.runs or out.preempted or out.suspended or out.evicted:
         return None
     first: dict[str, tuple] = {}
     for r in out.runs:

@@ -6,6 +6,7 @@ never exceeded afterwards, and reported; `suanwang simulate` prints the three si
 
 from __future__ import annotations
 
+import dataclasses
 import warnings
 from datetime import timedelta
 
@@ -77,6 +78,8 @@ def test_the_bound_on_what_start_times_could_save(july, three):
     assert shifted["deferrable_cost_bound_cny"] == pytest.approx(bound)  # the report's row
     assert "deferrable_cost_bound_cny" not in three["run-now"][0]
     assert start_cost_bound(july, three["run-now"][1]) is None  # a run-now replay records no runs
+    cut = dataclasses.replace(out, suspended=1)  # a run cut short: its cards were not held to its end
+    assert start_cost_bound(july, cut) is None
 
 
 def test_grid_event_is_met_at_its_start_and_never_exceeded(july):
