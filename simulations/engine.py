@@ -33,6 +33,7 @@ from suanwang.simulations.events import (
     Outcome,
     Policy,
     Run,
+    Started,
     origin_of,
 )
 from suanwang.simulations.meter import Meter
@@ -190,7 +191,9 @@ class Simulation:
             run.started = True
             self._busy_change(self.site_index[run.site], run.job.accelerators.count, at)
             if self.policy.shift is not None:  # for the bound on what start times could save
-                self.out.runs.append((run.job, run.site, run.model, at, run.power_kw, run.job.id in self.deferrable))
+                self.out.runs.append(
+                    Started(run.job, run.site, run.model, at, run.power_kw, run.job.id in self.deferrable)
+                )
 
     def _on_complete(self, at: datetime, run: Run) -> None:
         if self.running.get(run.job.id) is not run:

@@ -78,6 +78,18 @@ class Run:
     started: bool = False
 
 
+@dataclass(frozen=True)
+class Started:
+    """A run as it started, in a time-shifting replay (for :mod:`.shift_bound`)."""
+
+    job: Job
+    site: str
+    model: str
+    at: datetime
+    power_kw: float
+    deferrable: bool
+
+
 @dataclass
 class Outcome:
     """What happened, for the report and the conservation checks."""
@@ -123,8 +135,7 @@ class Outcome:
     solve_seconds: float = 0.0
     events: int = 0
     plans: Counter[str] = field(default_factory=Counter)  # placement calls by the solver's status
-    # time-shifting replays: (job, site, model, start, kW, deferrable) of every run as it started
-    runs: list[tuple] = field(default_factory=list)
+    runs: list[Started] = field(default_factory=list)  # time-shifting replays: every run as it started
     # by origin city (a job's origin, else its data's location; "" for neither): hours waited by
     # every job, and card-hours arrived and placed
     wait_by_origin_h: dict[str, float] = field(default_factory=lambda: defaultdict(float))

@@ -50,7 +50,7 @@ def _cost_bound(sc: Scenario, out: Outcome) -> float | None:
     (:mod:`.shift_bound`); ``None`` past :data:`BOUND_MAX_RUNS`."""
     from suanwang.simulations.shift_bound import start_cost_bound
 
-    if sum(1 for r in out.runs if r[5]) > BOUND_MAX_RUNS:
+    if sum(1 for r in out.runs if r.deferrable) > BOUND_MAX_RUNS:
         return None
     return start_cost_bound(sc, out)
 

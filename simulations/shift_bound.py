@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 
 import numpy as np
 
-from suanwang.simulations.events import Outcome
+from suanwang.simulations.events import Outcome, Started
 from suanwang.simulations.meter import Meter
 from suanwang.simulations.scenario import Scenario
 from suanwang.solvers.start_bound import Work, cost_bound
@@ -30,11 +30,11 @@ def start_cost_bound(sc: Scenario, out: Outcome) -> float | None:
     length), or when the LP found none."""
     if not out.runs or out.preempted or out.suspended or out.evicted:
         return None
-    first: dict[str, tuple] = {}
+    first: dict[str, Started] = {}
     for r in out.runs:
-        first.setdefault(r[0].id, r)  # a job suspended and started again counts its first run
+        first.setdefault(r.job.id, r)
     runs = list(first.values())
-    last = max(max(at + timedelta(hours=job.duration_h), job.deadline or at) for job, _s, _m, at, _kw, _d in runs)
+    last = max(max(r.at + timedelta(hours=r.job.duration_h), r.job.deadline or r.at) for r in runs)
     meter = Meter(sc.topology, sc.start, last + timedelta(hours=1))
     t0, T = meter.t0, len(meter.hours)
 
@@ -45,13 +45,15 @@ def start_cost_bound(sc: Scenario, out: Outcome) -> float | None:
     pools: dict[tuple[str, str], int] = {}
     held: dict[tuple[str, str], np.ndarray] = {}
     work = []
-    for job, site, model, at, kw, deferrable in runs:
-        key = (site, model)
-        if deferrable and job.deadline is not None:
+    for r in runs:
+        job, at, key = r.job, r.at, (r.site, r.model)
+        if r.deferrable and job.deadline is not None:
             opens = max(job.submitted_at or at, job.earliest) if job.earliest else (job.submitted_at or at)
             lo = max(0, math.floor(hour(opens)))
             hi = max(lo, math.floor(hour(job.deadline) - job.duration_h + 1e-9))
-            work.append(Work(pools.setdefault(key, len(pools)), job.accelerators.count, kw, lo, hi, job.duration_h))
+            work.append(
+                Work(pools.setdefault(key, len(pools)), job.accelerators.count, r.power_kw, lo, hi, job.duration_h)
+            )
             continue
         a, b = hour(at), hour(at) + job.duration_h
         row = held.setdefault(key, np.zeros(T))
