@@ -27,7 +27,7 @@ Objective
 A start between two whole hours costs and holds what the mix of the two does, exactly so for runs
 of whole hours; so the bound also covers starts at any time, for those runs.
 
-Solve: HiGHS through ``scipy.optimize.linprog``; a status other than optimal gives no bound.
+Solve: HiGHS (:func:`suanwang.highs.quiet_highs`); a status other than optimal gives no bound.
 """
 
 from __future__ import annotations
@@ -36,9 +36,11 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+import highspy
 import numpy as np
-from scipy.optimize import linprog
-from scipy.sparse import coo_matrix
+from scipy import sparse
+
+from suanwang.highs import quiet_highs
 
 __all__ = ["Work", "cost_bound"]
 
@@ -81,19 +83,23 @@ def cost_bound(work: Sequence[Work], free_cards: np.ndarray, cny_per_kwh: np.nda
                 vals.append(w.cards * (min(end, h + 1) - h))
             owner.append(j)
 
-    # -- constraints: (28) one start each, (29) cards per pool and hour --------------------------
+    # -- constraints: (28) one start each (= 1), (29) cards per pool and hour (≤ F) ------------------
     n = len(cost)
-    a_ub = coo_matrix((vals, (rows, cols)), shape=(P * T, n)).tocsr()
-    a_eq = coo_matrix((np.ones(n), (owner, np.arange(n))), shape=(len(work), n)).tocsr()
+    a = sparse.vstack(
+        [
+            sparse.coo_matrix((np.ones(n), (owner, np.arange(n))), shape=(len(work), n)),
+            sparse.coo_matrix((vals, (rows, cols)), shape=(P * T, n)),
+        ]
+    ).tocsc()
+    lower = np.concatenate([np.ones(len(work)), np.full(P * T, -highspy.kHighsInf)])
+    upper = np.concatenate([np.ones(len(work)), np.maximum(0.0, free_cards).ravel()])
 
-    # -- solve -------------------------------------------------------------------------------------
-    res = linprog(
-        np.asarray(cost),
-        A_ub=a_ub,
-        b_ub=np.maximum(0.0, free_cards).ravel(),
-        A_eq=a_eq,
-        b_eq=np.ones(len(work)),
-        bounds=(0.0, 1.0),
-        method="highs",
-    )
-    return float(res.fun) if res.status == 0 else None
+    # -- objective, solve ------------------------------------------------------------------------
+    h = quiet_highs()
+    h.addRows(len(lower), lower, upper, 0, np.zeros(0, dtype=np.int32), np.zeros(0, dtype=np.int32), np.zeros(0))
+    h.addCols(n, np.asarray(cost), np.zeros(n), np.ones(n), a.nnz, a.indptr[:-1].astype(np.int32),
+              a.indices.astype(np.int32), a.data)  # fmt: skip
+    h.run()
+    if h.getModelStatus() != highspy.HighsModelStatus.kOptimal:
+        return None
+    return float(h.getInfo().objective_function_value)
