@@ -4,12 +4,13 @@ Four parts, each a table (and ``bench/shift.png``):
 
 - ``tou``: the PAI trace on the built-in Jiangsu topology from a July day, demand scaled until the
   hubs are ≥ 60 % busy while jobs arrive, half the training jobs deferrable (``--share``) with 12
-  hours of slack (``--slack``); run-now, shifted (48 h horizon, 1 h slots, a plan every hour: ``--interval``) and the
-  perfect-foresight oracle side by side: energy cost of the deferrable jobs, its saving against
-  run-now and as a share of the oracle's, mean and p95 delay, deadline misses. ``--wait-cost``
-  prices each hour a start is put off (``Weights.wait_cny_per_h``; default ¥0.01). Below the
-  table, the most any start times could save on the shifted replay's own placements
-  (``simulations.shift_bound``: an LP bound, every arrival known), and the share of it reached.
+  hours of slack (``--slack``); run-now, shifted (48 h horizon, 1 h slots, a plan every 15
+  minutes: ``--interval``) and the perfect-foresight oracle side by side: energy cost of the
+  deferrable jobs, its saving against run-now and as a share of the oracle's, mean and p95 delay,
+  deadline misses. ``--wait-cost`` prices each hour a start is put off
+  (``Weights.wait_cny_per_h``; default ¥0.01). Below the table, the most any start times could
+  save on the shifted replay's own placements (``simulations.shift_bound``: an LP bound, every
+  arrival known), and the share of it reached.
 - ``carbon``: the same kind of run with the Jiangsu zone given each Electricity Maps zone's real
   2023 hourly series (``shared/data/sustaincluster-em-2023``) and a carbon price that dominates
   the tariff (¥100/kg: the hubs run on 80 % green power, so their market-based intensity swings
@@ -153,7 +154,7 @@ def part_carbon(tmp: Path, args) -> tuple[str, dict]:
     for zone in args.zones.split(","):
         log(f"carbon: {zone}")
         sc = scenario(tmp, args, f"co2-{zone}", "2026-07-15T00:00:00+08:00", args.carbon_hours,
-                      args.carbon_growth, 100_000, 1)  # fmt: skip
+                      args.carbon_growth, args.carbon_price * 1000, 1)  # fmt: skip
         series = year_series(EM / f"{zone}_2023_hourly.csv", "Carbon Intensity gCO₂eq/kWh (LCA)", 0.001)
         zones = {zid: replace(z, carbon_year_kg_per_kwh=series) for zid, z in sc.topology.grid_zones.items()}
         sc = replace(sc, topology=replace(sc.topology, grid_zones=zones))
@@ -233,7 +234,7 @@ def part_dr(tmp: Path, args) -> tuple[str, dict]:
     ]]  # fmt: skip
     head = ["draw when announced kW", "cap kW", "draw at start kW", "shed kW", "suspended", "met at start",
             "most above cap later kW", "mean wait Δ min", "mean deferrable delay Δ h", "misses Δ"]  # fmt: skip
-    text = md(head, rows)
+    text = md(head, rows) + ("" if row["met"] else f"\n\nwhy unmet: {row['why']}")
     return text + "\n", {"met": row["met"], "over": row["max_over_kw"]}
 
 
@@ -279,6 +280,7 @@ def main() -> None:
     ap.add_argument("--growth", type=float, default=1.0)
     ap.add_argument("--carbon-hours", type=float, default=72.0)
     ap.add_argument("--carbon-growth", type=float, default=0.5)
+    ap.add_argument("--carbon-price", type=float, default=100.0, help="¥ per kg CO₂ in the carbon part")
     ap.add_argument("--forecast", default="weekly", help="carbon outlook: weekly, anchored or persistence")
     ap.add_argument(
         "--zones", default=",".join(ZONES), help="comma-separated Electricity Maps zones of the carbon part"
@@ -286,7 +288,7 @@ def main() -> None:
     ap.add_argument("--slack", type=float, default=12.0, help="hours of slack of the deferrable jobs (tou, carbon, dr)")
     ap.add_argument("--share", type=float, default=0.5, help="share of training jobs that are deferrable")
     ap.add_argument("--wait-cost", type=float, default=0.01, help="¥ each hour a start is put off costs")
-    ap.add_argument("--interval", type=float, default=60.0, help="minutes between plans (tou, carbon, dr)")
+    ap.add_argument("--interval", type=float, default=15.0, help="minutes between plans (tou, carbon, dr)")
     ap.add_argument("--speed-limit", type=float, default=9.0, help="time limit at 10k × 50")
     ap.add_argument("--notice", type=float, default=0.0, help="hours a grid event is announced before it starts")
     args = ap.parse_args()

@@ -52,6 +52,7 @@ from suanwang.scheduler.lifecycle import Lifecycle
 from suanwang.solvers import solve
 from suanwang.solvers.problem import Problem, Shift, lost_since_checkpoint
 from suanwang.solvers.shift import due, promises
+from suanwang.solvers.slots import declared_ends
 from suanwang.timeutil import parse_time
 from suanwang.topology.loader import load_topology
 from suanwang.topology.measured import with_measured_links
@@ -298,11 +299,14 @@ class ControlLoop:
         topology = st.topology
         if st.live_state is not None and st.live_state.links:  # measured RTT and jitter, as the CLI uses them
             topology = with_measured_links(topology, st.live_state.links)
+        state = without_sites(st.live_state, st.topology, view.drained)
+        if self.shift is not None and state is not None:  # later slots count work ending within one slot
+            state = dataclasses.replace(state, releases=declared_ends(st.topology, jobs, now))
         return Problem(
             topology,
             tuple(jobs),
             now,
-            without_sites(st.live_state, st.topology, view.drained),
+            state,
             time_limit_s=self.time_limit_s,
             preempt=True,
             preempt_inference=self.preempt_inference,

@@ -47,6 +47,7 @@ from suanwang.solvers.problem import (
     PoolState,
     PowerLimit,
     Problem,
+    Release,
     Running,
     State,
     lost_since_checkpoint,
@@ -347,9 +348,24 @@ class Simulation:
             if snap is None:
                 snap = self.snapshots[key] = PoolState(tuple(free.items()))
             pools[key] = snap
-        # no releases: later slots see only what is free now, as the service plans; planning them with
-        # each run's declared end overbooks the night (bench/README.md, "When to run")
-        return State(pools, dict(self.power_kw), unusable=tuple(self.down), reserved_gbps=dict(self.reserved_gbps))
+        releases: tuple[Release, ...] = ()
+        if self.policy.shift is not None:  # the replay knows when each run ends; the plan counts those
+            releases = tuple(  # within one slot of now (solvers.slots.released_by), as the service does
+                Release(
+                    r.site,
+                    r.model,
+                    r.end,
+                    r.job.accelerators.per_node,
+                    r.nodes,
+                    r.power_kw,
+                    r.links,
+                    r.job.deterministic.bandwidth_gbps if r.job.deterministic else 0.0,
+                )  # fmt: skip
+                for r in self.running.values()
+                if r.site not in self.down
+            )
+        return State(pools, dict(self.power_kw), unusable=tuple(self.down), reserved_gbps=dict(self.reserved_gbps),
+                     releases=releases)  # fmt: skip
 
     def _place(self, at: datetime, rounds: int = 6) -> None:
         """Plan the queue; when the plan evicts work, plan again at once (up to ``rounds`` plans) with

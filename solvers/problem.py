@@ -160,8 +160,9 @@ def count_bits(free_with_counts: Iterable[tuple[int, int]]) -> dict[int, int]:
 class Release:
     """What a running job gives back when it ends at ``at``: ``per_node`` cards on each of its
     ``nodes``, its power, and its bandwidth on ``links``. Only a caller that knows when work ends
-    (the simulator, a store with measured end times) lists releases; without them running work
-    holds its capacity for the whole horizon."""
+    (the simulator; the service, from when work started and its ``duration_h``) lists releases;
+    start-time decisions count those within one slot of now (:func:`.slots.released_by`), and
+    running work holds the rest of its capacity for the whole horizon."""
 
     site: str
     accelerator: str

@@ -15,7 +15,8 @@ Notation (besides that of :mod:`.aggregate`; slots as in :mod:`.slots`)
     g[c,k,t]        W · v[c,k] − kW_{c,k} · ∫ rate over the run from slot t − transfer − δ · t
                     (rate: forecast price + carbon × its price; δ = max(¥0.01, Weights.wait_cny_per_h × Δ)
                     per slot of waiting)
-    H_s, R_l, B[p,a]  power, bandwidth and block capacity free now (kept for the whole horizon)
+    H_s, R_l, B[p,a]  power, bandwidth and block capacity free now (and in every later slot, with
+                    what running work gives back within one slot of now)
     L ∈ 𝓛           grid events: sites S_L, window W_L ⊆ slots, cap_L; D_L their draw now
 
 Constraints (one numbering with :mod:`suanwang.solvers`)
@@ -28,7 +29,8 @@ Constraints (one numbering with :mod:`suanwang.solvers`)
          (nodes with at least k free cards, and free cards; as (6') of :mod:`.aggregate`): a
          relaxation, for references such as the simulator's perfect-foresight oracle
     Capacity, power and bandwidth per slot are what is free now plus what running work gives
-    back by the slot's start (``State.releases``, where the caller knows when work ends).
+    back by the slot's start, counting the work that ends within one slot of now
+    (``State.releases``, where the caller knows when work ends; :func:`.slots.released_by`).
 
 Objective
     max Σ g[c,k,t] · y[c,k,t]

@@ -233,9 +233,11 @@ def _down(x: float) -> float:
 
 
 def freed_by_slot(inst: Instance, grid: Grid) -> list[list]:
-    """Per slot, the releases of running work that happened by the slot's start."""
+    """Per slot, the releases of running work within one slot of now that happened by the slot's
+    start."""
     releases = inst.problem.state.releases if inst.problem.state is not None else ()
-    return released_by(releases, [grid.slot_start(t) for t in range(grid.slots)])
+    starts = [grid.slot_start(t) for t in range(grid.slots)]
+    return released_by(releases, starts, inst.problem.now, grid.slot_h)
 
 
 def _pool_free(inst: Instance, freed: list[list], pool) -> list[dict[str, int]]:

@@ -16,13 +16,15 @@ for the whole horizon (what the planner does not know to be free is not free). A
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import numpy as np
 
-from suanwang.solvers.problem import Problem
+from suanwang.solvers.problem import Job, Problem, Release
 from suanwang.topology.hourly import factors_for
+from suanwang.topology.model import Topology, facility_kw
 
 
 @dataclass
@@ -69,8 +71,16 @@ class Grid:
         )
 
 
-def released_by(releases, slot_starts: list[datetime]) -> list[list]:
-    """For each slot, the releases that happened by its start (capacity back for the whole slot)."""
+def released_by(releases, slot_starts: list[datetime], now: datetime | None = None, slot_h: float = 0.0) -> list[list]:
+    """For each slot, the releases that happened by its start (capacity back for the whole slot).
+    With ``now``, only those within one slot (``slot_h``) of it count: a plan counts on the work
+    ending before its next slot, not on every declared end up to the horizon. All of them promised
+    the night to deferred work that the night's own arrivals then took; none (what is free at the
+    plan's instant) made the room a plan sees depend on how often plans run, since frequent plans
+    leave little free between them (``bench/README.md``, "When to run")."""
+    if now is not None:
+        until = now + timedelta(hours=slot_h)
+        releases = [r for r in releases if r.at <= until]
     ordered = sorted(releases, key=lambda r: r.at)
     out, k = [], 0
     for t0 in slot_starts:
@@ -78,6 +88,27 @@ def released_by(releases, slot_starts: list[datetime]) -> list[list]:
             k += 1
         out.append(ordered[:k])
     return out
+
+
+def declared_ends(topology: Topology, jobs: Iterable[Job], now: datetime) -> tuple[Release, ...]:
+    """What the running jobs among ``jobs`` give back at their declared end (start +
+    ``duration_h``), for a caller that records when work started (the service). A job not yet
+    started, or already past its declared end, gives nothing back: it holds its cards, power and
+    bandwidth for the whole horizon. Nodes a job holds that are not known are named after it."""
+    sites = {s.id: s for s in topology.sites}
+    out = []
+    for j in jobs:
+        r = j.running
+        if r is None or r.started_at is None or r.site not in sites:
+            continue
+        end = r.started_at + timedelta(hours=j.duration_h)
+        if end <= now:
+            continue
+        a, acc = j.accelerators, topology.accelerators.get(r.accelerator)
+        kw = facility_kw(a.count, acc, sites[r.site].pue) if acc else 0.0
+        nodes = r.nodes or tuple(f"{j.id}#{k}" for k in range(a.nodes))
+        out.append(Release(r.site, r.accelerator, end, a.per_node, nodes, kw))
+    return tuple(out)
 
 
 def slot_starts_h(now: datetime, slot_h: float, slots: int) -> np.ndarray:

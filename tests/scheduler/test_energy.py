@@ -233,3 +233,21 @@ def test_suspended_work_keeps_what_it_saved_at_checkpoints(world, engine):
         row = s.get(JobRow, "t/train")
         assert row.spec["done_h"] == 1.0 and "1.00 h of its work kept at checkpoints" in row.history[-1].reason
     assert dict(loop.store.specs(("pending",)))["t/train"]["duration_h"] == 5.0  # 6 h less the hour kept
+
+
+def test_the_plan_counts_running_work_ending_within_a_slot(world, engine, monkeypatch):
+    """Later slots see what running work gives back at its declared end (when it started, plus
+    ``duration_h``); a job that has not started yet gives nothing back."""
+    from suanwang.solvers.problem import State
+
+    app, loop, call, cycle = world
+    assert call("t", "POST", "/v1/jobs", json={"jobs": [job("a"), job("b")]}).status_code == 201
+    cycle(NOW - timedelta(hours=6))
+    _running(loop, ["t/a"], NOW - timedelta(hours=5, minutes=30))  # ends at 09:30
+    app.state.live_state = State()  # measured: nothing else runs
+    seen = []
+    solve_isolating = loop._solve_isolating
+    monkeypatch.setattr(loop, "_solve_isolating", lambda p, *a: seen.append(p) or solve_isolating(p, *a))
+    _night_job_planned(call, cycle)
+    (r,) = seen[-1].state.releases
+    assert (r.site, r.accelerator, r.at, r.per_node) == ("nj-hub", "H800", NOW + timedelta(minutes=30), 8)

@@ -176,24 +176,47 @@ def test_checker_catches_an_overloaded_slot(mini):
     assert check_plan(p, broken)
 
 
-def test_capacity_running_work_gives_back_is_used_and_checked(mini):
-    """nj-hub's four H800 nodes are busy until 05:00 (a release the simulator knows); a deferrable
-    job that needs them all starts then, and the checker holds the plan to the same releases."""
+def test_capacity_running_work_gives_back_within_a_slot_is_used_and_checked(mini):
+    """nj-hub's four H800 nodes are busy until 03:30 (a release the simulator knows); a deferrable
+    job that needs them all starts in the next slot, at 04:00, and the checker holds the plan to
+    the same releases. Work that ends later than one slot from now is not counted on: with the
+    same nodes busy until 05:00 nothing is promised."""
     from suanwang.solvers.problem import PoolState, Release, State
 
     now = datetime(2026, 7, 15, 3, 0)
     nodes = tuple((f"n{k}", 0) for k in range(4))
-    freed = Release("nj-hub", "H800", now + timedelta(hours=2), 8, tuple(n for n, _ in nodes), 4 * 6.72)
+    freed = Release("nj-hub", "H800", now + timedelta(minutes=30), 8, tuple(n for n, _ in nodes), 4 * 6.72)
     state = State({("nj-hub", "H800"): PoolState(nodes)}, {"nj-hub": 4 * 6.72}, releases=(freed,))
     big = job("big", 32, 8, ("H800",), kind="batch", duration_h=2.0, earliest=now, deadline=now + timedelta(hours=10))
     p = problem(mini, [big], state, now=now, shift=Shift(24, 60))
     plan = solve(p)
     (x,) = plan.placements
-    assert x.scheduled and x.start == now + timedelta(hours=2)
+    assert x.scheduled and x.start == now + timedelta(hours=1)
     assert check_plan(p, plan) == []
     without = dataclasses.replace(p, state=dataclasses.replace(state, releases=()))
     assert not solve(without).placements  # without the release the pool stays full: nothing is promised
     assert any("finds no node" in v for v in check_plan(without, plan))
+    later = dataclasses.replace(freed, at=now + timedelta(hours=2))
+    beyond = dataclasses.replace(p, state=dataclasses.replace(state, releases=(later,)))
+    assert not solve(beyond).placements
+    assert any("finds no node" in v for v in check_plan(beyond, plan))
+
+
+def test_running_jobs_give_back_their_cards_at_their_declared_end(mini):
+    """The service knows when running work started: a job started an hour ago that runs 1.5 h
+    gives back its cards at 03:30; one past its declared end, or not yet started, gives nothing
+    back (when it ends is not known, so it holds what it has)."""
+    from suanwang.solvers.problem import Running
+    from suanwang.solvers.slots import declared_ends
+
+    now = datetime(2026, 7, 15, 3, 0)
+    base = job("a", 16, 8, ("H800",), duration_h=1.5)
+    ending = dataclasses.replace(base, running=Running("nj-hub", "H800", now - timedelta(hours=1)))
+    over = dataclasses.replace(base, id="b", running=Running("nj-hub", "H800", now - timedelta(hours=2)))
+    placed = dataclasses.replace(base, id="c", running=Running("nj-hub", "H800"))
+    (r,) = declared_ends(mini, [ending, over, placed, dataclasses.replace(base, id="d")], now)
+    assert (r.site, r.accelerator, r.at) == ("nj-hub", "H800", now + timedelta(minutes=30))
+    assert r.per_node == 8 and r.nodes == ("a#0", "a#1") and r.power_kw > 0
 
 
 def test_a_due_job_without_room_waits_and_says_why(mini):
@@ -203,7 +226,7 @@ def test_a_due_job_without_room_waits_and_says_why(mini):
 
     now = datetime(2026, 7, 15, 3, 0)
     nodes = tuple((f"n{k}", 0) for k in range(4))
-    freed = Release("nj-hub", "H800", now + timedelta(hours=2), 8, tuple(n for n, _ in nodes), 4 * 6.72)
+    freed = Release("nj-hub", "H800", now + timedelta(minutes=30), 8, tuple(n for n, _ in nodes), 4 * 6.72)
     state = State({("nj-hub", "H800"): PoolState(nodes)}, {"nj-hub": 4 * 6.72}, releases=(freed,))
     big = job("big", 32, 8, ("H800",), kind="batch", duration_h=2.0, earliest=now, deadline=now + timedelta(hours=10))
     plan = solve(problem(mini, [big], state, now=now, shift=Shift(24, 60), due=frozenset({"big"})))
