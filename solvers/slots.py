@@ -8,8 +8,10 @@ hour from the problem's :class:`~.problem.Outlook` (the topology's tariff and se
 given); the cost of running ``kW`` from ``a`` to ``b`` hours after ``now`` is ``kW × (I(b) − I(a))``
 with ``I`` the running integral of that rate, so a run is priced over the hours it covers.
 
-Capacity in every slot is what is free now: running jobs keep their cards, power and bandwidth
-for the whole horizon (what the planner does not know to be free is not free). A
+Capacity in every slot is what is free now plus what running work gives back by the slot's start,
+counting only work whose end is known (:func:`declared_ends`, or the simulator's own) and comes
+within one slot of now (:func:`released_by`); all other running work keeps its cards, power and
+bandwidth for the whole horizon (what the planner does not know to be free is not free). A
 :class:`~.problem.PowerLimit` lowers the power of its sites in the slots its window touches.
 """
 
