@@ -29,7 +29,7 @@ from suanwang.collectors.snapshot import LinkMeasure, PoolSnapshot, SiteSnapshot
 from suanwang.contract import Contract, Number, Refs, Text, Time, known, validate, whole
 from suanwang.solvers.ledger import node_name
 from suanwang.solvers.problem import PoolState, State
-from suanwang.timeutil import parse_time
+from suanwang.timeutil import iso, parse_time
 from suanwang.topology.model import Topology
 from suanwang.yamldoc import Checked, join, read_document
 
@@ -230,7 +230,7 @@ def state_note(state: State | None, topo: Topology) -> dict[str, Any]:
         }
     return {
         "mode": "live",
-        "observed_at": _iso(state.observed_at),
+        "observed_at": iso(state.observed_at, "seconds"),
         "sites_without_fresh_state": {sid: state.why.get(sid, "left out") for sid in state.unusable},
     }
 
@@ -275,13 +275,6 @@ def snapshot_state(snap: Snapshot, topology: Topology) -> State:
     return without_sites(State(pools, draw, snap.observed_at, links), topology, why) or State()
 
 
-_OFFSET = "+08:00"
-
-
-def _iso(t: datetime | None) -> str | None:
-    return None if t is None else t.isoformat(timespec="seconds") + _OFFSET
-
-
 def snapshot_to_dict(snap: Snapshot) -> dict[str, Any]:
     """A snapshot in the state-file format (what ``suanwang collect -o json`` prints)."""
     sites = {}
@@ -289,7 +282,7 @@ def snapshot_to_dict(snap: Snapshot) -> dict[str, Any]:
         sites[sid] = {
             "power_draw_kw": round(s.power_draw_kw, 3),
             "utilisation": None if s.utilisation is None else round(s.utilisation, 4),
-            "observed_at": _iso(s.observed_at),
+            "observed_at": iso(s.observed_at, "seconds"),
             "stale": s.stale,
             "age_s": round(s.age_s, 1),
             "cause": s.cause,
@@ -305,7 +298,7 @@ def snapshot_to_dict(snap: Snapshot) -> dict[str, Any]:
             },
         }
     return {
-        "observed_at": _iso(snap.observed_at),
+        "observed_at": iso(snap.observed_at, "seconds"),
         "policy": {"max_stale_s": snap.max_stale_s},
         "sites": sites,
         "links": [
@@ -315,7 +308,7 @@ def snapshot_to_dict(snap: Snapshot) -> dict[str, Any]:
                 "rtt_ms": round(lk.rtt_ms, 4),
                 "jitter_us": None if lk.jitter_us is None else round(lk.jitter_us, 2),
                 "samples": lk.samples,
-                "observed_at": _iso(lk.observed_at),
+                "observed_at": iso(lk.observed_at, "seconds"),
             }
             for lk in snap.links
         ],

@@ -75,14 +75,15 @@ class Grid:
 
 def released_by(releases, slot_starts: list[datetime], now: datetime | None = None, slot_h: float = 0.0) -> list[list]:
     """For each slot, the releases that happened by its start (capacity back for the whole slot).
-    With ``now``, only those within one slot (``slot_h``) of it count: a plan counts on the work
-    ending before its next slot, not on every declared end up to the horizon. All of them promised
+    With ``now``, only those after it and within one slot (``slot_h``) of it count: a plan counts on
+    the work ending before its next slot, not on every declared end up to the horizon, and not on
+    work still holding its cards at or past its end (it gives them back when it is seen to). All of them promised
     the night to deferred work that the night's own arrivals then took; none (what is free at the
     plan's instant) made the room a plan sees depend on how often plans run, since frequent plans
     leave little free between them (``bench/README.md``, "When to run")."""
     if now is not None:
         until = now + timedelta(hours=slot_h)
-        releases = [r for r in releases if r.at <= until]
+        releases = [r for r in releases if now < r.at <= until]
     ordered = sorted(releases, key=lambda r: r.at)
     out, k = [], 0
     for t0 in slot_starts:

@@ -17,9 +17,9 @@ def to_local(value: datetime) -> datetime:
     return value.replace(tzinfo=None)
 
 
-def iso(value: datetime | None) -> str | None:
+def iso(value: datetime | None, timespec: str = "auto") -> str | None:
     """A time as ISO 8601 with its offset (+08:00 for local times; aware ones are converted)."""
-    return None if value is None else to_local(value).replace(tzinfo=CST).isoformat()
+    return None if value is None else to_local(value).replace(tzinfo=CST).isoformat(timespec=timespec)
 
 
 def iso_text(value: str) -> str:

@@ -179,8 +179,9 @@ def test_checker_catches_an_overloaded_slot(mini):
 def test_capacity_running_work_gives_back_within_a_slot_is_used_and_checked(mini):
     """nj-hub's four H800 nodes are busy until 03:30 (a release the simulator knows); a deferrable
     job that needs them all starts in the next slot, at 04:00, and the checker holds the plan to
-    the same releases. Work that ends later than one slot from now is not counted on: with the
-    same nodes busy until 05:00 nothing is promised."""
+    the same releases. Work that ends later than one slot from now is not counted on (with the
+    same nodes busy until 05:00 nothing is promised), nor work that should have ended by now but
+    still holds its cards."""
     from suanwang.solvers.problem import PoolState, Release, State
 
     now = datetime(2026, 7, 15, 3, 0)
@@ -196,10 +197,10 @@ def test_capacity_running_work_gives_back_within_a_slot_is_used_and_checked(mini
     without = dataclasses.replace(p, state=dataclasses.replace(state, releases=()))
     assert not solve(without).placements  # without the release the pool stays full: nothing is promised
     assert any("finds no node" in v for v in check_plan(without, plan))
-    later = dataclasses.replace(freed, at=now + timedelta(hours=2))
-    beyond = dataclasses.replace(p, state=dataclasses.replace(state, releases=(later,)))
-    assert not solve(beyond).placements
-    assert any("finds no node" in v for v in check_plan(beyond, plan))
+    for at in (now + timedelta(hours=2), now):  # too far ahead, or due but its cards not yet back
+        other = dataclasses.replace(p, state=dataclasses.replace(state, releases=(dataclasses.replace(freed, at=at),)))
+        assert not solve(other).placements
+        assert any("finds no node" in v for v in check_plan(other, plan))
 
 
 def test_running_jobs_give_back_their_cards_at_their_declared_end(mini):
