@@ -40,7 +40,8 @@ def run_oracle(sc: Scenario, time_limit_s: float = 30.0) -> Outcome:
         for a in arrivals
     )
     slots = max(1, math.ceil((sc.hours + sc.drain_h) / shift.slot_h))
-    whole = Shift(horizon_h=slots * shift.slot_h, slot_min=shift.slot_min, exact_nodes=False, grace_slots=GRACE)
+    whole = Shift(horizon_h=slots * shift.slot_h, slot_min=shift.slot_min, exact_nodes=False, grace_slots=GRACE,
+                  hold_share=None)  # fmt: skip
     longest = max((j.duration_h for j in jobs), default=1.0)
     look = outlook(sc.topology, sc.start, int(whole.horizon_h + longest) + 2, "oracle")
     problem = Problem(

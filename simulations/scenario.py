@@ -26,8 +26,9 @@ tenants:                          # optional: quotas plans keep to (the tenant c
 # interval), time_limit_s, max_wait_h, value_per_pflops, transfer_cny_per_tb, aging_step_h;
 # preempt: true evicts lower-priority preemptible work (and reclaims borrowed quota) for what waits;
 # node_policy: bestfit (default) or fragmentation (which nodes of a pool a job takes, solvers/ledger.py);
-# shift: true (with horizon_h, slot_min, forecast: weekly|anchored|persistence|oracle, and wait_cny_per_h,
-# what each hour a start is put off costs) decides start times of deferrable jobs, and the report
+# shift: true (with horizon_h, slot_min, forecast: weekly|anchored|persistence|oracle, wait_cny_per_h,
+# what each hour a start is put off costs, and hold_share, 0–1 or null: a deferrable job waits for a later
+# slot that saves more than this share of starting now) decides start times of deferrable jobs, and the report
 # then sets run-now, shifted and a perfect-foresight oracle side by side
 ```
 A grid event names ``sites`` or a ``zone`` (all its sites), a window, optionally ``announce_h``
@@ -210,6 +211,7 @@ class PolicySpec(Contract):
     shift: Annotated[bool, Field(strict=True)] = False
     horizon_h: Annotated[Number, Field(ge=1, le=168)] = Shift().horizon_h
     slot_min: Annotated[Number, Field(ge=5, le=240)] = Shift().slot_min
+    hold_share: Annotated[Number, Field(ge=0, le=1)] | None = Shift().hold_share
     forecast: Literal[METHODS] = "weekly"  # type: ignore[valid-type]
     node_policy: Literal["bestfit", "fragmentation"] = "bestfit"
 
@@ -264,7 +266,7 @@ def load_scenario(path: str | Path) -> Scenario:
         ),
         p.max_wait_h,
         p.on_events,
-        Shift(p.horizon_h, p.slot_min) if p.shift else None,
+        Shift(p.horizon_h, p.slot_min, hold_share=p.hold_share) if p.shift else None,
         p.forecast,
         quotas_of(spec.tenants, topo),
         p.preempt,

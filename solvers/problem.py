@@ -230,6 +230,12 @@ class Shift:
     # waits for a price): 0 in live plans, where it simply waits for the next cycle; the oracle
     # gives it the room a replay gives it between ticks
     grace_slots: int = 0
+    # a deferrable job starts now only when no later slot of its window would save more than this
+    # share of what starting now costs (energy and carbon at the outlook, less the price of the
+    # wait); otherwise it waits for such a slot, even where no room shows there yet (later slots
+    # show only the room of now). None: it starts now whenever no later slot has room for it (the
+    # oracle, which knows every later arrival)
+    hold_share: float | None = 0.15
 
     @property
     def slot_h(self) -> float:

@@ -8,9 +8,13 @@ Notation (besides that of :mod:`.aggregate`; slots as in :mod:`.slots`)
     y[c,k,t] ∈ ℤ≥0  jobs of class c that start on pool p(k) in slot t
     S[c,k]          start slots: deferrable classes (a window with at least one slot of slack)
                     any e_c ≤ t ≤ l_{c,k}, the last slot from which transfer and run end by the
-                    deadline; the others only their first slot e_c (as soon as the window opens),
-                    and so do jobs ``Problem.due``: an earlier plan scheduled them for a slot that
-                    has begun, and a start promised is not put off to a later slot again
+                    deadline, but slot 0 only where no later slot scores more than θ · (its run's
+                    cost from now) above it, and where one does, only such slots (θ =
+                    ``Shift.hold_share``: the job waits for them even with no room showing there
+                    yet, as later slots show only the room of now); the others only their first
+                    slot e_c (as soon as the window opens), and so do jobs ``Problem.due``: an
+                    earlier plan scheduled them for a slot that has begun, and a start promised
+                    is not put off to a later slot again
     act(c,t)        slots τ with t ≤ τ < t + d_c (cut at the horizon)
     g[c,k,t]        W · v[c,k] − kW_{c,k} · ∫ rate over the run from slot t − transfer − δ · t
                     (rate: forecast price + carbon × its price; δ = max(¥0.01, Weights.wait_cny_per_h × Δ)
@@ -70,7 +74,7 @@ from suanwang.solvers.instance import Instance, build_instance, job_route, trans
 from suanwang.solvers.ledger import bit_counts, block_capacity, ceil_pow2_level
 from suanwang.solvers.problem import Placement, Plan, Problem, Unplaced
 from suanwang.solvers.shift_model import LEVELS, SClass, build_model, classes_of, deferrable, freed_by_slot
-from suanwang.solvers.shift_notes import deferral_note
+from suanwang.solvers.shift_notes import deferral_note, hold_note
 from suanwang.solvers.shift_search import cpsat, generate, greedy, guided, total
 from suanwang.solvers.slots import Grid, build_grid
 
@@ -162,7 +166,9 @@ def _extract(inst: Instance, grid: Grid, classes: list[SClass], counts: dict, st
     if problem.shift is None or problem.shift.exact_nodes:  # a relaxation's plan is not held to nodes
         later, dropped = admit_later(inst, grid, plan.placements, later)
     scheduled = {p.job for p in later}
-    unplaced = tuple(_due_note(u, problem) for u in plan.unplaced if u.job not in scheduled) + dropped
+    held = {problem.jobs[i].id: sc for sc in classes if sc.held is not None for i in sc.jobs}
+    unplaced = tuple(_due_note(_held_note(u, problem, grid, held), problem) for u in plan.unplaced
+                     if u.job not in scheduled) + dropped  # fmt: skip
     for u in dropped:
         gained.pop(u.job, None)
     # the figures of what the plan holds: starts that found no nodes or no room later are not counted
@@ -171,6 +177,16 @@ def _extract(inst: Instance, grid: Grid, classes: list[SClass], counts: dict, st
     return Plan(
         plan.solver, status, value, None, None, seconds, plan.placements + tuple(later), unplaced, score, 0.0, bound
     )
+
+
+def _held_note(u: Unplaced, problem: Problem, grid: Grid, held: Mapping[str, SClass]) -> Unplaced:
+    """A deferrable job kept from starting now by a cheaper later slot says so first."""
+    sc = held.get(u.job)
+    if sc is None or sc.held is None or problem.shift is None or problem.shift.hold_share is None:
+        return u
+    t, saved, now_cny = sc.held
+    note = hold_note(problem, grid.slot_start(t), saved, now_cny, problem.shift.hold_share)
+    return Unplaced(u.job, (note, *u.reasons))
 
 
 def _due_note(u: Unplaced, problem: Problem) -> Unplaced:

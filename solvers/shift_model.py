@@ -32,6 +32,8 @@ class SClass:
     e: int  # first start slot
     latest_h: float | None  # start + transfer must be ≤ this many hours after now (deadline − run)
     deferrable: bool
+    # why it may not start now (a later slot saves more than Shift.hold_share): (slot, ¥ saved, ¥ now)
+    held: tuple[int, float, float] | None = None
     width: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=int))  # slots touched, per start slot
     blk: np.ndarray = field(default_factory=lambda: np.zeros((0, 1), dtype=int))  # K × M row blocks
     cf: np.ndarray = field(default_factory=lambda: np.zeros((0, 1)))  # K × M coefficients (0: padding)
@@ -101,6 +103,7 @@ def build_model(inst: Instance, grid: Grid, classes: list[SClass]) -> Model:
     m.add(("free",), np.full(T, BIG))  # block 0: padding, never binding
     exact = problem.shift is None or problem.shift.exact_nodes
     grace = problem.shift.grace_slots if problem.shift is not None else 0
+    hold = problem.shift.hold_share if problem.shift is not None else None
     levels_at: dict = {}
     for sc in classes:
         for cand in sc.jc.candidates:
@@ -173,6 +176,15 @@ def build_model(inst: Instance, grid: Grid, classes: list[SClass]) -> Model:
         score = value[:, None] - run - move[:, None] - delta * slot_idx[None, :]
         if not sc.deferrable and grace:  # waiting for room, never for a price: a tenth of the value a slot
             score -= GRACE_SHARE * value[:, None] * np.maximum(0, slot_idx - sc.e)[None, :]
+        if sc.deferrable and hold is not None and T > 1:  # now only if no later slot saves much more
+            ahead = np.where(allowed[:, 1:], score[:, 1:], -np.inf)
+            gain = ahead - score[:, :1]
+            stop = allowed[:, 0] & (gain.max(axis=1) > hold * run[:, 0])
+            if stop.any():  # … and then only for a slot that does: no wait for a saving too small to start now
+                k = int(np.argmax(np.where(stop, gain.max(axis=1), -np.inf)))
+                sc.held = (1 + int(np.argmax(gain[k])), float(gain[k].max()), float(run[k, 0]))
+                allowed[stop, 0] = False
+                allowed[stop, 1:] &= gain[stop] > hold * run[stop, :1]
         sc.g = np.where(allowed, score, -np.inf)
     return m
 

@@ -59,17 +59,23 @@ HorizonOpt = typer.Option(
     "(0: every job starts as soon as it fits).",
 )  # fmt: skip
 SlotOpt = typer.Option(60.0, "--slot-minutes", min=5.0, max=240.0, help="Length of a start slot.")
+HoldOpt = typer.Option(
+    0.15, "--hold-share", min=0.0, max=1.0,
+    help="A job with a window waits for a later slot that saves more than this share of what starting now "
+    "costs, even where that slot shows no room yet (1: start now whenever there is room).",
+)  # fmt: skip
 
 
-def shift_from(horizon_h: float, slot_min: float):
-    """The start-time decisions ``--shift-horizon`` and ``--slot-minutes`` ask for (``None``: off)."""
+def shift_from(horizon_h: float, slot_min: float, hold_share: float = 0.15):
+    """The start-time decisions ``--shift-horizon``, ``--slot-minutes`` and ``--hold-share`` ask for
+    (``None``: off)."""
     from suanwang.solvers.problem import Shift
 
     if horizon_h <= 0:
         return None
     if abs(horizon_h * 60 / slot_min - round(horizon_h * 60 / slot_min)) > 1e-9:
         raise InputError("--shift-horizon is not a whole number of --slot-minutes; make hours × 60 a multiple of it")
-    return Shift(horizon_h, slot_min)
+    return Shift(horizon_h, slot_min, hold_share=hold_share)
 
 
 def read_input(path: Path) -> tuple[str, str | None]:

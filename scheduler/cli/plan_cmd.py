@@ -16,6 +16,7 @@ from suanwang.errors import InputError
 from suanwang.gcpause import collector_paused
 from suanwang.scheduler.cli.flags import (
     FilenameOpt,
+    HoldOpt,
     HorizonOpt,
     LazyRows,
     Output,
@@ -216,6 +217,7 @@ def plan(
         help="¥ each hour a job's start is put off costs (default 0.01: any saving is worth waiting for).",
     ),
     slot_min: float = SlotOpt,
+    hold_share: float = HoldOpt,
     tenants: list[Path] = typer.Option(
         None, "--tenants", help="Tenant file(s) with quotas (the tenant contract); jobs keep to them."
     ),
@@ -233,7 +235,7 @@ def plan(
         remote_plan(server, token, filename, time_limit, output)
         return
     with collector_paused():  # reading, planning and writing build acyclic structures only
-        shift = shift_from(horizon_h, slot_min) if solver == "cpsat" else None
+        shift = shift_from(horizon_h, slot_min, hold_share) if solver == "cpsat" else None
         problem = _problem(filename, topology, state, now, time_limit, carbon_price, shift, wait_cost)
         problem = dataclasses.replace(problem, node_policy=node_policy.value)
         if tenants:

@@ -17,7 +17,7 @@ from suanwang.errors import InputError, TemporaryError
 from suanwang.gcpause import freeze_startup_heap
 from suanwang.scheduler.api.routes_tokens import MAX_TTL_H, token_view
 from suanwang.scheduler.cli.errors import EXIT_LOOP_DIED, SuanwangGroup
-from suanwang.scheduler.cli.flags import HorizonOpt, Output, OutputOpt, SlotOpt, emit, shift_from
+from suanwang.scheduler.cli.flags import HoldOpt, HorizonOpt, Output, OutputOpt, SlotOpt, emit, shift_from
 from suanwang.scheduler.cli.output import console, table
 from suanwang.scheduler.db import repo
 from suanwang.scheduler.db.engine import make_engine, sessions, upgrade
@@ -183,6 +183,7 @@ def serve(
     lease_s: float = typer.Option(15.0, "--lease-seconds", min=1.0, max=600.0, help="How long a leader's lease lasts."),
     horizon_h: float = HorizonOpt,
     slot_min: float = SlotOpt,
+    hold_share: float = HoldOpt,
     forecast: str = typer.Option(
         "weekly", "--carbon-forecast", help="Carbon outlook: weekly, anchored, persistence or oracle."
     ),
@@ -235,7 +236,7 @@ def serve(
         raise InputError(f"--planner {planner!r}: use process or thread")
     if forecast not in METHODS:
         raise InputError(f"--carbon-forecast {forecast!r}: use one of {', '.join(METHODS)}")
-    shift = shift_from(horizon_h, slot_min)
+    shift = shift_from(horizon_h, slot_min, hold_share)
     lease = Lease(sessions(engine), replica_id, ttl_s=lease_s)
     settings = PlannerSettings(
         database_url=database_url, replica_id=replica_id, lease_s=lease_s, period_s=period_s,

@@ -2,7 +2,8 @@
 --strict`, and `helm template` with the default values and with a PostgreSQL value set; every
 rendered object passes the official Kubernetes schemas strictly (1.29 to 1.35), the ServiceMonitor
 passes prometheus-operator's CRD schema, the dashboard ConfigMap carries the JSON the metrics test
-checks, and values.schema.json refuses what the chart cannot do."""
+checks, the container's args are options `suanwang serve` takes, and values.schema.json refuses
+what the chart cannot do."""
 
 from __future__ import annotations
 
@@ -137,3 +138,19 @@ def test_values_schema_refuses(bad):
         and "values don't meet the specifications" in out.stderr.lower() + out.stdout.lower()
         or out.returncode != 0
     )
+
+
+def test_every_serve_flag_the_deployment_passes_is_one_serve_takes():
+    """The container's args name options of `suanwang serve` (a renamed flag would crash the pod),
+    and the loop's values reach them: `--hold-share` carries loop.holdShare."""
+    import typer.main
+
+    from suanwang.scheduler.cli import app
+
+    serve = typer.main.get_command(app).commands["serve"]
+    known = {o for p in serve.params for o in p.opts}
+    (dep,) = [d for d in render("--set-json", "loop.holdShare=0.5") if d["kind"] == "Deployment"]
+    (c,) = dep["spec"]["template"]["spec"]["containers"]
+    flags = [a.split("=", 1)[0] for a in c["args"] if a.startswith("--")]
+    assert c["args"][0] == "serve" and flags and set(flags) <= known, set(flags) - known
+    assert "--hold-share=0.5" in c["args"]

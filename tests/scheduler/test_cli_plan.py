@@ -135,6 +135,8 @@ def test_the_july_example_starts_in_the_valley_band(tmp_path):
     assert not got["nightly-eval"]["scheduled"] and got["nightly-eval"]["start"] == "2026-07-15T10:00:00+08:00"
     bad = CliRunner().invoke(app, ["plan", "-f", str(f), "--wait-cost", "-1"])
     assert bad.exit_code != 0 and "--wait-cost" in bad.output
+    bad = CliRunner().invoke(app, ["plan", "-f", str(f), "--hold-share", "2"])
+    assert bad.exit_code != 0 and "--hold-share" in bad.output
 
 
 def test_a_time_indexed_plan_shows_its_score_against_its_bound(tmp_path):

@@ -387,6 +387,15 @@ def test_on_events_policy_places_at_arrival_and_weights_are_read(jiangsu, tmp_pa
     with pytest.raises(InputError) as e:
         load_scenario(f)
     assert any(x.path == "policy.wait_cny_per_h" for x in e.value.faults)
+    shifted = good.replace("wait_cny_per_h: 0.5}", "wait_cny_per_h: 0.5, shift: true, hold_share: HOLD}")
+    f.write_text(shifted.replace("HOLD", "0.5"))
+    assert load_scenario(f).policy.shift.hold_share == 0.5
+    f.write_text(shifted.replace("HOLD", "null"))
+    assert load_scenario(f).policy.shift.hold_share is None
+    f.write_text(shifted.replace("HOLD", "1.5"))
+    with pytest.raises(InputError) as e:
+        load_scenario(f)
+    assert any(x.path == "policy.hold_share" for x in e.value.faults)
     f.write_text(good)
     f.write_text(f.read_text().replace("on_events: true", "on_events: sometimes"))
     with pytest.raises(InputError) as e:

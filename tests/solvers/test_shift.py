@@ -4,7 +4,9 @@ grid events and deadlines hold in every slot (checked by the independent checker
 catches a plan that breaks them), the reported bound is an upper bound on the score and matches
 the full LP when column generation converges, and the model never schedules a start past the last
 one that meets the deadline; where scheduled starts do not all pack beside the plan's own, the
-largest are kept; a job whose scheduled start has come starts as soon as it can."""
+largest are kept; a job whose scheduled start has come starts as soon as it can; a deferrable job
+waits for a much cheaper slot though none shows room, and starts now when the saving is small
+(``Shift.hold_share``)."""
 
 from __future__ import annotations
 
@@ -266,3 +268,38 @@ def test_later_starts_that_cannot_all_pack_keep_the_largest(mini):
     # with room for both, both are kept
     kept, dropped = admit_later(inst, grid, started[:2], later)
     assert sorted(x.job for x in kept) == ["big", "small"] and dropped == ()
+
+
+def test_a_deferrable_job_waits_for_a_much_cheaper_slot_though_none_shows_room(mini):
+    """At 18:00 (flat, ¥0.697) the night's valley (¥0.372) would save 47 % of a 4 h job's cost, but a
+    grid event leaves no room from 22:00 to noon. Later slots show only the room of now, so a plan
+    that starts it now whenever no later slot has room would run it at the flat price; with
+    ``Shift.hold_share`` 0.3 it waits, and says why. A job whose window reaches only two valley
+    hours (22:00 start at the latest: 23 % cheaper) starts now at 0.3, and waits at 0.1."""
+    now = datetime(2026, 7, 15, 18, 0)
+    cut = PowerLimit("cut", ("nj-hub",), now + timedelta(hours=4), now + timedelta(hours=18), cap_kw=0.0)
+
+    def batch(name: str, slack_h: float):
+        return job(name, 8, 8, ("H800",), kind="batch", duration_h=4.0, earliest=now,
+                   deadline=now + timedelta(hours=4 + slack_h))  # fmt: skip
+
+    def plan_for(j, hold):
+        p = problem(mini, [j], now=now, shift=Shift(24, 60, hold_share=hold), limits=(cut,))
+        plan = solve(p)
+        assert check_plan(p, plan) == []
+        return plan
+
+    for hold in (None, 0.3):
+        plan = plan_for(batch("long", 24), hold)
+        if hold is None:
+            (x,) = plan.placements
+            assert x.start == now and not x.scheduled and x.node_names
+        else:
+            assert not plan.placements
+            (u,) = plan.unplaced
+            assert u.reasons[0].startswith("waits for a cheaper start: from 07-16 00:00 (UTC+8)")
+            assert "more than 30%" in u.reasons[0]
+    now_ok = plan_for(batch("short", 4), 0.3)
+    assert [x.start for x in now_ok.placements] == [now]
+    held = plan_for(batch("short", 4), 0.1)
+    assert not held.placements and held.unplaced[0].reasons[0].startswith("waits for a cheaper start: from 22:00")
