@@ -12,7 +12,7 @@ import numpy as np
 from suanwang.solvers.instance import Instance, JobClass, job_route, transfer_hours
 from suanwang.solvers.ledger import bit_counts, block_capacity
 from suanwang.solvers.problem import Job
-from suanwang.solvers.slots import Grid, released_by
+from suanwang.solvers.slots import Grid, known_releases, released_by
 
 LEVELS = 7  # per-node demands up to 64 cards: block levels 0..6
 WAIT_CNY_PER_SLOT = 0.01  # δ at least: equal costs start early (CP-SAT scores count ¥0.01)
@@ -247,9 +247,8 @@ def _down(x: float) -> float:
 def freed_by_slot(inst: Instance, grid: Grid) -> list[list]:
     """Per slot, the releases of running work within one slot of now that happened by the slot's
     start."""
-    releases = inst.problem.state.releases if inst.problem.state is not None else ()
     starts = [grid.slot_start(t) for t in range(grid.slots)]
-    return released_by(releases, starts, inst.problem.now, grid.slot_h)
+    return released_by(known_releases(inst.problem), starts, inst.problem.now, grid.slot_h)
 
 
 def _pool_free(inst: Instance, freed: list[list], pool) -> list[dict[str, int]]:

@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 
 from suanwang.solvers.ledger import pool_nodes
 from suanwang.solvers.problem import Placement, Plan, Problem
-from suanwang.solvers.slots import released_by, slot_starts_h
+from suanwang.solvers.slots import known_releases, released_by, slot_starts_h
 from suanwang.topology.graph import NetworkGraph
 from suanwang.topology.model import facility_kw
 
@@ -36,7 +36,7 @@ def check_slots(problem: Problem, plan: Plan, graph: NetworkGraph, base_kw: dict
     new = [p for p in plan.placements if not p.fixed and p.job in jobs]
     starts = slot_starts_h(now, shift.slot_h, shift.slots)
     bounds = [now + timedelta(hours=float(h)) for h in starts]
-    freed = released_by(problem.state.releases if problem.state is not None else (), bounds[:-1], now, shift.slot_h)
+    freed = released_by(known_releases(problem), bounds[:-1], now, shift.slot_h)
     for t in range(shift.slots):
         a, b = bounds[t], bounds[t + 1]
         active = [p for p in new if _overlaps(p, jobs[p.job].duration_h, a, b, now)]

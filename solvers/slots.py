@@ -93,6 +93,16 @@ def released_by(releases, slot_starts: list[datetime], now: datetime | None = No
     return out
 
 
+def known_releases(problem: Problem) -> tuple:
+    """The releases of ``problem``'s state at sites it knows to be usable: a site with no fresh
+    state (or drained, or down) offers no cards now, and none when its work ends either."""
+    state = problem.state
+    if state is None:
+        return ()
+    gone = set(state.unusable)
+    return tuple(r for r in state.releases if r.site not in gone)
+
+
 def declared_ends(topology: Topology, jobs: Iterable[Job], now: datetime) -> tuple[Release, ...]:
     """What the running jobs among ``jobs`` give back at their declared end (start +
     ``duration_h``), for a caller that records when work started (the service). A job not yet

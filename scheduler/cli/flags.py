@@ -66,7 +66,7 @@ HoldOpt = typer.Option(
 )  # fmt: skip
 
 
-def shift_from(horizon_h: float, slot_min: float, hold_share: float = 0.15):
+def shift_from(horizon_h: float, slot_min: float, hold_share: float):
     """The start-time decisions ``--shift-horizon``, ``--slot-minutes`` and ``--hold-share`` ask for
     (``None``: off)."""
     from suanwang.solvers.problem import Shift

@@ -137,6 +137,10 @@ def test_the_july_example_starts_in_the_valley_band(tmp_path):
     assert bad.exit_code != 0 and "--wait-cost" in bad.output
     bad = CliRunner().invoke(app, ["plan", "-f", str(f), "--hold-share", "2"])
     assert bad.exit_code != 0 and "--hold-share" in bad.output
+    from suanwang.scheduler.cli.flags import HoldOpt
+    from suanwang.solvers.problem import Shift
+
+    assert HoldOpt.default == Shift().hold_share  # the flag's default is the planner's
 
 
 def test_a_time_indexed_plan_shows_its_score_against_its_bound(tmp_path):

@@ -183,7 +183,7 @@ def test_capacity_running_work_gives_back_within_a_slot_is_used_and_checked(mini
     job that needs them all starts in the next slot, at 04:00, and the checker holds the plan to
     the same releases. Work that ends later than one slot from now is not counted on (with the
     same nodes busy until 05:00 nothing is promised), nor work that should have ended by now but
-    still holds its cards."""
+    still holds its cards, nor work at a site with no fresh state."""
     from suanwang.solvers.problem import PoolState, Release, State
 
     now = datetime(2026, 7, 15, 3, 0)
@@ -199,6 +199,9 @@ def test_capacity_running_work_gives_back_within_a_slot_is_used_and_checked(mini
     without = dataclasses.replace(p, state=dataclasses.replace(state, releases=()))
     assert not solve(without).placements  # without the release the pool stays full: nothing is promised
     assert any("finds no node" in v for v in check_plan(without, plan))
+    gone = dataclasses.replace(p, state=dataclasses.replace(state, unusable=("nj-hub",)))
+    assert not solve(gone).placements  # a site with no fresh state offers nothing when its work ends either
+    assert any("finds no node" in v for v in check_plan(gone, plan))
     for at in (now + timedelta(hours=2), now):  # too far ahead, or due but its cards not yet back
         other = dataclasses.replace(p, state=dataclasses.replace(state, releases=(dataclasses.replace(freed, at=at),)))
         assert not solve(other).placements
