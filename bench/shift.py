@@ -49,9 +49,9 @@ from suanwang.simulations.engine import Simulation  # noqa: E402
 from suanwang.simulations.events import GridEvent  # noqa: E402
 from suanwang.simulations.runner import run_scenario, shift_variants  # noqa: E402
 from suanwang.simulations.scenario import Scenario, load_scenario  # noqa: E402
-from suanwang.simulations.workload import year_series  # noqa: E402
 from suanwang.solvers.forecast import forecast_error  # noqa: E402
 from suanwang.solvers.problem import Shift  # noqa: E402
+from suanwang.topology.series import year_series  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 DATA = HERE.parents[1] / "shared" / "data"

@@ -58,7 +58,6 @@ from suanwang.simulations.workload import (
     pai_trace,
     synthetic,
     with_windows,
-    year_series,
 )
 from suanwang.solvers import SOLVERS
 from suanwang.solvers.forecast import METHODS
@@ -68,6 +67,7 @@ from suanwang.topology.contract import CarbonFactor, GridCap, SiteSpec
 from suanwang.topology.loader import load_topology, topology_refs
 from suanwang.topology.model import AcceleratorModel, Pool, Topology, facility_kw
 from suanwang.topology.serialize import topology_to_dict
+from suanwang.topology.series import year_series
 from suanwang.yamldoc import Checked, join, read_document
 
 
@@ -334,10 +334,13 @@ def _changes(doc: Checked, c: ChangesSpec, topo: Topology, start: datetime, base
     zones = dict(topo.grid_zones)
     for key, field_name in (("carbon_series", "carbon_year_kg_per_kwh"), ("price_series", "price_year_cny_per_kwh")):
         for zid, series in getattr(c, key).items():
-            scale = 0.001 if key == "carbon_series" else series.cny_per_usd / 1000.0
+            carbon = key == "carbon_series"
+            scale = 0.001 if carbon else series.cny_per_usd / 1000.0
+            low, high, unit = (0.0, 5.0, "kg CO₂/kWh") if carbon else (-100.0, 100.0, "¥/kWh")
             full = Path(series.path) if Path(series.path).is_absolute() else base / series.path
             try:
-                zones[zid] = replace(zones[zid], **{field_name: year_series(full, series.column, scale)})
+                values = year_series(full, series.column, scale, low=low, high=high, unit=unit)
+                zones[zid] = replace(zones[zid], **{field_name: values})
             except InputError as e:
                 doc.fault(
                     join(join(f"changes.{key}", zid), "path"),

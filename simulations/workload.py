@@ -19,7 +19,7 @@ import csv
 import math
 import random
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 from suanwang.errors import InputError
@@ -264,45 +264,3 @@ def openb_pods(
     except (OSError, KeyError, ValueError) as e:
         raise InputError(f"{path}: not an openb pod list ({e}); check the path") from e
     return sorted(out, key=lambda a: (a.at, a.job.id))
-
-
-def year_series(path: str | Path, column: str, scale: float = 1.0) -> tuple[float, ...]:
-    """One column of an hourly year CSV (e.g. Electricity Maps carbon intensity or day-ahead prices
-    in ``sustaincluster-em-2023``) × ``scale``, indexed by hour of the year on the plan's clock
-    (UTC+8). Rows are placed by their timestamps (a ``Datetime`` column; in UTC when its name says
-    so or the times carry no offset), not by position; hours the file does not reach wrap around
-    from the other end of the year; gaps take the previous hour's value."""
-    rows: list[tuple[datetime | None, float | None]] = []
-    try:
-        with open(path, newline="", encoding="utf-8") as f:
-            reader = csv.DictReader(f)
-            tcol = next((c for c in reader.fieldnames or () if c.lower().startswith("datetime")), None)
-            for row in reader:
-                text = row[column]
-                value = float(text) * scale if text not in ("", "NaN") else None
-                rows.append((_utc(row[tcol], tcol) if tcol else None, value))
-    except (OSError, KeyError, ValueError) as e:
-        raise InputError(f"{path}: no column {column!r} of numbers ({e}); check the file and column") from e
-    if len(rows) < 24 * 28:
-        raise InputError(f"{path}: {len(rows)} rows, less than four weeks of hours; give an hourly year")
-    n = len(rows)
-    slots: list[float | None] = [None] * n
-    for k, (t, v) in enumerate(rows):
-        if t is None:
-            slots[k] = v
-            continue
-        local = (t + timedelta(hours=8)).replace(tzinfo=None)  # the tariffs' and plans' clock
-        slots[int((local - datetime(local.year, 1, 1)).total_seconds() // 3600) % n] = v
-    values: list[float] = []
-    last = next((v for v in reversed(slots) if v is not None), 0.0)
-    for v in slots:
-        last = v if v is not None else last
-        values.append(last)
-    return tuple(values)
-
-
-def _utc(text: str, column: str) -> datetime:
-    t = datetime.fromisoformat(text.strip())
-    if t.tzinfo is None:  # Electricity Maps: "Datetime (UTC)"
-        return t.replace(tzinfo=UTC)
-    return t.astimezone(UTC)

@@ -4,8 +4,8 @@
 Ranges (beyond them a value is a fault): TFLOPS per card 0–100,000; memory 0–10,000 GB; board
 power 0–100,000 W; PUE 1.0–3.0; power caps 0–10,000,000 kW; green share 0–1; nodes per pool up
 to 1,000,000 of up to 64 cards; bandwidth 0–1,000,000 Gbit/s; latency 0–1,000 ms one-way; jitter
-0–1,000,000 µs; carbon 0–5 kg CO₂/kWh; prices 0–100 ¥/kWh. Ids are letters, digits, '.', '_' and
-'-' (at most 63).
+0–1,000,000 µs; carbon 0–5 kg CO₂/kWh (every hour of a zone's ``carbon_series`` too); prices
+0–100 ¥/kWh. Ids are letters, digits, '.', '_' and '-' (at most 63).
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from suanwang.contract import Contract, Label, Name, Number, Text, fault, known, refs, whole
 from suanwang.topology.model import LinkKind, Metro, Tier
+from suanwang.topology.series import CARBON_COLUMN
 
 Lat = Annotated[Number, Field(ge=-90, le=90)]
 Lon = Annotated[Number, Field(ge=-180, le=180)]
@@ -53,9 +54,19 @@ class TariffBand(Contract):
         return v
 
 
+class CarbonSeriesSpec(Contract):
+    """An hourly year of the zone's carbon intensity: a CSV in Electricity Maps' format
+    (:mod:`.series`), the column in g CO₂/kWh; a relative path is taken from the topology file's
+    folder."""
+
+    path: Text
+    column: Text = CARBON_COLUMN
+
+
 class ZoneSpec(Contract):
     carbon_kg_per_kwh: CarbonFactor
     carbon_hourly_kg_per_kwh: Annotated[list[CarbonFactor], Field(min_length=24, max_length=24)] | None = None
+    carbon_series: CarbonSeriesSpec | None = None
     tariff: Annotated[list[TariffBand], Field(min_length=1, max_length=48)]
 
     @field_validator("tariff")

@@ -2,11 +2,13 @@
 
 A bad file is rejected with every fault at once: unknown accelerator, city, site or grid zone;
 duplicate ids; sizes out of range; PUE below 1; links to unknown endpoints; sites that no path
-reaches; malformed YAML with its line. The built-in topology is ``jiangsu``.
+reaches; malformed YAML with its line; a zone's ``carbon_series`` file that cannot be read or holds
+a value out of range. The built-in topology is ``jiangsu``.
 """
 
 from __future__ import annotations
 
+from dataclasses import replace
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -14,6 +16,7 @@ from typing import Any
 import networkx as nx
 
 from suanwang.contract import Refs, validate
+from suanwang.errors import InputError
 from suanwang.topology.contract import KubeSpec, MetroSpec, SiteSpec, TopologyFile
 from suanwang.topology.model import (
     Accelerator,
@@ -32,6 +35,7 @@ from suanwang.topology.model import (
     Topology,
     ZoneId,
 )
+from suanwang.topology.series import year_series
 from suanwang.yamldoc import Checked, join, read_document
 
 BUILTIN = "jiangsu"
@@ -51,6 +55,21 @@ def load_topology(source: str | Path | None = None, text: str | None = None) -> 
     doc.raise_if_faulty("topology")
     assert topo is not None
     return topo
+
+
+def _with_series(doc: Checked, zone: GridZone, path: str, column: str) -> GridZone:
+    """The zone with its hourly carbon year read from ``path`` (relative to the topology file)."""
+    full = Path(path).expanduser()
+    if not full.is_absolute():
+        here = Path(doc.file)
+        full = (here.parent if here.is_file() else Path.cwd()) / full
+    full = full.resolve()
+    try:
+        values = year_series(full, column, 0.001, low=0.0, high=5.0, unit="kg CO₂/kWh")
+    except InputError as e:
+        doc.fault(f"grid_zones.{zone.id}.carbon_series.path", e.summary, "give an hourly year CSV of g CO₂/kWh", path)
+        return zone
+    return replace(zone, carbon_year_kg_per_kwh=values, carbon_series=(str(full), column))
 
 
 def _parse(doc: Checked) -> Topology | None:
@@ -79,6 +98,9 @@ def _parse(doc: Checked) -> Topology | None:
         )
         for z, g in spec.grid_zones.items()
     }
+    for z, g in spec.grid_zones.items():
+        if g.carbon_series is not None:
+            zones[ZoneId(z)] = _with_series(doc, zones[ZoneId(z)], g.carbon_series.path, g.carbon_series.column)
     sites = [_site(s) for s in spec.sites]
     links = [Link(k.from_, k.to, k.kind, k.bandwidth_gbps, k.latency_ms, k.jitter_us) for k in spec.links]
     _reachability(doc, cities, sites, [(k.a, k.b) for k in links])

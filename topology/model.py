@@ -106,9 +106,10 @@ class GridZone:
     carbon_kg_per_kwh: float
     tariff: Tariff
     carbon_hourly_kg_per_kwh: tuple[float, ...] = ()
-    # a whole year, hour by hour from 1 January 00:00 (scenarios load real zones into these)
+    # a whole year, hour by hour from 1 January 00:00 (a topology's carbon_series file, or a scenario's)
     carbon_year_kg_per_kwh: tuple[float, ...] = ()
     price_year_cny_per_kwh: tuple[float, ...] = ()
+    carbon_series: tuple[str, str] | None = None  # the topology's series file (absolute path) and its column
 
     def carbon_at(self, when: datetime) -> float:
         if self.carbon_year_kg_per_kwh:

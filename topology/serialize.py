@@ -60,6 +60,8 @@ def topology_to_dict(t: Topology) -> dict[str, Any]:
         zone: dict[str, Any] = {"carbon_kg_per_kwh": z.carbon_kg_per_kwh, "tariff": bands}
         if z.carbon_hourly_kg_per_kwh:
             zone["carbon_hourly_kg_per_kwh"] = list(z.carbon_hourly_kg_per_kwh)
+        if z.carbon_series is not None:
+            zone["carbon_series"] = {"path": z.carbon_series[0], "column": z.carbon_series[1]}
         zones[z.id] = zone
     links = []
     for lk in t.links:

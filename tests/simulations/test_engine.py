@@ -240,6 +240,17 @@ policy: {{solver: greedy, interval_min: 10}}
         load_scenario(bad)
     messages = " | ".join(str(x) for x in e.value.faults)
     assert "changes.add_sites[0].pue" in messages and "no link between Nanjing and Lianyungang" in messages
+    high = tmp_path / "high.csv"  # a carbon series past 5 kg/kWh: refused, naming its line
+    rows = [
+        f"{(datetime(2023, 1, 1) + timedelta(hours=h)).isoformat(sep=' ')},{9000 if h == 30 else 500}"
+        for h in range(800)
+    ]
+    high.write_text("Datetime (UTC),Carbon Intensity gCO₂eq/kWh (direct)\n" + "\n".join(rows) + "\n")
+    bad.write_text(f.read_text().replace(str(em / "carbon_intensity" / "DE-LU_2023_hourly.csv"), str(high)))
+    with pytest.raises(InputError) as e:
+        load_scenario(bad)
+    (fault,) = [x for x in e.value.faults if x.path == "changes.carbon_series.jiangsu.path"]
+    assert "line 32" in str(fault) and "outside 0–5" in str(fault)
 
 
 def test_link_outage_kills_deterministic_jobs_on_it(jiangsu):
@@ -401,25 +412,6 @@ def test_on_events_policy_places_at_arrival_and_weights_are_read(jiangsu, tmp_pa
     with pytest.raises(InputError) as e:
         load_scenario(f)
     assert any(x.path == "policy.on_events" and "true or false" in str(x) for x in e.value.faults)
-
-
-def test_year_series_are_read_by_their_utc_timestamps(tmp_path):
-    from datetime import timedelta as td
-
-    from suanwang.simulations.workload import year_series
-    from suanwang.topology.model import GridZone, Tariff, TariffPeriod
-
-    f = tmp_path / "zone.csv"
-    start = datetime(2023, 1, 1)
-    lines = ["Datetime (UTC),Carbon Intensity gCO₂eq/kWh (direct)"]
-    lines += [f"{(start + td(hours=h)).isoformat(sep=' ')},{h % 24}" for h in range(8760)]  # value = UTC hour
-    f.write_text("\n".join(lines) + "\n")
-    series = year_series(f, "Carbon Intensity gCO₂eq/kWh (direct)")
-    zone = GridZone("z", 0.5, Tariff((TariffPeriod("flat", 0, 24, 0.5),)), carbon_year_kg_per_kwh=series)
-    # 08:00 in Jiangsu is 00:00 UTC: the row stamped 00:00 UTC, not the ninth row
-    assert zone.carbon_at(datetime(2023, 3, 1, 8, 0)) == 0.0
-    assert zone.carbon_at(datetime(2023, 3, 1, 20, 0)) == 12.0
-    assert zone.carbon_at(datetime(2023, 1, 1, 0, 0)) == 16.0  # before the first row: wraps from year's end
 
 
 def test_wait_percentiles_count_jobs_still_queued_and_empty_ratios_are_na(jiangsu):

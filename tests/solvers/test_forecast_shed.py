@@ -10,10 +10,10 @@ from datetime import datetime, timedelta
 
 import pytest
 
-from suanwang.simulations.workload import year_series
 from suanwang.solvers.forecast import carbon_forecast, forecast_error, outlook
 from suanwang.solvers.problem import PowerLimit
 from suanwang.solvers.shed import Draw, shed
+from suanwang.topology.series import year_series
 from tests.conftest import SHARED_DATA
 
 EM = SHARED_DATA / "sustaincluster-em-2023" / "carbon_intensity"

@@ -1,0 +1,99 @@
+"""Hourly year series of a grid zone (carbon intensity, day-ahead prices) read from a CSV file.
+
+The format is that of Electricity Maps' hourly exports (``shared/data/sustaincluster-em-2023``):
+one row an hour, a ``Datetime`` column (UTC when its name says so or the times carry no offset)
+and a column of numbers. Rows are placed by their timestamps on the plans' clock (UTC+8), by hour
+of the year; hours the file does not reach wrap around from the other end of the year, and empty
+cells take the previous hour's value.
+
+Bounds (beyond them the file is refused, naming the row, the column and the fix): at most
+``MAX_FILE_BYTES`` (64 MiB) and ``MAX_ROWS`` rows, at least four weeks of hours; every value a
+finite number within the range the caller gives after scaling (carbon 0–5 kg CO₂/kWh, prices
+−100–100 ¥/kWh).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from suanwang.errors import InputError
+from suanwang.yamldoc import read_capped
+
+__all__ = ["CARBON_COLUMN", "MAX_ROWS", "year_series"]
+
+CARBON_COLUMN = "Carbon Intensity gCO₂eq/kWh (LCA)"  # Electricity Maps' life-cycle intensity, g per kWh
+MAX_ROWS = 24 * 366 * 2  # two years of hours: one year is what a series holds, a second is slack for overlap
+MIN_ROWS = 24 * 28
+
+
+def year_series(
+    path: str | Path, column: str, scale: float = 1.0, *, low: float = -math.inf, high: float = math.inf, unit: str = ""
+) -> tuple[float, ...]:
+    """One column of an hourly year CSV × ``scale``, indexed by hour of the year on the plans'
+    clock (UTC+8); each value after scaling must lie in [``low``, ``high``] (``unit`` names them)."""
+    file = str(path)
+    reader = csv.DictReader(io.StringIO(read_capped(Path(path), file), newline=""))
+    try:
+        fields = reader.fieldnames or ()
+        if column not in fields:
+            raise InputError(f"{file}: no column {column!r}; name one of {list(fields)[:12]}")
+        tcol = next((c for c in fields if c.lower().startswith("datetime")), None)
+        rows: list[tuple[datetime | None, float | None]] = []
+        for row in reader:
+            if len(rows) >= MAX_ROWS:
+                raise InputError(f"{file}: more than {MAX_ROWS:,} rows; give one year of hours")
+            rows.append(
+                (_utc(row.get(tcol) or "") if tcol else None, _value(file, reader.line_num, row, column, scale))
+            )
+    except csv.Error as e:
+        raise InputError(f"{file}: not a CSV file ({e}); give the hourly export as CSV") from e
+    except ValueError as e:
+        raise InputError(f"{file}: line {reader.line_num}: {e}; give ISO 8601 times in its Datetime column") from e
+    if len(rows) < MIN_ROWS:
+        raise InputError(f"{file}: {len(rows)} rows, less than four weeks of hours; give an hourly year")
+    for line, (_, v) in enumerate(rows, start=2):
+        if v is not None and not low <= v <= high:
+            raise InputError(
+                f"{file}: line {line}, column {column!r}: {v / scale:g} is {v:g} {unit} after scaling, outside "
+                f"{low:g}–{high:g}; check the column and its unit"
+            )
+    n = len(rows)
+    slots: list[float | None] = [None] * n
+    for k, (t, v) in enumerate(rows):
+        if t is None:
+            slots[k] = v
+            continue
+        local = (t + timedelta(hours=8)).replace(tzinfo=None)  # the tariffs' and plans' clock
+        slots[int((local - datetime(local.year, 1, 1)).total_seconds() // 3600) % n] = v
+    values: list[float] = []
+    last = next((v for v in reversed(slots) if v is not None), 0.0)
+    for v in slots:
+        last = v if v is not None else last
+        values.append(last)
+    return tuple(values)
+
+
+def _value(file: str, line: int, row: dict, column: str, scale: float) -> float | None:
+    text = (row.get(column) or "").strip()
+    if text.lower() in ("", "nan"):  # a gap: the previous hour's value
+        return None
+    try:
+        v = float(text) * scale
+    except ValueError:
+        raise InputError(f"{file}: line {line}, column {column!r}: {text!r} is not a number; fix or empty it") from None
+    if not math.isfinite(v):
+        raise InputError(
+            f"{file}: line {line}, column {column!r}: {text!r} is not finite; give a number or leave it empty"
+        )
+    return v
+
+
+def _utc(text: str) -> datetime:
+    t = datetime.fromisoformat(text.strip())
+    if t.tzinfo is None:  # Electricity Maps: "Datetime (UTC)"
+        return t.replace(tzinfo=UTC)
+    return t.astimezone(UTC)
