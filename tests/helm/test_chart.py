@@ -2,8 +2,9 @@
 --strict`, and `helm template` with the default values and with a PostgreSQL value set; every
 rendered object passes the official Kubernetes schemas strictly (1.29 to 1.35), the ServiceMonitor
 passes prometheus-operator's CRD schema, the dashboard ConfigMap carries the JSON the metrics test
-checks, the container's args are options `suanwang serve` takes, and values.schema.json refuses
-what the chart cannot do."""
+checks, the container's args are options `suanwang serve` takes, files beside the topology (a
+carbon series) reach the folder the topology is read from, and values.schema.json refuses what
+the chart cannot do."""
 
 from __future__ import annotations
 
@@ -123,21 +124,54 @@ def test_two_replicas_with_one_leader():
     assert pdb["spec"]["minAvailable"] == 1
 
 
+def test_files_beside_the_topology_are_mounted_where_its_paths_point(tmp_path):
+    """A grid zone's carbon_series names a file given in topology.files: the rendered ConfigMap,
+    laid out as the pod mounts it, loads as a topology whose zone reads that series."""
+    from datetime import datetime, timedelta
+
+    from suanwang.topology.loader import builtin_path, load_topology
+
+    topo = yaml.safe_load(builtin_path().read_text())
+    topo["grid_zones"]["jiangsu"]["carbon_series"] = {"path": "js-carbon.csv", "column": "g"}
+    start = datetime(2023, 1, 1)
+    csv = "Datetime (UTC),g\n" + "".join(f"{start + timedelta(hours=h)},{400 + h % 24}\n" for h in range(24 * 30))
+    (tmp_path / "topology.yaml").write_text(yaml.safe_dump(topo, allow_unicode=True))
+    (tmp_path / "js-carbon.csv").write_text(csv)
+    docs = render("--set-file", f"topology.yaml={tmp_path / 'topology.yaml'}",
+                  "--set-file", f"topology.files.js-carbon\\.csv={tmp_path / 'js-carbon.csv'}")  # fmt: skip
+    (cm,) = [d for d in docs if d["kind"] == "ConfigMap" and d["metadata"]["name"].endswith("-config")]
+    (dep,) = [d for d in docs if d["kind"] == "Deployment"]
+    (c,) = dep["spec"]["template"]["spec"]["containers"]
+    (mount,) = [m for m in c["volumeMounts"] if m["name"] == "config"]
+    assert "--topology=/etc/suanwang/topology.yaml" in c["args"] and mount["mountPath"] == "/etc/suanwang"
+    pod = tmp_path / "etc-suanwang"  # the ConfigMap's keys as files in the mounted folder
+    pod.mkdir()
+    for name, text in cm["data"].items():
+        (pod / name).write_text(text)
+    assert set(cm["data"]) == {"topology.yaml", "js-carbon.csv"} and cm["data"]["js-carbon.csv"] == csv
+    zone = load_topology(pod / "topology.yaml").grid_zones["jiangsu"]
+    assert zone.carbon_series == (str((pod / "js-carbon.csv").resolve()), "g")
+    assert zone.carbon_at(datetime(2023, 1, 5, 20)) == pytest.approx(0.412)  # 12:00 UTC
+    for v in K8S:
+        kubernetes_validate.validate(cm, v, strict=True)
+
+
 @pytest.mark.parametrize(
-    "bad",
+    ("bad", "why"),
     [
-        ["--set", "replicaCount=2"],  # two replicas on one SQLite file
-        ["--set", "securityContext.readOnlyRootFilesystem=false"],
-        ["--set", "colour=red"],
+        (["--set", "replicaCount=2"], "needs PostgreSQL"),  # two replicas on one SQLite file
+        (["--set", "securityContext.readOnlyRootFilesystem=false"], "readOnlyRootFilesystem"),
+        (["--set", "colour=red"], "colour"),
+        (["--set-string", "topology.files.sites=x"], "'sites'"),  # hidden under the sites Secret's mount
+        (["--set-string", "topology.files.a/b=x"], "'a/b'"),  # not a file name
     ],
 )
-def test_values_schema_refuses(bad):
+def test_values_schema_refuses(bad, why):
     out = subprocess.run([helm(), "template", "sw", str(CHART), *bad], capture_output=True, text=True, timeout=60)
-    assert (
-        out.returncode != 0
-        and "values don't meet the specifications" in out.stderr.lower() + out.stdout.lower()
-        or out.returncode != 0
-    )
+    said = out.stderr + out.stdout
+    assert out.returncode != 0 and why in said, said
+    if why != "needs PostgreSQL":  # the chart's own check; the others are values.schema.json's
+        assert "values don't meet the specifications" in said
 
 
 def test_every_serve_flag_the_deployment_passes_is_one_serve_takes():
