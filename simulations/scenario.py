@@ -340,7 +340,8 @@ def _changes(doc: Checked, c: ChangesSpec, topo: Topology, start: datetime, base
             full = Path(series.path) if Path(series.path).is_absolute() else base / series.path
             try:
                 values = year_series(full, series.column, scale, low=low, high=high, unit=unit)
-                zones[zid] = replace(zones[zid], **{field_name: values})
+                source = {"carbon_series": (str(full.resolve()), series.column)} if carbon else {}
+                zones[zid] = replace(zones[zid], **{field_name: values}, **source)
             except InputError as e:
                 doc.fault(
                     join(join(f"changes.{key}", zid), "path"),

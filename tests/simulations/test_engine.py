@@ -228,6 +228,8 @@ policy: {{solver: greedy, interval_min: 10}}
     # the first rows are stamped 2023-01-01 00:00 UTC: 08:00 on the plan's clock (UTC+8)
     assert len(zone.carbon_year_kg_per_kwh) >= 8760 and zone.carbon_year_kg_per_kwh[8] == pytest.approx(0.14051)
     assert zone.carbon_at(datetime(2026, 1, 1, 8)) == pytest.approx(0.14051)
+    de_lu = (em / "carbon_intensity" / "DE-LU_2023_hourly.csv").resolve()
+    assert zone.carbon_series == (str(de_lu), "Carbon Intensity gCO₂eq/kWh (direct)")
     assert zone.price_at(datetime(2026, 1, 1, 8)) == pytest.approx(-3.3622368 * 7.1 / 1000)
     assert sc.topology.site("sq-edge").pools[0].accelerator == "H20" and sc.outages[0].a == "Nanjing"
     o = Simulation(sc.topology, list(sc.arrivals), sc.start, sc.hours, sc.policy, outages=list(sc.outages)).run()
