@@ -3,8 +3,8 @@ through the API (roles, bad input as 422 naming the field, duplicates 409, cance
 loop resolving a cap, suspending preemptible running work first and never inference, reporting an
 unmet cap with its shortfall and why, keeping new work out of the window; scheduled starts kept
 pending with their note, and started once their start has come; accounts accrued hour by hour at
-the tariff and carbon of each hour, a tenant reading only its own, and the Prometheus counters in
-base units."""
+the tariff and carbon of each hour (a topology's hourly carbon series too), a tenant reading only
+its own, and the Prometheus counters in base units."""
 
 from __future__ import annotations
 
@@ -251,3 +251,36 @@ def test_the_plan_counts_running_work_ending_within_a_slot(world, engine, monkey
     _night_job_planned(call, cycle)
     (r,) = seen[-1].state.releases
     assert (r.site, r.accelerator, r.at, r.per_node) == ("nj-hub", "H800", NOW + timedelta(minutes=30), 8)
+
+
+def test_accounts_take_each_hour_from_the_topology_carbon_series(engine, tmp_path):
+    """A zone that names an hourly series in the topology is accounted at that series, hour by hour."""
+    import yaml
+
+    from suanwang.topology.loader import load_topology
+    from tests.conftest import MINI
+
+    start = datetime(2026, 1, 1)
+    rows = "".join(f"{start + timedelta(hours=h)},{500 + 100 * (h % 24)}\n" for h in range(24 * 366))
+    (tmp_path / "js.csv").write_text("Datetime (UTC),g\n" + rows)  # 09:00 in UTC+8 is 01:00 UTC: 600 g
+    doc = yaml.safe_load(MINI)
+    doc["grid_zones"]["js"]["carbon_series"] = {"path": "js.csv", "column": "g"}
+    (tmp_path / "topo.yaml").write_text(yaml.safe_dump(doc))
+    topo = load_topology(tmp_path / "topo.yaml")
+    clock = [NOW]
+    app = create_app(engine, topo, now=lambda: clock[0])
+    loop = ControlLoop(app, manifests_dir=tmp_path / "m", time_limit_s=1, assume_empty=True)
+    with sessions(engine).begin() as s:
+        token = repo.create_token(s, "submitter", "t", "setup", NOW)
+    client = TestClient(app, raise_server_exceptions=False)
+    auth = {"Authorization": f"Bearer {token}"}
+    assert client.post("/v1/jobs", json={"jobs": [job("a")]}, headers=auth).status_code == 201
+    loop.cycle(NOW)
+    _running(loop, ["t/a"], NOW)
+    clock[0] = NOW + timedelta(minutes=90)
+    loop.cycle(clock[0])
+    rows = client.get("/v1/accounts/t?group=hour", headers=auth).json()["rows"]
+    assert [(r["hour"], r["carbon_location_kg"]) for r in rows] == [
+        ("2026-07-15T09:00:00+08:00", pytest.approx(KW * 0.6, rel=1e-4)),
+        ("2026-07-15T10:00:00+08:00", pytest.approx(0.5 * KW * 0.7, rel=1e-4)),
+    ]
