@@ -186,9 +186,9 @@ def part_speed(tmp: Path, args) -> tuple[str, dict]:
     import random
 
     from suanwang.simulations.synthetic import demand_scale, generate_jobs, generate_topology
+    from suanwang.solvers import solve
     from suanwang.solvers.checker import check_plan
     from suanwang.solvers.problem import Problem
-    from suanwang.solvers.shift import solve_shift
     from suanwang.topology.loader import load_topology
 
     now = datetime(2026, 7, 15, 10, 0)
@@ -214,7 +214,7 @@ def part_speed(tmp: Path, args) -> tuple[str, dict]:
         topo, jobs = made[(n, sites)]
         p = Problem(topo, tuple(jobs), now, time_limit_s=limit, shift=Shift(48, 60, hold_share=hold))
         t = time.perf_counter()
-        plan = solve_shift(p)
+        plan = solve(p)  # as `suanwang plan` and the service call it
         wall = time.perf_counter() - t
         bad = len(check_plan(p, plan))
         ratio = plan.score / plan.score_bound if plan.score_bound else float("nan")

@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import time
 
 from suanwang.gcpause import collector_paused
 from suanwang.solvers.problem import Plan, Problem, Shift
@@ -54,10 +55,10 @@ def solve(problem: Problem, solver: str = "cpsat", *, with_bound: bool = True) -
     if solver not in SOLVERS:
         raise InputError(f"unknown solver {solver!r}; use one of {', '.join(SOLVERS)}")
     with collector_paused():  # the plan's structures are acyclic; the collector's passes only cost
-        return _solve(problem, solver, with_bound)
+        return _solve(problem, solver, with_bound, time.perf_counter())
 
 
-def _solve(problem: Problem, solver: str, with_bound: bool) -> Plan:
+def _solve(problem: Problem, solver: str, with_bound: bool, called: float) -> Plan:
     from suanwang.solvers.aggregate import relaxation
     from suanwang.solvers.baselines import solve_baseline
     from suanwang.solvers.cpsat import solve_cpsat
@@ -71,7 +72,8 @@ def _solve(problem: Problem, solver: str, with_bound: bool) -> Plan:
     if problem.limits or (problem.shift is not None and solver == "cpsat"):
         from suanwang.solvers.shift import solve_shift
 
-        return _with_preemptions(problem, instance, solve_shift(problem, instance, with_bound=with_bound))
+        plan = solve_shift(problem, instance, with_bound=with_bound, called=called)
+        return _with_preemptions(problem, instance, plan)
     started: list = []
 
     def start_bound() -> None:  # on the LP thread (the other core), after the search's own LP

@@ -26,6 +26,9 @@ Notation (besides that of :mod:`.aggregate`; slots as in :mod:`.slots`)
 Constraints (one numbering with :mod:`suanwang.solvers`)
     (5)  Σ_{k,t} y[c,k,t] ≤ n_c                                           ∀ c
     (9)  Σ_{c,k: p(k)=p, a_c ≥ a} d_c^blk · Σ_{t: τ ∈ act(c,t)} y ≤ B[p,a]   ∀ p, a, τ   ((6) per slot)
+         (a level's row whose room equals the level below's in every slot is implied by it — the
+         lower row holds the same terms and more — and is not built: on whole free nodes only a = 0
+         remains)
     (10) Σ_{c,k: s(k)=s} w_{c,k} · Σ_{t: τ ∈ act(c,t)} y ≤ H_s              ∀ s, τ      ((8) per slot)
     (11) Σ_{c,k: l ∈ path(c,k)} b_c · Σ_{t: τ ∈ act(c,t)} y ≤ R_l            ∀ l, τ      ((7) per slot)
     (12) Σ_{c,k: s(k) ∈ S_L} w_{c,k} · Σ_{t: τ ∈ act(c,t)} y ≤ cap_L − D_L    ∀ L, τ ∈ W_L
@@ -53,10 +56,11 @@ Bound (column generation on the LP relaxation)
 
 Solve: a greedy over class counts (classes by value density, each to its best-scoring feasible
 start), run while the first master solves, and the LP-guided fill of the last master's solution
-are the warm starts; the time limit counts from the start of the call, and the generation takes
-what is left after building, while another round is expected to end in time. CP-SAT then works on
-the master's columns with the better warm start as hint, if time is left, and keeps that start if
-it finds nothing better. Extraction: starts in slot 0 get their nodes now (best fit through the
+are the warm starts; the time limit counts from the start of the call (of
+:func:`suanwang.solvers.solve`, the instance's building included), and the generation takes what
+is left after building, while another round is expected to end in time. CP-SAT then works on the
+master's columns with the better warm start as hint, if time is left, and keeps that start if it
+finds nothing better. Extraction: starts in slot 0 get their nodes now (best fit through the
 ledger, as in :mod:`.cpsat`); later starts are scheduled at a site and time, and re-planned each
 cycle. Rows are kept in whole units for every stage (cards; power in W and bandwidth in Mbit/s,
 coefficients rounded up and capacities down, so every plan is feasible in real numbers); scores
@@ -101,9 +105,13 @@ def due(promised: Mapping[str, datetime], now: datetime) -> frozenset[str]:
     return frozenset(j for j, t in promised.items() if t <= now)
 
 
-def solve_shift(problem: Problem, instance: Instance | None = None, *, with_bound: bool = True) -> Plan:
-    """Decide site and start slot for ``problem``'s jobs (``problem.shift`` must be set)."""
-    t0 = time.perf_counter()
+def solve_shift(
+    problem: Problem, instance: Instance | None = None, *, with_bound: bool = True, called: float | None = None
+) -> Plan:
+    """Decide site and start slot for ``problem``'s jobs (``problem.shift`` must be set); the time
+    limit counts from ``called`` (a ``perf_counter`` time: when the caller began, ``instance``'s
+    building included) or from now."""
+    t0 = time.perf_counter() if called is None else called
     inst = instance or build_instance(problem)
     longest = max((j.duration_h for j in problem.jobs), default=1.0)
     grid = build_grid(problem, longest)

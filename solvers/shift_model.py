@@ -114,7 +114,10 @@ def build_model(inst: Instance, grid: Grid, classes: list[SClass]) -> Model:
         if exact:  # (9) block rows: exact for power-of-two demands
             per_slot = [block_capacity(bit_counts(free.values()), range(LEVELS)) for free in frees]
             for a in range(max(lv) + 1):
-                m.add(("nodes", pool, a), np.array([float(c[a]) for c in per_slot]))
+                rhs = np.array([float(c[a]) for c in per_slot])
+                if a > 0 and all(c[a] == c[a - 1] for c in per_slot):
+                    continue  # implied: level a − 1's row holds the same terms and more, under the same room
+                m.add(("nodes", pool, a), rhs)
         else:  # (9') rows every node-level plan meets: nodes with ≥ k free cards, and the cards
             for k in sorted(lv):
                 m.add(("nodes", pool, k), np.array([float(sum(f // k for f in free.values())) for free in frees]))
@@ -196,8 +199,8 @@ def _row_blocks(inst: Instance, m: Model, jc: JobClass, exact: bool, levels_at: 
     fams = []
     level = jc.level
     for cand in jc.candidates:
-        if exact:
-            blocks = [m.block[("nodes", cand.pool, a)] for a in range(level + 1)]
+        if exact:  # the levels whose rows are not implied by a lower one's
+            blocks = [m.block[key] for a in range(level + 1) if (key := ("nodes", cand.pool, a)) in m.block]
             coefs = [float(jc.block_demand)] * len(blocks)
         else:
             ks = [k for k in levels_at[cand.pool] if k <= jc.per_node]

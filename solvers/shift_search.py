@@ -161,6 +161,7 @@ class Master:
         """(objective, x over ``cols``, duals on rows (9)–(12)) when HiGHS finds the optimum within
         ``seconds``; (None, None, duals) when time runs out first (any duals π ≥ 0 give a bound);
         None otherwise."""
+        entered = time.perf_counter()
         if self.pending:
             cols, classes = self.pending, self.classes
             a = matrix(self.m, classes, cols).tocsc()
@@ -170,8 +171,9 @@ class Master:
                            a.indices.astype(np.int32), a.data)  # fmt: skip
             self.pending = []
             self.nnz += a.nnz
-        # HiGHS's time limit counts its run time over every solve of this model
-        limit = self.h.getRunTime() + max(0.01, seconds) if math.isfinite(seconds) else highspy.kHighsInf
+        # HiGHS's time limit counts its run time over every solve of this model; adding columns took some
+        left = seconds - (time.perf_counter() - entered)
+        limit = self.h.getRunTime() + max(0.01, left) if math.isfinite(seconds) else highspy.kHighsInf
         self.h.setOptionValue("time_limit", limit)
         self.h.run()
         status = self.h.getModelStatus()
@@ -184,13 +186,18 @@ class Master:
         return float(self.h.getInfo().objective_function_value), np.asarray(sol.col_value), duals
 
 
-def reduced(m: Model, sc: SClass, pi: np.ndarray) -> np.ndarray:
-    """K × T: g − π·A for every column of the class (prefix sums of π over the slots)."""
+def reduced(m: Model, sc: SClass, pi: np.ndarray, sums: dict | None = None) -> np.ndarray:
+    """K × T: g − π·A for every column of the class (prefix sums of π over the slots; ``sums``
+    keeps them per placement class, whose shift classes share their row blocks)."""
     T = m.T
     if sc.g.size == 0:
         return sc.g
-    per_slot = (pi.reshape(-1, T)[sc.blk] * sc.cf[:, :, None]).sum(axis=1)
-    cum = np.concatenate([np.zeros((per_slot.shape[0], 1)), np.cumsum(per_slot, axis=1)], axis=1)
+    cum = None if sums is None else sums.get(sc.jc.index)
+    if cum is None:
+        per_slot = (pi.reshape(-1, T)[sc.blk] * sc.cf[:, :, None]).sum(axis=1)
+        cum = np.concatenate([np.zeros((per_slot.shape[0], 1)), np.cumsum(per_slot, axis=1)], axis=1)
+        if sums is not None:
+            sums[sc.jc.index] = cum
     ends = np.minimum(np.arange(T) + sc.width, T)
     return sc.g - (cum[:, ends] - cum[:, :T])
 
@@ -200,15 +207,18 @@ def price(m: Model, classes: list[SClass], pi: np.ndarray, finite_rhs: np.ndarra
     class's two columns of largest positive reduced cost (two: smaller masters, faster rounds)."""
     u = float(pi @ finite_rhs)
     cols = []
+    sums: dict[int, np.ndarray] = {}
     for sc in classes:
-        rc = reduced(m, sc, pi)
-        best = float(np.max(rc)) if rc.size else -np.inf
+        rc = reduced(m, sc, pi, sums)
+        if rc.size == 0:
+            continue
+        top = np.argpartition(rc, -2, axis=None)[-2:] if rc.size > 2 else np.arange(rc.size)
+        best = float(rc.flat[top].max())
         u += len(sc.jobs) * max(0.0, best)
-        if best > 1e-6:
-            for f in np.argsort(rc, axis=None)[::-1][:2]:
-                k, t = divmod(int(f), m.T)
-                if rc[k, t] > 1e-6:
-                    cols.append((sc.index, k, t))
+        for f in sorted(top.tolist(), key=lambda f: -rc.flat[f]):
+            k, t = divmod(int(f), m.T)
+            if rc[k, t] > 1e-6:
+                cols.append((sc.index, k, t))
     return u, cols
 
 
@@ -223,9 +233,10 @@ class Generated(NamedTuple):
 def generate(m: Model, classes: list[SClass], rhs: np.ndarray, deadline: float, during):
     """Column generation until ``deadline`` (a ``perf_counter`` time; the first round always
     runs, a later one only if it is still expected to end before it, at a quarter longer than the
-    last). ``during()`` runs while the first master solves (HiGHS lets go of the interpreter
-    meanwhile) and returns class counts, whose columns join the master before it is solved again
-    and priced (duals without them price poorly).
+    last; its master stops in time to be priced, and the duals of a master cut short still give a
+    bound, as any π ≥ 0 does). ``during()`` runs while the first master solves (HiGHS lets go of
+    the interpreter meanwhile) and returns class counts, whose columns join the master before it
+    is solved again and priced (duals without them price poorly).
     Returns the best bound U(π), the last master's columns and its LP solution, what ``during``
     returned, and the master's non-zeros."""
     master = Master(m, classes, rhs)
@@ -239,10 +250,10 @@ def generate(m: Model, classes: list[SClass], rhs: np.ndarray, deadline: float, 
         return Generated(0.0, [], np.zeros(0), during(), 0)
     bound, x, hint = math.inf, None, None
     finite_rhs = np.where(rhs >= BIG, 0.0, rhs)
-    last = 0.0
+    solved = priced_s = 0.0  # how long the last master and the last pricing took
     for _ in range(30):
         started = time.perf_counter()
-        if x is not None and started + 1.25 * last > deadline:
+        if x is not None and started + 1.25 * (solved + priced_s) > deadline:
             break
         if hint is None:
             with ThreadPoolExecutor(1) as pool:
@@ -251,16 +262,17 @@ def generate(m: Model, classes: list[SClass], rhs: np.ndarray, deadline: float, 
                 res = first.result()
             if res is not None and any([master.add(col) for col in hint]):
                 res = master.solve()  # priced with the warm start's columns in
-        else:
-            res = master.solve(deadline - started)
+        else:  # the master stops in time for its duals to be priced
+            res = master.solve(deadline - started - priced_s)
         if res is None:
             break
         _, xr, pi = res
         x = xr if xr is not None else x  # a master cut short by the time limit still gives a bound
+        at = time.perf_counter()
         u, priced = price(m, classes, np.where(rhs >= BIG, 0.0, pi), finite_rhs)
         added = sum(master.add(col) for col in priced)
         bound = min(bound, u)
-        last = time.perf_counter() - started
+        solved, priced_s = at - started, time.perf_counter() - at
         if added == 0 or xr is None:
             break
     x = x if x is not None else np.zeros(0)

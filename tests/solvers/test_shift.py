@@ -306,3 +306,24 @@ def test_a_deferrable_job_waits_for_a_much_cheaper_slot_though_none_shows_room(m
     assert [x.start for x in now_ok.placements] == [now]
     held = plan_for(batch("short", 4), 0.1)
     assert not held.placements and held.unplaced[0].reasons[0].startswith("waits for a cheaper start: from 22:00")
+
+
+def test_a_level_row_is_built_only_where_it_can_bind(mini):
+    """A pool's row (9) at level a is left out where its room equals level a − 1's in every slot
+    (the lower row holds the same terms and more): on whole free nodes only level 0 remains; with
+    a node at 3 free cards levels 1 and 2 differ and stay, level 3 equals level 2 and goes."""
+    from suanwang.solvers.problem import PoolState, State
+
+    jobs = [job("big", 8, 8, ("H800",)), job("two", 2, 2, ("H800",)), job("one", 1, 1, ("H800",))]
+    pool = next((s.id, pl.accelerator) for s in mini.sites for pl in s.pools if pl.accelerator == "H800")
+    nodes = next(pl.nodes for s in mini.sites for pl in s.pools if (s.id, pl.accelerator) == pool)
+    for frees, levels in (([8] * nodes, {0}), ([3] + [8] * (nodes - 1), {0, 1, 2})):
+        state = State({pool: PoolState(tuple((f"n{k}", f) for k, f in enumerate(frees)))})
+        p = problem(mini, jobs, state, now=JULY_10, shift=Shift(24, 60), time_limit_s=1.0)
+        inst = build_instance(p)
+        grid = build_grid(p, 1.0)
+        classes = shift_model.classes_of(inst, grid)
+        m = shift_model.build_model(inst, grid, classes)
+        assert {key[2] for key in m.block if key[:2] == ("nodes", pool)} == levels
+        plan = solve(p)
+        assert check_plan(p, plan) == [] and {x.job for x in plan.placements} == {"big", "two", "one"}
