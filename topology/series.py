@@ -46,21 +46,19 @@ def year_series(
         for row in reader:
             if len(rows) >= MAX_ROWS:
                 raise InputError(f"{file}: more than {MAX_ROWS:,} rows; give one year of hours")
-            rows.append(
-                (_utc(row.get(tcol) or "") if tcol else None, _value(file, reader.line_num, row, column, scale))
-            )
+            value = _value(file, reader.line_num, row, column, scale)
+            if value is not None and not low <= value <= high:
+                raise InputError(
+                    f"{file}: line {reader.line_num}, column {column!r}: {value / scale:g} is {value:g} {unit} "
+                    f"after scaling, outside {low:g}–{high:g}; check the column and its unit"
+                )
+            rows.append((_utc(row.get(tcol) or "") if tcol else None, value))
     except csv.Error as e:
         raise InputError(f"{file}: not a CSV file ({e}); give the hourly export as CSV") from e
     except ValueError as e:
         raise InputError(f"{file}: line {reader.line_num}: {e}; give ISO 8601 times in its Datetime column") from e
     if len(rows) < MIN_ROWS:
         raise InputError(f"{file}: {len(rows)} rows, less than four weeks of hours; give an hourly year")
-    for line, (_, v) in enumerate(rows, start=2):
-        if v is not None and not low <= v <= high:
-            raise InputError(
-                f"{file}: line {line}, column {column!r}: {v / scale:g} is {v:g} {unit} after scaling, outside "
-                f"{low:g}–{high:g}; check the column and its unit"
-            )
     n = len(rows)
     slots: list[float | None] = [None] * n
     for k, (t, v) in enumerate(rows):
