@@ -107,7 +107,7 @@ def _network(doc: Checked, value: Any, base: Path, files: bool) -> Topology | No
     try:
         if isinstance(value, dict):
             text = yaml.safe_dump(value, sort_keys=False, allow_unicode=True)
-            return load_topology(f"{doc.file} (network)", text=text)
+            return load_topology(f"{doc.file} (network)", text=text, files=files)
         name = str(value)
         if name == "jiangsu":
             return load_topology(None)

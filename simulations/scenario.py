@@ -67,7 +67,7 @@ from suanwang.topology.contract import CarbonFactor, GridCap, SiteSpec
 from suanwang.topology.loader import load_topology, topology_refs
 from suanwang.topology.model import AcceleratorModel, Pool, Topology, facility_kw
 from suanwang.topology.serialize import topology_to_dict
-from suanwang.topology.series import year_series
+from suanwang.topology.series import carbon_year, year_series
 from suanwang.yamldoc import Checked, join, read_document
 
 
@@ -335,11 +335,15 @@ def _changes(doc: Checked, c: ChangesSpec, topo: Topology, start: datetime, base
     for key, field_name in (("carbon_series", "carbon_year_kg_per_kwh"), ("price_series", "price_year_cny_per_kwh")):
         for zid, series in getattr(c, key).items():
             carbon = key == "carbon_series"
-            scale = 0.001 if carbon else series.cny_per_usd / 1000.0
-            low, high, unit = (0.0, 5.0, "kg CO₂/kWh") if carbon else (-100.0, 100.0, "¥/kWh")
             full = Path(series.path) if Path(series.path).is_absolute() else base / series.path
             try:
-                values = year_series(full, series.column, scale, low=low, high=high, unit=unit)
+                values = (
+                    carbon_year(full, series.column)
+                    if carbon
+                    else year_series(
+                        full, series.column, series.cny_per_usd / 1000.0, low=-100.0, high=100.0, unit="¥/kWh"
+                    )  # fmt: skip
+                )
                 source = {"carbon_series": (str(full.resolve()), series.column)} if carbon else {}
                 zones[zid] = replace(zones[zid], **{field_name: values}, **source)
             except InputError as e:

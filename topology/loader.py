@@ -35,7 +35,7 @@ from suanwang.topology.model import (
     Topology,
     ZoneId,
 )
-from suanwang.topology.series import year_series
+from suanwang.topology.series import carbon_year
 from suanwang.yamldoc import Checked, join, read_document
 
 BUILTIN = "jiangsu"
@@ -46,12 +46,13 @@ def builtin_path(name: str = BUILTIN) -> Path:
     return Path(str(resources.files("suanwang.topology") / "data" / f"{name}.yaml"))
 
 
-def load_topology(source: str | Path | None = None, text: str | None = None) -> Topology:
-    """Load a topology file; ``None`` or ``"jiangsu"`` gives the built-in one."""
+def load_topology(source: str | Path | None = None, text: str | None = None, *, files: bool = True) -> Topology:
+    """Load a topology file; ``None`` or ``"jiangsu"`` gives the built-in one. With ``files``
+    off (a topology in a request) a zone may name no file on the server."""
     if source is None or (text is None and str(source) == BUILTIN):
         source = builtin_path()
     doc = read_document(source, text)
-    topo = _parse(doc)
+    topo = _parse(doc, files)
     doc.raise_if_faulty("topology")
     assert topo is not None
     return topo
@@ -65,14 +66,14 @@ def _with_series(doc: Checked, zone: GridZone, path: str, column: str) -> GridZo
         full = (here.parent if here.is_file() else Path.cwd()) / full
     full = full.resolve()
     try:
-        values = year_series(full, column, 0.001, low=0.0, high=5.0, unit="kg CO₂/kWh")
+        values = carbon_year(full, column)
     except InputError as e:
         doc.fault(f"grid_zones.{zone.id}.carbon_series.path", e.summary, "give an hourly year CSV of g CO₂/kWh", path)
         return zone
     return replace(zone, carbon_year_kg_per_kwh=values, carbon_series=(str(full), column))
 
 
-def _parse(doc: Checked) -> Topology | None:
+def _parse(doc: Checked, files: bool = True) -> Topology | None:
     raw = doc.data if isinstance(doc.data, dict) else {}
     context = _refs(raw)
     spec = validate(TopologyFile, doc, doc.data, context)
@@ -99,7 +100,10 @@ def _parse(doc: Checked) -> Topology | None:
         for z, g in spec.grid_zones.items()
     }
     for z, g in spec.grid_zones.items():
-        if g.carbon_series is not None:
+        if g.carbon_series is not None and not files:
+            doc.fault(f"grid_zones.{z}.carbon_series", "names a file on the server",
+                      "leave carbon_series out of a topology sent in a request", g.carbon_series.path)  # fmt: skip
+        elif g.carbon_series is not None:
             zones[ZoneId(z)] = _with_series(doc, zones[ZoneId(z)], g.carbon_series.path, g.carbon_series.column)
     sites = [_site(s) for s in spec.sites]
     links = [Link(k.from_, k.to, k.kind, k.bandwidth_gbps, k.latency_ms, k.jitter_us) for k in spec.links]

@@ -23,7 +23,7 @@ from pathlib import Path
 from suanwang.errors import InputError
 from suanwang.yamldoc import read_capped
 
-__all__ = ["CARBON_COLUMN", "MAX_ROWS", "year_series"]
+__all__ = ["CARBON_COLUMN", "MAX_ROWS", "carbon_year", "year_series"]
 
 CARBON_COLUMN = "Carbon Intensity gCO₂eq/kWh (LCA)"  # Electricity Maps' life-cycle intensity, g per kWh
 MAX_ROWS = 24 * 366 * 2  # two years of hours: one year is what a series holds, a second is slack for overlap
@@ -75,6 +75,11 @@ def year_series(
     return tuple(values)
 
 
+def carbon_year(path: str | Path, column: str = CARBON_COLUMN) -> tuple[float, ...]:
+    """A zone's hourly carbon intensity in kg CO₂/kWh from a column in g CO₂/kWh (0–5,000 g)."""
+    return year_series(path, column, 0.001, low=0.0, high=5.0, unit="kg CO₂/kWh")
+
+
 def _value(file: str, line: int, row: dict, column: str, scale: float) -> float | None:
     text = (row.get(column) or "").strip()
     if text.lower() in ("", "nan"):  # a gap: the previous hour's value
@@ -82,10 +87,12 @@ def _value(file: str, line: int, row: dict, column: str, scale: float) -> float 
     try:
         v = float(text) * scale
     except ValueError:
-        raise InputError(f"{file}: line {line}, column {column!r}: {text!r} is not a number; fix or empty it") from None
+        raise InputError(
+            f"{file}: line {line}, column {column!r}: {text[:40]!r} is not a number; fix or empty it"
+        ) from None
     if not math.isfinite(v):
         raise InputError(
-            f"{file}: line {line}, column {column!r}: {text!r} is not finite; give a number or leave it empty"
+            f"{file}: line {line}, column {column!r}: {text[:40]!r} is not finite; give a number or leave it empty"
         )
     return v
 

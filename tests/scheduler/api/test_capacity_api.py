@@ -91,6 +91,12 @@ def test_bad_plans_are_422_naming_the_field(world):
     body["plan"]["network"] = "/etc/passwd"
     r = call("POST", "/v1/capacity-plans", json=body)
     assert r.status_code == 422 and "file on the server" in r.text
+    body = example_body()  # nor may an inline network's zone name one
+    zone = next(iter(body["plan"]["network"]["grid_zones"]))
+    body["plan"]["network"]["grid_zones"][zone]["carbon_series"] = {"path": "/etc/passwd"}
+    r = call("POST", "/v1/capacity-plans", json=body)
+    assert r.status_code == 422 and "file on the server" in r.text and "root:" not in r.text
+    assert any(f"grid_zones.{zone}.carbon_series" in f["message"] for f in r.json()["errors"]), r.json()
     body = example_body()
     body["plan"]["time_limit_s"] = 7200
     assert call("POST", "/v1/capacity-plans", json=body).status_code == 422
