@@ -189,8 +189,8 @@ def _extract(inst: Instance, grid: Grid, classes: list[SClass], counts: dict, st
 
 def _held_note(u: Unplaced, problem: Problem, grid: Grid, held: Mapping[str, SClass]) -> Unplaced:
     """A deferrable job kept from starting now by a cheaper later slot says so first."""
-    sc = held.get(u.job)
-    if sc is None or sc.held is None or problem.shift is None or problem.shift.hold_share is None:
+    sc = held.get(u.job)  # only classes the rule held, so the problem has a share
+    if sc is None or sc.held is None:
         return u
     t, saved, now_cny = sc.held
     note = hold_note(problem, grid.slot_start(t), saved, now_cny, problem.shift.hold_share)

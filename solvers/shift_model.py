@@ -114,10 +114,9 @@ def build_model(inst: Instance, grid: Grid, classes: list[SClass]) -> Model:
         if exact:  # (9) block rows: exact for power-of-two demands
             per_slot = [block_capacity(bit_counts(free.values()), range(LEVELS)) for free in frees]
             for a in range(max(lv) + 1):
-                rhs = np.array([float(c[a]) for c in per_slot])
                 if a > 0 and all(c[a] == c[a - 1] for c in per_slot):
                     continue  # implied: level a − 1's row holds the same terms and more, under the same room
-                m.add(("nodes", pool, a), rhs)
+                m.add(("nodes", pool, a), np.array([float(c[a]) for c in per_slot]))
         else:  # (9') rows every node-level plan meets: nodes with ≥ k free cards, and the cards
             for k in sorted(lv):
                 m.add(("nodes", pool, k), np.array([float(sum(f // k for f in free.values())) for free in frees]))
