@@ -18,7 +18,8 @@ Four parts, each a table (and ``bench/shift.png``):
   power, so their market-based intensity swings five times less than the zone's; in a zone whose
   series hardly swings, SG, the tariff still leads); the carbon saving of the shifted plan (its carbon outlook
   from ``--forecast``, the weekly profile unless told) as a share of the oracle's (actual series,
-  every arrival known), and the forecast's measured error.
+  every arrival known), and the forecast's measured error. ``--carbon-tariff flat`` replaces the
+  zone's tariff by its daily mean, so that carbon alone tells one hour from another.
 - ``speed``: the time-indexed model on synthetic instances (``simulations.synthetic``) with half
   the training and batch jobs deferrable, 48 one-hour slots: build and wall seconds, the score
   against the model's bound (column generation, ``solvers.shift``), and the checker's verdict;
@@ -165,7 +166,8 @@ def part_carbon(tmp: Path, args) -> tuple[str, dict]:
         sc = scenario(tmp, args, f"co2-{zone}", "2026-07-15T00:00:00+08:00", args.carbon_hours,
                       args.carbon_growth, args.carbon_price * 1000, 1)  # fmt: skip
         series = year_series(EM / f"{zone}_2023_hourly.csv", "Carbon Intensity gCO₂eq/kWh (LCA)", 0.001)
-        zones = {zid: replace(z, carbon_year_kg_per_kwh=series) for zid, z in sc.topology.grid_zones.items()}
+        zones = {zid: flat(replace(z, carbon_year_kg_per_kwh=series), args.carbon_tariff, sc.start)
+                 for zid, z in sc.topology.grid_zones.items()}  # fmt: skip
         sc = replace(sc, topology=replace(sc.topology, grid_zones=zones))
         res = three(sc)
         base = res["run-now"][0]["deferrable_carbon_t"]
@@ -180,6 +182,15 @@ def part_carbon(tmp: Path, args) -> tuple[str, dict]:
     text = md(["zone", "run-now t CO₂ (deferrable)", "shifted saving", "oracle saving", "shifted ÷ oracle",
                "shifted delay h", "oracle delay h", "forecast MAPE", "misses"], rows)  # fmt: skip
     return text + "\n", {"shares": shares}
+
+
+def flat(zone, how: str, start: datetime):
+    """The zone as it is (``tou``), or with its tariff replaced by its mean over the day of ``start``
+    (``flat``: carbon alone then tells one hour from another)."""
+    if how == "tou":
+        return zone
+    day = [zone.price_at(start + timedelta(hours=h)) for h in range(24)]
+    return replace(zone, price_year_cny_per_kwh=(statistics.fmean(day),) * 8760)
 
 
 def part_speed(tmp: Path, args) -> tuple[str, dict]:
@@ -299,6 +310,8 @@ def main() -> None:
     ap.add_argument("--carbon-hours", type=float, default=72.0)
     ap.add_argument("--carbon-growth", type=float, default=0.5)
     ap.add_argument("--carbon-price", type=float, default=100.0, help="¥ per kg CO₂ in the carbon part")
+    ap.add_argument("--carbon-tariff", choices=("tou", "flat"), default="tou",
+                    help="the carbon part's tariff: the zone's own, or flat at its daily mean")  # fmt: skip
     ap.add_argument("--forecast", default="weekly", help="carbon outlook: weekly, anchored or persistence")
     ap.add_argument(
         "--zones", default=",".join(ZONES), help="comma-separated Electricity Maps zones of the carbon part"

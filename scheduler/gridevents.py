@@ -27,7 +27,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from suanwang.scheduler.db.models import GridEventRow, JobRow
 from suanwang.scheduler.jobstate import ACTIVE, JobState
-from suanwang.solvers.forecast import outlook
+from suanwang.solvers.forecast import outlook, outlook_hours
 from suanwang.solvers.problem import PowerLimit, lost_since_checkpoint
 from suanwang.solvers.shed import Draw, shed
 from suanwang.topology.model import Topology, facility_kw
@@ -113,10 +113,10 @@ def limits(s: Session, now: datetime) -> tuple[PowerLimit, ...]:
     )
 
 
-def plan_terms(sessions, shift, forecast: str, topology: Topology, jobs, now: datetime) -> dict:
+def plan_terms(sessions, shift, forecast: str, topology: Topology, jobs, now: datetime, feeds=None) -> dict:
     """What a plan made now takes besides the jobs and the state, as the control loop plans: the
-    horizon, the tariff and carbon outlook over it, the grid events' caps, and the registered
-    tenants' quotas and weights (``Problem`` keywords)."""
+    horizon, the tariff and carbon outlook over it (with the zones' fresh forecast ``feeds``), the
+    grid events' caps, and the registered tenants' quotas and weights (``Problem`` keywords)."""
     from suanwang.scheduler import tenants
 
     with sessions() as s:
@@ -124,8 +124,7 @@ def plan_terms(sessions, shift, forecast: str, topology: Topology, jobs, now: da
         governance = tenants.terms(s, topology)
     look = None
     if shift is not None and jobs:
-        hours = int(shift.horizon_h + max(j.duration_h for j in jobs)) + 2
-        look = outlook(topology, now, hours, forecast)  # type: ignore[arg-type]
+        look = outlook(topology, now, outlook_hours(shift, jobs), forecast, feeds)  # type: ignore[arg-type]
     return {"shift": shift, "outlook": look, "limits": caps, **governance}
 
 

@@ -28,6 +28,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from suanwang.collectors.carbon_feed import read_feeds, usable
 from suanwang.collectors.collect import collect
 from suanwang.collectors.config import CollectorConfig
 from suanwang.collectors.statefile import (
@@ -175,6 +176,7 @@ class ControlLoop:
         # (Problem.due): it starts as soon as capacity allows. Read again from the latest recorded
         # plan when this replica starts or takes the lead.
         self._promised: dict[str, datetime] | None = None
+        self._feed_problems: dict[str, str | None] = {}  # zone -> why its feed was not used at the last plan
         self.full_every_s = full_every_s
         self.wake = threading.Event()
         self.health = LoopHealth()
@@ -302,6 +304,9 @@ class ControlLoop:
         state = without_sites(st.live_state, st.topology, view.drained)
         if self.shift is not None and state is not None:  # later slots count work ending within one slot
             state = dataclasses.replace(state, releases=declared_ends(st.topology, jobs, now))
+        feeds = read_feeds(st.topology, now)
+        st.metrics.observe_feeds(feeds)
+        self._note_feeds(feeds)
         return Problem(
             topology,
             tuple(jobs),
@@ -311,8 +316,18 @@ class ControlLoop:
             preempt=True,
             preempt_inference=self.preempt_inference,
             due=due(self._promises(), now),
-            **gridevents.plan_terms(self.store.sessions, self.shift, self.forecast, topology, jobs, now),
+            **gridevents.plan_terms(self.store.sessions, self.shift, self.forecast, topology, jobs, now, usable(feeds)),
         )
+
+    def _note_feeds(self, feeds) -> None:
+        """Log a zone's carbon forecast feed when whether plans take it, or why not, changes."""
+        for zone, r in feeds.items():
+            if self._feed_problems.get(zone, "") != r.problem:
+                if r.used:
+                    log.info("carbon forecast feed of zone %s is used again (%s)", zone, r.path)
+                else:
+                    log.warning("carbon forecast feed of zone %s is not used: %s (%s)", zone, r.problem, r.path)
+                self._feed_problems[zone] = r.problem
 
     def _promises(self) -> dict[str, datetime]:
         """The starts scheduled so far: this replica's, or those of the latest recorded plan (the

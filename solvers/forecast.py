@@ -17,11 +17,16 @@ zone's series up to the plan time only:
   so it is not the default;
 - ``oracle``: the actual series (what a perfect-foresight plan sees).
 
+A zone whose topology names a ``carbon_forecast`` feed (a weather-driven forecast the operator
+buys or the grid publishes; read by :mod:`suanwang.collectors.carbon_feed`) takes the hours the
+feed gives in place of these, while the feed is fresh.
+
 A zone without a year series (a constant or a 24-hour profile) is its own forecast.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Literal
 
@@ -38,10 +43,19 @@ ANCHOR_HALF_LIFE_H = (
 )
 
 
-def outlook(topology: Topology, now: datetime, hours: int, method: Method = "weekly") -> Outlook:
-    """Hourly price and carbon of every zone for ``hours`` from the hour that holds ``now``."""
+def outlook(
+    topology: Topology,
+    now: datetime,
+    hours: int,
+    method: Method = "weekly",
+    feeds: Mapping[str, Mapping[datetime, float]] | None = None,
+) -> Outlook:
+    """Hourly price and carbon of every zone for ``hours`` from the hour that holds ``now``; a
+    zone's ``feeds`` (hour start → kg CO₂/kWh, from its forecast feed) take the hours they give in
+    place of ``method``'s forecast (not of the oracle's actual series)."""
     start = now.replace(minute=0, second=0, microsecond=0)
     price, carbon = {}, {}
+    fed = []
     for zid, zone in topology.grid_zones.items():
         p, c = factors_for(zone, start).hours_from(start, hours)
         price[zid] = tuple(p)
@@ -50,7 +64,19 @@ def outlook(topology: Topology, now: datetime, hours: int, method: Method = "wee
             if method == "oracle" or not zone.carbon_year_kg_per_kwh
             else carbon_forecast(zone, start, hours, method)
         )
-    return Outlook(start, price, carbon, f"tariff; carbon {method}")
+        given = (feeds or {}).get(zid) if method != "oracle" else None
+        if given:
+            times = [start + timedelta(hours=h) for h in range(hours)]
+            carbon[zid] = tuple(given.get(t, v) for t, v in zip(times, carbon[zid], strict=True))
+            fed.append(f"{zid} {sum(t in given for t in times)} h")
+    feed_note = f"; forecast feed for {', '.join(fed)}" if fed else ""
+    return Outlook(start, price, carbon, f"tariff; carbon {method}{feed_note}")
+
+
+def outlook_hours(shift, jobs) -> int:
+    """Hours an outlook must cover for a plan of ``jobs`` over ``shift``'s horizon: the longest run
+    may start in its last slot."""
+    return int(shift.horizon_h + max((j.duration_h for j in jobs), default=0.0)) + 2
 
 
 def carbon_forecast(zone: GridZone, start: datetime, hours: int, method: Method) -> tuple[float, ...]:

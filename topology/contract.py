@@ -63,10 +63,22 @@ class CarbonSeriesSpec(Contract):
     column: Text = CARBON_COLUMN
 
 
+class CarbonForecastSpec(Contract):
+    """A forecast of the zone's carbon intensity for the hours ahead: a CSV in the same format,
+    rewritten by the operator's feed and read each time a plan is made. A plan takes its hours in
+    place of its own forecast while the file is at most ``max_age_h`` old (by its modification
+    time); an older, missing or unreadable file is not used, and the plan forecasts as without it."""
+
+    path: Text
+    column: Text = CARBON_COLUMN
+    max_age_h: Annotated[Number, Field(ge=0.25, le=168, description="hours")] = 24.0
+
+
 class ZoneSpec(Contract):
     carbon_kg_per_kwh: CarbonFactor
     carbon_hourly_kg_per_kwh: Annotated[list[CarbonFactor], Field(min_length=24, max_length=24)] | None = None
     carbon_series: CarbonSeriesSpec | None = None
+    carbon_forecast: CarbonForecastSpec | None = None
     tariff: Annotated[list[TariffBand], Field(min_length=1, max_length=48)]
 
     @field_validator("tariff")

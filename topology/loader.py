@@ -3,7 +3,9 @@
 A bad file is rejected with every fault at once: unknown accelerator, city, site or grid zone;
 duplicate ids; sizes out of range; PUE below 1; links to unknown endpoints; sites that no path
 reaches; malformed YAML with its line; a zone's ``carbon_series`` file that cannot be read or holds
-a value out of range. The built-in topology is ``jiangsu``.
+a value out of range. A zone's ``carbon_forecast`` file is only placed (a relative path from the
+topology's folder): its feed rewrites it, and plans read it when they are made
+(:mod:`suanwang.collectors.carbon_feed`). The built-in topology is ``jiangsu``.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from suanwang.topology.contract import KubeSpec, MetroSpec, SiteSpec, TopologyFi
 from suanwang.topology.model import (
     Accelerator,
     AcceleratorModel,
+    CarbonFeed,
     City,
     CityName,
     GridZone,
@@ -58,13 +61,18 @@ def load_topology(source: str | Path | None = None, text: str | None = None, *, 
     return topo
 
 
-def _with_series(doc: Checked, zone: GridZone, path: str, column: str) -> GridZone:
-    """The zone with its hourly carbon year read from ``path`` (relative to the topology file)."""
+def _beside(doc: Checked, path: str) -> Path:
+    """``path`` as an absolute path, a relative one taken from the topology file's folder."""
     full = Path(path).expanduser()
     if not full.is_absolute():
         here = Path(doc.file)
         full = (here.parent if here.is_file() else Path.cwd()) / full
-    full = full.resolve()
+    return full.resolve()
+
+
+def _with_series(doc: Checked, zone: GridZone, path: str, column: str) -> GridZone:
+    """The zone with its hourly carbon year read from ``path`` (relative to the topology file)."""
+    full = _beside(doc, path)
     try:
         values = carbon_year(full, column)
     except InputError as e:
@@ -100,11 +108,18 @@ def _parse(doc: Checked, files: bool = True) -> Topology | None:
         for z, g in spec.grid_zones.items()
     }
     for z, g in spec.grid_zones.items():
-        if g.carbon_series is not None and not files:
-            doc.fault(f"grid_zones.{z}.carbon_series", "names a file on the server",
-                      "leave carbon_series out of a topology sent in a request", g.carbon_series.path)  # fmt: skip
-        elif g.carbon_series is not None:
+        for key, named in (("carbon_series", g.carbon_series), ("carbon_forecast", g.carbon_forecast)):
+            if named is not None and not files:
+                doc.fault(f"grid_zones.{z}.{key}", "names a file on the server",
+                          f"leave {key} out of a topology sent in a request", named.path)  # fmt: skip
+        if not files:
+            continue
+        if g.carbon_series is not None:
             zones[ZoneId(z)] = _with_series(doc, zones[ZoneId(z)], g.carbon_series.path, g.carbon_series.column)
+        if g.carbon_forecast is not None:  # read when plans are made: the feed rewrites it
+            fc = g.carbon_forecast
+            feed = CarbonFeed(str(_beside(doc, fc.path)), fc.column, float(fc.max_age_h))
+            zones[ZoneId(z)] = replace(zones[ZoneId(z)], carbon_feed=feed)
     sites = [_site(s) for s in spec.sites]
     links = [Link(k.from_, k.to, k.kind, k.bandwidth_gbps, k.latency_ms, k.jitter_us) for k in spec.links]
     _reachability(doc, cities, sites, [(k.a, k.b) for k in links])

@@ -99,6 +99,17 @@ def _price(tariff: Tariff, month: int, hour: int) -> float:
 
 
 @dataclass(frozen=True)
+class CarbonFeed:
+    """A file of the zone's carbon intensity forecast for the hours ahead, rewritten by the
+    operator's feed (a weather-driven forecast such as Electricity Maps' or the grid's day-ahead
+    one); plans take it in place of their own forecast while it is younger than ``max_age_h``."""
+
+    path: str  # absolute
+    column: str
+    max_age_h: float
+
+
+@dataclass(frozen=True)
 class GridZone:
     """A grid zone: its CO₂ factor (annual mean or 24 hourly values) and tariff."""
 
@@ -110,6 +121,7 @@ class GridZone:
     carbon_year_kg_per_kwh: tuple[float, ...] = ()
     price_year_cny_per_kwh: tuple[float, ...] = ()
     carbon_series: tuple[str, str] | None = None  # the topology's series file (absolute path) and its column
+    carbon_feed: CarbonFeed | None = None  # a forecast file the plans read each time they plan
 
     def carbon_at(self, when: datetime) -> float:
         if self.carbon_year_kg_per_kwh:

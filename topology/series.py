@@ -21,9 +21,9 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from suanwang.errors import InputError
-from suanwang.yamldoc import read_capped
+from suanwang.yamldoc import MAX_FILE_BYTES, read_capped
 
-__all__ = ["CARBON_COLUMN", "MAX_ROWS", "carbon_year", "year_series"]
+__all__ = ["CARBON_COLUMN", "MAX_ROWS", "carbon_year", "read_rows", "year_series"]
 
 CARBON_COLUMN = "Carbon Intensity gCO₂eq/kWh (LCA)"  # Electricity Maps' life-cycle intensity, g per kWh
 MAX_ROWS = 24 * 366 * 2  # two years of hours: one year is what a series holds, a second is slack for overlap
@@ -36,27 +36,7 @@ def year_series(
     """One column of an hourly year CSV × ``scale``, indexed by hour of the year on the plans'
     clock (UTC+8); each value after scaling must lie in [``low``, ``high``] (``unit`` names them)."""
     file = str(path)
-    reader = csv.DictReader(io.StringIO(read_capped(Path(path), file), newline=""))
-    try:
-        fields = reader.fieldnames or ()
-        if column not in fields:
-            raise InputError(f"{file}: no column {column!r}; name one of {list(fields)[:12]}")
-        tcol = next((c for c in fields if c.lower().startswith("datetime")), None)
-        rows: list[tuple[datetime | None, float | None]] = []
-        for row in reader:
-            if len(rows) >= MAX_ROWS:
-                raise InputError(f"{file}: more than {MAX_ROWS:,} rows; give one year of hours")
-            value = _value(file, reader.line_num, row, column, scale)
-            if value is not None and not low <= value <= high:
-                raise InputError(
-                    f"{file}: line {reader.line_num}, column {column!r}: {value / scale:g} is {value:g} {unit} "
-                    f"after scaling, outside {low:g}–{high:g}; check the column and its unit"
-                )
-            rows.append((_utc(row.get(tcol) or "") if tcol else None, value))
-    except csv.Error as e:
-        raise InputError(f"{file}: not a CSV file ({e}); give the hourly export as CSV") from e
-    except ValueError as e:
-        raise InputError(f"{file}: line {reader.line_num}: {e}; give ISO 8601 times in its Datetime column") from e
+    rows = read_rows(path, column, scale, low=low, high=high, unit=unit, max_rows=MAX_ROWS)
     if len(rows) < MIN_ROWS:
         raise InputError(f"{file}: {len(rows)} rows, less than four weeks of hours; give an hourly year")
     n = len(rows)
@@ -73,6 +53,44 @@ def year_series(
         last = v if v is not None else last
         values.append(last)
     return tuple(values)
+
+
+def read_rows(
+    path: str | Path,
+    column: str,
+    scale: float = 1.0,
+    *,
+    low: float = -math.inf,
+    high: float = math.inf,
+    unit: str = "",
+    max_rows: int = MAX_ROWS,
+    max_bytes: int = MAX_FILE_BYTES,
+) -> list[tuple[datetime | None, float | None]]:
+    """(UTC time or ``None`` without a ``Datetime`` column, value × ``scale`` or ``None`` for an
+    empty cell) of each row of an hourly CSV, every value checked against [``low``, ``high``]."""
+    file = str(path)
+    reader = csv.DictReader(io.StringIO(read_capped(Path(path), file, max_bytes), newline=""))
+    try:
+        fields = reader.fieldnames or ()
+        if column not in fields:
+            raise InputError(f"{file}: no column {column!r}; name one of {list(fields)[:12]}")
+        tcol = next((c for c in fields if c.lower().startswith("datetime")), None)
+        rows: list[tuple[datetime | None, float | None]] = []
+        for row in reader:
+            if len(rows) >= max_rows:
+                raise InputError(f"{file}: more than {max_rows:,} rows; give at most that many hours")
+            value = _value(file, reader.line_num, row, column, scale)
+            if value is not None and not low <= value <= high:
+                raise InputError(
+                    f"{file}: line {reader.line_num}, column {column!r}: {value / scale:g} is {value:g} {unit} "
+                    f"after scaling, outside {low:g}–{high:g}; check the column and its unit"
+                )
+            rows.append((_utc(row.get(tcol) or "") if tcol else None, value))
+    except csv.Error as e:
+        raise InputError(f"{file}: not a CSV file ({e}); give the hourly export as CSV") from e
+    except ValueError as e:
+        raise InputError(f"{file}: line {reader.line_num}: {e}; give ISO 8601 times in its Datetime column") from e
+    return rows
 
 
 def carbon_year(path: str | Path, column: str = CARBON_COLUMN) -> tuple[float, ...]:

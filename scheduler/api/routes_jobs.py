@@ -7,6 +7,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 
+from suanwang.collectors.carbon_feed import read_feeds, usable
 from suanwang.collectors.statefile import state_note
 from suanwang.contract import ID_PATTERN, Refs
 from suanwang.scheduler.api.auth import Principal, require
@@ -155,9 +156,9 @@ def _plan(request: Request, jobs, time_limit_s: float):
     """Plan as the control loop does: with its horizon, outlook and the grid events in force."""
     app = request.app.state
     now = app.now()
-    when = plan_terms(
-        app.sessions, getattr(app, "shift", None), getattr(app, "forecast", "weekly"), app.topology, jobs, now
-    )
+    shift, forecast = getattr(app, "shift", None), getattr(app, "forecast", "weekly")
+    feeds = usable(read_feeds(app.topology, now))
+    when = plan_terms(app.sessions, shift, forecast, app.topology, jobs, now, feeds)
     return solve(Problem(app.topology, tuple(jobs), now, app.current_state(), time_limit_s=time_limit_s, **when))
 
 

@@ -66,6 +66,22 @@ HoldOpt = typer.Option(
 )  # fmt: skip
 
 
+ForecastOpt = typer.Option(
+    "weekly", "--carbon-forecast",
+    help="How plans forecast a zone's carbon from its series: weekly, anchored, persistence, or oracle (the "
+    "actual series). A zone's carbon_forecast feed, while fresh, gives the hours it covers.",
+)  # fmt: skip
+
+
+def forecast_method(value: str) -> str:
+    """``--carbon-forecast``'s value, checked."""
+    from suanwang.solvers.forecast import METHODS
+
+    if value not in METHODS:
+        raise InputError(f"--carbon-forecast {value!r}: use one of {', '.join(METHODS)}")
+    return value
+
+
 def shift_from(horizon_h: float, slot_min: float, hold_share: float):
     """The start-time decisions ``--shift-horizon``, ``--slot-minutes`` and ``--hold-share`` ask for
     (``None``: off)."""

@@ -11,11 +11,13 @@ from pathlib import Path
 
 import typer
 
+from suanwang.collectors.carbon_feed import read_feeds, usable
 from suanwang.collectors.statefile import load_state, state_note
 from suanwang.errors import InputError
 from suanwang.gcpause import collector_paused
 from suanwang.scheduler.cli.flags import (
     FilenameOpt,
+    ForecastOpt,
     HoldOpt,
     HorizonOpt,
     LazyRows,
@@ -29,6 +31,7 @@ from suanwang.scheduler.cli.flags import (
     TokenOpt,
     TopologyOpt,
     emit,
+    forecast_method,
     read_input,
     shift_from,
     write_json,
@@ -36,8 +39,9 @@ from suanwang.scheduler.cli.flags import (
 from suanwang.scheduler.cli.output import console, table
 from suanwang.scheduler.jobfile import load_jobs
 from suanwang.solvers import SOLVERS, solve
+from suanwang.solvers.forecast import outlook, outlook_hours
 from suanwang.solvers.problem import Job, Plan, Problem, Shift, Weights
-from suanwang.timeutil import now_local, parse_time
+from suanwang.timeutil import iso, now_local, parse_time
 from suanwang.topology.loader import load_topology
 from suanwang.topology.measured import with_measured_links
 
@@ -108,7 +112,7 @@ def _problem(
     return Problem(topo, tuple(jobs), _now(now, plan_time), st, weights, time_limit_s=time_limit, shift=shift)
 
 
-def _print_plan(plan: Plan, problem: Problem, limit: int, wide: bool = False) -> None:
+def _print_plan(plan: Plan, problem: Problem, limit: int, wide: bool = False, feeds=None) -> None:
     out = console()
     jobs = {j.id: j for j in problem.jobs}
     rows = []
@@ -188,12 +192,26 @@ def _print_plan(plan: Plan, problem: Problem, limit: int, wide: bool = False) ->
             + ", ".join(f"{k} ({v})" for k, v in list(shut.items())[:5])
             + (f" and {len(shut) - 5} more" if len(shut) > 5 else "")
         )
+    for z, r in (feeds or {}).items():
+        if not r.used:
+            out.print(f"[yellow]carbon forecast feed of zone {z} not used[/yellow]: {r.problem} ({r.path})")
     out.print(
         f"[bold]{plan.solver}[/bold]: status {plan.status}, objective {plan.objective:,.1f} "
         f"{measure}, bound {bound}, gap {gap}, solve {plan.solve_seconds:.2f} s; "
         f"{s['placed']} placed, {s['unplaced']} unplaced, {s['energy_kwh']:,.0f} kWh, "
         f"¥{s['cost_cny']:,.0f}, {s['carbon_kg']:,.0f} kg CO₂"
     )
+
+
+def _outlook_note(problem: Problem, feeds) -> dict:
+    """Where the plan's prices and carbon came from, and each zone's forecast feed as it found it."""
+    return {
+        "source": problem.outlook.source if problem.outlook is not None else "tariff; carbon as the topology gives it",
+        "feeds": {
+            z: {"path": r.path, "written": iso(r.written), "used": r.used, "problem": r.problem}
+            for z, r in feeds.items()
+        },
+    }
 
 
 def plan(
@@ -218,6 +236,7 @@ def plan(
     ),
     slot_min: float = SlotOpt,
     hold_share: float = HoldOpt,
+    forecast: str = ForecastOpt,
     tenants: list[Path] = typer.Option(
         None, "--tenants", help="Tenant file(s) with quotas (the tenant contract); jobs keep to them."
     ),
@@ -238,6 +257,11 @@ def plan(
         shift = shift_from(horizon_h, slot_min, hold_share) if solver == "cpsat" else None
         problem = _problem(filename, topology, state, now, time_limit, carbon_price, shift, wait_cost)
         problem = dataclasses.replace(problem, node_policy=node_policy.value)
+        feeds = read_feeds(problem.topology, problem.now)
+        if shift is not None and problem.jobs:  # the carbon a plan expects: forecast, never the actual series
+            hours = outlook_hours(shift, problem.jobs)
+            look = outlook(problem.topology, problem.now, hours, forecast_method(forecast), usable(feeds))  # type: ignore[arg-type]
+            problem = dataclasses.replace(problem, outlook=look)
         if tenants:
             from suanwang.contract import Refs
             from suanwang.scheduler.cli.tenant_cmd import read_tenants
@@ -248,13 +272,14 @@ def plan(
             specs = read_tenants(tenants, Refs(topology_refs(topo), sites=[s.id for s in topo.sites]))
             problem = dataclasses.replace(problem, quotas=quotas_of(specs, problem.topology))
         result = solve(problem, solver)
+        notes = {"state": state_note(problem.state, problem.topology), "outlook": _outlook_note(problem, feeds)}
         if output is Output.json:  # each row made as it is written
-            write_json({**result.to_dict(LazyRows), "state": state_note(problem.state, problem.topology)})
+            write_json({**result.to_dict(LazyRows), **notes})
             return
         emit(
-            {**result.to_dict(), "state": state_note(problem.state, problem.topology)},
+            {**result.to_dict(), **notes},
             output,
-            human=lambda wide: _print_plan(result, problem, limit, wide),
+            human=lambda wide: _print_plan(result, problem, limit, wide, feeds),
             names=[f"placement/{p.job}" for p in result.placements] + [f"unplaced/{u.job}" for u in result.unplaced],
         )
 

@@ -17,7 +17,17 @@ from suanwang.errors import InputError, TemporaryError
 from suanwang.gcpause import freeze_startup_heap
 from suanwang.scheduler.api.routes_tokens import MAX_TTL_H, token_view
 from suanwang.scheduler.cli.errors import EXIT_LOOP_DIED, SuanwangGroup
-from suanwang.scheduler.cli.flags import HoldOpt, HorizonOpt, Output, OutputOpt, SlotOpt, emit, shift_from
+from suanwang.scheduler.cli.flags import (
+    ForecastOpt,
+    HoldOpt,
+    HorizonOpt,
+    Output,
+    OutputOpt,
+    SlotOpt,
+    emit,
+    forecast_method,
+    shift_from,
+)
 from suanwang.scheduler.cli.output import console, table
 from suanwang.scheduler.db import repo
 from suanwang.scheduler.db.engine import make_engine, sessions, upgrade
@@ -184,9 +194,7 @@ def serve(
     horizon_h: float = HorizonOpt,
     slot_min: float = SlotOpt,
     hold_share: float = HoldOpt,
-    forecast: str = typer.Option(
-        "weekly", "--carbon-forecast", help="Carbon outlook: weekly, anchored, persistence or oracle."
-    ),
+    forecast: str = ForecastOpt,
     preempt_inference: bool = typer.Option(
         False, "--preempt-inference", help="Let higher-priority work evict inference too (default: never)."
     ),
@@ -210,7 +218,6 @@ def serve(
     from suanwang.scheduler.api.app import create_app
     from suanwang.scheduler.k8s.client import site_apis
     from suanwang.scheduler.planner import PlannerProcess, PlannerSettings, make_loop
-    from suanwang.solvers.forecast import METHODS
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     engine = make_engine(database_url)
@@ -234,8 +241,7 @@ def serve(
         raise InputError("--assume-empty-sites is for running without a collector; drop one of the two")
     if planner not in ("process", "thread"):
         raise InputError(f"--planner {planner!r}: use process or thread")
-    if forecast not in METHODS:
-        raise InputError(f"--carbon-forecast {forecast!r}: use one of {', '.join(METHODS)}")
+    forecast = forecast_method(forecast)
     shift = shift_from(horizon_h, slot_min, hold_share)
     lease = Lease(sessions(engine), replica_id, ttl_s=lease_s)
     settings = PlannerSettings(

@@ -99,3 +99,30 @@ def test_due_jobs_left_waiting_are_counted(mini):
     registry = CollectorRegistry()
     ServiceMetrics(registry).observe_plan(plan, p.due)
     assert registry.get_sample_value("suanwang_plan_due_waiting_jobs") == 1
+
+
+def test_the_zones_carbon_forecast_feed_is_reported_each_cycle(engine, tmp_path, caplog):
+    """A zone's feed: ``used`` 1 with its age while fresh; 0 once stale, and the loop logs why (once)."""
+    from datetime import timedelta
+
+    from suanwang.topology.loader import load_topology
+    from tests.collectors.test_carbon_feed import topology, write_feed
+
+    topo = load_topology(topology(tmp_path, feed={"path": "fc.csv", "max_age_h": 2}))
+    write_feed(tmp_path / "fc.csv", NOW, [200] * 48, written=NOW - timedelta(minutes=30))
+    app = create_app(engine, topo, now=lambda: NOW)
+    queue(engine, spec("f1"))
+    loop = ControlLoop(app, manifests_dir=tmp_path / "m", time_limit_s=1, assume_empty=True)
+    loop.cycle(NOW)
+    reg = app.state.registry
+    assert reg.get_sample_value("suanwang_carbon_forecast_feed_used", {"zone": "js"}) == 1
+    assert reg.get_sample_value("suanwang_carbon_forecast_feed_age_seconds", {"zone": "js"}) == 1800
+    queue(engine, spec("f2"))
+    later = NOW + timedelta(hours=3)
+    with caplog.at_level("WARNING", logger="suanwang.loop"):
+        loop.cycle(later)
+        loop.cycle(later)
+    assert reg.get_sample_value("suanwang_carbon_forecast_feed_used", {"zone": "js"}) == 0
+    assert reg.get_sample_value("suanwang_carbon_forecast_feed_age_seconds", {"zone": "js"}) == 3.5 * 3600
+    warned = [r.getMessage() for r in caplog.records if "forecast feed of zone js" in r.getMessage()]
+    assert len(warned) == 1 and "max_age_h of 2" in warned[0]

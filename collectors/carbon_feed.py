@@ -1,0 +1,101 @@
+"""Each grid zone's carbon forecast feed (``carbon_forecast`` in the topology): the file the
+operator's feed rewrites with a forecast for the hours ahead (a weather-driven one, such as
+Electricity Maps' or the grid's day-ahead forecast), read each time a plan is made.
+
+The format is that of the zone's ``carbon_series``: a CSV with a ``Datetime`` column (UTC unless
+the times carry an offset) and a column in g CO₂/kWh, one row an hour; an empty cell leaves that
+hour to the plan's own forecast. A file is used only while it is fresh: modified at most
+``max_age_h`` before the plan, not more than an hour after it (a clock that disagrees is not
+trusted), and holding at least one hour from the plan's on. A file that is missing, unreadable,
+out of bounds or stale is not used, and the plan forecasts that zone as it would without a feed;
+the reading says why (``/metrics`` and the plan's outlook say so too).
+
+Bounds: at most 1 MiB and 24 × 31 rows (a month ahead), every value 0–5,000 g CO₂/kWh. A file is
+parsed again only when its size or modification time changes.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from functools import lru_cache
+
+from suanwang.errors import InputError
+from suanwang.timeutil import to_local
+from suanwang.topology.model import CarbonFeed, Topology
+from suanwang.topology.series import read_rows
+
+__all__ = ["MAX_FEED_BYTES", "MAX_FEED_ROWS", "FeedReading", "read_feeds", "usable"]
+
+MAX_FEED_BYTES = 1 << 20
+MAX_FEED_ROWS = 24 * 31
+CLOCK_SKEW_H = 1.0  # a file modified later than this after the plan's time is not trusted
+
+
+@dataclass(frozen=True)
+class FeedReading:
+    """A zone's feed as a plan made at ``now`` finds it."""
+
+    zone: str
+    path: str
+    written: datetime | None  # the file's modification time on the plans' clock (UTC+8)
+    age_h: float | None
+    hours: dict[datetime, float]  # hour start (UTC+8) → kg CO₂/kWh, the hours from the plan's on
+    problem: str | None = None  # why the plan does not use it; None: it does
+
+    @property
+    def used(self) -> bool:
+        return self.problem is None
+
+
+def read_feeds(topology: Topology, now: datetime) -> dict[str, FeedReading]:
+    """The feed of every zone that names one, as a plan made at ``now`` (UTC+8) finds it."""
+    return {zid: _reading(zid, z.carbon_feed, now) for zid, z in topology.grid_zones.items() if z.carbon_feed}
+
+
+def usable(readings: dict[str, FeedReading]) -> dict[str, dict[datetime, float]]:
+    """The hours of the feeds a plan takes (:func:`suanwang.solvers.forecast.outlook`'s ``feeds``)."""
+    return {zid: r.hours for zid, r in readings.items() if r.used}
+
+
+def _reading(zone: str, feed: CarbonFeed, now: datetime) -> FeedReading:
+    try:
+        st = os.stat(feed.path)
+    except FileNotFoundError:
+        return FeedReading(zone, feed.path, None, None, {}, "no such file; check the feed that writes it")
+    except OSError as e:
+        return FeedReading(zone, feed.path, None, None, {}, f"cannot be read ({e.strerror}); check its permissions")
+    written = to_local(datetime.fromtimestamp(st.st_mtime, UTC))
+    age_h = (now - written).total_seconds() / 3600.0
+    hours, problem = _parse(feed.path, feed.column, st.st_mtime_ns, st.st_size)
+    if problem is None and age_h > feed.max_age_h:
+        problem = (
+            f"written {age_h:.1f} h before the plan, more than its max_age_h of {feed.max_age_h:g}; check the feed"
+        )
+    elif problem is None and age_h < -CLOCK_SKEW_H:
+        problem = f"modified {-age_h:.1f} h after the plan's time; check the clocks of the feed and this host"
+    first = now.replace(minute=0, second=0, microsecond=0)
+    ahead = {t: v for t, v in hours.items() if t >= first}
+    if problem is None and not ahead:
+        problem = "holds no hour from the plan's on; check that the feed writes a forecast"
+    return FeedReading(zone, feed.path, written, age_h, ahead if problem is None else {}, problem)
+
+
+@lru_cache(maxsize=64)
+def _parse(path: str, column: str, mtime_ns: int, size: int) -> tuple[dict[datetime, float], str | None]:
+    """The file's hours, or why it cannot be used (read again when its size or time changes)."""
+    try:
+        rows = read_rows(
+            path, column, 0.001, low=0.0, high=5.0, unit="kg CO₂/kWh", max_rows=MAX_FEED_ROWS,
+            max_bytes=MAX_FEED_BYTES,
+        )  # fmt: skip
+    except InputError as e:
+        return {}, e.summary
+    hours: dict[datetime, float] = {}
+    for t, v in rows:
+        if t is None:
+            return {}, f"{path}: no Datetime column; give each hour its time (UTC)"
+        if v is not None:
+            hours[to_local(t).replace(minute=0, second=0, microsecond=0)] = v
+    return hours, None
