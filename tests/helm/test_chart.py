@@ -3,8 +3,8 @@
 rendered object passes the official Kubernetes schemas strictly (1.29 to 1.35), the ServiceMonitor
 passes prometheus-operator's CRD schema, the dashboard ConfigMap carries the JSON the metrics test
 checks, the container's args are options `suanwang serve` takes, files beside the topology (a
-carbon series) reach the folder the topology is read from, and values.schema.json refuses what
-the chart cannot do."""
+carbon series) reach the folder the topology is read from, a carbon forecast feed's ConfigMap is
+mounted where a zone names it, and values.schema.json refuses what the chart cannot do."""
 
 from __future__ import annotations
 
@@ -156,6 +156,32 @@ def test_files_beside_the_topology_are_mounted_where_its_paths_point(tmp_path):
         kubernetes_validate.validate(cm, v, strict=True)
 
 
+def test_a_carbon_feed_configmap_is_mounted_where_a_zone_names_it(tmp_path):
+    """carbonFeeds.configMap: the ConfigMap the operator's feed rewrites, mounted read-only as a
+    folder (not by subPath, which the kubelet would never update) at the path the README gives."""
+    from suanwang.topology.loader import builtin_path, load_topology
+
+    topo = yaml.safe_load(builtin_path().read_text())
+    topo["grid_zones"]["jiangsu"]["carbon_forecast"] = {"path": "/var/lib/suanwang/feeds/js.csv"}
+    (tmp_path / "topology.yaml").write_text(yaml.safe_dump(topo, allow_unicode=True))
+    docs = render(
+        "--set-file", f"topology.yaml={tmp_path / 'topology.yaml'}", "--set", "carbonFeeds.configMap=js-feeds"
+    )
+    (dep,) = [d for d in docs if d["kind"] == "Deployment"]
+    pod = dep["spec"]["template"]["spec"]
+    (mount,) = [m for m in pod["containers"][0]["volumeMounts"] if m["name"] == "feeds"]
+    assert mount == {"name": "feeds", "mountPath": "/var/lib/suanwang/feeds", "readOnly": True}
+    (vol,) = [v for v in pod["volumes"] if v["name"] == "feeds"]
+    assert vol["configMap"]["name"] == "js-feeds"
+    (cm,) = [d for d in docs if d["kind"] == "ConfigMap" and d["metadata"]["name"].endswith("-config")]
+    feed = load_topology(text=cm["data"]["topology.yaml"], source="topology.yaml").grid_zones["jiangsu"].carbon_feed
+    assert feed is not None and feed.path.startswith(mount["mountPath"] + "/")
+    for v in K8S:
+        kubernetes_validate.validate(dep, v, strict=True)
+    (plain,) = [d for d in render() if d["kind"] == "Deployment"]
+    assert all(v["name"] != "feeds" for v in plain["spec"]["template"]["spec"]["volumes"])  # none without the value
+
+
 @pytest.mark.parametrize(
     ("bad", "why"),
     [
@@ -164,6 +190,7 @@ def test_files_beside_the_topology_are_mounted_where_its_paths_point(tmp_path):
         (["--set", "colour=red"], "colour"),
         (["--set-string", "topology.files.sites=x"], "'sites'"),  # hidden under the sites Secret's mount
         (["--set-string", "topology.files.a/b=x"], "'a/b'"),  # not a file name
+        (["--set", "carbonFeeds.configMap=Feeds_JS"], "Feeds_JS"),  # not a ConfigMap's name
     ],
 )
 def test_values_schema_refuses(bad, why):
