@@ -18,6 +18,9 @@ changes:
   remove_sites: [cz-edge]
   failures: [{site: nj-hub, start_h: 12, end_h: 36}]
   carbon_hourly: {jiangsu: [0.62, 0.61, ...]}      # 24 values, kg CO2/kWh
+  # carbon_series / price_series: {jiangsu: {path, column}}: hourly years (topology/series.py);
+  # carbon_forecasts: {jiangsu: {path, column, max_age_h}}: issued forecasts the shifted plans take
+  # as of each plan's time, as they would a live feed (topology/forecasts.py)
   grid_events: [{id: nj-cut, sites: [nj-hub], start_h: 30, end_h: 34, reduce_ratio: 0.3}]
 policy: {solver: greedy, interval_min: 10, carbon_price_cny_per_t: 100}
 tenants:                          # optional: quotas plans keep to (the tenant contract, solvers/tenantspec.py)
@@ -64,10 +67,11 @@ from suanwang.solvers.forecast import METHODS
 from suanwang.solvers.problem import Shift, Weights
 from suanwang.solvers.tenantspec import TenantSpec, quotas_of
 from suanwang.topology.contract import CarbonFactor, GridCap, SiteSpec
+from suanwang.topology.forecasts import read_archive
 from suanwang.topology.loader import load_topology, topology_refs
 from suanwang.topology.model import AcceleratorModel, Pool, Topology, facility_kw
 from suanwang.topology.serialize import topology_to_dict
-from suanwang.topology.series import carbon_year, year_series
+from suanwang.topology.series import CARBON_COLUMN, carbon_year, year_series
 from suanwang.yamldoc import Checked, join, read_document
 
 
@@ -148,6 +152,14 @@ class SeriesSpec(Contract):
     cny_per_usd: Annotated[Number, Field(gt=0, le=100)] = 7.1
 
 
+class ArchiveSpec(Contract):
+    """Issued carbon forecasts (:mod:`suanwang.topology.forecasts`) the replay's plans take."""
+
+    path: Text
+    column: Text = CARBON_COLUMN
+    max_age_h: Annotated[Number, Field(ge=0.25, le=168, description="hours")] = 24.0
+
+
 class ChangesSpec(Contract):
     add_sites: Annotated[list[SiteSpec], Field(max_length=1000)] = []
     add_pools: Annotated[list[PoolAddSpec], Field(max_length=10_000)] = []
@@ -157,6 +169,7 @@ class ChangesSpec(Contract):
     carbon_hourly: dict[ZoneRef, Annotated[list[CarbonFactor], Field(min_length=24, max_length=24)]] = {}
     carbon_series: dict[ZoneRef, SeriesSpec] = {}
     price_series: dict[ZoneRef, SeriesSpec] = {}
+    carbon_forecasts: dict[ZoneRef, ArchiveSpec] = {}
     grid_events: Annotated[list[GridEventSpec], Field(max_length=10_000)] = []
 
 
@@ -355,6 +368,14 @@ def _changes(doc: Checked, c: ChangesSpec, topo: Topology, start: datetime, base
                 )
     for zid, hourly in c.carbon_hourly.items():
         zones[zid] = replace(zones[zid], carbon_hourly_kg_per_kwh=tuple(hourly))
+    for zid, arch in c.carbon_forecasts.items():
+        full = Path(arch.path) if Path(arch.path).is_absolute() else base / arch.path
+        try:
+            zones[zid] = replace(zones[zid], carbon_forecasts=read_archive(full, arch.column, float(arch.max_age_h)))
+        except InputError as e:
+            doc.fault(join(join("changes.carbon_forecasts", zid), "path"), e.summary,
+                      "give an archive of issued forecasts (Issued, Datetime and a column in g CO₂/kWh)",
+                      arch.path)  # fmt: skip
     return replace(topo, sites=tuple(sites.values()), grid_zones=zones), failures, outages
 
 

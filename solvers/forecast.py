@@ -19,7 +19,8 @@ zone's series up to the plan time only:
 
 A zone whose topology names a ``carbon_forecast`` feed (a weather-driven forecast the operator
 buys or the grid publishes; read by :mod:`suanwang.collectors.carbon_feed`) takes the hours the
-feed gives in place of these, while the feed is fresh.
+feed gives in place of these, while the feed is fresh; in a replay, a zone's archive of issued
+forecasts (:mod:`suanwang.topology.forecasts`) does the same as of each plan's time.
 
 A zone without a year series (a constant or a 24-hour profile) is its own forecast.
 """
@@ -51,26 +52,37 @@ def outlook(
     feeds: Mapping[str, Mapping[datetime, float]] | None = None,
 ) -> Outlook:
     """Hourly price and carbon of every zone for ``hours`` from the hour that holds ``now``; a
-    zone's ``feeds`` (hour start → kg CO₂/kWh, from its forecast feed) take the hours they give in
-    place of ``method``'s forecast (not of the oracle's actual series)."""
+    zone's ``feeds`` (hour start → kg CO₂/kWh, from its live forecast feed), else its archive of
+    issued forecasts (a scenario's), take the hours they give in place of ``method``'s forecast
+    (never in place of the oracle's actual series)."""
     start = now.replace(minute=0, second=0, microsecond=0)
     price, carbon = {}, {}
     fed = []
     for zid, zone in topology.grid_zones.items():
-        p, c = factors_for(zone, start).hours_from(start, hours)
+        p, _ = factors_for(zone, start).hours_from(start, hours)
         price[zid] = tuple(p)
-        carbon[zid] = (
-            tuple(c)
-            if method == "oracle" or not zone.carbon_year_kg_per_kwh
-            else carbon_forecast(zone, start, hours, method)
-        )
-        given = (feeds or {}).get(zid) if method != "oracle" else None
+        carbon[zid], given = zone_carbon(zone, now, hours, method, (feeds or {}).get(zid))
         if given:
-            times = [start + timedelta(hours=h) for h in range(hours)]
-            carbon[zid] = tuple(given.get(t, v) for t, v in zip(times, carbon[zid], strict=True))
-            fed.append(f"{zid} {sum(t in given for t in times)} h")
+            fed.append(f"{zid} {given} h")
     feed_note = f"; forecast feed for {', '.join(fed)}" if fed else ""
     return Outlook(start, price, carbon, f"tariff; carbon {method}{feed_note}")
+
+
+def zone_carbon(
+    zone: GridZone, now: datetime, hours: int, method: Method, feed: Mapping[datetime, float] | None = None
+) -> tuple[tuple[float, ...], int]:
+    """The zone's carbon a plan made at ``now`` expects for ``hours`` from its hour, and how many
+    of them a forecast feed (``feed``, else the zone's archive as of ``now``) gave."""
+    start = now.replace(minute=0, second=0, microsecond=0)
+    _, actual = factors_for(zone, start).hours_from(start, hours)
+    if method == "oracle":
+        return tuple(actual), 0
+    own = carbon_forecast(zone, start, hours, method) if zone.carbon_year_kg_per_kwh else tuple(actual)
+    given = feed or (zone.carbon_forecasts.as_of(now) if zone.carbon_forecasts is not None else {})
+    if not given:
+        return own, 0
+    times = [start + timedelta(hours=h) for h in range(hours)]
+    return tuple(given.get(t, v) for t, v in zip(times, own, strict=True)), sum(t in given for t in times)
 
 
 def outlook_hours(shift, jobs) -> int:
@@ -104,14 +116,14 @@ def carbon_forecast(zone: GridZone, start: datetime, hours: int, method: Method)
 
 
 def forecast_error(zone: GridZone, start: datetime, days: int, method: Method) -> float | None:
-    """Mean absolute percentage error of day-ahead forecasts made each midnight over ``days``
-    (``None`` for a zone without a series, which is exact)."""
+    """Mean absolute percentage error of day-ahead forecasts made each midnight over ``days``, the
+    zone's archive of issued forecasts included (``None`` for a zone without a series, which is exact)."""
     if not zone.carbon_year_kg_per_kwh or method == "oracle":
         return None if not zone.carbon_year_kg_per_kwh else 0.0
     errs = []
     for d in range(days):
         t = start.replace(hour=0, minute=0, second=0, microsecond=0) + timedelta(days=d)
-        fc = np.asarray(carbon_forecast(zone, t, 24, method))
+        fc = np.asarray(zone_carbon(zone, t, 24, method)[0])
         _, actual = factors_for(zone, t).hours_from(t, 24)
         a = np.asarray(actual)
         ok = a > 1e-9

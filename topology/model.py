@@ -9,7 +9,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import lru_cache
-from typing import Literal, NewType
+from typing import TYPE_CHECKING, Literal, NewType
+
+if TYPE_CHECKING:
+    from suanwang.topology.forecasts import ForecastArchive
 
 AcceleratorModel = NewType("AcceleratorModel", str)
 CityName = NewType("CityName", str)
@@ -122,6 +125,7 @@ class GridZone:
     price_year_cny_per_kwh: tuple[float, ...] = ()
     carbon_series: tuple[str, str] | None = None  # the topology's series file (absolute path) and its column
     carbon_feed: CarbonFeed | None = None  # a forecast file the plans read each time they plan
+    carbon_forecasts: ForecastArchive | None = None  # issued forecasts a replay's plans take (a scenario's)
 
     def carbon_at(self, when: datetime) -> float:
         if self.carbon_year_kg_per_kwh:
