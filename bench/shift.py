@@ -19,7 +19,9 @@ Four parts, each a table (and ``bench/shift.png``):
   series hardly swings, SG, the tariff still leads); the carbon saving of the shifted plan (its carbon outlook
   from ``--forecast``, the weekly profile unless told) as a share of the oracle's (actual series,
   every arrival known), and the forecast's measured error. ``--carbon-tariff flat`` replaces the
-  zone's tariff by its daily mean, so that carbon alone tells one hour from another.
+  zone's tariff by its daily mean, so that carbon alone tells one hour from another;
+  ``--carbon-archive`` gives each zone an archive of issued forecasts (a vendor's, say) that the
+  plans take as of their time.
 - ``speed``: the time-indexed model on synthetic instances (``simulations.synthetic``) with half
   the training and batch jobs deferrable, 48 one-hour slots: build and wall seconds, the score
   against the model's bound (column generation, ``solvers.shift``), and the checker's verdict;
@@ -52,6 +54,7 @@ from suanwang.simulations.runner import run_scenario, shift_variants  # noqa: E4
 from suanwang.simulations.scenario import Scenario, load_scenario  # noqa: E402
 from suanwang.solvers.forecast import forecast_error  # noqa: E402
 from suanwang.solvers.problem import Shift  # noqa: E402
+from suanwang.topology.forecasts import read_archive  # noqa: E402
 from suanwang.topology.series import year_series  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
@@ -166,8 +169,9 @@ def part_carbon(tmp: Path, args) -> tuple[str, dict]:
         sc = scenario(tmp, args, f"co2-{zone}", "2026-07-15T00:00:00+08:00", args.carbon_hours,
                       args.carbon_growth, args.carbon_price * 1000, 1)  # fmt: skip
         series = year_series(EM / f"{zone}_2023_hourly.csv", "Carbon Intensity gCO₂eq/kWh (LCA)", 0.001)
-        zones = {zid: flat(replace(z, carbon_year_kg_per_kwh=series), args.carbon_tariff, sc.start)
-                 for zid, z in sc.topology.grid_zones.items()}  # fmt: skip
+        archive = read_archive(args.carbon_archive.format(zone=zone)) if args.carbon_archive else None
+        zones = {zid: flat(replace(z, carbon_year_kg_per_kwh=series, carbon_forecasts=archive), args.carbon_tariff,
+                           sc.start) for zid, z in sc.topology.grid_zones.items()}  # fmt: skip
         sc = replace(sc, topology=replace(sc.topology, grid_zones=zones))
         res = three(sc)
         base = res["run-now"][0]["deferrable_carbon_t"]
@@ -312,6 +316,9 @@ def main() -> None:
     ap.add_argument("--carbon-price", type=float, default=100.0, help="¥ per kg CO₂ in the carbon part")
     ap.add_argument("--carbon-tariff", choices=("tou", "flat"), default="tou",
                     help="the carbon part's tariff: the zone's own, or flat at its daily mean")  # fmt: skip
+    ap.add_argument("--carbon-archive", default="",
+                    help="the carbon part's archive of issued forecasts per zone, e.g. 'archives/{zone}.csv' "
+                    "(topology/forecasts.py): plans take the latest issue before them")  # fmt: skip
     ap.add_argument("--forecast", default="weekly", help="carbon outlook: weekly, anchored or persistence")
     ap.add_argument(
         "--zones", default=",".join(ZONES), help="comma-separated Electricity Maps zones of the carbon part"
