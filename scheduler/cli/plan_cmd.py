@@ -253,6 +253,7 @@ def plan(
 
         remote_plan(server, token, filename, time_limit, output)
         return
+    forecast = forecast_method(forecast)
     with collector_paused():  # reading, planning and writing build acyclic structures only
         shift = shift_from(horizon_h, slot_min, hold_share) if solver == "cpsat" else None
         problem = _problem(filename, topology, state, now, time_limit, carbon_price, shift, wait_cost)
@@ -260,7 +261,7 @@ def plan(
         feeds = read_feeds(problem.topology, problem.now)
         if shift is not None and problem.jobs:  # the carbon a plan expects: forecast, never the actual series
             hours = outlook_hours(shift, problem.jobs)
-            look = outlook(problem.topology, problem.now, hours, forecast_method(forecast), usable(feeds))  # type: ignore[arg-type]
+            look = outlook(problem.topology, problem.now, hours, forecast, usable(feeds))  # type: ignore[arg-type]
             problem = dataclasses.replace(problem, outlook=look)
         if tenants:
             from suanwang.contract import Refs

@@ -155,3 +155,5 @@ def test_plan_takes_the_forecast_and_a_fresh_feed_never_the_actual_series(tmp_pa
     assert not doc["placements"][0]["scheduled"] and "written 25.0 h" in doc["outlook"]["feeds"]["js"]["problem"]
     human = CliRunner().invoke(app, ["plan", "-f", str(tmp_path / "jobs.yaml"), "-t", topo])
     assert "carbon forecast feed of zone js not used" in " ".join(human.stdout.split())
+    bad = CliRunner().invoke(app, ["plan", "-f", str(tmp_path / "jobs.yaml"), "--carbon-forecast", "tarot"])
+    assert bad.exit_code != 0 and "--carbon-forecast 'tarot'" in bad.output
