@@ -43,6 +43,8 @@ class FeedReading:
     age_h: float | None
     hours: dict[datetime, float]  # hour start (UTC+8) → kg CO₂/kWh, the hours from the plan's on
     problem: str | None = None  # why the plan does not use it; None: it does
+    # which kind of problem: missing, unreadable, invalid, stale, future or empty (None: used)
+    reason: str | None = None
 
     @property
     def used(self) -> bool:
@@ -63,23 +65,28 @@ def _reading(zone: str, feed: CarbonFeed, now: datetime) -> FeedReading:
     try:
         st = os.stat(feed.path)
     except FileNotFoundError:
-        return FeedReading(zone, feed.path, None, None, {}, "no such file; check the feed that writes it")
+        return FeedReading(zone, feed.path, None, None, {}, "no such file; check the feed that writes it", "missing")
     except OSError as e:
-        return FeedReading(zone, feed.path, None, None, {}, f"cannot be read ({e.strerror}); check its permissions")
+        why = f"cannot be read ({e.strerror}); check its permissions"
+        return FeedReading(zone, feed.path, None, None, {}, why, "unreadable")
     written = to_local(datetime.fromtimestamp(st.st_mtime, UTC))
     age_h = (now - written).total_seconds() / 3600.0
     hours, problem = _parse(feed.path, feed.column, st.st_mtime_ns, st.st_size)
+    first = now.replace(minute=0, second=0, microsecond=0)
+    ahead = {t: v for t, v in hours.items() if t >= first}
+    reason = None if problem is None else "invalid"
     if problem is None and age_h > feed.max_age_h:
+        reason = "stale"
         problem = (
             f"written {age_h:.1f} h before the plan, more than its max_age_h of {feed.max_age_h:g}; check the feed"
         )
     elif problem is None and age_h < -CLOCK_SKEW_H:
+        reason = "future"
         problem = f"modified {-age_h:.1f} h after the plan's time; check the clocks of the feed and this host"
-    first = now.replace(minute=0, second=0, microsecond=0)
-    ahead = {t: v for t, v in hours.items() if t >= first}
-    if problem is None and not ahead:
+    elif problem is None and not ahead:
+        reason = "empty"
         problem = "holds no hour from the plan's on; check that the feed writes a forecast"
-    return FeedReading(zone, feed.path, written, age_h, ahead if problem is None else {}, problem)
+    return FeedReading(zone, feed.path, written, age_h, ahead if problem is None else {}, problem, reason)
 
 
 @lru_cache(maxsize=64)

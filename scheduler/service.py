@@ -176,7 +176,7 @@ class ControlLoop:
         # (Problem.due): it starts as soon as capacity allows. Read again from the latest recorded
         # plan when this replica starts or takes the lead.
         self._promised: dict[str, datetime] | None = None
-        self._feed_problems: dict[str, str | None] = {}  # zone -> why its feed was not used at the last plan
+        self._feed_reasons: dict[str, str | None] = {}  # zone -> why its feed was not used at the last plan
         self.full_every_s = full_every_s
         self.wake = threading.Event()
         self.health = LoopHealth()
@@ -320,14 +320,15 @@ class ControlLoop:
         )
 
     def _note_feeds(self, feeds) -> None:
-        """Log a zone's carbon forecast feed when whether plans take it, or why not, changes."""
+        """Log a zone's carbon forecast feed when whether plans take it, or the kind of reason
+        why not, changes (not every cycle its age grows)."""
         for zone, r in feeds.items():
-            if self._feed_problems.get(zone, "") != r.problem:
+            if zone not in self._feed_reasons or self._feed_reasons[zone] != r.reason:
                 if r.used:
-                    log.info("carbon forecast feed of zone %s is used again (%s)", zone, r.path)
+                    log.info("carbon forecast feed of zone %s is used (%s)", zone, r.path)
                 else:
                     log.warning("carbon forecast feed of zone %s is not used: %s (%s)", zone, r.problem, r.path)
-                self._feed_problems[zone] = r.problem
+                self._feed_reasons[zone] = r.reason
 
     def _promises(self) -> dict[str, datetime]:
         """The starts scheduled so far: this replica's, or those of the latest recorded plan (the

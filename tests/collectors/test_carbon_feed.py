@@ -89,19 +89,19 @@ def test_a_fresh_feed_gives_the_hours_it_covers_and_the_outlook_takes_them(tmp_p
 
 
 @pytest.mark.parametrize(
-    ("written", "values", "words"),
+    ("written", "values", "reason", "words"),
     [
-        (NOW - timedelta(hours=30), [100] * 48, ["written 30.0 h before the plan", "max_age_h of 24"]),
-        (NOW + timedelta(hours=3), [100] * 48, ["after the plan's time", "clocks"]),
-        (NOW - timedelta(hours=1), [100] * 3 + [6000] + [100] * 44, ["line 5", "outside 0–5"]),
-        (NOW - timedelta(hours=1), [100] * (MAX_FEED_ROWS + 1), [f"more than {MAX_FEED_ROWS}"]),
+        (NOW - timedelta(hours=30), [100] * 48, "stale", ["written 30.0 h before the plan", "max_age_h of 24"]),
+        (NOW + timedelta(hours=3), [100] * 48, "future", ["after the plan's time", "clocks"]),
+        (NOW - timedelta(hours=1), [100] * 3 + [6000] + [100] * 44, "invalid", ["line 5", "outside 0–5"]),
+        (NOW - timedelta(hours=1), [100] * (MAX_FEED_ROWS + 1), "invalid", [f"more than {MAX_FEED_ROWS}"]),
     ],
 )
-def test_a_feed_that_cannot_be_trusted_is_not_used_and_says_why(tmp_path, written, values, words):
+def test_a_feed_that_cannot_be_trusted_is_not_used_and_says_why(tmp_path, written, values, reason, words):
     topo = load_topology(topology(tmp_path, feed={"path": "fc.csv"}))
     write_feed(tmp_path / "fc.csv", NOW - timedelta(hours=2), values, written)
     r = read_feeds(topo, NOW)["js"]
-    assert not r.used and r.hours == {} and usable({"js": r}) == {}
+    assert not r.used and r.reason == reason and r.hours == {} and usable({"js": r}) == {}
     for w in words:
         assert w in r.problem, r.problem
     look = outlook(topo, NOW, 48, "weekly", usable({"js": r}))
@@ -110,10 +110,11 @@ def test_a_feed_that_cannot_be_trusted_is_not_used_and_says_why(tmp_path, writte
 
 def test_a_missing_or_past_feed_is_not_used_and_a_rewritten_one_is_read_again(tmp_path):
     topo = load_topology(topology(tmp_path, feed={"path": "fc.csv"}))
-    assert "no such file" in read_feeds(topo, NOW)["js"].problem
+    assert "no such file" in read_feeds(topo, NOW)["js"].problem and read_feeds(topo, NOW)["js"].reason == "missing"
     f = tmp_path / "fc.csv"
     write_feed(f, NOW - timedelta(hours=30), [100] * 20)  # every hour before the plan
     assert "no hour from the plan's on" in read_feeds(topo, NOW)["js"].problem
+    assert read_feeds(topo, NOW)["js"].reason == "empty"
     write_feed(f, NOW, [300] * 24, written=NOW - timedelta(minutes=30))
     r = read_feeds(topo, NOW)["js"]
     assert r.used and list(r.hours.values()) == pytest.approx([0.3] * 24)

@@ -102,7 +102,8 @@ def test_due_jobs_left_waiting_are_counted(mini):
 
 
 def test_the_zones_carbon_forecast_feed_is_reported_each_cycle(engine, tmp_path, caplog):
-    """A zone's feed: ``used`` 1 with its age while fresh; 0 once stale, and the loop logs why (once)."""
+    """A zone's feed: ``used`` 1 with its age while fresh; 0 once stale, and the loop logs why once,
+    not again each cycle as the file grows older."""
     from datetime import timedelta
 
     from suanwang.topology.loader import load_topology
@@ -121,8 +122,9 @@ def test_the_zones_carbon_forecast_feed_is_reported_each_cycle(engine, tmp_path,
     later = NOW + timedelta(hours=3)
     with caplog.at_level("WARNING", logger="suanwang.loop"):
         loop.cycle(later)
-        loop.cycle(later)
+        queue(engine, spec("f3"))
+        loop.cycle(later + timedelta(minutes=1))  # older still, for the same reason: no second warning
     assert reg.get_sample_value("suanwang_carbon_forecast_feed_used", {"zone": "js"}) == 0
-    assert reg.get_sample_value("suanwang_carbon_forecast_feed_age_seconds", {"zone": "js"}) == 3.5 * 3600
+    assert reg.get_sample_value("suanwang_carbon_forecast_feed_age_seconds", {"zone": "js"}) == 3.5 * 3600 + 60
     warned = [r.getMessage() for r in caplog.records if "forecast feed of zone js" in r.getMessage()]
     assert len(warned) == 1 and "max_age_h of 2" in warned[0]
