@@ -11,11 +11,31 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 
 from sqlalchemy.orm import Session
 
 from suanwang.scheduler.db import accounts as db
 from suanwang.topology.model import Topology, facility_kw
+
+
+def basis(topology: Topology) -> dict[str, object]:
+    """How the figures are made: the energy, and each zone's intensity and price (file names, not
+    the server's paths)."""
+    zones: dict[str, dict[str, str]] = {}
+    for zid, z in topology.grid_zones.items():
+        if z.carbon_series is not None:
+            carbon = f"hourly series {Path(z.carbon_series[0]).name} ({z.carbon_series[1]}), by hour of the year"
+        elif z.carbon_year_kg_per_kwh:
+            carbon = "hourly year series, by hour of the year"
+        elif z.carbon_hourly_kg_per_kwh:
+            carbon = "24 hourly values, the same every day"
+        else:
+            carbon = f"annual factor {z.carbon_kg_per_kwh:g} kg CO₂/kWh"
+        price = "hourly price series" if z.price_year_cny_per_kwh else "time-of-use tariff"
+        zones[zid] = {"carbon": carbon, "price": price}
+    energy = "the cards' board power × the site's PUE while jobs run (the planning figure; no metered draw)"
+    return {"energy": energy, "market": "location-based × (1 − the site's green share)", "zones": zones}
 
 
 @dataclass(frozen=True)

@@ -18,6 +18,7 @@ from fastapi.exceptions import RequestValidationError
 from pydantic import ValidationError
 
 from suanwang.contract import Refs
+from suanwang.scheduler.accounting import basis
 from suanwang.scheduler.api.auth import Principal, require
 from suanwang.scheduler.db import accounts as acc
 from suanwang.scheduler.db import repo
@@ -189,7 +190,8 @@ def _accounts(request: Request, tenant: str | None, span: Span) -> dict[str, Any
     a, b = _window(span.start, span.end)
     with request.app.state.sessions() as s:
         scope = "tenant" if tenant is not None else "province"
-        return {"scope": scope, **_summary(acc.rows(s, tenant, a, b), span.group, tenant)}
+        summary = _summary(acc.rows(s, tenant, a, b), span.group, tenant)
+    return {"scope": scope, **summary, "basis": basis(request.app.state.topology)}
 
 
 @router.get("/accounts", summary="Energy, carbon and cost of what ran: the province, by tenant and by site")

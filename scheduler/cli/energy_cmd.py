@@ -170,5 +170,10 @@ def accounts(
         if wide and data.get("rows"):
             console().print(table(f"by {group}", [group, "tenant", "site", *head],
                                   [[x[group], x["tenant"], x["site"], *fig(x)] for x in data["rows"]]))  # fmt: skip
+        b = data.get("basis") or {}
+        for zone, how in (b.get("zones") or {}).items():
+            console().print(f"[dim]zone {zone}: carbon from the {how['carbon']}; price from the {how['price']}[/dim]")
+        if b.get("energy"):
+            console().print(f"[dim]energy: {b['energy']}[/dim]")
 
     emit(data, output, human=human, names=[f"account/{data.get('tenant') or 'province'}"])

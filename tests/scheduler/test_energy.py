@@ -190,6 +190,10 @@ def test_accounts_accrue_hour_by_hour_and_tenants_see_their_own(world, engine):
     assert own["tenant"] == "t" and own["total"]["energy_kwh"] == pytest.approx(1.5 * KW, rel=1e-4)
     province = call("viewer", "GET", "/v1/accounts").json()
     assert province["total"]["energy_kwh"] == pytest.approx(3 * KW, rel=1e-4)
+    assert province["basis"]["zones"]["js"] == {
+        "carbon": "annual factor 0.5827 kg CO₂/kWh",
+        "price": "time-of-use tariff",
+    }
     assert {x["tenant"] for x in province["by_tenant"]} == {"t", "u"}
     assert call("viewer", "GET", "/v1/accounts?start=yesterday").status_code == 422
     text = generate_latest(app.state.registry).decode()
@@ -279,8 +283,11 @@ def test_accounts_take_each_hour_from_the_topology_carbon_series(engine, tmp_pat
     _running(loop, ["t/a"], NOW)
     clock[0] = NOW + timedelta(minutes=90)
     loop.cycle(clock[0])
-    rows = client.get("/v1/accounts/t?group=hour", headers=auth).json()["rows"]
-    assert [(r["hour"], r["carbon_location_kg"]) for r in rows] == [
+    body = client.get("/v1/accounts/t?group=hour", headers=auth).json()
+    assert [(r["hour"], r["carbon_location_kg"]) for r in body["rows"]] == [
         ("2026-07-15T09:00:00+08:00", pytest.approx(KW * 0.6, rel=1e-4)),
         ("2026-07-15T10:00:00+08:00", pytest.approx(0.5 * KW * 0.7, rel=1e-4)),
     ]
+    # the answer says where its figures come from: the series by its file name, never the server's path
+    assert body["basis"]["zones"]["js"]["carbon"] == "hourly series js.csv (g), by hour of the year"
+    assert str(tmp_path) not in str(body["basis"]) and "PUE" in body["basis"]["energy"]
