@@ -4,7 +4,8 @@
 Ranges (beyond them a value is a fault): TFLOPS per card 0–100,000; memory 0–10,000 GB; board
 power 0–100,000 W; PUE 1.0–3.0; power caps 0–10,000,000 kW; green share 0–1; nodes per pool up
 to 1,000,000 of up to 64 cards; bandwidth 0–1,000,000 Gbit/s; latency 0–1,000 ms one-way; jitter
-0–1,000,000 µs; carbon 0–5 kg CO₂/kWh (every hour of a zone's ``carbon_series`` too); prices
+0–1,000,000 µs; carbon 0–5 kg CO₂/kWh (every hour of a zone's ``carbon_series`` and
+``carbon_forecast`` files too); a forecast feed's ``max_age_h`` 0.25–168; prices
 0–100 ¥/kWh. Ids are letters, digits, '.', '_' and '-' (at most 63).
 """
 
