@@ -6,12 +6,14 @@ from pathlib import Path
 
 import typer
 
+from suanwang.collectors.carbon_feed import read_feeds
 from suanwang.errors import InfeasibleError, InputError
 from suanwang.scheduler.cli.errors import EXIT_INFEASIBLE, EXIT_INPUT, SuanwangGroup
 from suanwang.scheduler.cli.flags import FilenameOpt, Output, OutputOpt, TopologyOpt, emit, one_file, read_input
 from suanwang.scheduler.cli.output import console, table
 from suanwang.scheduler.k8s.kueue import setup_objects
 from suanwang.scheduler.plots import draw_map
+from suanwang.timeutil import now_local
 from suanwang.topology.graph import NetworkGraph, Route
 from suanwang.topology.loader import load_topology
 from suanwang.topology.model import Topology
@@ -100,6 +102,8 @@ def validate(filename: list[Path] = FilenameOpt, output: Output = OutputOpt) -> 
             raise typer.Exit(EXIT_INPUT) from e
         raise
     total = province_totals(topo)
+    # a forecast feed is read when plans are made; say now what a plan would find
+    feeds = {z: r.problem for z, r in read_feeds(topo, now_local()).items() if not r.used}
     summary = {
         "file": str(file),
         "valid": True,
@@ -107,16 +111,19 @@ def validate(filename: list[Path] = FilenameOpt, output: Output = OutputOpt) -> 
         "links": len(topo.links),
         "cities": len(topo.cities),
         "pflops": round(total.pflops, 3),
+        "feeds_not_used_now": feeds,
     }
-    emit(
-        summary,
-        output,
-        human=lambda wide: console().print(
+
+    def human(wide: bool) -> None:
+        out = console()
+        out.print(
             f"{file}: valid — {len(topo.cities)} cities, {total.sites} sites, {len(topo.links)} links, "
             f"{total.pflops:,.1f} PFLOPS"
-        ),
-        names=[f"topology/{topo.name}"],
-    )
+        )
+        for z, why in feeds.items():
+            out.print(f"[yellow]zone {z}'s carbon forecast feed would not be used now[/yellow]: {why}")
+
+    emit(summary, output, human=human, names=[f"topology/{topo.name}"])
 
 
 def _print_route(r: Route, title: str, max_jitter_us: float | None) -> None:
