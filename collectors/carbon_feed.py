@@ -1,6 +1,7 @@
-"""Each grid zone's carbon forecast feed (``carbon_forecast`` in the topology): the file the
-operator's feed rewrites with a forecast for the hours ahead (a weather-driven one, such as
-Electricity Maps' or the grid's day-ahead forecast), read each time a plan is made.
+"""Each grid zone's carbon feeds: the files the operator's feeds rewrite, read each time a plan is
+made — ``carbon_forecast``, a forecast for the hours ahead (a weather-driven one, such as
+Electricity Maps' or the grid's day-ahead forecast), and ``carbon_measured``, the measured
+hours just past (:func:`read_measured`; the same rules, for the hours up to the plan's).
 
 The format is that of the zone's ``carbon_series``: a CSV with a ``Datetime`` column (UTC unless
 the times carry an offset) and a column in g CO₂/kWh, one row an hour; an empty cell leaves that
@@ -10,7 +11,7 @@ trusted), and holding at least one hour from the plan's on. A file that is missi
 out of bounds or stale is not used, and the plan forecasts that zone as it would without a feed;
 the reading says why (``/metrics`` and the plan's outlook say so too).
 
-Bounds: at most 1 MiB and 24 × 31 rows (a month ahead), every value 0–5,000 g CO₂/kWh. A file is
+Bounds: at most 1 MiB and 24 × 31 rows (a month of hours), every value 0–5,000 g CO₂/kWh. A file is
 parsed again only when its size or modification time changes.
 """
 
@@ -26,7 +27,7 @@ from suanwang.timeutil import to_local
 from suanwang.topology.model import CarbonFeed, Topology
 from suanwang.topology.series import read_rows
 
-__all__ = ["MAX_FEED_BYTES", "MAX_FEED_ROWS", "FeedReading", "read_feeds", "usable"]
+__all__ = ["MAX_FEED_BYTES", "MAX_FEED_ROWS", "FeedReading", "read_feeds", "read_measured", "usable"]
 
 MAX_FEED_BYTES = 1 << 20
 MAX_FEED_ROWS = 24 * 31
@@ -41,7 +42,8 @@ class FeedReading:
     path: str
     written: datetime | None  # the file's modification time on the plans' clock (UTC+8)
     age_h: float | None
-    hours: dict[datetime, float]  # hour start (UTC+8) → kg CO₂/kWh, the hours from the plan's on
+    hours: dict[datetime, float]  # hour start (UTC+8) → kg CO₂/kWh: a forecast's from the plan's hour on,
+    # measured ones up to it
     problem: str | None = None  # why the plan does not use it; None: it does
     # which kind of problem: missing, unreadable, invalid, stale, future or empty (None: used)
     reason: str | None = None
@@ -52,8 +54,15 @@ class FeedReading:
 
 
 def read_feeds(topology: Topology, now: datetime) -> dict[str, FeedReading]:
-    """The feed of every zone that names one, as a plan made at ``now`` (UTC+8) finds it."""
-    return {zid: _reading(zid, z.carbon_feed, now) for zid, z in topology.grid_zones.items() if z.carbon_feed}
+    """The forecast feed of every zone that names one, as a plan made at ``now`` (UTC+8) finds it."""
+    return {zid: _reading(zid, z.carbon_feed, now, True) for zid, z in topology.grid_zones.items() if z.carbon_feed}
+
+
+def read_measured(topology: Topology, now: datetime) -> dict[str, FeedReading]:
+    """The measured hours of every zone that names a ``carbon_measured`` file, up to the hour that
+    holds ``now`` (UTC+8), as a cycle at ``now`` finds them."""
+    zones = topology.grid_zones.items()
+    return {zid: _reading(zid, z.carbon_measured, now, False) for zid, z in zones if z.carbon_measured}
 
 
 def usable(readings: dict[str, FeedReading]) -> dict[str, dict[datetime, float]]:
@@ -61,7 +70,7 @@ def usable(readings: dict[str, FeedReading]) -> dict[str, dict[datetime, float]]
     return {zid: r.hours for zid, r in readings.items() if r.used}
 
 
-def _reading(zone: str, feed: CarbonFeed, now: datetime) -> FeedReading:
+def _reading(zone: str, feed: CarbonFeed, now: datetime, ahead: bool) -> FeedReading:
     try:
         st = os.stat(feed.path)
     except FileNotFoundError:
@@ -73,7 +82,7 @@ def _reading(zone: str, feed: CarbonFeed, now: datetime) -> FeedReading:
     age_h = (now - written).total_seconds() / 3600.0
     hours, problem = _parse(feed.path, feed.column, st.st_mtime_ns, st.st_size)
     first = now.replace(minute=0, second=0, microsecond=0)
-    ahead = {t: v for t, v in hours.items() if t >= first}
+    kept = {t: v for t, v in hours.items() if (t >= first if ahead else t <= first)}
     reason = None if problem is None else "invalid"
     if problem is None and age_h > feed.max_age_h:
         reason = "stale"
@@ -83,10 +92,14 @@ def _reading(zone: str, feed: CarbonFeed, now: datetime) -> FeedReading:
     elif problem is None and age_h < -CLOCK_SKEW_H:
         reason = "future"
         problem = f"modified {-age_h:.1f} h after the plan's time; check the clocks of the feed and this host"
-    elif problem is None and not ahead:
+    elif problem is None and not kept:
         reason = "empty"
-        problem = "holds no hour from the plan's on; check that the feed writes a forecast"
-    return FeedReading(zone, feed.path, written, age_h, ahead if problem is None else {}, problem, reason)
+        problem = (
+            "holds no hour from the plan's on; check that the feed writes a forecast"
+            if ahead
+            else "holds no hour up to the plan's; check that the feed writes measured hours"
+        )
+    return FeedReading(zone, feed.path, written, age_h, kept if problem is None else {}, problem, reason)
 
 
 @lru_cache(maxsize=64)

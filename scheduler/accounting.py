@@ -32,6 +32,8 @@ def basis(topology: Topology) -> dict[str, object]:
             carbon = "24 hourly values, the same every day"
         else:
             carbon = f"annual factor {z.carbon_kg_per_kwh:g} kg CO₂/kWh"
+        if z.carbon_measured is not None:
+            carbon = f"measured hours of {Path(z.carbon_measured.path).name} while it is fresh, else the {carbon}"
         price = "hourly price series" if z.price_year_cny_per_kwh else "time-of-use tariff"
         zones[zid] = {"carbon": carbon, "price": price}
     energy = "the cards' board power × the site's PUE while jobs run (the planning figure; no metered draw)"

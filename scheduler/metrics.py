@@ -85,16 +85,16 @@ class ServiceMetrics:
             registry=registry,
         )
         self.feed_used = Gauge(
-            "suanwang_carbon_forecast_feed_used",
-            "1 when the latest plan took the zone's carbon forecast feed, 0 when the feed was missing, "
-            "unreadable or stale and the plan forecast the zone itself.",
-            ["zone"],
+            "suanwang_carbon_feed_used",
+            "1 when the latest cycle took the zone's carbon feed (kind: forecast, or measured hours), 0 when "
+            "the file was missing, unreadable or stale and the zone's own forecast or series was taken.",
+            ["zone", "kind"],
             registry=registry,
         )
         self.feed_age = Gauge(
-            "suanwang_carbon_forecast_feed_age_seconds",
-            "How long before the latest plan the zone's carbon forecast feed was written.",
-            ["zone"],
+            "suanwang_carbon_feed_age_seconds",
+            "How long before the latest cycle the zone's carbon feed (kind: forecast or measured) was written.",
+            ["zone", "kind"],
             registry=registry,
         )
         self.grid_cap = Gauge("suanwang_grid_event_cap_watts", "A grid event's cap.", ["event"], registry=registry)
@@ -203,11 +203,11 @@ class ServiceMetrics:
             self.carbon_total.labels(site, tenant, "market").inc(mkt * 1000.0)
             self.energy_cost.labels(site, tenant).inc(cny)
 
-    def observe_feeds(self, readings) -> None:
-        """Each zone's carbon forecast feed as the latest plan found it (:mod:`..collectors.carbon_feed`)."""
+    def observe_feeds(self, readings, kind: str) -> None:
+        """Each zone's carbon feed of ``kind`` as the latest cycle found it (:mod:`..collectors.carbon_feed`)."""
         for zone, r in readings.items():
-            self.feed_used.labels(zone).set(1 if r.used else 0)
-            self.feed_age.labels(zone).set(r.age_h * 3600.0 if r.age_h is not None else float("nan"))
+            self.feed_used.labels(zone, kind).set(1 if r.used else 0)
+            self.feed_age.labels(zone, kind).set(r.age_h * 3600.0 if r.age_h is not None else float("nan"))
 
     def observe_plan(self, plan: Plan, due: frozenset[str] = frozenset()) -> None:
         self.scheduled.set(sum(1 for p in plan.placements if p.scheduled))

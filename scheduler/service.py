@@ -28,7 +28,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from suanwang.collectors.carbon_feed import read_feeds, usable
+from suanwang.collectors.carbon_feed import read_feeds, read_measured, usable
 from suanwang.collectors.collect import collect
 from suanwang.collectors.config import CollectorConfig
 from suanwang.collectors.statefile import (
@@ -56,7 +56,7 @@ from suanwang.solvers.shift import due, promises
 from suanwang.solvers.slots import declared_ends
 from suanwang.timeutil import parse_time
 from suanwang.topology.loader import load_topology
-from suanwang.topology.measured import with_measured_links
+from suanwang.topology.measured import with_measured_carbon, with_measured_links
 
 log = logging.getLogger("suanwang.loop")
 
@@ -176,7 +176,7 @@ class ControlLoop:
         # (Problem.due): it starts as soon as capacity allows. Read again from the latest recorded
         # plan when this replica starts or takes the lead.
         self._promised: dict[str, datetime] | None = None
-        self._feed_reasons: dict[str, str | None] = {}  # zone -> why its feed was not used at the last plan
+        self._feed_reasons: dict[tuple[str, str], str | None] = {}  # (zone, kind) -> why its feed was not taken
         self.full_every_s = full_every_s
         self.wake = threading.Event()
         self.health = LoopHealth()
@@ -298,15 +298,15 @@ class ControlLoop:
         if not jobs:
             return None
         st = self.app.state
-        topology = st.topology
+        topology = self._measured(st.topology, now)  # measured carbon: the history plans forecast from
         if st.live_state is not None and st.live_state.links:  # measured RTT and jitter, as the CLI uses them
             topology = with_measured_links(topology, st.live_state.links)
         state = without_sites(st.live_state, st.topology, view.drained)
         if self.shift is not None and state is not None:  # later slots count work ending within one slot
             state = dataclasses.replace(state, releases=declared_ends(st.topology, jobs, now))
         feeds = read_feeds(st.topology, now)
-        st.metrics.observe_feeds(feeds)
-        self._note_feeds(feeds)
+        st.metrics.observe_feeds(feeds, "forecast")
+        self._note_feeds(feeds, "forecast")
         return Problem(
             topology,
             tuple(jobs),
@@ -319,16 +319,26 @@ class ControlLoop:
             **gridevents.plan_terms(self.store.sessions, self.shift, self.forecast, topology, jobs, now, usable(feeds)),
         )
 
-    def _note_feeds(self, feeds) -> None:
-        """Log a zone's carbon forecast feed when whether plans take it, or the kind of reason
-        why not, changes (not every cycle its age grows)."""
+    def _measured(self, topology, now: datetime):
+        """``topology`` with its zones' fresh measured hours (``carbon_measured``) in place."""
+        readings = read_measured(topology, now)
+        if not readings:
+            return topology
+        self.app.state.metrics.observe_feeds(readings, "measured")
+        self._note_feeds(readings, "measured")
+        return with_measured_carbon(topology, usable(readings))
+
+    def _note_feeds(self, feeds, kind: str) -> None:
+        """Log a zone's carbon feed when whether it is taken, or the kind of reason why not,
+        changes (not every cycle its age grows)."""
         for zone, r in feeds.items():
-            if zone not in self._feed_reasons or self._feed_reasons[zone] != r.reason:
+            key = (zone, kind)
+            if key not in self._feed_reasons or self._feed_reasons[key] != r.reason:
                 if r.used:
-                    log.info("carbon forecast feed of zone %s is used (%s)", zone, r.path)
+                    log.info("carbon %s feed of zone %s is used (%s)", kind, zone, r.path)
                 else:
-                    log.warning("carbon forecast feed of zone %s is not used: %s (%s)", zone, r.problem, r.path)
-                self._feed_reasons[zone] = r.reason
+                    log.warning("carbon %s feed of zone %s is not used: %s (%s)", kind, zone, r.problem, r.path)
+                self._feed_reasons[key] = r.reason
 
     def _promises(self) -> dict[str, datetime]:
         """The starts scheduled so far: this replica's, or those of the latest recorded plan (the
@@ -474,9 +484,10 @@ class ControlLoop:
 
     def _accounts(self, now: datetime) -> None:
         st = self.app.state
+        topology = self._measured(st.topology, now)  # the zones' measured hours, where fresh
         with self.store.sessions.begin() as s:
             self.store.fence(s)
-            accrued = accrue(s, st.topology, now)
+            accrued = accrue(s, topology, now)
         st.metrics.observe_accrual(accrued)
 
     def _reconcile(self, now: datetime, report: CycleReport) -> None:

@@ -75,11 +75,24 @@ class CarbonForecastSpec(Contract):
     max_age_h: Annotated[Number, Field(ge=0.25, le=168, description="hours")] = 24.0
 
 
+class CarbonMeasuredSpec(Contract):
+    """The zone's measured intensity of the hours just past (the grid's or Electricity Maps'
+    published real-time figures): a CSV in the same format, rewritten by the operator's feed and
+    read each control cycle. While the file is at most ``max_age_h`` old, its hours replace the
+    year series' in the accounts and in the history plans forecast from; otherwise the series is
+    taken as before."""
+
+    path: Text
+    column: Text = CARBON_COLUMN
+    max_age_h: Annotated[Number, Field(ge=0.25, le=168, description="hours")] = 3.0
+
+
 class ZoneSpec(Contract):
     carbon_kg_per_kwh: CarbonFactor
     carbon_hourly_kg_per_kwh: Annotated[list[CarbonFactor], Field(min_length=24, max_length=24)] | None = None
     carbon_series: CarbonSeriesSpec | None = None
     carbon_forecast: CarbonForecastSpec | None = None
+    carbon_measured: CarbonMeasuredSpec | None = None
     tariff: Annotated[list[TariffBand], Field(min_length=1, max_length=48)]
 
     @field_validator("tariff")

@@ -108,7 +108,11 @@ def _parse(doc: Checked, files: bool = True) -> Topology | None:
         for z, g in spec.grid_zones.items()
     }
     for z, g in spec.grid_zones.items():
-        for key, named in (("carbon_series", g.carbon_series), ("carbon_forecast", g.carbon_forecast)):
+        named_files = (
+            ("carbon_series", g.carbon_series), ("carbon_forecast", g.carbon_forecast),
+            ("carbon_measured", g.carbon_measured),
+        )  # fmt: skip
+        for key, named in named_files:
             if named is not None and not files:
                 doc.fault(f"grid_zones.{z}.{key}", "names a file on the server",
                           f"leave {key} out of a topology sent in a request", named.path)  # fmt: skip
@@ -116,10 +120,10 @@ def _parse(doc: Checked, files: bool = True) -> Topology | None:
             continue
         if g.carbon_series is not None:
             zones[ZoneId(z)] = _with_series(doc, zones[ZoneId(z)], g.carbon_series.path, g.carbon_series.column)
-        if g.carbon_forecast is not None:  # read when plans are made: the feed rewrites it
-            fc = g.carbon_forecast
-            feed = CarbonFeed(str(_beside(doc, fc.path)), fc.column, float(fc.max_age_h))
-            zones[ZoneId(z)] = replace(zones[ZoneId(z)], carbon_feed=feed)
+        for key, fc in (("carbon_feed", g.carbon_forecast), ("carbon_measured", g.carbon_measured)):
+            if fc is not None:  # read when plans are made and accounts accrue: a feed rewrites it
+                feed = CarbonFeed(str(_beside(doc, fc.path)), fc.column, float(fc.max_age_h))
+                zones[ZoneId(z)] = replace(zones[ZoneId(z)], **{key: feed})
     sites = [_site(s) for s in spec.sites]
     links = [Link(k.from_, k.to, k.kind, k.bandwidth_gbps, k.latency_ms, k.jitter_us) for k in spec.links]
     _reachability(doc, cities, sites, [(k.a, k.b) for k in links])

@@ -103,9 +103,11 @@ def _price(tariff: Tariff, month: int, hour: int) -> float:
 
 @dataclass(frozen=True)
 class CarbonFeed:
-    """A file of the zone's carbon intensity forecast for the hours ahead, rewritten by the
-    operator's feed (a weather-driven forecast such as Electricity Maps' or the grid's day-ahead
-    one); plans take it in place of their own forecast while it is younger than ``max_age_h``."""
+    """A file of the zone's hourly carbon intensity that the operator's feed rewrites: a forecast
+    of the hours ahead (a weather-driven one such as Electricity Maps' or the grid's day-ahead
+    one), which plans take in place of their own forecast, or the measured hours just past, which
+    accounts and forecasts take in place of the year series; either only while the file is
+    younger than ``max_age_h``."""
 
     path: str  # absolute
     column: str
@@ -125,6 +127,7 @@ class GridZone:
     price_year_cny_per_kwh: tuple[float, ...] = ()
     carbon_series: tuple[str, str] | None = None  # the topology's series file (absolute path) and its column
     carbon_feed: CarbonFeed | None = None  # a forecast file the plans read each time they plan
+    carbon_measured: CarbonFeed | None = None  # a file of measured hours, read each cycle
     carbon_forecasts: ForecastArchive | None = None  # issued forecasts a replay's plans take (a scenario's)
 
     def carbon_at(self, when: datetime) -> float:

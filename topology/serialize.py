@@ -62,9 +62,9 @@ def topology_to_dict(t: Topology) -> dict[str, Any]:
             zone["carbon_hourly_kg_per_kwh"] = list(z.carbon_hourly_kg_per_kwh)
         if z.carbon_series is not None:
             zone["carbon_series"] = {"path": z.carbon_series[0], "column": z.carbon_series[1]}
-        if z.carbon_feed is not None:
-            f = z.carbon_feed
-            zone["carbon_forecast"] = {"path": f.path, "column": f.column, "max_age_h": f.max_age_h}
+        for key, f in (("carbon_forecast", z.carbon_feed), ("carbon_measured", z.carbon_measured)):
+            if f is not None:
+                zone[key] = {"path": f.path, "column": f.column, "max_age_h": f.max_age_h}
         zones[z.id] = zone
     links = []
     for lk in t.links:

@@ -7,7 +7,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 
-from suanwang.collectors.carbon_feed import read_feeds, usable
+from suanwang.collectors.carbon_feed import read_feeds, read_measured, usable
 from suanwang.collectors.statefile import state_note
 from suanwang.contract import ID_PATTERN, Refs
 from suanwang.scheduler.api.auth import Principal, require
@@ -21,6 +21,7 @@ from suanwang.scheduler.jobstate import JobState
 from suanwang.solvers import solve
 from suanwang.solvers.problem import Problem
 from suanwang.timeutil import iso
+from suanwang.topology.measured import with_measured_carbon
 
 router = APIRouter(prefix="/v1")
 
@@ -157,9 +158,10 @@ def _plan(request: Request, jobs, time_limit_s: float):
     app = request.app.state
     now = app.now()
     shift, forecast = getattr(app, "shift", None), getattr(app, "forecast", "weekly")
-    feeds = usable(read_feeds(app.topology, now))
-    when = plan_terms(app.sessions, shift, forecast, app.topology, jobs, now, feeds)
-    return solve(Problem(app.topology, tuple(jobs), now, app.current_state(), time_limit_s=time_limit_s, **when))
+    topology = with_measured_carbon(app.topology, usable(read_measured(app.topology, now)))
+    feeds = usable(read_feeds(topology, now))
+    when = plan_terms(app.sessions, shift, forecast, topology, jobs, now, feeds)
+    return solve(Problem(topology, tuple(jobs), now, app.current_state(), time_limit_s=time_limit_s, **when))
 
 
 @router.get("/jobs/{job_id}/explain", summary="Why a job is not placed")

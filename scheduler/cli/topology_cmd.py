@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from suanwang.collectors.carbon_feed import read_feeds
+from suanwang.collectors.carbon_feed import read_feeds, read_measured
 from suanwang.errors import InfeasibleError, InputError
 from suanwang.scheduler.cli.errors import EXIT_INFEASIBLE, EXIT_INPUT, SuanwangGroup
 from suanwang.scheduler.cli.flags import FilenameOpt, Output, OutputOpt, TopologyOpt, emit, one_file, read_input
@@ -102,8 +102,12 @@ def validate(filename: list[Path] = FilenameOpt, output: Output = OutputOpt) -> 
             raise typer.Exit(EXIT_INPUT) from e
         raise
     total = province_totals(topo)
-    # a forecast feed is read when plans are made; say now what a plan would find
-    feeds = {z: r.problem for z, r in read_feeds(topo, now_local()).items() if not r.used}
+    # carbon feeds are read when plans are made; say now what a plan would find
+    now, feeds = now_local(), {}
+    for kind, read in (("forecast", read_feeds), ("measured", read_measured)):
+        for z, r in read(topo, now).items():
+            if not r.used:
+                feeds.setdefault(z, {})[kind] = r.problem
     summary = {
         "file": str(file),
         "valid": True,
@@ -120,8 +124,9 @@ def validate(filename: list[Path] = FilenameOpt, output: Output = OutputOpt) -> 
             f"{file}: valid — {len(topo.cities)} cities, {total.sites} sites, {len(topo.links)} links, "
             f"{total.pflops:,.1f} PFLOPS"
         )
-        for z, why in feeds.items():
-            out.print(f"[yellow]zone {z}'s carbon forecast feed would not be used now[/yellow]: {why}")
+        for z, kinds in feeds.items():
+            for kind, why in kinds.items():
+                out.print(f"[yellow]zone {z}'s carbon {kind} feed would not be used now[/yellow]: {why}")
 
     emit(summary, output, human=human, names=[f"topology/{topo.name}"])
 

@@ -1,10 +1,11 @@
-"""A zone's carbon forecast feed (``carbon_forecast`` in the topology, collectors.carbon_feed): the
-path taken from the topology's folder and refused in a request's topology, the round trip through
-the serializer; a fresh file's hours placed by their UTC times and taken by the outlook in place of
-the plan's own forecast (never in place of the oracle's actual series); a stale, future-dated,
-missing or out-of-range file not used, with the reason; a rewritten file read again; and
-``suanwang plan`` planning against the forecast (a dip only the actual series holds does not move
-a job), the fresh feed (the job waits for the dip it shows) and not a stale one."""
+"""A zone's carbon feeds (``carbon_forecast`` and ``carbon_measured`` in the topology,
+collectors.carbon_feed): the path taken from the topology's folder and refused in a request's
+topology, the round trip through the serializer; a fresh file's hours placed by their UTC times
+and taken by the outlook in place of the plan's own forecast (never in place of the oracle's
+actual series); a stale, future-dated, missing or out-of-range file not used, with the reason; a
+rewritten file read again; ``suanwang plan`` planning against the forecast (a dip only the actual
+series holds does not move a job), the fresh feed (the job waits for the dip it shows) and not a
+stale one; and measured hours replacing the series' up to the plan's hour while fresh."""
 
 from __future__ import annotations
 
@@ -43,7 +44,9 @@ def write_feed(path, first_local: datetime, values, written: datetime | None = N
         os.utime(path, (t, t))
 
 
-def topology(tmp_path, *, feed: dict | None = None, series: bool = True, flat: bool = True) -> str:
+def topology(
+    tmp_path, *, feed: dict | None = None, series: bool = True, flat: bool = True, measured: dict | None = None
+) -> str:
     doc = yaml.safe_load(MINI)
     zone = doc["grid_zones"]["js"]
     if flat:  # one price all day: carbon alone tells one hour from another
@@ -53,6 +56,8 @@ def topology(tmp_path, *, feed: dict | None = None, series: bool = True, flat: b
         zone["carbon_series"] = {"path": "js.csv"}
     if feed is not None:
         zone["carbon_forecast"] = feed
+    if measured is not None:
+        zone["carbon_measured"] = measured
     f = tmp_path / "topo.yaml"
     f.write_text(yaml.safe_dump(doc, sort_keys=False, allow_unicode=True))
     return str(f)
@@ -158,3 +163,23 @@ def test_plan_takes_the_forecast_and_a_fresh_feed_never_the_actual_series(tmp_pa
     assert "carbon forecast feed of zone js not used" in " ".join(human.stdout.split())
     bad = CliRunner().invoke(app, ["plan", "-f", str(tmp_path / "jobs.yaml"), "--carbon-forecast", "tarot"])
     assert bad.exit_code != 0 and "--carbon-forecast 'tarot'" in bad.output
+
+
+def test_measured_hours_replace_the_series_up_to_the_plan_and_only_while_fresh(tmp_path):
+    from suanwang.collectors.carbon_feed import read_measured
+    from suanwang.topology.measured import with_measured_carbon
+
+    topo = load_topology(topology(tmp_path, measured={"path": "m.csv", "max_age_h": 2}))
+    assert read_measured(topo, NOW)["js"].reason == "missing"
+    write_feed(tmp_path / "m.csv", NOW - timedelta(hours=5), [100 + h for h in range(8)], written=NOW)
+    r = read_measured(topo, NOW)["js"]
+    assert r.used and max(r.hours) == NOW and len(r.hours) == 6  # 05:00–10:00; the forecast hours after are left
+    zone = with_measured_carbon(topo, usable({"js": r})).grid_zones["js"]
+    assert zone.carbon_at(NOW) == pytest.approx(0.105) and zone.carbon_at(NOW - timedelta(hours=5)) == 0.1
+    assert zone.carbon_at(NOW + timedelta(hours=1)) == 0.5  # the series beyond what was measured
+    assert topo.grid_zones["js"].carbon_at(NOW) == 0.5  # the loaded topology is left as it was
+    stale = read_measured(topo, NOW + timedelta(hours=3))["js"]
+    assert stale.reason == "stale" and with_measured_carbon(topo, usable({"js": stale})) is topo
+    flat = load_topology(topology(tmp_path, series=False, measured={"path": "m.csv"}))  # an annual factor only
+    zone = with_measured_carbon(flat, usable(read_measured(flat, NOW))).grid_zones["js"]
+    assert zone.carbon_at(NOW) == pytest.approx(0.105) and zone.carbon_at(NOW + timedelta(days=30)) == 0.5827

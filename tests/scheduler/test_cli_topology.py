@@ -51,24 +51,26 @@ def test_validate_ok(run, mini_file):
     assert r.exit_code == 0 and "valid" in r.output
 
 
-def test_validate_says_when_a_forecast_feed_would_not_be_used(run, tmp_path):
-    """A feed is read when plans are made, so a missing one is no fault (exit 0), but validate says
-    that a plan made now would not take it; once the feed writes a fresh file, it says nothing."""
+def test_validate_says_when_a_carbon_feed_would_not_be_used(run, tmp_path):
+    """Feeds are read when plans are made, so a missing one is no fault (exit 0), but validate says
+    that a plan made now would not take it, by kind; once the feed writes a fresh file, it says
+    nothing of it."""
     from datetime import timedelta
 
     from suanwang.timeutil import now_local
     from tests.collectors.test_carbon_feed import topology, write_feed
 
-    topo = topology(tmp_path, feed={"path": "fc.csv"})
+    topo = topology(tmp_path, feed={"path": "fc.csv"}, measured={"path": "m.csv"})
     r = run("topology", "validate", "-f", topo)
     assert r.exit_code == 0 and "valid" in r.output
     assert "zone js's carbon forecast feed would not be used now" in " ".join(r.output.split())
-    assert (
-        "no such file"
-        in json.loads(run("topology", "validate", "-f", topo, "-o", "json").stdout)["feeds_not_used_now"]["js"]
-    )
+    said = json.loads(run("topology", "validate", "-f", topo, "-o", "json").stdout)["feeds_not_used_now"]
+    assert "no such file" in said["js"]["forecast"] and "no such file" in said["js"]["measured"]
     now = now_local()
     write_feed(tmp_path / "fc.csv", now.replace(minute=0, second=0), [300] * 24, written=now - timedelta(minutes=5))
+    said = json.loads(run("topology", "validate", "-f", topo, "-o", "json").stdout)["feeds_not_used_now"]
+    assert set(said["js"]) == {"measured"}  # the forecast is fresh; measured hours are still missing
+    write_feed(tmp_path / "m.csv", now.replace(minute=0, second=0) - timedelta(hours=3), [300] * 4, written=now)
     assert json.loads(run("topology", "validate", "-f", topo, "-o", "json").stdout)["feeds_not_used_now"] == {}
 
 

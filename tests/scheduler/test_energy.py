@@ -291,3 +291,40 @@ def test_accounts_take_each_hour_from_the_topology_carbon_series(engine, tmp_pat
     # the answer says where its figures come from: the series by its file name, never the server's path
     assert body["basis"]["zones"]["js"]["carbon"] == "hourly series js.csv (g), by hour of the year"
     assert str(tmp_path) not in str(body["basis"]) and "PUE" in body["basis"]["energy"]
+
+
+def test_accounts_take_the_measured_hours_while_the_file_is_fresh(engine, tmp_path):
+    """A zone's ``carbon_measured`` file: the hours it holds replace the series' in the accounts
+    while it is fresh; the answer's basis names it, and its metric says it was taken."""
+    from suanwang.topology.loader import load_topology
+    from tests.collectors.test_carbon_feed import topology, write_feed
+
+    topo = load_topology(topology(tmp_path, flat=False, measured={"path": "m.csv", "max_age_h": 2}))
+    write_feed(tmp_path / "m.csv", NOW - timedelta(hours=1), [300, 300, 250], written=NOW + timedelta(minutes=80))
+    clock = [NOW]
+    app = create_app(engine, topo, now=lambda: clock[0])
+    loop = ControlLoop(app, manifests_dir=tmp_path / "m", time_limit_s=1, assume_empty=True)
+    with sessions(engine).begin() as s:
+        token = repo.create_token(s, "submitter", "t", "setup", NOW)
+    client = TestClient(app, raise_server_exceptions=False)
+    auth = {"Authorization": f"Bearer {token}"}
+    assert client.post("/v1/jobs", json={"jobs": [job("a")]}, headers=auth).status_code == 201
+    loop.cycle(NOW)
+    _running(loop, ["t/a"], NOW)
+    clock[0] = NOW + timedelta(minutes=90)
+    loop.cycle(clock[0])
+    body = client.get("/v1/accounts/t?group=hour", headers=auth).json()
+    assert [(r["hour"], r["carbon_location_kg"]) for r in body["rows"]] == [
+        ("2026-07-15T09:00:00+08:00", pytest.approx(KW * 0.3, rel=1e-4)),  # the series says 0.5
+        ("2026-07-15T10:00:00+08:00", pytest.approx(0.5 * KW * 0.25, rel=1e-4)),
+    ]
+    assert body["basis"]["zones"]["js"]["carbon"].startswith("measured hours of m.csv while it is fresh, else")
+    reg = app.state.registry
+    assert reg.get_sample_value("suanwang_carbon_feed_used", {"zone": "js", "kind": "measured"}) == 1
+    # three hours on, the file is stale: the hour accrued then is at the series again
+    clock[0] = NOW + timedelta(hours=4)
+    loop.cycle(clock[0])
+    rows = client.get("/v1/accounts/t?group=hour", headers=auth).json()["rows"]
+    assert rows[-1]["hour"] == "2026-07-15T12:00:00+08:00"
+    assert rows[-1]["carbon_location_kg"] == pytest.approx(KW * 0.5, rel=1e-4)
+    assert reg.get_sample_value("suanwang_carbon_feed_used", {"zone": "js", "kind": "measured"}) == 0

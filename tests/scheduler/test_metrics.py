@@ -116,15 +116,17 @@ def test_the_zones_carbon_forecast_feed_is_reported_each_cycle(engine, tmp_path,
     loop = ControlLoop(app, manifests_dir=tmp_path / "m", time_limit_s=1, assume_empty=True)
     loop.cycle(NOW)
     reg = app.state.registry
-    assert reg.get_sample_value("suanwang_carbon_forecast_feed_used", {"zone": "js"}) == 1
-    assert reg.get_sample_value("suanwang_carbon_forecast_feed_age_seconds", {"zone": "js"}) == 1800
+    assert reg.get_sample_value("suanwang_carbon_feed_used", {"zone": "js", "kind": "forecast"}) == 1
+    assert reg.get_sample_value("suanwang_carbon_feed_age_seconds", {"zone": "js", "kind": "forecast"}) == 1800
     queue(engine, spec("f2"))
     later = NOW + timedelta(hours=3)
     with caplog.at_level("WARNING", logger="suanwang.loop"):
         loop.cycle(later)
         queue(engine, spec("f3"))
         loop.cycle(later + timedelta(minutes=1))  # older still, for the same reason: no second warning
-    assert reg.get_sample_value("suanwang_carbon_forecast_feed_used", {"zone": "js"}) == 0
-    assert reg.get_sample_value("suanwang_carbon_forecast_feed_age_seconds", {"zone": "js"}) == 3.5 * 3600 + 60
+    assert reg.get_sample_value("suanwang_carbon_feed_used", {"zone": "js", "kind": "forecast"}) == 0
+    assert (
+        reg.get_sample_value("suanwang_carbon_feed_age_seconds", {"zone": "js", "kind": "forecast"}) == 3.5 * 3600 + 60
+    )
     warned = [r.getMessage() for r in caplog.records if "forecast feed of zone js" in r.getMessage()]
     assert len(warned) == 1 and "max_age_h of 2" in warned[0]
