@@ -257,6 +257,30 @@ def test_the_plan_counts_running_work_ending_within_a_slot(world, engine, monkey
     assert (r.site, r.accelerator, r.at, r.per_node) == ("nj-hub", "H800", NOW + timedelta(minutes=30), 8)
 
 
+class OneJob:
+    """Tenant t's one job on ``topo``, running from NOW; the accounts after the cycle at NOW + 90 min."""
+
+    def __init__(self, engine, tmp_path, topo) -> None:
+        self.clock = [NOW]
+        self.app = create_app(engine, topo, now=lambda: self.clock[0])
+        self.loop = ControlLoop(self.app, manifests_dir=tmp_path / "m", time_limit_s=1, assume_empty=True)
+        with sessions(engine).begin() as s:
+            token = repo.create_token(s, "submitter", "t", "setup", NOW)
+        self.client = TestClient(self.app, raise_server_exceptions=False)
+        self.auth = {"Authorization": f"Bearer {token}"}
+        assert self.client.post("/v1/jobs", json={"jobs": [job("a")]}, headers=self.auth).status_code == 201
+        self.loop.cycle(NOW)
+        _running(self.loop, ["t/a"], NOW)
+        self.at(NOW + timedelta(minutes=90))
+
+    def at(self, when) -> None:
+        self.clock[0] = when
+        self.loop.cycle(when)
+
+    def accounts(self) -> dict:
+        return self.client.get("/v1/accounts/t?group=hour", headers=self.auth).json()
+
+
 def test_accounts_take_each_hour_from_the_topology_carbon_series(engine, tmp_path):
     """A zone that names an hourly series in the topology is accounted at that series, hour by hour."""
     import yaml
@@ -271,19 +295,8 @@ def test_accounts_take_each_hour_from_the_topology_carbon_series(engine, tmp_pat
     doc["grid_zones"]["js"]["carbon_series"] = {"path": "js.csv", "column": "g"}
     (tmp_path / "topo.yaml").write_text(yaml.safe_dump(doc))
     topo = load_topology(tmp_path / "topo.yaml")
-    clock = [NOW]
-    app = create_app(engine, topo, now=lambda: clock[0])
-    loop = ControlLoop(app, manifests_dir=tmp_path / "m", time_limit_s=1, assume_empty=True)
-    with sessions(engine).begin() as s:
-        token = repo.create_token(s, "submitter", "t", "setup", NOW)
-    client = TestClient(app, raise_server_exceptions=False)
-    auth = {"Authorization": f"Bearer {token}"}
-    assert client.post("/v1/jobs", json={"jobs": [job("a")]}, headers=auth).status_code == 201
-    loop.cycle(NOW)
-    _running(loop, ["t/a"], NOW)
-    clock[0] = NOW + timedelta(minutes=90)
-    loop.cycle(clock[0])
-    body = client.get("/v1/accounts/t?group=hour", headers=auth).json()
+    run = OneJob(engine, tmp_path, topo)
+    body = run.accounts()
     assert [(r["hour"], r["carbon_location_kg"]) for r in body["rows"]] == [
         ("2026-07-15T09:00:00+08:00", pytest.approx(KW * 0.6, rel=1e-4)),
         ("2026-07-15T10:00:00+08:00", pytest.approx(0.5 * KW * 0.7, rel=1e-4)),
@@ -301,30 +314,18 @@ def test_accounts_take_the_measured_hours_while_the_file_is_fresh(engine, tmp_pa
 
     topo = load_topology(topology(tmp_path, flat=False, measured={"path": "m.csv", "max_age_h": 2}))
     write_feed(tmp_path / "m.csv", NOW - timedelta(hours=1), [300, 300, 250], written=NOW + timedelta(minutes=80))
-    clock = [NOW]
-    app = create_app(engine, topo, now=lambda: clock[0])
-    loop = ControlLoop(app, manifests_dir=tmp_path / "m", time_limit_s=1, assume_empty=True)
-    with sessions(engine).begin() as s:
-        token = repo.create_token(s, "submitter", "t", "setup", NOW)
-    client = TestClient(app, raise_server_exceptions=False)
-    auth = {"Authorization": f"Bearer {token}"}
-    assert client.post("/v1/jobs", json={"jobs": [job("a")]}, headers=auth).status_code == 201
-    loop.cycle(NOW)
-    _running(loop, ["t/a"], NOW)
-    clock[0] = NOW + timedelta(minutes=90)
-    loop.cycle(clock[0])
-    body = client.get("/v1/accounts/t?group=hour", headers=auth).json()
+    run = OneJob(engine, tmp_path, topo)
+    body = run.accounts()
     assert [(r["hour"], r["carbon_location_kg"]) for r in body["rows"]] == [
         ("2026-07-15T09:00:00+08:00", pytest.approx(KW * 0.3, rel=1e-4)),  # the series says 0.5
         ("2026-07-15T10:00:00+08:00", pytest.approx(0.5 * KW * 0.25, rel=1e-4)),
     ]
     assert body["basis"]["zones"]["js"]["carbon"].startswith("measured hours of m.csv while it is fresh, else")
-    reg = app.state.registry
+    reg = run.app.state.registry
     assert reg.get_sample_value("suanwang_carbon_feed_used", {"zone": "js", "kind": "measured"}) == 1
     # three hours on, the file is stale: the hour accrued then is at the series again
-    clock[0] = NOW + timedelta(hours=4)
-    loop.cycle(clock[0])
-    rows = client.get("/v1/accounts/t?group=hour", headers=auth).json()["rows"]
+    run.at(NOW + timedelta(hours=4))
+    rows = run.accounts()["rows"]
     assert rows[-1]["hour"] == "2026-07-15T12:00:00+08:00"
     assert rows[-1]["carbon_location_kg"] == pytest.approx(KW * 0.5, rel=1e-4)
     assert reg.get_sample_value("suanwang_carbon_feed_used", {"zone": "js", "kind": "measured"}) == 0
