@@ -24,10 +24,14 @@ from functools import lru_cache
 
 from suanwang.errors import InputError
 from suanwang.timeutil import to_local
+from suanwang.topology.measured import with_measured_carbon
 from suanwang.topology.model import CarbonFeed, Topology
 from suanwang.topology.series import read_rows
 
-__all__ = ["MAX_FEED_BYTES", "MAX_FEED_ROWS", "FeedReading", "read_feeds", "read_measured", "usable"]
+__all__ = [
+    "MAX_FEED_BYTES", "MAX_FEED_ROWS", "CarbonFeeds", "FeedReading", "read_all", "read_feeds", "read_measured",
+    "usable",
+]  # fmt: skip
 
 MAX_FEED_BYTES = 1 << 20
 MAX_FEED_ROWS = 24 * 31
@@ -51,6 +55,28 @@ class FeedReading:
     @property
     def used(self) -> bool:
         return self.problem is None
+
+
+@dataclass(frozen=True)
+class CarbonFeeds:
+    """What a plan (or an accrual) made at one time takes from the zones' carbon feeds."""
+
+    topology: Topology  # with the fresh measured hours in place (:func:`with_measured_carbon`)
+    readings: dict[str, dict[str, FeedReading]]  # kind (forecast, measured) -> zone -> reading
+
+    @property
+    def forecast(self) -> dict[str, dict[datetime, float]]:
+        """The fresh forecast hours (:func:`suanwang.solvers.forecast.outlook`'s ``feeds``)."""
+        return usable(self.readings["forecast"])
+
+
+def read_all(topology: Topology, now: datetime) -> CarbonFeeds:
+    """Both kinds of feed of every zone, as a plan made at ``now`` finds them, and ``topology``
+    with the measured hours in place."""
+    measured = read_measured(topology, now)
+    return CarbonFeeds(
+        with_measured_carbon(topology, usable(measured)), {"forecast": read_feeds(topology, now), "measured": measured}
+    )
 
 
 def read_feeds(topology: Topology, now: datetime) -> dict[str, FeedReading]:

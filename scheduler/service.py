@@ -28,7 +28,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from suanwang.collectors.carbon_feed import read_feeds, read_measured, usable
+from suanwang.collectors.carbon_feed import CarbonFeeds, read_all
 from suanwang.collectors.collect import collect
 from suanwang.collectors.config import CollectorConfig
 from suanwang.collectors.statefile import (
@@ -56,7 +56,7 @@ from suanwang.solvers.shift import due, promises
 from suanwang.solvers.slots import declared_ends
 from suanwang.timeutil import parse_time
 from suanwang.topology.loader import load_topology
-from suanwang.topology.measured import with_measured_carbon, with_measured_links
+from suanwang.topology.measured import with_measured_links
 
 log = logging.getLogger("suanwang.loop")
 
@@ -177,6 +177,7 @@ class ControlLoop:
         # plan when this replica starts or takes the lead.
         self._promised: dict[str, datetime] | None = None
         self._feed_reasons: dict[tuple[str, str], str | None] = {}  # (zone, kind) -> why its feed was not taken
+        self._feeds_at: tuple[Any, datetime, CarbonFeeds] | None = None  # the topology and time they were read for
         self.full_every_s = full_every_s
         self.wake = threading.Event()
         self.health = LoopHealth()
@@ -298,15 +299,13 @@ class ControlLoop:
         if not jobs:
             return None
         st = self.app.state
-        topology = self._measured(st.topology, now)  # measured carbon: the history plans forecast from
+        feeds = self._feeds(now)
+        topology = feeds.topology  # measured carbon: the history plans forecast from
         if st.live_state is not None and st.live_state.links:  # measured RTT and jitter, as the CLI uses them
             topology = with_measured_links(topology, st.live_state.links)
         state = without_sites(st.live_state, st.topology, view.drained)
         if self.shift is not None and state is not None:  # later slots count work ending within one slot
             state = dataclasses.replace(state, releases=declared_ends(st.topology, jobs, now))
-        feeds = read_feeds(st.topology, now)
-        st.metrics.observe_feeds(feeds, "forecast")
-        self._note_feeds(feeds, "forecast")
         return Problem(
             topology,
             tuple(jobs),
@@ -316,29 +315,30 @@ class ControlLoop:
             preempt=True,
             preempt_inference=self.preempt_inference,
             due=due(self._promises(), now),
-            **gridevents.plan_terms(self.store.sessions, self.shift, self.forecast, topology, jobs, now, usable(feeds)),
+            **gridevents.plan_terms(
+                self.store.sessions, self.shift, self.forecast, topology, jobs, now, feeds.forecast
+            ),
         )
 
-    def _measured(self, topology, now: datetime):
-        """``topology`` with its zones' fresh measured hours (``carbon_measured``) in place."""
-        readings = read_measured(topology, now)
-        if not readings:
-            return topology
-        self.app.state.metrics.observe_feeds(readings, "measured")
-        self._note_feeds(readings, "measured")
-        return with_measured_carbon(topology, usable(readings))
-
-    def _note_feeds(self, feeds, kind: str) -> None:
-        """Log a zone's carbon feed when whether it is taken, or the kind of reason why not,
-        changes (not every cycle its age grows)."""
-        for zone, r in feeds.items():
-            key = (zone, kind)
-            if key not in self._feed_reasons or self._feed_reasons[key] != r.reason:
-                if r.used:
-                    log.info("carbon %s feed of zone %s is used (%s)", kind, zone, r.path)
-                else:
-                    log.warning("carbon %s feed of zone %s is not used: %s (%s)", kind, zone, r.problem, r.path)
-                self._feed_reasons[key] = r.reason
+    def _feeds(self, now: datetime) -> CarbonFeeds:
+        """The zones' carbon feeds at ``now``, read once a cycle (the accrual and every plan of the
+        cycle share them); their metrics, and a log line when whether a feed is taken, or the kind
+        of reason why not, changes (not every cycle its age grows)."""
+        topology = self.app.state.topology
+        if self._feeds_at is not None and self._feeds_at[0] is topology and self._feeds_at[1] == now:
+            return self._feeds_at[2]
+        feeds = read_all(topology, now)
+        for kind, readings in feeds.readings.items():
+            self.app.state.metrics.observe_feeds(readings, kind)
+            for zone, r in readings.items():
+                if self._feed_reasons.get((zone, kind), "") != r.reason:
+                    if r.used:
+                        log.info("carbon %s feed of zone %s is used (%s)", kind, zone, r.path)
+                    else:
+                        log.warning("carbon %s feed of zone %s is not used: %s (%s)", kind, zone, r.problem, r.path)
+                    self._feed_reasons[(zone, kind)] = r.reason
+        self._feeds_at = (topology, now, feeds)
+        return feeds
 
     def _promises(self) -> dict[str, datetime]:
         """The starts scheduled so far: this replica's, or those of the latest recorded plan (the
@@ -484,7 +484,7 @@ class ControlLoop:
 
     def _accounts(self, now: datetime) -> None:
         st = self.app.state
-        topology = self._measured(st.topology, now)  # the zones' measured hours, where fresh
+        topology = self._feeds(now).topology  # the zones' measured hours, where fresh
         with self.store.sessions.begin() as s:
             self.store.fence(s)
             accrued = accrue(s, topology, now)

@@ -66,12 +66,12 @@ from suanwang.solvers import SOLVERS
 from suanwang.solvers.forecast import METHODS
 from suanwang.solvers.problem import Shift, Weights
 from suanwang.solvers.tenantspec import TenantSpec, quotas_of
-from suanwang.topology.contract import CarbonFactor, GridCap, SiteSpec
+from suanwang.topology.contract import CarbonFactor, CarbonForecastSpec, GridCap, SiteSpec
 from suanwang.topology.forecasts import read_archive
 from suanwang.topology.loader import load_topology, topology_refs
 from suanwang.topology.model import AcceleratorModel, Pool, Topology, facility_kw
 from suanwang.topology.serialize import topology_to_dict
-from suanwang.topology.series import CARBON_COLUMN, carbon_year, year_series
+from suanwang.topology.series import carbon_year, year_series
 from suanwang.yamldoc import Checked, join, read_document
 
 
@@ -152,14 +152,6 @@ class SeriesSpec(Contract):
     cny_per_usd: Annotated[Number, Field(gt=0, le=100)] = 7.1
 
 
-class ArchiveSpec(Contract):
-    """Issued carbon forecasts (:mod:`suanwang.topology.forecasts`) the replay's plans take."""
-
-    path: Text
-    column: Text = CARBON_COLUMN
-    max_age_h: Annotated[Number, Field(ge=0.25, le=168, description="hours")] = 24.0
-
-
 class ChangesSpec(Contract):
     add_sites: Annotated[list[SiteSpec], Field(max_length=1000)] = []
     add_pools: Annotated[list[PoolAddSpec], Field(max_length=10_000)] = []
@@ -169,7 +161,7 @@ class ChangesSpec(Contract):
     carbon_hourly: dict[ZoneRef, Annotated[list[CarbonFactor], Field(min_length=24, max_length=24)]] = {}
     carbon_series: dict[ZoneRef, SeriesSpec] = {}
     price_series: dict[ZoneRef, SeriesSpec] = {}
-    carbon_forecasts: dict[ZoneRef, ArchiveSpec] = {}
+    carbon_forecasts: dict[ZoneRef, CarbonForecastSpec] = {}  # issued forecasts (topology/forecasts.py)
     grid_events: Annotated[list[GridEventSpec], Field(max_length=10_000)] = []
 
 

@@ -64,27 +64,27 @@ class CarbonSeriesSpec(Contract):
     column: Text = CARBON_COLUMN
 
 
-class CarbonForecastSpec(Contract):
+FeedAge = Annotated[Number, Field(ge=0.25, le=168, description="hours")]
+
+
+class CarbonForecastSpec(CarbonSeriesSpec):
     """A forecast of the zone's carbon intensity for the hours ahead: a CSV in the same format,
     rewritten by the operator's feed and read each time a plan is made. A plan takes its hours in
     place of its own forecast while the file is at most ``max_age_h`` old (by its modification
-    time); an older, missing or unreadable file is not used, and the plan forecasts as without it."""
+    time); an older, missing or unreadable file is not used, and the plan forecasts as without it.
+    (A scenario's archive of issued forecasts, ``changes.carbon_forecasts``, is named the same way.)"""
 
-    path: Text
-    column: Text = CARBON_COLUMN
-    max_age_h: Annotated[Number, Field(ge=0.25, le=168, description="hours")] = 24.0
+    max_age_h: FeedAge = 24.0
 
 
-class CarbonMeasuredSpec(Contract):
+class CarbonMeasuredSpec(CarbonSeriesSpec):
     """The zone's measured intensity of the hours just past (the grid's or Electricity Maps'
     published real-time figures): a CSV in the same format, rewritten by the operator's feed and
     read each control cycle. While the file is at most ``max_age_h`` old, its hours replace the
     year series' in the accounts and in the history plans forecast from; otherwise the series is
     taken as before."""
 
-    path: Text
-    column: Text = CARBON_COLUMN
-    max_age_h: Annotated[Number, Field(ge=0.25, le=168, description="hours")] = 3.0
+    max_age_h: FeedAge = 3.0
 
 
 class ZoneSpec(Contract):

@@ -86,11 +86,11 @@ def read_archive(path: str | Path, column: str = CARBON_COLUMN, max_age_h: float
                 raise InputError(
                     f"{where}, column {column!r}: {value * 1000:g} g/kWh is outside 0–5,000; check its unit"
                 )
-            issued, hour = _h(_local(row[issued_col])), np.floor(_h(_local(row[time_col])))
+            issued, hour = _h(_local(row.get(issued_col) or "")), np.floor(_h(_local(row.get(time_col) or "")))
             if not np.floor(issued) <= hour <= issued + MAX_LEAD_H:
                 raise InputError(
-                    f"{where}: the hour {row[time_col]!r} is not within {MAX_LEAD_H} h after its issue "
-                    f"{row[issued_col]!r}; check the two columns"
+                    f"{where}: the hour {row[time_col][:40]!r} is not within {MAX_LEAD_H} h after its issue "
+                    f"{row[issued_col][:40]!r}; check the two columns"
                 )
             rows.append((issued, hour, value))
     except csv.Error as e:

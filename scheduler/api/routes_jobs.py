@@ -7,7 +7,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 
-from suanwang.collectors.carbon_feed import read_feeds, read_measured, usable
+from suanwang.collectors.carbon_feed import read_all
 from suanwang.collectors.statefile import state_note
 from suanwang.contract import ID_PATTERN, Refs
 from suanwang.scheduler.api.auth import Principal, require
@@ -21,7 +21,6 @@ from suanwang.scheduler.jobstate import JobState
 from suanwang.solvers import solve
 from suanwang.solvers.problem import Problem
 from suanwang.timeutil import iso
-from suanwang.topology.measured import with_measured_carbon
 
 router = APIRouter(prefix="/v1")
 
@@ -158,10 +157,9 @@ def _plan(request: Request, jobs, time_limit_s: float):
     app = request.app.state
     now = app.now()
     shift, forecast = getattr(app, "shift", None), getattr(app, "forecast", "weekly")
-    topology = with_measured_carbon(app.topology, usable(read_measured(app.topology, now)))
-    feeds = usable(read_feeds(topology, now))
-    when = plan_terms(app.sessions, shift, forecast, topology, jobs, now, feeds)
-    return solve(Problem(topology, tuple(jobs), now, app.current_state(), time_limit_s=time_limit_s, **when))
+    feeds = read_all(app.topology, now)
+    when = plan_terms(app.sessions, shift, forecast, feeds.topology, jobs, now, feeds.forecast)
+    return solve(Problem(feeds.topology, tuple(jobs), now, app.current_state(), time_limit_s=time_limit_s, **when))
 
 
 @router.get("/jobs/{job_id}/explain", summary="Why a job is not placed")

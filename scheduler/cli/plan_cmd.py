@@ -11,7 +11,7 @@ from pathlib import Path
 
 import typer
 
-from suanwang.collectors.carbon_feed import read_feeds, read_measured, usable
+from suanwang.collectors.carbon_feed import read_all
 from suanwang.collectors.statefile import load_state, state_note
 from suanwang.errors import InputError
 from suanwang.gcpause import collector_paused
@@ -43,7 +43,7 @@ from suanwang.solvers.forecast import outlook, outlook_hours
 from suanwang.solvers.problem import Job, Plan, Problem, Shift, Weights
 from suanwang.timeutil import iso, now_local, parse_time
 from suanwang.topology.loader import load_topology
-from suanwang.topology.measured import with_measured_carbon, with_measured_links
+from suanwang.topology.measured import with_measured_links
 
 
 class NodePolicy(enum.StrEnum):
@@ -192,7 +192,7 @@ def _print_plan(plan: Plan, problem: Problem, limit: int, wide: bool = False, fe
             + ", ".join(f"{k} ({v})" for k, v in list(shut.items())[:5])
             + (f" and {len(shut) - 5} more" if len(shut) > 5 else "")
         )
-    for kind, readings in (feeds or {}).items():
+    for kind, readings in (feeds.readings if feeds is not None else {}).items():
         for z, r in readings.items():
             if not r.used:
                 out.print(f"[yellow]carbon {kind} feed of zone {z} not used[/yellow]: {r.problem} ({r.path})")
@@ -216,8 +216,8 @@ def _outlook_note(problem: Problem, feeds) -> dict:
 
     return {
         "source": problem.outlook.source if problem.outlook is not None else "tariff; carbon as the topology gives it",
-        "feeds": view(feeds["forecast"]),
-        "measured": view(feeds["measured"]),
+        "feeds": view(feeds.readings["forecast"]),
+        "measured": view(feeds.readings["measured"]),
     }
 
 
@@ -264,13 +264,11 @@ def plan(
     with collector_paused():  # reading, planning and writing build acyclic structures only
         shift = shift_from(horizon_h, slot_min, hold_share) if solver == "cpsat" else None
         problem = _problem(filename, topology, state, now, time_limit, carbon_price, shift, wait_cost)
-        feeds = {"measured": read_measured(problem.topology, problem.now)}
-        measured = with_measured_carbon(problem.topology, usable(feeds["measured"]))
-        problem = dataclasses.replace(problem, topology=measured, node_policy=node_policy.value)
-        feeds["forecast"] = read_feeds(problem.topology, problem.now)
+        feeds = read_all(problem.topology, problem.now)
+        problem = dataclasses.replace(problem, topology=feeds.topology, node_policy=node_policy.value)
         if shift is not None and problem.jobs:  # the carbon a plan expects: forecast, never the actual series
             hours = outlook_hours(shift, problem.jobs)
-            look = outlook(problem.topology, problem.now, hours, forecast, usable(feeds["forecast"]))  # type: ignore[arg-type]
+            look = outlook(problem.topology, problem.now, hours, forecast, feeds.forecast)  # type: ignore[arg-type]
             problem = dataclasses.replace(problem, outlook=look)
         if tenants:
             from suanwang.contract import Refs

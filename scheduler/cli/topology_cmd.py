@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from suanwang.collectors.carbon_feed import read_feeds, read_measured
+from suanwang.collectors.carbon_feed import read_all
 from suanwang.errors import InfeasibleError, InputError
 from suanwang.scheduler.cli.errors import EXIT_INFEASIBLE, EXIT_INPUT, SuanwangGroup
 from suanwang.scheduler.cli.flags import FilenameOpt, Output, OutputOpt, TopologyOpt, emit, one_file, read_input
@@ -103,9 +103,9 @@ def validate(filename: list[Path] = FilenameOpt, output: Output = OutputOpt) -> 
         raise
     total = province_totals(topo)
     # carbon feeds are read when plans are made; say now what a plan would find
-    now, feeds = now_local(), {}
-    for kind, read in (("forecast", read_feeds), ("measured", read_measured)):
-        for z, r in read(topo, now).items():
+    feeds: dict[str, dict[str, str | None]] = {}
+    for kind, readings in read_all(topo, now_local()).readings.items():
+        for z, r in readings.items():
             if not r.used:
                 feeds.setdefault(z, {})[kind] = r.problem
     summary = {

@@ -74,6 +74,10 @@ def test_an_archive_is_bounded_and_names_its_columns(tmp_path, monkeypatch):
     monkeypatch.setattr(forecasts_mod, "MAX_ARCHIVE_ROWS", 10)
     with pytest.raises(InputError, match="more than 10 rows"):
         read_archive(f)
+    cut = tmp_path / "cut.csv"  # the value first, and a row cut short before its hour
+    cut.write_text(f"{CARBON_COLUMN},Issued (UTC),Datetime (UTC)\n100,2026-07-15 01:00\n")
+    with pytest.raises(InputError, match="line 2.*ISO 8601"):
+        read_archive(cut)
     (tmp_path / "empty.csv").write_text(f"Issued (UTC),Datetime (UTC),{CARBON_COLUMN}\n")
     with pytest.raises(InputError, match="no forecast"):
         read_archive(tmp_path / "empty.csv")
