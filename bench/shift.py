@@ -55,7 +55,7 @@ from suanwang.simulations.scenario import Scenario, load_scenario  # noqa: E402
 from suanwang.solvers.forecast import forecast_error  # noqa: E402
 from suanwang.solvers.problem import Shift  # noqa: E402
 from suanwang.topology.forecasts import read_archive  # noqa: E402
-from suanwang.topology.series import year_series  # noqa: E402
+from suanwang.topology.series import carbon_year  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 DATA = HERE.parents[1] / "shared" / "data"
@@ -168,7 +168,7 @@ def part_carbon(tmp: Path, args) -> tuple[str, dict]:
         log(f"carbon: {zone}")
         sc = scenario(tmp, args, f"co2-{zone}", "2026-07-15T00:00:00+08:00", args.carbon_hours,
                       args.carbon_growth, args.carbon_price * 1000, 1)  # fmt: skip
-        series = year_series(EM / f"{zone}_2023_hourly.csv", "Carbon Intensity gCO₂eq/kWh (LCA)", 0.001)
+        series = carbon_year(EM / f"{zone}_2023_hourly.csv")  # the LCA column, in kg
         archive = read_archive(args.carbon_archive.format(zone=zone)) if args.carbon_archive else None
         zones = {zid: flat(replace(z, carbon_year_kg_per_kwh=series, carbon_forecasts=archive), args.carbon_tariff,
                            sc.start) for zid, z in sc.topology.grid_zones.items()}  # fmt: skip
