@@ -25,7 +25,9 @@ Four parts, each a table (and ``bench/shift.png``):
 - ``speed``: the time-indexed model on synthetic instances (``simulations.synthetic``) with half
   the training and batch jobs deferrable, 48 one-hour slots: build and wall seconds, the score
   against the model's bound (column generation, ``solvers.shift``), and the checker's verdict;
-  the 10,000-job instance with the default ``Shift.hold_share`` and without it.
+  the 10,000-job instance with the default ``Shift.hold_share`` and without it, at the load of
+  ``bench/placement.py`` (cards asked ÷ cards held, 1.3), and with the default at each load of
+  ``--speed-loads``.
 - ``dr``: a 30 % cap cut on the Nanjing hub for four hours, announced at its start, in a shifted
   run: met within one cycle or not, what was shed, and what it cost in delay against the same
   run without the event.
@@ -209,14 +211,17 @@ def part_speed(tmp: Path, args) -> tuple[str, dict]:
     now = datetime(2026, 7, 15, 10, 0)
     rows, out = [], {}
     default = Shift().hold_share
-    made: dict[tuple[int, int], tuple] = {}  # one instance per size, planned with and without the rule
-    for n, sites, limit, hold in ((1000, 13, 2.0, default), (10_000, 50, args.speed_limit, default),
-                                  (10_000, 50, args.speed_limit, None)):  # fmt: skip
-        log(f"speed: {n} jobs × {sites} sites × 48 slots, hold share {hold}")
-        if (n, sites) not in made:
+    made: dict[tuple[int, int, float], tuple] = {}  # one instance per size and load, with and without the rule
+    loads = [float(x) for x in args.speed_loads.split(",") if x.strip()]
+    big = args.speed_limit
+    runs = [(1000, 13, 2.0, default, 1.3), (10_000, 50, big, default, 1.3), (10_000, 50, big, None, 1.3)]
+    runs += [(10_000, 50, big, default, x) for x in loads]
+    for n, sites, limit, hold, load in runs:
+        log(f"speed: {n} jobs × {sites} sites × 48 slots, load {load:g}, hold share {hold}")
+        if (n, sites, load) not in made:
             base = load_topology()
             draft = generate_jobs(base, n, now, seed=7)
-            topo = generate_topology(base, sites, seed=7, scale=demand_scale(draft, base, 1.3))
+            topo = generate_topology(base, sites, seed=7, scale=demand_scale(draft, base, load))
             rng = random.Random(3)
             jobs = []
             for j in generate_jobs(topo, n, now, seed=7):
@@ -225,21 +230,21 @@ def part_speed(tmp: Path, args) -> tuple[str, dict]:
                         j, earliest=now, deadline=now + timedelta(hours=j.duration_h + rng.choice([12, 18, 24]))
                     )
                 jobs.append(j)
-            made[(n, sites)] = (topo, jobs)
-        topo, jobs = made[(n, sites)]
+            made[(n, sites, load)] = (topo, jobs)
+        topo, jobs = made[(n, sites, load)]
         p = Problem(topo, tuple(jobs), now, time_limit_s=limit, shift=Shift(48, 60, hold_share=hold))
         t = time.perf_counter()
         plan = solve(p)  # as `suanwang plan` and the service call it
         wall = time.perf_counter() - t
         bad = len(check_plan(p, plan))
         ratio = plan.score / plan.score_bound if plan.score_bound else float("nan")
-        out[(n, sites, hold)] = (wall, ratio)
-        rows.append([f"{sites}", f"{n:,}", "48", f"{limit:g}", "none" if hold is None else f"{hold:g}",
+        out[(n, sites, hold, load)] = (wall, ratio)
+        rows.append([f"{sites}", f"{n:,}", "48", f"{load:g}", f"{limit:g}", "none" if hold is None else f"{hold:g}",
                      f"{wall:.1f}", plan.status.split(" ")[0], f"{ratio:.4f}",
                      f"{sum(1 for x in plan.placements if x.scheduled):,}", f"{len(plan.unplaced):,}",
                      f"{bad}"])  # fmt: skip
-    return md(["sites", "jobs", "slots", "time limit s", "hold share", "wall s", "status", "score ÷ bound", "scheduled",
-               "unplaced", "violations"], rows) + "\n", out  # fmt: skip
+    return md(["sites", "jobs", "slots", "load", "time limit s", "hold share", "wall s", "status", "score ÷ bound",
+               "scheduled", "unplaced", "violations"], rows) + "\n", out  # fmt: skip
 
 
 def part_dr(tmp: Path, args) -> tuple[str, dict]:
@@ -331,6 +336,8 @@ def main() -> None:
                     "(Shift.hold_share; negative: never waits while there is room)")  # fmt: skip
     ap.add_argument("--interval", type=float, default=15.0, help="minutes between plans (tou, carbon, dr)")
     ap.add_argument("--speed-limit", type=float, default=9.0, help="time limit at 10k × 50")
+    ap.add_argument("--speed-loads", default="0.6,0.8,1.0,1.1,1.2",
+                    help="comma-separated loads (cards asked ÷ cards held) of more 10k × 50 rows")  # fmt: skip
     ap.add_argument("--notice", type=float, default=0.0, help="hours a grid event is announced before it starts")
     args = ap.parse_args()
     import tempfile
