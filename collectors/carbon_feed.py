@@ -69,6 +69,11 @@ class CarbonFeeds:
         """The fresh forecast hours (:func:`suanwang.solvers.forecast.outlook`'s ``feeds``)."""
         return usable(self.readings["forecast"])
 
+    @property
+    def measured(self) -> dict[str, dict[datetime, float]]:
+        """The fresh measured hours (what the accounts settle at)."""
+        return usable(self.readings["measured"])
+
 
 def read_all(topology: Topology, now: datetime) -> CarbonFeeds:
     """Both kinds of feed of every zone, as a plan made at ``now`` finds them, and ``topology``

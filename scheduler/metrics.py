@@ -140,6 +140,13 @@ class ServiceMetrics:
             ["site", "tenant", "basis"],
             registry=registry,
         )
+        self.carbon_revised = PromCounter(
+            "suanwang_carbon_revised_grams_total",
+            "Changes to accrued CO2 when a zone's measured hours settle the estimate it was accrued at, by site, "
+            "tenant, basis and direction (up, down): the accounts hold suanwang_carbon_grams_total + up - down.",
+            ["site", "tenant", "basis", "direction"],
+            registry=registry,
+        )
         self.energy_cost = PromCounter(
             "suanwang_energy_cost_yuan_total", "Electricity cost of what ran, by site and tenant.", ["site", "tenant"],
             registry=registry,
@@ -202,6 +209,10 @@ class ServiceMetrics:
             self.carbon_total.labels(site, tenant, "location").inc(loc * 1000.0)
             self.carbon_total.labels(site, tenant, "market").inc(mkt * 1000.0)
             self.energy_cost.labels(site, tenant).inc(cny)
+        for (tenant, site), changes in accrued.revised.items():
+            for basis, kg in zip(("location", "market"), changes, strict=True):
+                if kg:
+                    self.carbon_revised.labels(site, tenant, basis, "up" if kg > 0 else "down").inc(abs(kg) * 1000.0)
 
     def observe_feeds(self, readings, kind: str) -> None:
         """Each zone's carbon feed of ``kind`` as the latest cycle found it (:mod:`..collectors.carbon_feed`)."""

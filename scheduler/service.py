@@ -484,10 +484,10 @@ class ControlLoop:
 
     def _accounts(self, now: datetime) -> None:
         st = self.app.state
-        topology = self._feeds(now).topology  # the zones' measured hours, where fresh
+        feeds = self._feeds(now)  # the zones' measured hours, where fresh
         with self.store.sessions.begin() as s:
             self.store.fence(s)
-            accrued = accrue(s, topology, now)
+            accrued = accrue(s, feeds.topology, now, feeds.measured)
         st.metrics.observe_accrual(accrued)
 
     def _reconcile(self, now: datetime, report: CycleReport) -> None:

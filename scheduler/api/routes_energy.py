@@ -150,12 +150,13 @@ def _summary(rows, group: Group, tenant: str | None) -> dict[str, Any]:
     def bucket(h: datetime) -> datetime | None:
         return h if group == "hour" else h.replace(hour=0) if group == "day" else None
 
-    totals = [0.0] * 4
-    by_site: dict[str, list[float]] = defaultdict(lambda: [0.0] * 4)
-    by_tenant: dict[str, list[float]] = defaultdict(lambda: [0.0] * 4)
-    by_time: dict[tuple, list[float]] = defaultdict(lambda: [0.0] * 4)
+    totals = [0.0] * 5
+    by_site: dict[str, list[float]] = defaultdict(lambda: [0.0] * 5)
+    by_tenant: dict[str, list[float]] = defaultdict(lambda: [0.0] * 5)
+    by_time: dict[tuple, list[float]] = defaultdict(lambda: [0.0] * 5)
     for r in rows:
-        vals = (r.energy_kwh, r.carbon_location_kg, r.carbon_market_kg, r.cost_cny)
+        settled = r.energy_kwh if r.carbon_kg_per_kwh is not None else 0.0
+        vals = (r.energy_kwh, r.carbon_location_kg, r.carbon_market_kg, r.cost_cny, settled)
         for target in (totals, by_site[r.site], by_tenant[r.tenant]):
             for i, v in enumerate(vals):
                 target[i] += v
@@ -165,8 +166,10 @@ def _summary(rows, group: Group, tenant: str | None) -> dict[str, Any]:
                 row[i] += v
 
     def fig(v: list[float]) -> dict[str, float]:
+        # energy_settled_kwh: the energy whose carbon is at the zone's measured intensity, not an estimate
         return {"energy_kwh": round(v[0], 4), "carbon_location_kg": round(v[1], 4),
-                "carbon_market_kg": round(v[2], 4), "cost_cny": round(v[3], 4)}  # fmt: skip
+                "carbon_market_kg": round(v[2], 4), "cost_cny": round(v[3], 4),
+                "energy_settled_kwh": round(v[4], 4)}  # fmt: skip
 
     out: dict[str, Any] = {"tenant": tenant, "group": group, "total": fig(totals)}
     out["by_site"] = [{"site": k, **fig(v)} for k, v in sorted(by_site.items())]

@@ -158,10 +158,11 @@ def accounts(
 
     def fig(x: dict[str, Any]) -> list[str]:
         return [f"{x['energy_kwh']:,.1f}", f"{x['carbon_location_kg']:,.1f}", f"{x['carbon_market_kg']:,.1f}",
-                f"{x['cost_cny']:,.2f}"]  # fmt: skip
+                f"{x['cost_cny']:,.2f}", f"{x.get('energy_settled_kwh', 0.0):,.1f}"]  # fmt: skip
 
     def human(wide: bool) -> None:
-        head = ["kWh", "kg CO2 (location)", "kg CO2 (market)", "CNY"]
+        # kWh settled: energy whose carbon is at the zone's measured intensity (the rest is an estimate)
+        head = ["kWh", "kg CO2 (location)", "kg CO2 (market)", "CNY", "kWh settled"]
         scope = data.get("tenant") or "province"
         console().print(table(f"accounts: {scope}", ["", *head], [["total", *fig(data["total"])]]))
         console().print(table("by site", ["site", *head], [[x["site"], *fig(x)] for x in data["by_site"]]))

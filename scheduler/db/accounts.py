@@ -70,16 +70,52 @@ def running_spans(s: Session, since: datetime, until: datetime) -> list[Span]:
     return out
 
 
-def add(s: Session, hour: datetime, tenant: str, site: str, kwh: float, loc_kg: float, mkt_kg: float, cny: float):
+def add(
+    s: Session,
+    hour: datetime,
+    tenant: str,
+    site: str,
+    figures: tuple[float, float, float, float],
+    measured: float | None,
+) -> None:
+    """Add ``figures`` (kWh, kg location-based, kg market-based, ¥) to the row of ``hour``, tenant
+    and site; ``measured``: the measured intensity they were accrued at, ``None`` for an estimate.
+    A row stays settled only while all it holds is at one measured intensity."""
     row = s.get(AccountRow, (hour, tenant, site))
     if row is None:
         row = AccountRow(hour=hour, tenant=tenant, site=site, energy_kwh=0.0, carbon_location_kg=0.0,
-                         carbon_market_kg=0.0, cost_cny=0.0)  # fmt: skip
+                         carbon_market_kg=0.0, cost_cny=0.0, carbon_kg_per_kwh=measured)  # fmt: skip
         s.add(row)
+    elif row.carbon_kg_per_kwh != measured:
+        row.carbon_kg_per_kwh = None  # partly an estimate, or at a figure since revised: settled again
+    kwh, loc_kg, mkt_kg, cny = figures
     row.energy_kwh += kwh
     row.carbon_location_kg += loc_kg
     row.carbon_market_kg += mkt_kg
     row.cost_cny += cny
+
+
+def settled_at(s: Session, sites: list[str], first: datetime, last: datetime) -> dict[datetime, set[float | None]]:
+    """The intensities the rows of ``sites`` between the hours ``first`` and ``last`` are settled at
+    (``None``: an estimate), by hour: one grouped query, whatever the number of tenants."""
+    q = (
+        select(AccountRow.hour, AccountRow.carbon_kg_per_kwh)
+        .where(AccountRow.site.in_(sites), AccountRow.hour >= first, AccountRow.hour <= last)
+        .group_by(AccountRow.hour, AccountRow.carbon_kg_per_kwh)
+    )
+    out: dict[datetime, set[float | None]] = {}
+    for hour, value in s.execute(q):
+        out.setdefault(hour, set()).add(value)
+    return out
+
+
+def rows_at(s: Session, sites: list[str], hours: list[datetime]) -> list[AccountRow]:
+    """The rows of ``sites`` at ``hours`` (at most a month of hours: a measured file's)."""
+    out: list[AccountRow] = []
+    for i in range(0, len(hours), 500):  # IN lists of bounded length
+        q = select(AccountRow).where(AccountRow.site.in_(sites), AccountRow.hour.in_(hours[i : i + 500]))
+        out.extend(s.scalars(q))
+    return out
 
 
 def rows(s: Session, tenant: str | None, start: datetime | None, end: datetime | None) -> list[AccountRow]:

@@ -162,6 +162,8 @@ class AccountRow(Base):
     carbon_location_kg: Mapped[float] = mapped_column(Float, default=0.0)
     carbon_market_kg: Mapped[float] = mapped_column(Float, default=0.0)
     cost_cny: Mapped[float] = mapped_column(Float, default=0.0)
+    # the zone's measured intensity the row's carbon is settled at; None while it holds an estimate
+    carbon_kg_per_kwh: Mapped[float | None] = mapped_column(Float, nullable=True, default=None)
 
 
 class AccrualCursor(Base):

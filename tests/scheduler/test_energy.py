@@ -329,3 +329,65 @@ def test_accounts_take_the_measured_hours_while_the_file_is_fresh(engine, tmp_pa
     assert rows[-1]["hour"] == "2026-07-15T12:00:00+08:00"
     assert rows[-1]["carbon_location_kg"] == pytest.approx(KW * 0.5, rel=1e-4)
     assert reg.get_sample_value("suanwang_carbon_feed_used", {"zone": "js", "kind": "measured"}) == 0
+
+
+def test_hours_accrued_before_their_measured_figure_are_settled_at_it(engine, tmp_path):
+    """An hour accrued at the series (an estimate) is settled once the measured file holds it, and
+    settled again when the grid revises its figure; the answer counts the settled energy, and the
+    counters with their revisions add up to the accounts."""
+    from suanwang.topology.loader import load_topology
+    from tests.collectors.test_carbon_feed import topology, write_feed
+
+    topo = load_topology(topology(tmp_path, flat=False, measured={"path": "m.csv", "max_age_h": 2}))
+    m = tmp_path / "m.csv"
+    write_feed(m, NOW - timedelta(hours=1), [300], written=NOW + timedelta(minutes=80))  # 08:00 only
+    run = OneJob(engine, tmp_path, topo)  # accrued to 10:30 at the series' 0.5 kg/kWh
+    body = run.accounts()
+    assert [r["carbon_location_kg"] for r in body["rows"]] == [
+        pytest.approx(KW * 0.5, rel=1e-4),
+        pytest.approx(0.5 * KW * 0.5, rel=1e-4),
+    ]
+    assert body["total"]["energy_settled_kwh"] == 0.0
+
+    write_feed(m, NOW - timedelta(hours=1), [300, 300, 250], written=NOW + timedelta(minutes=100))
+    run.at(NOW + timedelta(minutes=105))  # 10:30–10:45 accrued at 0.25, then 09:00 and 10:00 settled
+    body = run.accounts()
+    assert [r["carbon_location_kg"] for r in body["rows"]] == [
+        pytest.approx(KW * 0.3, rel=1e-4),
+        pytest.approx(0.75 * KW * 0.25, rel=1e-4),
+    ]
+    assert body["total"]["energy_settled_kwh"] == pytest.approx(1.75 * KW, rel=1e-4)
+    share = body["rows"][0]["carbon_market_kg"] / body["rows"][0]["carbon_location_kg"]
+    assert share == pytest.approx(body["rows"][1]["carbon_market_kg"] / body["rows"][1]["carbon_location_kg"])
+    green = next(x.green_share for x in topo.sites if x.id == "nj-hub")
+    assert share == pytest.approx(1.0 - green)  # the market-based figure keeps the site's green share
+
+    reg = run.app.state.registry
+
+    def grams(name, **labels):
+        return reg.get_sample_value(name, {"site": "nj-hub", "tenant": "t", "basis": "location", **labels}) or 0.0
+
+    def balance():
+        return (grams("suanwang_carbon_grams_total") + grams("suanwang_carbon_revised_grams_total", direction="up")
+                - grams("suanwang_carbon_revised_grams_total", direction="down"))  # fmt: skip
+
+    assert grams("suanwang_carbon_revised_grams_total", direction="down") == pytest.approx(
+        1000 * KW * (0.2 + 0.5 * 0.25), rel=1e-4
+    )
+    assert balance() == pytest.approx(1000 * body["total"]["carbon_location_kg"], rel=1e-6)
+
+    # the grid revises 09:00 to 350 g: the row follows, and nothing else changes
+    write_feed(m, NOW - timedelta(hours=1), [300, 350, 250], written=NOW + timedelta(minutes=110))
+    run.at(NOW + timedelta(minutes=115))
+    rows = run.accounts()["rows"]
+    assert rows[0]["carbon_location_kg"] == pytest.approx(KW * 0.35, rel=1e-4)
+    assert grams("suanwang_carbon_revised_grams_total", direction="up") == pytest.approx(1000 * KW * 0.05, rel=1e-4)
+    assert balance() == pytest.approx(1000 * run.accounts()["total"]["carbon_location_kg"], rel=1e-6)
+
+    # stale: the next hours are estimates again and are not counted as settled
+    run.at(NOW + timedelta(hours=4, minutes=30))
+    body = run.accounts()
+    assert body["rows"][-1]["carbon_location_kg"] == pytest.approx(0.5 * KW * 0.5, rel=1e-4)
+    # 10:00's last quarter was accrued at the series: the row holds an estimate again, and says so
+    assert body["total"]["energy_settled_kwh"] == pytest.approx(KW, rel=1e-4)
+    assert [r["energy_settled_kwh"] for r in body["rows"][:2]] == [pytest.approx(KW, rel=1e-4), 0.0]
