@@ -6,7 +6,7 @@ the full LP when column generation converges, and the model never schedules a st
 one that meets the deadline; where scheduled starts do not all pack beside the plan's own, the
 largest are kept; a job whose scheduled start has come starts as soon as it can; a deferrable job
 waits for a much cheaper slot though none shows room, and starts now when the saving is small
-(``Shift.hold_share``)."""
+(``Shift.hold_share``); 15-minute slots start a job on the quarter hour where hourly ones cannot."""
 
 from __future__ import annotations
 
@@ -43,6 +43,23 @@ def test_july_batch_job_starts_in_the_valley_band(jiangsu):
     zone = jiangsu.grid_zones["jiangsu"]
     assert zone.price_at(JULY_10) == pytest.approx(1.185)  # critical peak
     assert zone.price_at(got["batch"].start) == pytest.approx(0.372)
+
+
+def test_quarter_hour_slots_start_a_job_within_the_hour_the_valley_begins(jiangsu):
+    """A one-hour job due by 00:45: hourly slots can start it at 23:00 at the latest, all of it in a
+    flat hour; 15-minute slots start it at 23:45, three quarters of its run in the valley band."""
+    short = job("short", 8, 8, kind="batch", duration_h=1.0, earliest=JULY_10,
+                deadline=datetime(2026, 7, 16, 0, 45))  # fmt: skip
+    starts = {}
+    for slot_min in (60, 15):
+        p = problem(jiangsu, [short], now=JULY_10, shift=Shift(24, slot_min))
+        plan = solve(p)
+        assert check_plan(p, plan) == []
+        (starts[slot_min],) = [x.start for x in plan.placements]
+    assert starts[15] == datetime(2026, 7, 15, 23, 45)
+    assert starts[60] < datetime(2026, 7, 15, 23, 45) and starts[60] + timedelta(hours=1) <= datetime(2026, 7, 16)
+    zone = jiangsu.grid_zones["jiangsu"]
+    assert zone.price_at(starts[60]) == pytest.approx(0.697)  # flat: no valley hour fits before the deadline
 
 
 def test_a_wait_cost_above_the_saving_starts_the_job_now(jiangsu):
