@@ -61,7 +61,6 @@ class Accrued:
     until: datetime
     by: dict[tuple[str, str], tuple[float, float, float, float]]
     revised: dict[tuple[str, str], tuple[float, float]] = field(default_factory=dict)
-    settled_rows: int = 0
 
 
 def accrue(
@@ -75,8 +74,7 @@ def accrue(
     if since is None or until <= since:
         if since is None:
             db.set_cursor(s, until)  # the accounts start now: what ran before is not known hour by hour
-        revised, n = settle(s, topology, measured)
-        return Accrued(since, until, {}, revised, n)
+        return Accrued(since, until, {}, settle(s, topology, measured))
     sites = {x.id: x for x in topology.sites}
     by: dict[tuple[str, str], list[float]] = defaultdict(lambda: [0.0, 0.0, 0.0, 0.0])
     for span in db.running_spans(s, since, until):
@@ -100,17 +98,16 @@ def accrue(
             acc_row[3] += cny
     db.set_cursor(s, until)
     s.flush()  # the settling below reads these rows back
-    revised, n = settle(s, topology, measured)
-    return Accrued(since, until, {k: (v[0], v[1], v[2], v[3]) for k, v in by.items()}, revised, n)
+    by_pair = {k: (v[0], v[1], v[2], v[3]) for k, v in by.items()}
+    return Accrued(since, until, by_pair, settle(s, topology, measured))
 
 
 def settle(
     s: Session, topology: Topology, measured: Mapping[str, Mapping[datetime, float]]
-) -> tuple[dict[tuple[str, str], tuple[float, float]], int]:
+) -> dict[tuple[str, str], tuple[float, float]]:
     """Settle every row of an hour ``measured`` holds that is not yet at its figure; the change in
-    kg location- and market-based per (tenant, site), and how many rows were settled."""
+    kg location- and market-based per (tenant, site)."""
     revised: dict[tuple[str, str], list[float]] = defaultdict(lambda: [0.0, 0.0])
-    n = 0
     for zid, hours in measured.items():
         sites = [x.id for x in topology.sites if x.grid_zone == zid]
         if not sites or not hours:
@@ -130,5 +127,4 @@ def settle(
             change[0] += loc - row.carbon_location_kg
             change[1] += mkt - row.carbon_market_kg
             row.carbon_location_kg, row.carbon_market_kg, row.carbon_kg_per_kwh = loc, mkt, v
-            n += 1
-    return {k: (v[0], v[1]) for k, v in revised.items()}, n
+    return {k: (v[0], v[1]) for k, v in revised.items()}
