@@ -37,6 +37,7 @@ COMMANDS: dict[str, tuple[str, str, bool]] = {
     "state": ("collect_cmd", "state_app", True),
     "grid-event": ("energy_cmd", "grid_app", True),
     "accounts": ("energy_cmd", "accounts", False),
+    "carbon": ("carbon_cmd", "carbon_app", True),
     "capacity": ("capacity_cmd", "capacity_app", True),
     "tenant": ("tenant_cmd", "tenant_app", True),
 }
