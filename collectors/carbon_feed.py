@@ -26,7 +26,7 @@ from suanwang.errors import InputError
 from suanwang.timeutil import to_local
 from suanwang.topology.measured import with_measured_carbon
 from suanwang.topology.model import CarbonFeed, Topology
-from suanwang.topology.series import read_rows
+from suanwang.topology.series import carbon_rows
 
 __all__ = [
     "MAX_FEED_BYTES", "MAX_FEED_ROWS", "CarbonFeeds", "FeedReading", "read_all", "read_feeds", "read_measured",
@@ -73,6 +73,10 @@ class CarbonFeeds:
     def measured(self) -> dict[str, dict[datetime, float]]:
         """The fresh measured hours (what the accounts settle at)."""
         return usable(self.readings["measured"])
+
+    def not_used(self) -> list[tuple[str, FeedReading]]:
+        """(kind, reading) of every feed a plan at this time does not take, with why."""
+        return [(kind, r) for kind, readings in self.readings.items() for r in readings.values() if not r.used]
 
 
 def read_all(topology: Topology, now: datetime) -> CarbonFeeds:
@@ -137,10 +141,7 @@ def _reading(zone: str, feed: CarbonFeed, now: datetime, ahead: bool) -> FeedRea
 def _parse(path: str, column: str, mtime_ns: int, size: int) -> tuple[dict[datetime, float], str | None]:
     """The file's hours, or why it cannot be used (read again when its size or time changes)."""
     try:
-        rows = read_rows(
-            path, column, 0.001, low=0.0, high=5.0, unit="kg CO₂/kWh", max_rows=MAX_FEED_ROWS,
-            max_bytes=MAX_FEED_BYTES,
-        )  # fmt: skip
+        rows = carbon_rows(path, column, max_rows=MAX_FEED_ROWS, max_bytes=MAX_FEED_BYTES)
     except InputError as e:
         return {}, e.summary
     hours: dict[datetime, float] = {}

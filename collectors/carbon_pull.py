@@ -28,9 +28,10 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Literal
 
+from suanwang.collectors.carbon_feed import MAX_FEED_ROWS
 from suanwang.errors import InputError, PermanentError, TemporaryError
 from suanwang.httpclient import HttpClient, RetryPolicy
-from suanwang.topology.series import CARBON_COLUMN
+from suanwang.topology.series import CARBON_COLUMN, MAX_KG_PER_KWH
 
 __all__ = ["BASE_URLS", "SOURCES", "Kind", "pull", "write_feed"]
 
@@ -41,8 +42,7 @@ BASE_URLS = {
     "gb-carbon-intensity": "https://api.carbonintensity.org.uk",  # carbon-intensity.github.io/api-definitions
 }
 MAX_BODY_BYTES = 1 << 20
-MAX_HOURS = 24 * 31  # the feed file's own bound (collectors.carbon_feed.MAX_FEED_ROWS)
-MAX_G_PER_KWH = 5000.0
+MAX_G_PER_KWH = 1000.0 * MAX_KG_PER_KWH
 RETRY = RetryPolicy(3, 1.0, cap_s=30.0)  # three tries, honouring Retry-After: these APIs rate-limit
 
 
@@ -164,7 +164,7 @@ def _gb(body: Any, field: str) -> dict[datetime, float]:
 
 
 def _capped(items: list, what: str, per_hour: int = 1) -> list:
-    if len(items) > MAX_HOURS * per_hour:
+    if len(items) > MAX_FEED_ROWS * per_hour:  # the feed file's own bound
         raise PermanentError(f"{what}: {len(items):,} entries, more than a month of hours; pull a shorter span")
     return items
 

@@ -15,7 +15,6 @@ A job draws its cards' board power at the site's PUE while it runs (the planning
 
 from __future__ import annotations
 
-import math
 from collections import defaultdict
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -108,6 +107,7 @@ def settle(
     """Settle every row of an hour ``measured`` holds that is not yet at its figure; the change in
     kg location- and market-based per (tenant, site)."""
     revised: dict[tuple[str, str], list[float]] = defaultdict(lambda: [0.0, 0.0])
+    green = {x.id: x.green_share for x in topology.sites}
     for zid, hours in measured.items():
         sites = [x.id for x in topology.sites if x.grid_zone == zid]
         if not sites or not hours:
@@ -116,12 +116,12 @@ def settle(
         due = sorted(h for h, values in held.items() if h in hours and values != {hours[h]})
         for row in db.rows_at(s, sites, due) if due else ():
             v = hours[row.hour]
-            if row.carbon_kg_per_kwh is not None and math.isclose(row.carbon_kg_per_kwh, v, rel_tol=1e-12):
+            if row.carbon_kg_per_kwh == v:  # as the grouped query compares: exactly
                 continue
             loc = row.energy_kwh * v
             share = row.carbon_market_kg / row.carbon_location_kg if row.carbon_location_kg > 0 else None
             if share is None:  # nothing to scale by: the site's green share as the accrual takes it
-                share = 1.0 - next(x.green_share for x in topology.sites if x.id == row.site)
+                share = 1.0 - green[row.site]
             mkt = loc * share
             change = revised[(row.tenant, row.site)]
             change[0] += loc - row.carbon_location_kg

@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from suanwang.errors import InputError
-from suanwang.topology.series import CARBON_COLUMN, _utc, _value
+from suanwang.topology.series import CARBON_COLUMN, MAX_KG_PER_KWH, _utc, _value
 from suanwang.yamldoc import read_capped
 
 __all__ = ["MAX_ARCHIVE_ROWS", "MAX_LEAD_H", "ForecastArchive", "read_archive"]
@@ -82,7 +82,7 @@ def read_archive(path: str | Path, column: str = CARBON_COLUMN, max_age_h: float
             if value is None:
                 continue  # an hour the issue did not forecast
             where = f"{file}: line {reader.line_num}"
-            if not 0.0 <= value <= 5.0:
+            if not 0.0 <= value <= MAX_KG_PER_KWH:
                 raise InputError(
                     f"{where}, column {column!r}: {value * 1000:g} g/kWh is outside 0–5,000; check its unit"
                 )

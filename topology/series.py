@@ -23,9 +23,10 @@ from pathlib import Path
 from suanwang.errors import InputError
 from suanwang.yamldoc import MAX_FILE_BYTES, read_capped
 
-__all__ = ["CARBON_COLUMN", "MAX_ROWS", "carbon_year", "read_rows", "year_series"]
+__all__ = ["CARBON_COLUMN", "MAX_KG_PER_KWH", "MAX_ROWS", "carbon_rows", "carbon_year", "read_rows", "year_series"]
 
 CARBON_COLUMN = "Carbon Intensity gCO₂eq/kWh (LCA)"  # Electricity Maps' life-cycle intensity, g per kWh
+MAX_KG_PER_KWH = 5.0  # the most any carbon intensity may be, as the topology's CarbonFactor (contract.py)
 MAX_ROWS = 24 * 366 * 2  # two years of hours: one year is what a series holds, a second is slack for overlap
 MIN_ROWS = 24 * 28
 
@@ -95,7 +96,16 @@ def read_rows(
 
 def carbon_year(path: str | Path, column: str = CARBON_COLUMN) -> tuple[float, ...]:
     """A zone's hourly carbon intensity in kg CO₂/kWh from a column in g CO₂/kWh (0–5,000 g)."""
-    return year_series(path, column, 0.001, low=0.0, high=5.0, unit="kg CO₂/kWh")
+    return year_series(path, column, 0.001, low=0.0, high=MAX_KG_PER_KWH, unit="kg CO₂/kWh")
+
+
+def carbon_rows(
+    path: str | Path, column: str, *, max_rows: int, max_bytes: int
+) -> list[tuple[datetime | None, float | None]]:
+    """:func:`read_rows` of a column in g CO₂/kWh, in kg CO₂/kWh (0–5,000 g)."""
+    return read_rows(
+        path, column, 0.001, low=0.0, high=MAX_KG_PER_KWH, unit="kg CO₂/kWh", max_rows=max_rows, max_bytes=max_bytes
+    )
 
 
 def _value(file: str, line: int, row: dict, column: str, scale: float) -> float | None:

@@ -44,6 +44,10 @@ def pull_cmd(
         raise InputError(f"--kind {kind!r}: use forecast or measured")
     if not area or len(area) > 40 or not all(c.isalnum() or c in "-_" for c in area):
         raise InputError(f"--source-zone {area[:40]!r}: give the source's zone code (letters, digits, - and _)")
+    if not token_env or len(token_env) > 100 or not all(c.isalnum() or c == "_" for c in token_env):
+        raise InputError(f"--token-env {token_env[:40]!r}: name an environment variable (letters, digits and _)")
+    if base_url is not None and (len(base_url) > 200 or not base_url.startswith(("http://", "https://"))):
+        raise InputError(f"--base-url {base_url[:40]!r}: give an http:// or https:// URL of at most 200 characters")
     topo = load_topology(topology)
     if zone not in topo.grid_zones:
         raise InputError(f"zone {zone!r} is not in the topology; use one of {', '.join(sorted(topo.grid_zones))}")

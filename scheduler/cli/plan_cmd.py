@@ -192,10 +192,8 @@ def _print_plan(plan: Plan, problem: Problem, limit: int, wide: bool = False, fe
             + ", ".join(f"{k} ({v})" for k, v in list(shut.items())[:5])
             + (f" and {len(shut) - 5} more" if len(shut) > 5 else "")
         )
-    for kind, readings in (feeds.readings if feeds is not None else {}).items():
-        for z, r in readings.items():
-            if not r.used:
-                out.print(f"[yellow]carbon {kind} feed of zone {z} not used[/yellow]: {r.problem} ({r.path})")
+    for kind, r in feeds.not_used() if feeds is not None else ():
+        out.print(f"[yellow]carbon {kind} feed of zone {r.zone} not used[/yellow]: {r.problem} ({r.path})")
     out.print(
         f"[bold]{plan.solver}[/bold]: status {plan.status}, objective {plan.objective:,.1f} "
         f"{measure}, bound {bound}, gap {gap}, solve {plan.solve_seconds:.2f} s; "

@@ -104,10 +104,8 @@ def validate(filename: list[Path] = FilenameOpt, output: Output = OutputOpt) -> 
     total = province_totals(topo)
     # carbon feeds are read when plans are made; say now what a plan would find
     feeds: dict[str, dict[str, str | None]] = {}
-    for kind, readings in read_all(topo, now_local()).readings.items():
-        for z, r in readings.items():
-            if not r.used:
-                feeds.setdefault(z, {})[kind] = r.problem
+    for kind, r in read_all(topo, now_local()).not_used():
+        feeds.setdefault(r.zone, {})[kind] = r.problem
     summary = {
         "file": str(file),
         "valid": True,

@@ -186,6 +186,10 @@ def test_bad_arguments_name_the_fix(run, tmp_path):
     assert r.exit_code == EXIT_INPUT and "use one of electricitymaps, gb-carbon-intensity" in r.output
     r = cli("--source", "electricitymaps", "--source-zone", "GB/../x")
     assert r.exit_code == EXIT_INPUT and "--source-zone" in r.output
+    r = cli("--source", "electricitymaps", "--source-zone", "GB", "--base-url", "file:///etc/passwd")
+    assert r.exit_code == EXIT_INPUT and "--base-url" in r.output
+    r = cli("--source", "electricitymaps", "--source-zone", "GB", "--token-env", "A B")
+    assert r.exit_code == EXIT_INPUT and "--token-env" in r.output
     (tmp_path / "plain").mkdir()
     plain = topology(tmp_path / "plain", series=False)  # no feed files named
     args = ["carbon", "pull", "js", "-t", plain, "--source", "electricitymaps", "--source-zone", "GB"]
